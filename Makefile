@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    installs Courier in .venv and runs it on its embedded defaults
+#   make test   installs Courier and its test tools, then runs ruff, mypy and the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest services bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/courier run
+
+services:
+	scripts/ensure-services
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+pytest: $(INSTALLED) services
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.catalog_search
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

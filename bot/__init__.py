@@ -1,0 +1,1 @@
+"""The Telegram bot: turns updates into core calls and the outbox into messages (issue #5)."""

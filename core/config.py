@@ -1,0 +1,102 @@
+"""Settings, read from the environment and a `.env` file with the prefix COURIER_.
+
+Every setting has an embedded default, so `courier run` works on a fresh machine with
+no configuration at all: SQLite and documents under `./var/`, everything in one process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import ConfigInvalid
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class Settings(BaseSettings):
+    """Courier's configuration. Derived paths are properties, so they follow `data_dir`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COURIER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("var"), description="Where Courier keeps its files.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to SQLite at <data_dir>/courier.db.",
+    )
+    storage_dir: Path | None = Field(
+        default=None, description="Document store folder; defaults to <data_dir>/documents."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys, comma-separated, newest first; else <data_dir>/secret.key.",
+    )
+    mail_domain: str = Field(
+        default="courier.localhost", description="Domain of each workspace's inbox address."
+    )
+    telegram_token: SecretStr | None = Field(default=None, description="The bot's token.")
+    telegram_api_url: str | None = Field(
+        default=None, description="A self-hosted Bot API server, e.g. http://127.0.0.1:8081."
+    )
+    invite_ttl_hours: int = Field(default=72, ge=1, description="How long an invite code lives.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError) as err:
+            raise ValueError("could not parse the database URL") from err
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"unsupported driver {url.drivername!r}; use one of {', '.join(SUPPORTED_DRIVERS)}"
+            )
+        return value
+
+    @field_validator("mail_domain")
+    @classmethod
+    def _check_mail_domain(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not value or "@" in value or " " in value or value.startswith("."):
+            raise ValueError("must be a bare domain such as courier.example.com")
+        return value
+
+    @property
+    def db_url(self) -> URL:
+        if self.database_url:
+            return make_url(self.database_url)
+        return make_url(f"sqlite+aiosqlite:///{(self.data_dir / 'courier.db').as_posix()}")
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "documents"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    def safe_db_url(self) -> str:
+        """The database URL with its password hidden, for messages and logs."""
+        return self.db_url.render_as_string(hide_password=True)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's report into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = "COURIER_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        # Not chained: pydantic's report echoes the input, which may hold a password.
+        raise ConfigInvalid(setting=name, reason=reason) from None

@@ -1,0 +1,106 @@
+"""Engine set-up per backend and the unit of work.
+
+One transaction per inbound event: an entry point (a CLI command, a Telegram update, an
+SMTP DATA, a scheduler tick) opens `Database.transaction()`; services receive the session
+and only flush. Leaving the block commits; an exception rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.errors import DatabaseUnreachable
+
+# SQLite: WAL lets readers work while one writer writes; FULL makes each commit survive a
+# crash of the process and of the machine, since an SMTP 250 promises exactly that.
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a read-then-write transaction can then
+        # never fail half-way with "database is locked", and claims on SQLite are atomic.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(
+    url: URL, *, echo: bool = False, connect_args: dict[str, Any] | None = None
+) -> AsyncEngine:
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30, **(connect_args or {})}
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        connect_args=connect_args or {},
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+    )
+
+
+class Database:
+    """The engine and the session factory; one per process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.url.get_backend_name()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """The unit of work: commit on success, roll back on any exception."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        """Fail fast, with a clear error, when the server does not answer."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (OSError, OperationalError, InterfaceError, DBAPIError) as err:
+            raise DatabaseUnreachable(
+                url=self.engine.url.render_as_string(hide_password=True),
+                reason=type(err.__cause__ or err).__name__,
+            ) from err
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_database(
+    url: URL, *, echo: bool = False, connect_args: dict[str, Any] | None = None
+) -> Database:
+    return Database(create_engine(url, echo=echo, connect_args=connect_args))

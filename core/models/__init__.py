@@ -1,0 +1,75 @@
+"""The tables and their SQLModel families. Importing this registers every table."""
+
+from core.models.connection import (
+    Challenge,
+    ChallengeChannel,
+    ChallengeState,
+    Connection,
+    ConnectionCreate,
+    ConnectionPublic,
+    ConnectionRun,
+    ConnectionState,
+    RunOutcome,
+)
+from core.models.document import Document, DocumentPublic, DocumentSource, DocumentState
+from core.models.integration import (
+    Integration,
+    IntegrationState,
+    ListEntry,
+    ListKind,
+    ListLoad,
+    PartyKind,
+    Rule,
+)
+from core.models.mailbox import AfterProcessing, Mailbox, MailboxAuth, MailboxCreate, MailboxState
+from core.models.notification import Notification, NotificationState
+from core.models.supplier import Supplier
+from core.models.vault import VaultCanary
+from core.models.workspace import (
+    Invite,
+    Locale,
+    Member,
+    Role,
+    Workspace,
+    WorkspaceCreate,
+    WorkspacePublic,
+)
+
+__all__ = [
+    "AfterProcessing",
+    "Challenge",
+    "ChallengeChannel",
+    "ChallengeState",
+    "Connection",
+    "ConnectionCreate",
+    "ConnectionPublic",
+    "ConnectionRun",
+    "ConnectionState",
+    "Document",
+    "DocumentPublic",
+    "DocumentSource",
+    "DocumentState",
+    "Integration",
+    "IntegrationState",
+    "Invite",
+    "ListEntry",
+    "ListKind",
+    "ListLoad",
+    "Locale",
+    "Mailbox",
+    "MailboxAuth",
+    "MailboxCreate",
+    "MailboxState",
+    "Member",
+    "Notification",
+    "NotificationState",
+    "PartyKind",
+    "Role",
+    "Rule",
+    "RunOutcome",
+    "Supplier",
+    "VaultCanary",
+    "Workspace",
+    "WorkspaceCreate",
+    "WorkspacePublic",
+]

@@ -1,0 +1,96 @@
+"""Links to accounting software, their lists, and the rules that survive them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.models.base import SEALED, UTCDateTime, utcnow
+
+
+class IntegrationState(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    DISCONNECTED = "disconnected"
+
+
+class ListKind(StrEnum):
+    ACCOUNTS = "accounts"
+    SUPPLIERS = "suppliers"
+    CUSTOMERS = "customers"
+    TAX_RATES = "tax_rates"
+
+
+class Integration(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE", index=True)
+    provider: str = Field(max_length=20)
+    state: IntegrationState = Field(default=IntegrationState.PENDING, sa_type=String(14))
+    #: The company at the provider (Xero tenant, QuickBooks realm, ledger path...).
+    company_id: str | None = Field(default=None, max_length=200)
+    company_name: str | None = Field(default=None, max_length=200)
+    tokens_sealed: str | None = Field(
+        default=None, sa_type=Text, repr=False, sa_column_kwargs=SEALED
+    )
+    access_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refresh_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    authorized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    state_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ListEntry(SQLModel, table=True):
+    """One item of an integration's list: an account, a contact or a tax rate."""
+
+    __table_args__ = (UniqueConstraint("integration_id", "kind", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id", ondelete="CASCADE", index=True)
+    kind: ListKind = Field(sa_type=String(12))
+    code: str = Field(max_length=120)
+    name: str = Field(max_length=200)
+    extra: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class ListLoad(SQLModel, table=True):
+    """When each list was last loaded, and how many entries it had."""
+
+    __table_args__ = (UniqueConstraint("integration_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id", ondelete="CASCADE", index=True)
+    kind: ListKind = Field(sa_type=String(12))
+    count: int = 0
+    loaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PartyKind(StrEnum):
+    SUPPLIER = "supplier"
+    CUSTOMER = "customer"
+
+
+class Rule(SQLModel, table=True):
+    """A supplier or customer rule. It belongs to the workspace, so it outlives integrations."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "party_kind", "party_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE", index=True)
+    party_kind: PartyKind = Field(default=PartyKind.SUPPLIER, sa_type=String(10))
+    party_name: str = Field(max_length=160)
+    #: Folded name, so "EDF" and "edf " are one rule.
+    party_key: str = Field(max_length=160)
+    supplier_id: int | None = Field(default=None, foreign_key="supplier.id")
+    account_code: str | None = Field(default=None, max_length=120)
+    tax_rate_code: str | None = Field(default=None, max_length=120)
+    auto_publish: bool = False
+    #: Why the rule cannot be applied right now (e.g. its account was deleted), or None.
+    flagged: str | None = Field(default=None, max_length=60)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

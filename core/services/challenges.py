@@ -1,0 +1,119 @@
+"""2FA challenges: opened by a fetch, answered from the chat or from mail, in any process.
+
+The database carries the code from the process that received it to the one whose fetch
+is waiting; the code is sealed while it waits and erased once taken.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.errors import ChallengeClosed, NotFound
+from core.models import Challenge, ChallengeChannel, ChallengeState, Connection
+from core.models.base import utcnow
+from core.vault import Vault
+
+DEFAULT_TTL = timedelta(minutes=10)
+
+
+async def open_challenge(
+    *,
+    session: AsyncSession,
+    connection: Connection,
+    channel: ChallengeChannel,
+    masked_destination: str | None = None,
+    prompt: str | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    now: datetime | None = None,
+) -> Challenge:
+    """Open a challenge; an older open one for the same connection is cancelled."""
+    assert connection.id is not None
+    now = now or utcnow()
+    await session.exec(
+        update(Challenge)
+        .where(col(Challenge.connection_id) == connection.id)
+        .where(col(Challenge.state).in_([ChallengeState.OPEN, ChallengeState.ANSWERED]))
+        .values(state=ChallengeState.CANCELLED, code_sealed=None)
+    )
+    challenge = Challenge(
+        connection_id=connection.id,
+        channel=channel,
+        masked_destination=masked_destination,
+        prompt=prompt,
+        expires_at=now + ttl,
+    )
+    session.add(challenge)
+    await session.flush()
+    return challenge
+
+
+async def submit_code(
+    *,
+    session: AsyncSession,
+    vault: Vault,
+    challenge_id: int,
+    code: str,
+    via: str,
+    now: datetime | None = None,
+) -> Challenge:
+    now = now or utcnow()
+    challenge = await session.get(Challenge, challenge_id, with_for_update=True)
+    if challenge is None:
+        raise NotFound(kind="challenge", ident=challenge_id)
+    if challenge.state != ChallengeState.OPEN or challenge.expires_at <= now:
+        raise ChallengeClosed(challenge_id=challenge_id, state=str(challenge.state))
+    challenge.code_sealed = vault.seal(code.strip())
+    challenge.answered_via = via
+    challenge.attempts += 1
+    challenge.state = ChallengeState.ANSWERED
+    await session.flush()
+    return challenge
+
+
+def take_code(*, vault: Vault, challenge: Challenge) -> str | None:
+    """The waiting fetch takes the code; it is erased so it never outlives its use."""
+    if challenge.state != ChallengeState.ANSWERED or challenge.code_sealed is None:
+        return None
+    code = vault.open(challenge.code_sealed)
+    challenge.code_sealed = None
+    return code
+
+
+def settle_code(challenge: Challenge, *, accepted: bool) -> None:
+    """After the supplier judged the code: done, or open again until attempts run out."""
+    challenge.code_sealed = None
+    if accepted:
+        challenge.state = ChallengeState.ACCEPTED
+    elif challenge.attempts >= challenge.max_attempts:
+        challenge.state = ChallengeState.FAILED
+    else:
+        challenge.state = ChallengeState.OPEN
+
+
+async def expire_challenges(
+    *, session: AsyncSession, now: datetime | None = None
+) -> list[Challenge]:
+    now = now or utcnow()
+    query = select(Challenge).where(
+        col(Challenge.state).in_([ChallengeState.OPEN, ChallengeState.ANSWERED]),
+        col(Challenge.expires_at) <= now,
+    )
+    expired = list((await session.exec(query)).all())
+    for challenge in expired:
+        challenge.state = ChallengeState.EXPIRED
+        challenge.code_sealed = None
+    await session.flush()
+    return expired
+
+
+async def open_challenges(*, session: AsyncSession, workspace_id: int) -> list[Challenge]:
+    query = (
+        select(Challenge)
+        .join(Connection, col(Connection.id) == col(Challenge.connection_id))
+        .where(Connection.workspace_id == workspace_id, Challenge.state == ChallengeState.OPEN)
+        .order_by(col(Challenge.id))
+    )
+    return list((await session.exec(query)).all())

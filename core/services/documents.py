@@ -1,0 +1,170 @@
+"""The purchase inbox: every source delivers here, and each document arrives once.
+
+Deduplication is by the bytes (sha256 within the workspace) and by the supplier's own
+reference. The file is made durable before its row, so a committed row always has its file;
+a file without a row (a crash in between) is harmless, since the next delivery reuses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.errors import NotFound
+from core.filenames import safe_filename
+from core.models import Document, DocumentSource, DocumentState
+from core.models.base import utcnow
+from core.sniff import sniff_content_type
+from core.statemachine import StateMachine
+from core.storage import DocumentStore, digest
+
+D = DocumentState
+DOCUMENT_STATES: StateMachine[DocumentState] = StateMachine(
+    name="document",
+    moves={
+        D.INBOX: frozenset({D.NEEDS_REVIEW, D.PUBLISHED, D.BLOCKED, D.FAILED}),
+        D.NEEDS_REVIEW: frozenset({D.INBOX, D.PUBLISHED, D.BLOCKED, D.FAILED}),
+        D.BLOCKED: frozenset({D.INBOX, D.NEEDS_REVIEW, D.PUBLISHED, D.FAILED}),
+        D.FAILED: frozenset({D.INBOX, D.NEEDS_REVIEW}),
+        D.ARCHIVED: frozenset({D.INBOX}),
+    },
+    from_any=frozenset({D.ARCHIVED}),
+)
+
+
+class DuplicateReason(StrEnum):
+    SAME_FILE = "same_file"
+    SAME_REFERENCE = "same_reference"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingDocument:
+    """What a source knows about a file it delivers."""
+
+    workspace_id: int
+    source: DocumentSource
+    content: bytes
+    filename: str | None = None
+    supplier_id: int | None = None
+    supplier_name: str | None = None
+    external_ref: str | None = None
+    connection_id: int | None = None
+    owner_member_id: int | None = None
+    issue_date: date | None = None
+    total_amount: Decimal | None = None
+    currency: str | None = None
+
+    def __repr__(self) -> str:  # the bytes would flood a log line
+        return (
+            f"IncomingDocument(workspace_id={self.workspace_id}, source={self.source!s}, "
+            f"filename={self.filename!r}, size={len(self.content)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    document: Document
+    created: bool
+    duplicate: DuplicateReason | None = None
+
+
+async def _find_duplicate(
+    session: AsyncSession, incoming: IncomingDocument, sha256: str
+) -> IngestResult | None:
+    same_file = (
+        await session.exec(
+            select(Document).where(
+                Document.workspace_id == incoming.workspace_id, Document.sha256 == sha256
+            )
+        )
+    ).first()
+    if same_file is not None:
+        return IngestResult(same_file, created=False, duplicate=DuplicateReason.SAME_FILE)
+    if incoming.supplier_id is None or not incoming.external_ref:
+        return None
+    same_ref = (
+        await session.exec(
+            select(Document).where(
+                Document.workspace_id == incoming.workspace_id,
+                Document.supplier_id == incoming.supplier_id,
+                Document.external_ref == incoming.external_ref,
+            )
+        )
+    ).first()
+    if same_ref is not None:
+        return IngestResult(same_ref, created=False, duplicate=DuplicateReason.SAME_REFERENCE)
+    return None
+
+
+async def ingest_document(
+    *,
+    session: AsyncSession,
+    store: DocumentStore,
+    incoming: IncomingDocument,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Store the file and add it to the inbox, or return the document it duplicates."""
+    sha256 = digest(incoming.content)
+    found = await _find_duplicate(session, incoming, sha256)
+    if found is not None:
+        return found
+    stored = await store.put(incoming.content)
+    document = Document(
+        workspace_id=incoming.workspace_id,
+        source=incoming.source,
+        filename=safe_filename(incoming.filename),
+        content_type=sniff_content_type(incoming.content, incoming.filename),
+        supplier_id=incoming.supplier_id,
+        supplier_name=incoming.supplier_name,
+        external_ref=incoming.external_ref or None,
+        issue_date=incoming.issue_date,
+        total_amount=incoming.total_amount,
+        currency=incoming.currency,
+        sha256=stored.sha256,
+        size=stored.size,
+        connection_id=incoming.connection_id,
+        owner_member_id=incoming.owner_member_id,
+        received_at=now or utcnow(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(document)
+            await session.flush()
+    except IntegrityError:
+        # Another delivery of the same invoice committed between our check and our insert.
+        found = await _find_duplicate(session, incoming, sha256)
+        if found is None:
+            raise
+        return found
+    return IngestResult(document, created=True)
+
+
+def move_document(document: Document, target: DocumentState, *, reason: str | None = None) -> None:
+    DOCUMENT_STATES.check(DocumentState(document.state), target)
+    document.state = target
+    document.state_reason = reason
+
+
+async def get_document(*, session: AsyncSession, workspace_id: int, document_id: int) -> Document:
+    document = await session.get(Document, document_id)
+    if document is None or document.workspace_id != workspace_id:
+        raise NotFound(kind="document", ident=document_id)
+    return document
+
+
+async def list_documents(
+    *, session: AsyncSession, workspace_id: int, limit: int = 100
+) -> list[Document]:
+    query = (
+        select(Document)
+        .where(Document.workspace_id == workspace_id)
+        .order_by(col(Document.received_at).desc(), col(Document.id).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())

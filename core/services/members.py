@@ -1,0 +1,98 @@
+"""Members and invite codes. A code joins one person, once, before it expires."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.errors import InviteExpired, InviteUnknown, InviteUsed, MemberNotInWorkspace
+from core.models import Invite, Member, Role, Workspace
+from core.models.base import utcnow
+
+
+def new_invite_code() -> str:
+    # 12 url-safe characters fit a Telegram deep link (start=…, at most 64 of [A-Za-z0-9_-]).
+    return secrets.token_urlsafe(9)
+
+
+async def create_invite(
+    *,
+    session: AsyncSession,
+    workspace: Workspace,
+    role: Role = Role.MEMBER,
+    ttl: timedelta,
+    now: datetime | None = None,
+) -> Invite:
+    assert workspace.id is not None
+    now = now or utcnow()
+    invite = Invite(
+        workspace_id=workspace.id, code=new_invite_code(), role=role, expires_at=now + ttl
+    )
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def join_workspace(
+    *,
+    session: AsyncSession,
+    code: str,
+    telegram_user_id: int,
+    display_name: str,
+    language_code: str | None = None,
+    now: datetime | None = None,
+) -> Member:
+    """Spend an invite code. Someone already in the workspace keeps their role and the code."""
+    now = now or utcnow()
+    invite = (
+        await session.exec(select(Invite).where(Invite.code == code.strip()).with_for_update())
+    ).first()
+    if invite is None:
+        raise InviteUnknown()
+    existing = await find_member(
+        session=session, workspace_id=invite.workspace_id, telegram_user_id=telegram_user_id
+    )
+    if existing is not None:
+        return existing
+    if invite.used_at is not None:
+        raise InviteUsed()
+    if invite.expires_at <= now:
+        raise InviteExpired(expired_at=invite.expires_at.isoformat(timespec="minutes"))
+    member = Member(
+        workspace_id=invite.workspace_id,
+        telegram_user_id=telegram_user_id,
+        display_name=display_name[:120],
+        role=invite.role,
+        language_code=language_code,
+    )
+    session.add(member)
+    await session.flush()
+    invite.used_at = now
+    invite.used_by_member_id = member.id
+    session.add(invite)
+    await session.flush()
+    return member
+
+
+async def find_member(
+    *, session: AsyncSession, workspace_id: int, telegram_user_id: int
+) -> Member | None:
+    query = select(Member).where(
+        Member.workspace_id == workspace_id, Member.telegram_user_id == telegram_user_id
+    )
+    return (await session.exec(query)).first()
+
+
+async def get_member(*, session: AsyncSession, workspace_id: int, member_id: int) -> Member:
+    member = await session.get(Member, member_id)
+    if member is None or member.workspace_id != workspace_id:
+        raise MemberNotInWorkspace(member_id=member_id)
+    return member
+
+
+async def list_members(*, session: AsyncSession, workspace_id: int) -> list[Member]:
+    query = select(Member).where(Member.workspace_id == workspace_id).order_by(col(Member.id))
+    return list((await session.exec(query)).all())

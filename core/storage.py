@@ -1,0 +1,103 @@
+"""Content-addressed document storage.
+
+Files are named by their sha256, so storing the same bytes twice is free and a file,
+once written, never changes. A write goes to a temporary file, is fsynced, then renamed
+into place: a reader sees the whole file or nothing. `DocumentStore` is the interface an
+S3-compatible store would implement at scale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from core.errors import NotFound, StorageFailed
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    sha256: str
+    size: int
+
+
+class DocumentStore(Protocol):
+    async def put(self, data: bytes) -> StoredFile: ...
+
+    async def get(self, sha256: str) -> bytes: ...
+
+    async def exists(self, sha256: str) -> bool: ...
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class LocalDocumentStore:
+    """A folder: `<root>/ab/cd/abcd…` so no directory grows past a few thousand entries."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"LocalDocumentStore({str(self.root)!r})"
+
+    def path_of(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise NotFound(kind="file", ident=sha256[:80])
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    async def put(self, data: bytes) -> StoredFile:
+        sha256 = digest(data)
+        try:
+            await asyncio.to_thread(self._write, self.path_of(sha256), data)
+        except OSError as err:
+            raise StorageFailed(
+                root=str(self.root), reason=err.strerror or type(err).__name__
+            ) from err
+        return StoredFile(sha256=sha256, size=len(data))
+
+    async def get(self, sha256: str) -> bytes:
+        path = self.path_of(sha256)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError as err:
+            raise NotFound(kind="file", ident=sha256) from err
+
+    async def exists(self, sha256: str) -> bool:
+        return await asyncio.to_thread(self.path_of(sha256).is_file)
+
+    async def check(self) -> None:
+        """Prove the folder can be written, read and cleaned, for `courier doctor`."""
+        probe = b"courier storage probe"
+        stored = await self.put(probe)
+        if await self.get(stored.sha256) != probe:
+            raise StorageFailed(root=str(self.root), reason="read back differs")
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        if path.is_file() and path.stat().st_size == len(data):
+            return  # same name means same content: nothing to do
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,155 @@
+"""`courier`: the command line. Bad arguments get one line and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from core.config import Settings, load_settings
+from core.errors import CourierError
+from courier import commands
+from courier.doctor import diagnose
+from courier.output import emit_json
+from courier.texts import render_error
+
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+async def doctor(args: argparse.Namespace, settings: Settings) -> int:
+    checks = await diagnose(settings)
+    if args.json:
+        emit_json([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks])
+    else:
+        for check in checks:
+            print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<10}  {check.detail}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _workspace_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", required=True, metavar="SLUG", help="the workspace's slug")
+
+
+def _limit(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    return number
+
+
+def _existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {value}")
+    return path
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="courier", description="Courier: purchase invoices, collected.")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
+
+    def leaf(
+        parent: argparse._SubParsersAction[Parser], name: str, handler: Handler, help: str
+    ) -> Parser:
+        command = parent.add_parser(name, help=help, description=help)
+        command.set_defaults(handler=handler)
+        return command
+
+    leaf(sub, "run", commands.run, "set up and run everything in one process")
+    for role in ("bot", "mail", "scheduler"):
+        leaf(sub, role, commands.not_built, f"run the {role} alone")
+    diag = leaf(sub, "doctor", doctor, "check the configuration, database, storage and key")
+    _json_flag(diag)
+
+    db = sub.add_parser("db", help="database").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    leaf(db, "upgrade", commands.db_upgrade, "apply the database migrations")
+
+    ws = sub.add_parser("workspace", help="workspaces").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = leaf(
+        ws, "create", commands.workspace_create, "create a workspace and its owner's invite"
+    )
+    create.add_argument("name", help="the business's name")
+    create.add_argument("--slug", help="the inbox address's local part (default: from the name)")
+    create.add_argument("--locale", choices=["fr", "en"], default="fr")
+    create.add_argument("--timezone", default="Europe/Paris")
+    _json_flag(create)
+    _json_flag(leaf(ws, "list", commands.workspace_list, "list the workspaces"))
+    invite = leaf(ws, "invite", commands.workspace_invite, "make an invite code for a new member")
+    _workspace_flag(invite)
+    invite.add_argument("--role", choices=["member", "admin", "owner"], default="member")
+    _json_flag(invite)
+
+    catalog = sub.add_parser("catalog", help="the supplier catalog").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    search = leaf(catalog, "search", commands.catalog_search, "search the supplier catalog")
+    search.add_argument("query")
+    search.add_argument("--limit", type=_limit, default=10)
+    _json_flag(search)
+
+    inbox = sub.add_parser("inbox", help="the purchase inbox").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    inbox_list = leaf(inbox, "list", commands.inbox_list, "list the inbox's documents")
+    _workspace_flag(inbox_list)
+    inbox_list.add_argument("--limit", type=_limit, default=100)
+    _json_flag(inbox_list)
+    add = leaf(inbox, "add", commands.inbox_add, "add a file to the inbox by hand")
+    _workspace_flag(add)
+    add.add_argument("file", type=_existing_file)
+    add.add_argument("--supplier", help="the supplier's name, if known")
+    _json_flag(add)
+
+    conns = sub.add_parser("connections", help="merchant connections").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    conn_list = leaf(conns, "list", commands.connections_list, "list the merchant connections")
+    _workspace_flag(conn_list)
+    _json_flag(conn_list)
+
+    secrets = sub.add_parser("secrets", help="encryption keys").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    leaf(secrets, "rotate", commands.secrets_rotate, "re-encrypt every secret under a new key")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # it narrates every check
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        handler: Handler = args.handler
+        return asyncio.run(handler(args, settings))
+    except CourierError as err:
+        print(f"courier: {render_error(err)}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""The command line's actions. Each opens one transaction for the event it handles."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from core.config import Settings
+from core.db import create_database
+from core.db.migrate import head_revision, upgrade
+from core.keyring import read_keyring, write_key_file
+from core.models import DocumentSource, Locale, Role, WorkspaceCreate
+from core.services.catalog import load_search
+from core.services.connections import list_connections
+from core.services.documents import IncomingDocument, ingest_document, list_documents
+from core.services.members import create_invite
+from core.services.secrets import reseal_all
+from core.services.workspaces import (
+    create_workspace,
+    get_workspace,
+    inbox_address,
+    list_workspaces,
+)
+from core.vault import fingerprint, generate_key
+from courier.output import emit_json, emit_rows
+from courier.runtime import ensure_catalog, open_runtime
+
+MISSING = {
+    "bot": "the Telegram bot is not built yet (issue #5)",
+    "mail": "the mail gateway is not built yet (issue #3)",
+    "scheduler": "the scheduler is not built yet (issue #4)",
+}
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt:
+        suppliers = await ensure_catalog(rt.db, force=True)
+        async with rt.db.transaction() as session:
+            workspaces = await list_workspaces(session=session)
+    print(f"Courier is set up in {settings.data_dir}/")
+    print(f"  database   {settings.safe_db_url()} (schema {head_revision()})")
+    print(f"  documents  {settings.documents_dir}/")
+    print(f"  catalog    {suppliers} suppliers")
+    print(f"  workspaces {len(workspaces)}")
+    print("Not running yet:")
+    for what in MISSING.values():
+        print(f"  - {what}")
+    if not workspaces:
+        print('Next: courier workspace create "My Business"')
+    return 0
+
+
+async def not_built(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"courier {args.command}: {MISSING[args.command]}", file=sys.stderr)
+    return 1
+
+
+async def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    db = create_database(settings.db_url)
+    try:
+        await db.ping()
+        await upgrade(db.engine)
+        count = await ensure_catalog(db, force=True)
+    finally:
+        await db.dispose()
+    print(f"database {settings.safe_db_url()} is at {head_revision()}; catalog: {count} suppliers")
+    return 0
+
+
+async def workspace_create(args: argparse.Namespace, settings: Settings) -> int:
+    data = WorkspaceCreate(
+        name=args.name, slug=args.slug, locale=Locale(args.locale), timezone=args.timezone
+    )
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace, invite = await create_workspace(
+            session=session, data=data, invite_ttl=timedelta(hours=settings.invite_ttl_hours)
+        )
+    result = {
+        "slug": workspace.slug,
+        "inbox_address": inbox_address(workspace, settings.mail_domain),
+        "invite_code": invite.code,
+    }
+    if args.json:
+        emit_json(result)
+    else:
+        print(f"workspace  {result['slug']}")
+        print(f"inbox      {result['inbox_address']}")
+        print(f"invite     {result['invite_code']}  (owner, valid {settings.invite_ttl_hours} h)")
+    return 0
+
+
+async def workspace_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspaces = await list_workspaces(session=session)
+    rows = [
+        {
+            "slug": w.slug,
+            "name": w.name,
+            "locale": w.locale,
+            "inbox_address": inbox_address(w, settings.mail_domain),
+        }
+        for w in workspaces
+    ]
+    emit_rows(
+        rows,
+        ["slug", "name", "locale", "inbox_address"],
+        as_json=args.json,
+        empty="no workspace yet",
+    )
+    return 0
+
+
+async def workspace_invite(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        invite = await create_invite(
+            session=session,
+            workspace=workspace,
+            role=Role(args.role),
+            ttl=timedelta(hours=settings.invite_ttl_hours),
+        )
+    if args.json:
+        emit_json(
+            {
+                "workspace": workspace.slug,
+                "invite_code": invite.code,
+                "role": invite.role,
+                "expires_at": invite.expires_at,
+            }
+        )
+    else:
+        print(
+            f"invite {invite.code} ({invite.role}) joins {workspace.slug} until "
+            f"{invite.expires_at:%Y-%m-%d %H:%M} UTC"
+        )
+    return 0
+
+
+async def catalog_search(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        search = await load_search(session=session)
+    rows = [
+        {
+            "key": h.supplier.key,
+            "name": h.supplier.name,
+            "portal": h.supplier.portal,
+            "portal_url": h.supplier.portal_url,
+            "connector": h.supplier.connector_kind,
+            "available": h.supplier.connector_available,
+            "score": round(h.score, 1),
+        }
+        for h in search.search(args.query, limit=args.limit)
+    ]
+    emit_rows(
+        rows,
+        ["name", "portal", "portal_url", "connector", "available"],
+        as_json=args.json,
+        empty=f"no supplier matches '{args.query}'",
+    )
+    return 0
+
+
+async def inbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        documents = await list_documents(
+            session=session, workspace_id=workspace.id, limit=args.limit
+        )
+    rows = [
+        {
+            "id": d.id,
+            "filename": d.filename,
+            "source": d.source,
+            "supplier": d.supplier_name,
+            "date": d.issue_date or d.received_at.date(),
+            "amount": d.total_amount,
+            "currency": d.currency,
+            "state": d.state,
+        }
+        for d in documents
+    ]
+    emit_rows(
+        rows,
+        ["id", "filename", "source", "supplier", "date", "amount", "currency", "state"],
+        as_json=args.json,
+        empty="the inbox is empty",
+    )
+    return 0
+
+
+async def inbox_add(args: argparse.Namespace, settings: Settings) -> int:
+    path: Path = args.file
+    content = await asyncio.to_thread(path.read_bytes)
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        result = await ingest_document(
+            session=session,
+            store=rt.store,
+            incoming=IncomingDocument(
+                workspace_id=workspace.id,
+                source=DocumentSource.UPLOAD,
+                content=content,
+                filename=path.name,
+                supplier_name=args.supplier,
+            ),
+        )
+    document = result.document
+    if args.json:
+        emit_json(
+            {
+                "id": document.id,
+                "created": result.created,
+                "duplicate": result.duplicate,
+                "sha256": document.sha256,
+            }
+        )
+    elif result.created:
+        print(f"added document {document.id} ({document.filename})")
+    else:
+        print(f"already in the inbox as document {document.id} ({document.filename})")
+    return 0
+
+
+async def connections_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        pairs = await list_connections(session=session, workspace_id=workspace.id)
+    rows = [
+        {
+            "id": c.id,
+            "supplier": s.name,
+            "login": c.login,
+            "state": c.state,
+            "last_error": c.last_error,
+            "last_success_at": c.last_success_at,
+            "next_fetch_at": c.next_fetch_at,
+        }
+        for c, s in pairs
+    ]
+    emit_rows(
+        rows,
+        ["id", "supplier", "login", "state", "last_success_at", "next_fetch_at"],
+        as_json=args.json,
+        empty="no connection yet",
+    )
+    return 0
+
+
+async def secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """With a key file, the new key is written beside the old ones first, the data re-sealed
+    in one transaction, and only then are the old keys dropped: a crash at any point leaves
+    a key file that opens everything. With COURIER_SECRET_KEY, the user puts the new key
+    first in the list and this re-seals everything under it."""
+    async with open_runtime(settings) as rt:
+        ring = read_keyring(settings)
+        assert ring is not None, "open_runtime leaves a key configured"
+        if ring.path is not None:
+            primary = generate_key()
+            write_key_file(ring.path, (primary, *ring.keys))
+            vault = rt.vault.with_primary(primary)
+        else:
+            primary, vault = ring.keys[0], rt.vault
+        async with rt.db.transaction() as session:
+            count = await reseal_all(session=session, vault=vault)
+        if ring.path is not None:
+            write_key_file(ring.path, (primary,))
+    print(f"re-sealed {count} secrets under key {fingerprint(primary)}")
+    if ring.path is None and len(ring.keys) > 1:
+        print("every secret now opens with the first key: drop the others from COURIER_SECRET_KEY")
+    return 0

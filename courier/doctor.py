@@ -1,0 +1,93 @@
+"""`courier doctor`: checks each part and says exactly what is wrong. It changes nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core.config import Settings
+from core.db import Database, create_database
+from core.db.migrate import current_revision, head_revision
+from core.errors import CourierError, SecretKeyMissing
+from core.keyring import read_keyring
+from core.models import VaultCanary
+from core.services.secrets import CANARY, count_sealed
+from core.storage import LocalDocumentStore
+from core.vault import Vault
+from courier.texts import render_error
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+async def _data_dir(settings: Settings, db: Database) -> str:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(settings.data_dir, os.W_OK):
+        raise PermissionError(f"{settings.data_dir} is not writable")
+    return f"{settings.data_dir.resolve()} is writable"
+
+
+async def _database(settings: Settings, db: Database) -> str:
+    await db.ping()
+    return f"{settings.safe_db_url()} answers"
+
+
+async def _schema(settings: Settings, db: Database) -> str:
+    current, head = await current_revision(db.engine), head_revision()
+    if current != head:
+        raise RuntimeError(
+            f"schema at {current or 'nothing'}, code expects {head}: run `courier db upgrade`"
+        )
+    return f"schema at {head}"
+
+
+async def _storage(settings: Settings, db: Database) -> str:
+    store = LocalDocumentStore(settings.documents_dir)
+    await store.check()
+    return f"{settings.documents_dir.resolve()} stores and reads back"
+
+
+async def _secret_key(settings: Settings, db: Database) -> str:
+    ring = read_keyring(settings)
+    async with db.transaction() as session:
+        canary = await session.get(VaultCanary, CANARY)
+        if ring is None:
+            if canary is not None or await count_sealed(session=session):
+                raise SecretKeyMissing(key_file=str(settings.key_file))
+            return "no key yet: one is generated on first run"
+        vault = Vault(ring.keys)
+        if canary is not None:
+            vault.open(canary.sealed)
+    return f"key {vault.primary_fingerprint} ({ring.origin}) opens the stored secrets"
+
+
+CHECKS: tuple[tuple[str, Callable[[Settings, Database], Awaitable[str]]], ...] = (
+    ("data_dir", _data_dir),
+    ("database", _database),
+    ("schema", _schema),
+    ("storage", _storage),
+    ("secret_key", _secret_key),
+)
+
+
+async def diagnose(settings: Settings) -> list[Check]:
+    db = create_database(settings.db_url)
+    results: list[Check] = []
+    try:
+        for name, check in CHECKS:
+            try:
+                results.append(Check(name, True, await check(settings, db)))
+            except CourierError as err:
+                results.append(Check(name, False, render_error(err)))
+            except Exception as err:  # doctor reports every failure, whatever its kind
+                results.append(Check(name, False, str(err) or type(err).__name__))
+            if name == "database" and not results[-1].ok:
+                break  # nothing after this can be checked without a database
+    finally:
+        await db.dispose()
+    return results

@@ -1,0 +1,1 @@
+"""The scheduler: periodic jobs, each a thin call into core (issue #4)."""

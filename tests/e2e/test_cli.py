@@ -1,0 +1,203 @@
+"""The `courier` command as a user runs it, in a fresh data folder, in a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass(frozen=True, slots=True)
+class Courier:
+    home: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, **env: str) -> Result:
+        done = subprocess.run(
+            [sys.executable, "-m", "courier", *args],
+            cwd=self.home,
+            env=self.env | env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def courier(tmp_path: Path) -> Courier:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURIER_")}
+    env["COURIER_MAIL_DOMAIN"] = "in.example.com"
+    return Courier(tmp_path, env)
+
+
+LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING) ")
+
+
+def _one_line(result: Result) -> str:
+    """The error itself is one line; log records (a first run's key warning) may precede it."""
+    lines = [line for line in result.err.strip().splitlines() if not LOG_RECORD.match(line)]
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
+def test_a_new_business_gets_its_workspace_address_and_invite(courier: Courier) -> None:
+    created = courier("workspace", "create", "Boulangerie Dupont", "--json")
+    assert created.code == 0, created.err
+    data = created.json()
+    assert data["slug"] == "boulangerie-dupont"
+    assert data["inbox_address"] == "boulangerie-dupont@in.example.com"
+    assert len(data["invite_code"]) >= 12
+    listed = courier("workspace", "list", "--json").json()
+    assert [w["slug"] for w in listed] == ["boulangerie-dupont"]
+    # The first run generated the key, readable by its owner only, and said so.
+    key = courier.home / "var" / "secret.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "generated one" in created.err
+
+
+def test_a_duplicate_workspace_is_one_clear_line(courier: Courier) -> None:
+    assert courier("workspace", "create", "Acme").code == 0
+    again = courier("workspace", "create", "ACME")
+    assert again.code == 2
+    assert "slug 'acme' is taken" in _one_line(again)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("workspace", "create"), "required: name"),
+        (("frobnicate",), "invalid choice"),
+        (("inbox", "list"), "required: --workspace"),
+        (("inbox", "list", "--workspace", "nope"), "no workspace 'nope'"),
+        (("catalog", "search", "edf", "--limit", "0"), "between 1 and 1000"),
+        (("inbox", "add", "--workspace", "x", "/no/such/file.pdf"), "no such file"),
+        (("workspace", "create", "Shop", "--locale", "de"), "invalid choice"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_exit_2(
+    courier: Courier, args: tuple[str, ...], expected: str
+) -> None:
+    result = courier(*args)
+    assert result.code == 2
+    assert expected in _one_line(result)
+
+
+def test_a_bad_database_url_is_refused_without_echoing_its_password(courier: Courier) -> None:
+    result = courier("workspace", "list", COURIER_DATABASE_URL="postgres://u:hunter2@")
+    assert result.code == 2
+    line = _one_line(result)
+    assert "COURIER_DATABASE_URL" in line
+    assert "hunter2" not in result.err
+
+
+def test_an_unreachable_database_is_one_line_and_exit_1(courier: Courier) -> None:
+    result = courier(
+        "workspace", "list", COURIER_DATABASE_URL="postgresql+asyncpg://u:hunter2@127.0.0.1:1/x"
+    )
+    assert result.code == 1
+    line = _one_line(result)
+    assert "does not answer" in line
+    assert "hunter2" not in line
+
+
+def test_the_inbox_takes_a_file_once_and_lists_it(courier: Courier) -> None:
+    assert courier("workspace", "create", "Acme").code == 0
+    invoice = courier.home / "Facture_février.pdf"
+    invoice.write_bytes(PDF)
+    first = courier(
+        "inbox", "add", "--workspace", "acme", str(invoice), "--supplier", "EDF", "--json"
+    )
+    assert first.json()["created"] is True
+    again = courier("inbox", "add", "--workspace", "acme", str(invoice))
+    assert "already in the inbox" in again.out
+    [row] = courier("inbox", "list", "--workspace", "acme", "--json").json()
+    assert (row["filename"], row["source"], row["supplier"], row["state"]) == (
+        "Facture_février.pdf",
+        "upload",
+        "EDF",
+        "inbox",
+    )
+    assert set(row) >= {"id", "date", "amount"}
+    table = courier("inbox", "list", "--workspace", "acme").out
+    assert "Facture_février.pdf" in table
+
+
+def test_the_catalog_finds_suppliers_by_alias_and_with_typos(courier: Courier) -> None:
+    found = courier("catalog", "search", "edf", "--json").json()
+    assert any("EDF" in row["name"] for row in found[:3])
+    assert {"name", "portal", "portal_url", "connector", "available"} <= set(found[0])
+    typo = courier("catalog", "search", "ornage", "--json").json()
+    assert any(row["name"].startswith("Orange") for row in typo[:3])
+
+
+def test_a_lost_key_stops_courier_with_a_clear_line(courier: Courier) -> None:
+    assert courier("workspace", "create", "Acme").code == 0
+    (courier.home / "var" / "secret.key").unlink()
+    result = courier("workspace", "list")
+    assert result.code == 1
+    assert "secret key is missing" in _one_line(result)
+    assert not (courier.home / "var" / "secret.key").exists()  # no useless new key
+
+
+def test_a_wrong_key_stops_courier_with_a_clear_line(courier: Courier) -> None:
+    assert courier("workspace", "create", "Acme").code == 0
+    other = "x7WkTXpL4l6A2rcXxY8uPp3VJmJ2bUg9qX2V1uZ6Q9k="
+    result = courier("workspace", "list", COURIER_SECRET_KEY=other)
+    assert result.code == 1
+    assert "cannot open the stored secrets" in _one_line(result)
+
+
+def test_rotation_moves_to_a_new_key_and_everything_still_opens(courier: Courier) -> None:
+    assert courier("workspace", "create", "Acme").code == 0
+    key_file = courier.home / "var" / "secret.key"
+    before = key_file.read_text()
+    rotated = courier("secrets", "rotate")
+    assert rotated.code == 0, rotated.err
+    assert "re-sealed" in rotated.out
+    after = key_file.read_text()
+    assert after != before
+    assert len(after.split()) == 1  # the old key is gone
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    doctor = courier("doctor", "--json")
+    assert doctor.code == 0, doctor.out
+    assert all(check["ok"] for check in doctor.json())
+
+
+def test_doctor_says_exactly_what_is_wrong(courier: Courier) -> None:
+    result = courier("doctor", COURIER_DATABASE_URL="postgresql+asyncpg://u@127.0.0.1:1/x")
+    assert result.code == 1
+    assert "FAIL  database" in result.out
+    assert "does not answer" in result.out
+
+
+def test_run_sets_everything_up_and_says_what_is_not_built_yet(courier: Courier) -> None:
+    result = courier("run")
+    assert result.code == 0, result.err
+    assert "suppliers" in result.out
+    assert "issue #5" in result.out
+    assert (courier.home / "var" / "courier.db").exists()
+    role = courier("bot")
+    assert role.code == 1
+    assert "not built yet" in _one_line(role)

@@ -1,0 +1,65 @@
+"""Fixtures for the service tests: a vault, a document store and a small world to act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from core.db import Database
+from core.models import Member, Role, Supplier, Workspace, WorkspaceCreate
+from core.services.members import join_workspace
+from core.services.workspaces import create_workspace
+from core.storage import LocalDocumentStore
+from core.vault import Vault, generate_key
+
+
+@pytest.fixture
+def vault() -> Vault:
+    return Vault([generate_key()])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalDocumentStore:
+    return LocalDocumentStore(tmp_path / "documents")
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    workspace: Workspace
+    owner: Member
+    supplier: Supplier
+    other_supplier: Supplier
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    """A bakery with its owner joined, and two suppliers in the catalog."""
+    async with db.transaction() as session:
+        workspace, invite = await create_workspace(
+            session=session,
+            data=WorkspaceCreate(name="Boulangerie Dupont"),
+            invite_ttl=timedelta(hours=1),
+        )
+        owner = await join_workspace(
+            session=session, code=invite.code, telegram_user_id=1001, display_name="Marie"
+        )
+        assert owner.role == Role.OWNER
+        edf = Supplier(
+            key="edf-entreprises",
+            name="EDF Entreprises",
+            portal="pro",
+            portal_url="https://entreprises.edf.fr",
+            domains=["edf.fr"],
+        )
+        orange = Supplier(
+            key="orange-pro",
+            name="Orange Pro",
+            portal="pro",
+            portal_url="https://espaceclientpro.orange-business.com",
+        )
+        session.add_all([edf, orange])
+        await session.flush()
+    return World(workspace, owner, edf, orange)
