@@ -58,6 +58,7 @@ def test_any_text_gives_a_safe_name(name: str) -> None:
     safe = safe_filename(name)
     assert safe
     assert len(safe.encode("utf-8")) <= MAX_FILENAME_BYTES
-    assert "/" not in safe and "\\" not in safe
+    assert "/" not in safe
+    assert "\\" not in safe
     assert not safe.startswith(".")
     assert all(unicodedata.category(char) not in {"Cc", "Cf"} for char in safe)
