@@ -23,6 +23,8 @@ PPTX: Final = "application/vnd.openxmlformats-officedocument.presentationml.pres
 OLE2: Final = "application/x-ole-storage"
 
 _HEAD = 1024
+_EOCD_SEARCH = 22 + 65_535  # the end record, and the longest comment that may follow it
+_MAX_ZIP_ENTRIES_READ = 1000
 _TEXT_HEAD = 4096
 
 _MAGIC: Final[tuple[tuple[bytes, str], ...]] = (
@@ -118,7 +120,7 @@ _XML_START = re.compile(r"<(?:\?xml|[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?[\s/>]
 
 # The first element that is not a declaration, comment or processing instruction.
 _ROOT_ELEMENT = re.compile(
-    r"<(?![?!/])(?:[A-Za-z_][\w.-]*:)?(?P<local>[A-Za-z_][\w.-]*)(?P<rest>[^>]*)>"
+    r"<(?![?!/])(?:[A-Za-z_][\w.-]*:)?(?P<local>[A-Za-z_][\w.-]*)(?P<rest>[^<>]*)>"
 )
 _ROOT_SYNTAX: Final[dict[str, tuple[Literal["ubl", "cii"], str]]] = {
     "Invoice": ("ubl", "urn:oasis:names:specification:ubl:schema:xsd:"),
@@ -195,6 +197,14 @@ def is_document_type(content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() in _DOCUMENT_TYPES
 
 
+def zip_entry_count(data: bytes) -> int | None:
+    """Return the entry count a zip's end record declares, without reading the directory."""
+    start = data.rfind(b"PK\x05\x06", max(0, len(data) - _EOCD_SEARCH))
+    if start < 0 or start + 22 > len(data):
+        return None
+    return int.from_bytes(data[start + 10 : start + 12], "little")
+
+
 def _extension(filename: str | None) -> str:
     if not filename or "." not in filename:
         return ""
@@ -211,6 +221,9 @@ def _zip_flavour(data: bytes) -> str:
         declared = data[start : start + size].decode("ascii", errors="ignore")
         if declared.startswith("application/vnd.oasis.opendocument."):
             return declared
+    entries = zip_entry_count(data)
+    if entries is None or entries > _MAX_ZIP_ENTRIES_READ:
+        return ZIP  # reading a huge directory would cost more than the answer is worth
     try:
         # Reads the central directory only; nothing is decompressed.
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -14,6 +14,7 @@ from core.sniff import (
     extension_for,
     is_document_type,
     sniff_content_type,
+    zip_entry_count,
 )
 
 UBL = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -138,3 +139,10 @@ def test_extension_for() -> None:
     assert extension_for("image/jpeg") == ".jpg"
     assert extension_for("application/octet-stream") == ""
     assert extension_for("application/x-unknown") == ""
+
+
+def test_zip_directory_is_read_only_when_small() -> None:
+    many = _zip([f"{index}.xml" for index in range(1001)] + ["word/document.xml"])
+    assert zip_entry_count(many) == 1002
+    assert sniff_content_type(many) == "application/zip"  # not worth reading 1002 names
+    assert zip_entry_count(b"PK\x03\x04 no end record") is None

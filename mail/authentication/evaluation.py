@@ -1,0 +1,69 @@
+"""`authenticate`: SPF, DKIM, ARC and DMARC for one message the gateway has accepted.
+
+It runs after the SMTP answer and only informs: nothing here can refuse a message. The
+three checks run at once (pyspf and dkimpy in worker threads, DMARC's lookup on the loop)
+and share one DNS deadline, so a dead resolver costs at most `dns_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from mail.authentication.arc_chain import verify_chain
+from mail.authentication.bridge import BlockingLookups, BoundedResolver
+from mail.authentication.dmarc_policy import evaluate, find_policy
+from mail.authentication.domains import header_from_domains
+from mail.authentication.resolver import DnsResolver
+from mail.authentication.results import ArcOutcome, DkimSignature, SenderAuth
+from mail.authentication.signatures import verify_signatures
+from mail.authentication.spf_policy import check_spf
+
+DEFAULT_DNS_TIMEOUT = 5.0
+
+
+async def authenticate(
+    raw: bytes,
+    *,
+    mail_from: str,
+    peer_ip: str | None,
+    helo: str | None,
+    resolver: DnsResolver,
+    receiver: str,
+    dns_timeout: float = DEFAULT_DNS_TIMEOUT,
+) -> SenderAuth:
+    """Authenticate the sender of `raw` as received from `peer_ip`. Never raises.
+
+    `mail_from` is the SMTP envelope sender ("" for a bounce), `receiver` the authserv-id
+    that the Authentication-Results header will name. Every DNS lookup ends by
+    `dns_timeout` seconds from now; one still pending then counts as a temporary error.
+    """
+    bounded = BoundedResolver(resolver, timeout=dns_timeout)
+    lookups = BlockingLookups(bounded, asyncio.get_running_loop())
+    from_domains = header_from_domains(raw)
+    # Several From domains get no policy lookup: DMARC cannot pass them anyway.
+    policy_domain = from_domains[0] if len(from_domains) == 1 else ""
+    spf, (signatures, chain), policy = await asyncio.gather(
+        asyncio.to_thread(
+            check_spf, lookups, peer_ip=peer_ip, mail_from=mail_from, helo=helo, receiver=receiver
+        ),
+        asyncio.to_thread(_signatures_and_chain, raw, lookups),
+        find_policy(policy_domain, bounded),
+    )
+    dmarc, aligned_domain = evaluate(from_domains, policy, spf=spf, dkim=signatures)
+    return SenderAuth(
+        receiver=receiver,
+        from_domain=from_domains[0] if from_domains else "",
+        spf=spf,
+        dkim=signatures,
+        arc=chain,
+        dmarc=dmarc,
+        aligned_domain=aligned_domain,
+        extra_from_domains=from_domains[1:],
+    )
+
+
+def _signatures_and_chain(
+    raw: bytes, lookups: BlockingLookups
+) -> tuple[tuple[DkimSignature, ...], ArcOutcome]:
+    # One thread for both: they parse the same message, and threads are a shared pool.
+    return verify_signatures(raw, lookups), verify_chain(raw, lookups)

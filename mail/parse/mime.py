@@ -1,0 +1,291 @@
+"""Turn a raw inbound mail into a ParsedMessage: its headers, text, links and every file.
+
+Every MIME part is visited, not only those EmailMessage.iter_attachments reports: it
+misses files inside multipart/related and multipart/alternative, where Apple Mail and
+Outlook put PDFs. Files are followed into forwarded mails, winmail.dat and zips, and
+their type is read from their bytes. Nothing raises: what was malformed becomes a defect.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email
+import quopri
+from email import policy
+from email.message import Message
+from email.policy import Policy
+
+from core.filenames import safe_filename
+from core.sniff import (
+    OCTET_STREAM,
+    TNEF,
+    ZIP,
+    einvoice_syntax,
+    extension_for,
+    is_document_type,
+    sniff_content_type,
+)
+from mail.parse.archives import Budget, unpack_zip
+from mail.parse.headers import (
+    decode_bytes,
+    header_addresses,
+    header_date,
+    header_text,
+    part_filename,
+)
+from mail.parse.html_text import HtmlReading, normalise_cid, read_html
+from mail.parse.links import invoice_links
+from mail.parse.logos import is_decoration
+from mail.parse.model import Attachment, ParsedMessage
+from mail.parse.tnef import unpack_tnef
+
+MAX_PARTS = 500
+MAX_FORWARD_NESTING = 8
+_MAX_DEPTH = 60
+_RFC822 = "message/rfc822"
+_HEADERS_WITH_DEFECTS = ("from", "to", "cc", "subject", "date", "message-id")
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Read an inbound mail; never raises, whatever the bytes."""
+    defects: list[str] = []
+    for mail_policy, label in ((policy.default, "default"), (policy.compat32, "compat32")):
+        try:
+            return _read(bytes(raw), mail_policy, defects)
+        except Exception as error:  # the stdlib's parsers have corners that raise
+            defects.append(f"policy {label} failed: {type(error).__name__}")
+    return ParsedMessage(
+        message_id="",
+        subject="",
+        from_address="",
+        from_domain="",
+        to=(),
+        cc=(),
+        date=None,
+        text="",
+        html=None,
+        attachments=(),
+        links=(),
+        defects=tuple(defects),
+    )
+
+
+def document_attachments(msg: ParsedMessage) -> tuple[Attachment, ...]:
+    """Return the attachments that may be invoices: PDFs, images, office files, e-invoices."""
+    return tuple(
+        attachment
+        for attachment in msg.attachments
+        if is_document_type(attachment.content_type)
+        and (not attachment.content_type.endswith("xml") or einvoice_syntax(attachment.data))
+    )
+
+
+def _read(raw: bytes, mail_policy: Policy, defects: list[str]) -> ParsedMessage:
+    msg = email.message_from_bytes(raw, policy=mail_policy)
+    walk = _Walk(mail_policy, defects)
+    walk.visit(msg, (), 0)
+    for name in _HEADERS_WITH_DEFECTS:
+        for defect in getattr(_safe_get(msg, name), "defects", ()):
+            walk.defect(f"{name}: {type(defect).__name__}")
+    readings = tuple(read_html(html) for _, html in walk.htmls)
+    cids = frozenset().union(*(reading.cids for reading in readings))
+    kept = tuple(
+        attachment
+        for attachment, content_id in walk.found
+        if not is_decoration(attachment, content_id=content_id, cids=cids)
+    )
+    text = _best_text(walk, readings)
+    top_level = min((level for level, _ in walk.htmls), default=0)
+    htmls = [html for level, html in walk.htmls if level == top_level]
+    from_address = next(iter(header_addresses(msg, "from")), "")
+    return ParsedMessage(
+        message_id=header_text(msg, "message-id"),
+        subject=header_text(msg, "subject"),
+        from_address=from_address,
+        from_domain=from_address.rpartition("@")[2],
+        to=header_addresses(msg, "to"),
+        cc=header_addresses(msg, "cc"),
+        date=header_date(msg),
+        text=text,
+        html="\n".join(htmls) or None,
+        attachments=kept,
+        links=invoice_links("\n".join(body for _, body in walk.texts) or text, readings),
+        defects=tuple(dict.fromkeys(defects)),
+    )
+
+
+def _best_text(walk: _Walk, readings: tuple[HtmlReading, ...]) -> str:
+    # The mail's own text first; a forwarded mail's only when the forward says nothing.
+    html_texts = [
+        (level, reading.text) for (level, _), reading in zip(walk.htmls, readings, strict=True)
+    ]
+    for level in sorted({level for level, _ in walk.texts + html_texts}):
+        plain = [body.strip() for lv, body in walk.texts if lv == level and body.strip()]
+        if plain:
+            return "\n\n".join(plain)
+        converted = [body for lv, body in html_texts if lv == level and body]
+        if converted:
+            return "\n\n".join(converted)
+    return ""
+
+
+class _Walk:
+    """The state of one pass over a message's parts."""
+
+    __slots__ = ("budget", "defects", "found", "htmls", "parts", "policy", "texts")
+
+    def __init__(self, mail_policy: Policy, defects: list[str]) -> None:
+        self.policy = mail_policy
+        self.defects = defects
+        self.budget = Budget()
+        self.parts = 0
+        self.texts: list[tuple[int, str]] = []
+        self.htmls: list[tuple[int, str]] = []
+        self.found: list[tuple[Attachment, str | None]] = []
+
+    def defect(self, text: str) -> None:
+        self.defects.append(text)
+
+    def visit(self, part: Message, origin: tuple[str, ...], depth: int) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS or depth > _MAX_DEPTH:
+            self.defect(f"more than {MAX_PARTS} parts or {_MAX_DEPTH} levels, rest skipped")
+            return
+        content_type = _content_type(part)
+        if not part.is_multipart():
+            self._leaf(part, content_type, origin)
+        # Read after the leaf: decoding a bad base64 body is what records its defect.
+        for defect in getattr(part, "defects", ()):
+            self.defect(f"{content_type}: {type(defect).__name__}")
+        if not part.is_multipart():
+            return
+        payload = part.get_payload()
+        if not isinstance(payload, list) or not payload:
+            return
+        if content_type.startswith("message/"):
+            if origin.count(_RFC822) >= MAX_FORWARD_NESTING:
+                self.defect(f"forwarded more than {MAX_FORWARD_NESTING} levels deep, skipped")
+                return
+            encoded = _encoded_message(part, payload)
+            if encoded is not None:
+                self._forwarded(encoded, origin)
+                return
+            origin = (*origin, _RFC822)
+        for sub in payload:
+            if isinstance(sub, Message):
+                self.visit(sub, origin, depth + 1)
+
+    def _leaf(self, part: Message, content_type: str, origin: tuple[str, ...]) -> None:
+        data = _payload(part)
+        filename = part_filename(part)
+        is_body = content_type in ("text/plain", "text/html") and filename is None
+        if is_body and _disposition(part) != "attachment":
+            body = decode_bytes(data, _charset(part)).replace("\r\n", "\n")
+            bodies = self.htmls if content_type == "text/html" else self.texts
+            bodies.append((origin.count(_RFC822), body))
+            return
+        if not data:
+            return
+        content_id = header_text(part, "content-id")
+        self.route(data, filename, content_type, origin, normalise_cid(content_id) or None, 0)
+
+    def route(
+        self,
+        data: bytes,
+        filename: str | None,
+        declared: str,
+        origin: tuple[str, ...],
+        content_id: str | None,
+        zip_depth: int,
+    ) -> None:
+        sniffed = sniff_content_type(data, filename)
+        if sniffed == TNEF:
+            label = safe_filename(filename, default="winmail.dat")
+            members, defects = unpack_tnef(data, name=label, budget=self.budget)
+        elif sniffed == ZIP:
+            label = safe_filename(filename, default="archive.zip")
+            if zip_depth >= self.budget.limits.max_depth:
+                self.defect(f"{label}: zip nested too deep, not unpacked")
+                return
+            members, defects = unpack_zip(data, name=label, budget=self.budget)
+            zip_depth += 1
+        elif (declared == _RFC822 or (filename or "").lower().endswith(".eml")) and not (
+            is_document_type(sniffed)
+        ):
+            self._forwarded(data, origin)
+            return
+        else:
+            name = safe_filename(filename, default=f"document{extension_for(sniffed)}")
+            if "." not in name[-6:] and is_document_type(sniffed):
+                name += extension_for(sniffed)  # "scan" from a copier, yet a PDF
+            self.found.append((Attachment(name, sniffed, declared, data, origin), content_id))
+            return
+        self.defects.extend(defects)
+        for member in members:
+            guessed = sniff_content_type(b"", member.path)  # what the name alone claims
+            nested = (*origin, label)
+            self.route(member.data, member.path, guessed, nested, None, zip_depth)
+
+    def _forwarded(self, data: bytes, origin: tuple[str, ...]) -> None:
+        if origin.count(_RFC822) >= MAX_FORWARD_NESTING:
+            self.defect(f"forwarded more than {MAX_FORWARD_NESTING} levels deep, skipped")
+            return
+        try:
+            inner = email.message_from_bytes(data, policy=self.policy)
+        except Exception as error:
+            self.defect(f"forwarded message unreadable: {type(error).__name__}")
+            return
+        self.visit(inner, (*origin, _RFC822), 0)
+
+
+def _encoded_message(part: Message, payload: list[Message | str]) -> bytes | None:
+    """Return the bytes of a message/rfc822 part that was (wrongly) base64 or QP encoded.
+
+    The parser reads such a part's encoded text as if it were a message; undo that.
+    """
+    encoding = header_text(part, "content-transfer-encoding").lower()
+    if encoding not in ("base64", "quoted-printable") or not isinstance(payload[0], Message):
+        return None
+    try:
+        text = payload[0].as_bytes(policy=policy.compat32)
+        if encoding == "base64":
+            return binascii.a2b_base64(b"".join(text.split()))
+        return quopri.decodestring(text)
+    except Exception:
+        return None
+
+
+def _safe_get(msg: Message, name: str) -> object:
+    try:
+        return msg.get(name)
+    except Exception:
+        return None
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:
+        return OCTET_STREAM
+
+
+def _disposition(part: Message) -> str | None:
+    try:
+        return part.get_content_disposition()
+    except Exception:
+        return None
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:
+        return None
+
+
+def _payload(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        return b""
+    return data if isinstance(data, bytes) else b""

@@ -1,0 +1,59 @@
+"""The values that parsing an inbound mail produces: the message, its files, its links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One file found in a mail, wherever it was nested.
+
+    `content_type` comes from the bytes; `declared_type` is what the sender's mailer
+    claimed, kept for the record. `origin` names the containers it was found in, from
+    the outside in: ("message/rfc822", "winmail.dat") is a file of a TNEF attachment
+    inside a forwarded mail; () is a file attached to the mail itself.
+    """
+
+    filename: str
+    content_type: str
+    declared_type: str
+    data: bytes
+    origin: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """What Courier reads of an inbound mail. `defects` records what was malformed."""
+
+    message_id: str
+    subject: str
+    from_address: str
+    from_domain: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    date: datetime | None
+    text: str
+    html: str | None
+    attachments: tuple[Attachment, ...]
+    links: tuple[str, ...]
+    defects: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardingConfirmation:
+    """A mail provider asking the forwarding address to confirm a forwarding rule.
+
+    `requested_by` is the mailbox that wants to forward to Courier, when the mail says.
+    """
+
+    provider: Literal["gmail", "microsoft", "yahoo", "other"]
+    code: str | None
+    link: str | None
+    requested_by: str | None

@@ -1,0 +1,1 @@
+"""Tests of the inbound mail pipeline's pure parts."""
