@@ -45,6 +45,28 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = Field(
         default=None, description="A self-hosted Bot API server, e.g. http://127.0.0.1:8081."
     )
+    smtp_host: str = Field(default="127.0.0.1", description="Where the SMTP gateway listens.")
+    smtp_port: int = Field(default=2525, ge=0, le=65535, description="The SMTP gateway's port.")
+    smtp_hostname: str | None = Field(
+        default=None, description="The name the gateway greets with; defaults to mail_domain."
+    )
+    mail_max_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="Larger messages get 552."
+    )
+    smtp_max_sessions: int = Field(
+        default=200, ge=1, description="Concurrent SMTP sessions; more get 421, try later."
+    )
+    smtp_timeout_seconds: int = Field(default=300, ge=5, description="An idle session's limit.")
+    smtp_tls_cert: Path | None = Field(default=None, description="PEM cert: offers STARTTLS.")
+    smtp_tls_key: Path | None = Field(default=None, description="The certificate's PEM key.")
+    mail_lease_seconds: int = Field(
+        default=60, ge=1, description="A dead mail worker's messages are taken over after this."
+    )
+    mail_authentication: bool = Field(
+        default=True, description="Check SPF, DKIM, ARC and DMARC of mail received over SMTP."
+    )
+    smtp_auth_user: str | None = Field(default=None, description="Enables AUTH for submission.")
+    smtp_auth_password: SecretStr | None = Field(default=None, description="AUTH's password.")
     invite_ttl_hours: int = Field(default=72, ge=1, description="How long an invite code lives.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -70,6 +92,10 @@ class Settings(BaseSettings):
         if not value or "@" in value or " " in value or value.startswith("."):
             raise ValueError("must be a bare domain such as courier.example.com")
         return value
+
+    @property
+    def greeting_hostname(self) -> str:
+        return self.smtp_hostname or self.mail_domain
 
     @property
     def db_url(self) -> URL:

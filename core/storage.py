@@ -29,11 +29,15 @@ class StoredFile:
 
 
 class DocumentStore(Protocol):
-    async def put(self, data: bytes) -> StoredFile: ...
+    async def put(self, data: bytes, *, sha256: str | None = None) -> StoredFile:
+        """Store `data`; `sha256`, when the caller already has it, saves hashing twice."""
+        ...
 
     async def get(self, sha256: str) -> bytes: ...
 
     async def exists(self, sha256: str) -> bool: ...
+
+    async def delete(self, sha256: str) -> None: ...
 
 
 def digest(data: bytes) -> str:
@@ -54,8 +58,8 @@ class LocalDocumentStore:
             raise NotFound(kind="file", ident=sha256[:80])
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    async def put(self, data: bytes) -> StoredFile:
-        sha256 = digest(data)
+    async def put(self, data: bytes, *, sha256: str | None = None) -> StoredFile:
+        sha256 = sha256 or digest(data)
         try:
             await asyncio.to_thread(self._write, self.path_of(sha256), data)
         except OSError as err:
@@ -73,6 +77,10 @@ class LocalDocumentStore:
 
     async def exists(self, sha256: str) -> bool:
         return await asyncio.to_thread(self.path_of(sha256).is_file)
+
+    async def delete(self, sha256: str) -> None:
+        """Remove a file no row refers to any more (a relayed 2FA code's message)."""
+        await asyncio.to_thread(self.path_of(sha256).unlink, missing_ok=True)
 
     async def check(self) -> None:
         """Prove the folder can be written, read and cleaned, for `courier doctor`."""

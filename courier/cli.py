@@ -72,7 +72,7 @@ def build_parser() -> Parser:
 
     leaf(sub, "run", commands.run, "set up and run everything in one process")
     for role in ("bot", "mail", "scheduler"):
-        leaf(sub, role, commands.not_built, f"run the {role} alone")
+        leaf(sub, role, commands.role, f"run the {role} alone")
     diag = leaf(sub, "doctor", doctor, "check the configuration, database, storage and key")
     _json_flag(diag)
 

@@ -26,36 +26,42 @@ from core.services.workspaces import (
 )
 from core.vault import fingerprint, generate_key
 from courier.output import emit_json, emit_rows
+from courier.roles import BUILT, MISSING, serve, stop_on_signals
 from courier.runtime import ensure_catalog, open_runtime
-
-MISSING = {
-    "bot": "the Telegram bot is not built yet (issue #5)",
-    "mail": "the mail gateway is not built yet (issue #3)",
-    "scheduler": "the scheduler is not built yet (issue #4)",
-}
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Everything in one process on the embedded defaults, until Ctrl-C or SIGTERM."""
     async with open_runtime(settings) as rt:
         suppliers = await ensure_catalog(rt.db, force=True)
-        async with rt.db.transaction() as session:
+        async with rt.db.read() as session:
             workspaces = await list_workspaces(session=session)
-    print(f"Courier is set up in {settings.data_dir}/")
-    print(f"  database   {settings.safe_db_url()} (schema {head_revision()})")
-    print(f"  documents  {settings.documents_dir}/")
-    print(f"  catalog    {suppliers} suppliers")
-    print(f"  workspaces {len(workspaces)}")
-    print("Not running yet:")
-    for what in MISSING.values():
-        print(f"  - {what}")
-    if not workspaces:
-        print('Next: courier workspace create "My Business"')
+        print(f"Courier is set up in {settings.data_dir}/")
+        print(f"  database   {settings.safe_db_url()} (schema {head_revision()})")
+        print(f"  documents  {settings.documents_dir}/")
+        print(f"  catalog    {suppliers} suppliers")
+        print(f"  workspaces {len(workspaces)}")
+        if not workspaces:
+            print('Next: courier workspace create "My Business"')
+        for what in MISSING.values():
+            print(f"  not yet: {what}")
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve(rt, BUILT, stop)
+    print("Courier stopped.")
     return 0
 
 
-async def not_built(args: argparse.Namespace, settings: Settings) -> int:
-    print(f"courier {args.command}: {MISSING[args.command]}", file=sys.stderr)
-    return 1
+async def role(args: argparse.Namespace, settings: Settings) -> int:
+    """One role alone, as docker-compose runs them."""
+    if args.command in MISSING:
+        print(f"courier {args.command}: {MISSING[args.command]}", file=sys.stderr)
+        return 1
+    async with open_runtime(settings) as rt:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve(rt, (args.command,), stop)
+    return 0
 
 
 async def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,6 +7,8 @@ and only flush. Leaving the block commits; an exception rolls everything back.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +24,7 @@ from core.errors import DatabaseUnreachable
 
 # SQLite: WAL lets readers work while one writer writes; FULL makes each commit survive a
 # crash of the process and of the machine, since an SMTP 250 promises exactly that.
+READ_ONLY = "courier_read_only"
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -44,7 +47,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: a read-then-write transaction can then
         # never fail half-way with "database is locked", and claims on SQLite are atomic.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (Database.read) take no lock, so they never wait for a writer under WAL.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(
@@ -74,6 +81,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        # SQLite has one writer at a time. Queueing writers here, in the loop, is far cheaper
+        # than SQLite's busy handler, which sleeps for milliseconds between retries.
+        self._writer = asyncio.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
 
     @property
     def backend(self) -> str:
@@ -82,7 +92,15 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """The unit of work: commit on success, roll back on any exception."""
-        async with self._sessions() as session, session.begin():
+        async with self._writer, self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit: nothing is committed, and on SQLite it takes no write lock."""
+        async with self._sessions() as session:
+            await session.connection(execution_options={READ_ONLY: True})
+            # Closing without a commit rolls back, and keeps the loaded objects readable.
             yield session
 
     async def ping(self) -> None:

@@ -12,6 +12,7 @@ from core.models.connection import (
     RunOutcome,
 )
 from core.models.document import Document, DocumentPublic, DocumentSource, DocumentState
+from core.models.inbound import InboundChannel, InboundMessage, InboundState
 from core.models.integration import (
     Integration,
     IntegrationState,
@@ -49,6 +50,9 @@ __all__ = [
     "DocumentPublic",
     "DocumentSource",
     "DocumentState",
+    "InboundChannel",
+    "InboundMessage",
+    "InboundState",
     "Integration",
     "IntegrationState",
     "Invite",

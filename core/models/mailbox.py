@@ -52,4 +52,7 @@ class Mailbox(MailboxBase, table=True):
     uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
     last_uid: int = Field(default=0, sa_type=BigInteger)
     last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Back-off after errors: a bad password is not retried in a tight loop.
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failure_count: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.catalog.entries import CatalogEntry
 from core.catalog.index import CatalogIndex
+from core.domains import DomainIndex
 from core.models import Supplier
 
 
@@ -85,3 +86,8 @@ class SupplierSearch:
 async def load_search(*, session: AsyncSession) -> SupplierSearch:
     query = select(Supplier).where(col(Supplier.listed).is_(True))
     return SupplierSearch((await session.exec(query)).all())
+
+
+async def load_domain_index(*, session: AsyncSession) -> DomainIndex:
+    rows = (await session.exec(select(Supplier).where(col(Supplier.listed).is_(True)))).all()
+    return DomainIndex((s.id, s.domains) for s in rows if s.id is not None)

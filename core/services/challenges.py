@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.domains import domain_matches
 from core.errors import ChallengeClosed, NotFound
-from core.models import Challenge, ChallengeChannel, ChallengeState, Connection
+from core.models import Challenge, ChallengeChannel, ChallengeState, Connection, Supplier
 from core.models.base import utcnow
 from core.vault import Vault
 
@@ -117,3 +118,18 @@ async def open_challenges(*, session: AsyncSession, workspace_id: int) -> list[C
         .order_by(col(Challenge.id))
     )
     return list((await session.exec(query)).all())
+
+
+async def challenges_for_sender(
+    *, session: AsyncSession, workspace_id: int, sender_domain: str
+) -> list[Challenge]:
+    """Open challenges of the workspace whose supplier sends mail from this domain."""
+    query = (
+        select(Challenge, Supplier)
+        .join(Connection, col(Connection.id) == col(Challenge.connection_id))
+        .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
+        .where(Connection.workspace_id == workspace_id, Challenge.state == ChallengeState.OPEN)
+        .order_by(col(Challenge.id))
+    )
+    rows = (await session.exec(query)).all()
+    return [c for c, s in rows if domain_matches(sender_domain, s.domains)]

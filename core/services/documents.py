@@ -114,7 +114,7 @@ async def ingest_document(
     found = await _find_duplicate(session, incoming, sha256)
     if found is not None:
         return found
-    stored = await store.put(incoming.content)
+    stored = await store.put(incoming.content, sha256=sha256)
     document = Document(
         workspace_id=incoming.workspace_id,
         source=incoming.source,

@@ -42,9 +42,14 @@ async def enqueue(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        insert(Notification)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Notification)
     )
-    await session.exec(statement)
+    inserted: Notification | None = (await session.exec(statement)).scalars().first()
+    if inserted is not None:
+        return inserted
     return (
         await session.exec(select(Notification).where(Notification.dedupe_key == dedupe_key))
     ).one()

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import smtplib
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -192,12 +196,49 @@ def test_doctor_says_exactly_what_is_wrong(courier: Courier) -> None:
     assert "does not answer" in result.out
 
 
-def test_run_sets_everything_up_and_says_what_is_not_built_yet(courier: Courier) -> None:
-    result = courier("run")
-    assert result.code == 0, result.err
-    assert "suppliers" in result.out
-    assert "issue #5" in result.out
-    assert (courier.home / "var" / "courier.db").exists()
+def test_run_sets_up_then_serves_mail_until_stopped(courier: Courier) -> None:
+    assert courier("workspace", "create", "Acme").code == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "courier", "run"],
+        cwd=courier.home,
+        env=courier.env | {"COURIER_SMTP_PORT": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        seen: list[str] = []
+        while not (found := re.search(r"SMTP gateway on [\d.]+:(\d+)", seen[-1] if seen else "")):
+            line = process.stdout.readline()
+            assert line, "courier run exited: " + "".join(seen)
+            seen.append(line)
+        assert any("suppliers" in line for line in seen)
+        assert any("issue #5" in line for line in seen)  # it says what is not built yet
+        invoice = EmailMessage()
+        invoice["From"], invoice["To"], invoice["Subject"] = (
+            "f@edf.fr",
+            "acme@in.example.com",
+            "Facture",
+        )
+        invoice.set_content("ci-joint")
+        invoice.add_attachment(PDF, maintype="application", subtype="pdf", filename="f.pdf")
+        with smtplib.SMTP("127.0.0.1", int(found.group(1)), timeout=10) as client:
+            client.send_message(invoice)
+        for _ in range(100):
+            rows = courier("inbox", "list", "--workspace", "acme", "--json").json()
+            if rows:
+                break
+            time.sleep(0.1)
+        assert [row["filename"] for row in rows] == ["f.pdf"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=20)
+        process.stdout.close()
+    assert code == 0
+
+
+def test_roles_not_built_yet_say_so(courier: Courier) -> None:
     role = courier("bot")
     assert role.code == 1
     assert "not built yet" in _one_line(role)

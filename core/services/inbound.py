@@ -1,0 +1,253 @@
+"""Inbound mail as core sees it: addresses resolved to workspaces, messages recorded
+durably, then claimed by a worker for processing, with a lease so a dead worker's
+messages are taken over."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import InboundChannel, InboundMessage, InboundState, Workspace
+from core.models.base import utcnow
+
+#: Accepted for every domain we serve, as RFC 5321 requires; read by the operator.
+POSTMASTER = "postmaster"
+#: A worker's hold on a claimed message; a dead worker's messages are taken over after it.
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+#: A mailbox message is recorded once per (mailbox, UIDVALIDITY, UID): the table's unique key.
+_MAILBOX_KEY = ["mailbox_id", "uidvalidity", "uid"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    address: str
+    workspace_id: int | None
+    tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What the transport knows about a message before anyone reads it."""
+
+    channel: InboundChannel
+    mail_from: str
+    sha256: str
+    size: int
+    message_id: str | None = None
+    peer: str | None = None
+    helo: str | None = None
+
+
+def split_address(address: str, mail_domain: str) -> tuple[str, str | None] | None:
+    """`slug+tag@domain` → ("slug", "tag"); None when the domain is not ours."""
+    local, at, domain = address.strip().strip("<>").rpartition("@")
+    if not at or domain.lower().rstrip(".") != mail_domain or not local:
+        return None
+    slug, plus, tag = local.lower().partition("+")
+    return slug, (tag or None) if plus else None
+
+
+async def resolve_recipient(
+    *, session: AsyncSession, address: str, mail_domain: str
+) -> Recipient | None:
+    parts = split_address(address, mail_domain)
+    if parts is None:
+        return None
+    slug, tag = parts
+    if slug == POSTMASTER:
+        return Recipient(address=address, workspace_id=None)
+    workspace_id = await session.scalar(select(Workspace.id).where(Workspace.slug == slug))
+    if workspace_id is None:
+        return None
+    return Recipient(address=address, workspace_id=workspace_id, tag=tag)
+
+
+def record_message(
+    *, session: AsyncSession, envelope: Envelope, recipients: Sequence[Recipient]
+) -> list[InboundMessage]:
+    """One row per recipient workspace; the caller has already stored the raw message."""
+    rows = [
+        InboundMessage(
+            workspace_id=r.workspace_id,
+            channel=envelope.channel,
+            recipient=r.address[:320],
+            tag=r.tag,
+            mail_from=envelope.mail_from[:320],
+            peer=envelope.peer,
+            helo=(envelope.helo or "")[:255] or None,
+            message_id=(envelope.message_id or "")[:998] or None,
+            sha256=envelope.sha256,
+            size=envelope.size,
+        )
+        for r in recipients
+    ]
+    session.add_all(rows)
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxCopy:
+    """A message taken from a mailbox: what the transport knows, and where it sits there."""
+
+    envelope: Envelope
+    recipient: Recipient
+    mailbox_id: int
+    uidvalidity: int
+    uid: int
+
+
+def _mailbox_values(item: MailboxCopy) -> dict[str, Any]:
+    """The columns a mailbox message sets; the others take the table's defaults."""
+    envelope, recipient = item.envelope, item.recipient
+    return {
+        "workspace_id": recipient.workspace_id,
+        "channel": InboundChannel.IMAP,
+        "recipient": recipient.address[:320],
+        "mail_from": envelope.mail_from[:320],
+        "message_id": (envelope.message_id or "")[:998] or None,
+        "sha256": envelope.sha256,
+        "size": envelope.size,
+        "mailbox_id": item.mailbox_id,
+        "uidvalidity": item.uidvalidity,
+        "uid": item.uid,
+    }
+
+
+async def record_mailbox_message(
+    *,
+    session: AsyncSession,
+    envelope: Envelope,
+    recipient: Recipient,
+    mailbox_id: int,
+    uidvalidity: int,
+    uid: int,
+) -> InboundMessage | None:
+    """Record a message taken from a mailbox, once: None if it was recorded before."""
+    row = InboundMessage.model_validate(
+        _mailbox_values(MailboxCopy(envelope, recipient, mailbox_id, uidvalidity, uid))
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return None
+    return row
+
+
+async def record_mailbox_messages(
+    *, session: AsyncSession, items: Sequence[MailboxCopy]
+) -> list[InboundMessage]:
+    """Record a batch of mailbox messages, each once, and return the rows it added, in id
+    order; a message recorded before (by a run that crashed before its after-action, by
+    another process) is left out.
+
+    One INSERT … ON CONFLICT DO NOTHING RETURNING per batch, not a savepoint per message:
+    the round trips of the savepoints cost more than everything else a poll does, and a
+    conflict skipped by the database leaves the caller's transaction untouched."""
+    if not items:
+        return []
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboundMessage)
+        .on_conflict_do_nothing(index_elements=_MAILBOX_KEY)
+        .returning(InboundMessage)
+        # Without it, rows whose None fall on other columns go in separate INSERTs.
+        .execution_options(render_nulls=True)
+    )
+    # Given a list of rows, SQLAlchemy sends them as one multi-row INSERT ("insertmanyvalues",
+    # split only past the driver's parameter limit) from a statement compiled once; rows
+    # written into the statement itself would be compiled anew each time, for longer
+    # than the database takes to insert them.
+    result = await session.exec(statement, params=[_mailbox_values(item) for item in items])
+    # RETURNING's order is the database's choice (SQLite documents none).
+    return sorted(result.scalars().all(), key=lambda row: row.id or 0)
+
+
+async def claim_messages(
+    *,
+    session: AsyncSession,
+    limit: int = 20,
+    lease: timedelta = LEASE,
+    now: datetime | None = None,
+) -> list[InboundMessage]:
+    """Lease up to `limit` messages waiting for processing. SKIP LOCKED on PostgreSQL lets
+    several workers claim side by side; SQLite's write lock serialises the claim."""
+    now = now or utcnow()
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.state == InboundState.RECEIVED)
+        .where(
+            or_(
+                col(InboundMessage.claimed_until).is_(None), col(InboundMessage.claimed_until) < now
+            )
+        )
+        .where(
+            or_(
+                col(InboundMessage.next_attempt_at).is_(None),
+                col(InboundMessage.next_attempt_at) <= now,
+            )
+        )
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list((await session.exec(query)).all())
+    for row in rows:
+        # The lease's end doubles as the claim's token: unique to the microsecond.
+        row.claimed_until = now + lease
+        row.attempts += 1
+    await session.flush()
+    return rows
+
+
+async def reclaim(*, session: AsyncSession, claimed: InboundMessage) -> InboundMessage | None:
+    """The message, locked, if this worker's claim still holds; None if another worker
+    took it over after the lease ran out, or it was settled meanwhile."""
+    fresh = await session.get(
+        InboundMessage, claimed.id, with_for_update=True, populate_existing=True
+    )
+    if fresh is None or fresh.state != InboundState.RECEIVED:
+        return None
+    return fresh if fresh.claimed_until == claimed.claimed_until else None
+
+
+def settle_message(
+    message: InboundMessage,
+    state: InboundState,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    message.state = state
+    message.state_reason = reason
+    message.claimed_until = None
+    message.processed_at = now or utcnow()
+
+
+def retry_later(message: InboundMessage, *, reason: str, now: datetime | None = None) -> None:
+    """A failed attempt waits longer each time; after MAX_ATTEMPTS it is FAILED, kept,
+    and can be retried by hand rather than blocking the queue forever."""
+    now = now or utcnow()
+    message.claimed_until = None
+    message.state_reason = reason
+    if message.attempts >= MAX_ATTEMPTS:
+        settle_message(message, InboundState.FAILED, reason=reason, now=now)
+    else:
+        message.next_attempt_at = now + timedelta(seconds=30 * 2**message.attempts)
+
+
+def retry_now(message: InboundMessage) -> None:
+    """The user asked to try a failed message again."""
+    message.state = InboundState.RECEIVED
+    message.attempts = 0
+    message.next_attempt_at = None
+    message.claimed_until = None

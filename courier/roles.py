@@ -1,0 +1,68 @@
+"""Running Courier's long-lived roles in one event loop until asked to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from courier.runtime import Runtime
+from mail.authentication import DnspythonResolver
+from mail.smtp import GatewayHandler, SessionCap, start_gateway
+from mail.worker import MailWorker
+
+#: The roles `courier run` starts, and the ones still to be built.
+BUILT = ("mail",)
+MISSING = {
+    "bot": "the Telegram bot is not built yet (issue #5)",
+    "scheduler": "the scheduler is not built yet (issue #4)",
+}
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+
+async def serve_mail(
+    rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
+) -> None:
+    """The SMTP gateway and the worker that reads what it accepts."""
+    sessions = SessionCap(limit=rt.settings.smtp_max_sessions)
+    worker = MailWorker(
+        db=rt.db,
+        store=rt.store,
+        vault=rt.vault,
+        lease=timedelta(seconds=rt.settings.mail_lease_seconds),
+        resolver=DnspythonResolver() if rt.settings.mail_authentication else None,
+        receiver=rt.settings.greeting_hostname,
+        busy=lambda: sessions.active > 0,
+    )
+    handler = GatewayHandler(
+        db=rt.db, store=rt.store, mail_domain=rt.settings.mail_domain, on_accepted=worker.wake
+    )
+    gateway = await start_gateway(rt.settings, handler, sessions=sessions)
+    announce(
+        f"mail: SMTP gateway on {rt.settings.smtp_host}:{gateway.port}, "
+        f"receiving for *@{rt.settings.mail_domain}"
+    )
+    work = asyncio.create_task(worker.run(stop), name="mail-worker")
+    try:
+        await stop.wait()
+    finally:
+        await gateway.close()
+        await work
+
+
+async def serve(rt: Runtime, roles: tuple[str, ...], stop: asyncio.Event) -> None:
+    runners: dict[str, Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]] = {
+        "mail": serve_mail
+    }
+    async with asyncio.TaskGroup() as group:
+        for role in roles:
+            group.create_task(runners[role](rt, stop), name=role)

@@ -1,0 +1,1 @@
+"""The SMTP gateway and the pipeline behind it, over real TCP."""

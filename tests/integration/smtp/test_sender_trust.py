@@ -1,0 +1,69 @@
+"""An invoice claiming to be from a known supplier, with nothing to vouch for it, is held."""
+
+from __future__ import annotations
+
+import base64
+
+import dkim
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from core.models import DocumentState, InboundState
+from mail.authentication import StaticResolver
+from mail.pipeline import SPOOFED
+from tests.integration.smtp.conftest import Gateway, invoice_mail
+
+
+def _key() -> tuple[bytes, str]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+
+
+PEM, RECORD = _key()
+# EDF publishes a strict policy; its servers are not 127.0.0.1, where our test client sends from.
+RESOLVER = StaticResolver(
+    {
+        "edf.fr": {"TXT": ["v=spf1 ip4:203.0.113.0/24 -all"]},
+        "mail._domainkey.edf.fr": {"TXT": [RECORD]},
+        "_dmarc.edf.fr": {"TXT": ["v=DMARC1; p=reject"]},
+    }
+)
+
+
+async def test_a_forged_edf_invoice_is_held_for_review(gateway: Gateway) -> None:
+    gateway.worker.resolver = RESOLVER
+    await gateway.send(invoice_mail(to=gateway.address, sender="factures@edf.fr"))
+    await gateway.worker.drain()
+    [document] = await gateway.documents()
+    assert (document.state, document.state_reason) == (DocumentState.NEEDS_REVIEW, SPOOFED)
+    [message] = await gateway.inbound()
+    assert message.state == InboundState.DELIVERED
+    assert message.outcome["auth"]["dmarc"]["result"] == "fail"
+
+
+async def test_a_signed_edf_invoice_forwarded_by_anyone_is_trusted(gateway: Gateway) -> None:
+    gateway.worker.resolver = RESOLVER
+    raw = invoice_mail(to=gateway.address, sender="factures@edf.fr")
+    signature = dkim.sign(
+        raw, b"mail", b"edf.fr", PEM, include_headers=[b"from", b"subject", b"to"]
+    )
+    await gateway.send(signature + raw)
+    await gateway.worker.drain()
+    [document] = await gateway.documents()
+    assert document.state == DocumentState.INBOX
+
+
+async def test_an_unknown_sender_is_not_flagged_by_this_rule(gateway: Gateway) -> None:
+    gateway.worker.resolver = RESOLVER
+    await gateway.send(invoice_mail(to=gateway.address, sender="compta@artisan-local.fr"))
+    await gateway.worker.drain()
+    [document] = await gateway.documents()
+    assert document.state == DocumentState.INBOX
