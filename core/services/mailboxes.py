@@ -1,6 +1,15 @@
-"""IMAP mailboxes a workspace lets Courier watch. Their secret is sealed at rest."""
+"""IMAP mailboxes a workspace lets Courier watch. Their secret is sealed at rest.
+
+Where a new mailbox starts is written in the row itself, so the poller needs no other
+column to know it (see `add_mailbox`):
+- `uidvalidity` None and `last_uid` 0: never polled, start at the folder's end;
+- `uidvalidity` WHOLE_FOLDER (0) and `last_uid` 0: never polled, take every message;
+- anything else: the watermark of a mailbox polled before.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import SecretStr
 from sqlmodel import col, select
@@ -8,16 +17,34 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import CredentialsMissing, NotFound
 from core.models import Mailbox, MailboxCreate
+from core.models.mailbox import MailboxState
 from core.vault import Vault
 
+#: What a new mailbox takes on its first poll: only mail that arrives after it ("new_only"),
+#: or also what the folder already holds ("all").
+History = Literal["new_only", "all"]
 
-async def add_mailbox(*, session: AsyncSession, vault: Vault, data: MailboxCreate) -> Mailbox:
+#: The mark of a mailbox to be taken whole on its first poll. No server can send it: a
+#: UIDVALIDITY is a non-zero number (RFC 3501, 2.3.1.1), so it never matches a real one.
+WHOLE_FOLDER = 0
+
+
+async def add_mailbox(
+    *, session: AsyncSession, vault: Vault, data: MailboxCreate, history: History = "new_only"
+) -> Mailbox:
+    """Add a mailbox. By default ("new_only") its first poll records the folder's
+    UIDVALIDITY and highest UID and takes nothing: connecting a mailbox must not turn
+    years of old mail into inbox items. With "all", the first poll takes every message
+    the folder holds. Either way, later polls take what arrives after the last one."""
     secret = data.secret.get_secret_value()
     if not secret:
         raise CredentialsMissing()
     mailbox = Mailbox.model_validate(
         data.model_dump(exclude={"secret"}) | {"secret_sealed": vault.seal(secret)}
     )
+    # No column says where to start: the never-polled state says it (see the module's
+    # docstring). The default row, uidvalidity None, is the safe "new_only".
+    mailbox.uidvalidity = WHOLE_FOLDER if history == "all" else None
     session.add(mailbox)
     await session.flush()
     return mailbox
@@ -25,6 +52,25 @@ async def add_mailbox(*, session: AsyncSession, vault: Vault, data: MailboxCreat
 
 def read_secret(*, vault: Vault, mailbox: Mailbox) -> SecretStr:
     return SecretStr(vault.open(mailbox.secret_sealed))
+
+
+def replace_secret(*, vault: Vault, mailbox: Mailbox, secret: SecretStr) -> None:
+    """Seal new credentials (a password, a fresh OAuth2 token) and poll at the next tick.
+
+    New credentials end an auth_failed or token_expired episode: the error, its count and
+    its wait are cleared, so the next failure is a new episode, told again. A paused
+    mailbox stays paused: pausing is the user's decision, not a failure's. The poller
+    compares the sealed secret before and after a poll, so a poll that was already
+    running with the old one cannot mark the new one as refused."""
+    value = secret.get_secret_value()
+    if not value:
+        raise CredentialsMissing()
+    mailbox.secret_sealed = vault.seal(value)
+    if mailbox.state != MailboxState.PAUSED:
+        mailbox.state = MailboxState.ACTIVE
+    mailbox.last_error = None
+    mailbox.failure_count = 0
+    mailbox.next_poll_at = None
 
 
 async def get_mailbox(*, session: AsyncSession, workspace_id: int, mailbox_id: int) -> Mailbox:
@@ -37,3 +83,11 @@ async def get_mailbox(*, session: AsyncSession, workspace_id: int, mailbox_id: i
 async def list_mailboxes(*, session: AsyncSession, workspace_id: int) -> list[Mailbox]:
     query = select(Mailbox).where(Mailbox.workspace_id == workspace_id).order_by(col(Mailbox.id))
     return list((await session.exec(query)).all())
+
+
+async def remove_mailbox(*, session: AsyncSession, workspace_id: int, mailbox_id: int) -> None:
+    """Stop watching a mailbox. The messages taken from it stay, with their files, and go
+    on through processing: the foreign key sets their mailbox_id to NULL."""
+    mailbox = await get_mailbox(session=session, workspace_id=workspace_id, mailbox_id=mailbox_id)
+    await session.delete(mailbox)
+    await session.flush()
