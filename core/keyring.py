@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from core.config import Settings
+from core.durable import fsync_dir
 from core.errors import SecretKeyInvalid
 from core.vault import fingerprint, generate_key
 
@@ -64,7 +65,7 @@ def write_key_file(path: Path, keys: tuple[bytes, ...]) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def create_key_file(path: Path) -> KeyRing:
@@ -80,7 +81,7 @@ def create_key_file(path: Path) -> KeyRing:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     log.warning(
         "No secret key was configured: generated one in %s (key %s). Back this file up: "
         "without it the stored credentials cannot be read.",
@@ -88,11 +89,3 @@ def create_key_file(path: Path) -> KeyRing:
         fingerprint(key),
     )
     return KeyRing(keys=(key,), origin="file", path=path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from core.durable import fsync_dir
 from core.errors import NotFound, StorageFailed
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -93,6 +94,7 @@ class LocalDocumentStore:
     def _write(path: Path, data: bytes) -> None:
         if path.is_file() and path.stat().st_size == len(data):
             return  # same name means same content: nothing to do
+        created = [d for d in (path.parent.parent, path.parent) if not d.is_dir()]
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
@@ -104,8 +106,6 @@ class LocalDocumentStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        # The rename is durable once its folder is; a folder just made, once its parent is.
+        for folder in {path.parent, *(d.parent for d in created)}:
+            fsync_dir(folder)

@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 
 from core.config import Settings, load_settings
 from core.errors import CourierError
-from courier import commands
+from core.models import InboundState
+from courier import commands, mail_commands
 from courier.doctor import diagnose
 from courier.output import emit_json
 from courier.texts import render_error
@@ -125,6 +126,43 @@ def build_parser() -> Parser:
     conn_list = leaf(conns, "list", commands.connections_list, "list the merchant connections")
     _workspace_flag(conn_list)
     _json_flag(conn_list)
+
+    boxes = sub.add_parser("mailbox", help="IMAP mailboxes Courier watches").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    box_add = leaf(
+        boxes,
+        "add",
+        mail_commands.mailbox_add,
+        "watch a mailbox; the password or token is read from standard input",
+    )
+    _workspace_flag(box_add)
+    box_add.add_argument("--host", required=True)
+    box_add.add_argument("--port", type=int, default=993)
+    box_add.add_argument("--user", required=True)
+    box_add.add_argument("--folder", default="INBOX")
+    box_add.add_argument("--after", choices=["mark_seen", "move", "flag"], default="mark_seen")
+    box_add.add_argument("--move-to", help="the folder for --after move")
+    box_add.add_argument("--oauth2", action="store_true", help="the secret is an OAuth2 token")
+    box_add.add_argument("--all", action="store_true", help="also take the mail already there")
+    _json_flag(box_add)
+    box_list = leaf(boxes, "list", mail_commands.mailbox_list, "list the watched mailboxes")
+    _workspace_flag(box_list)
+    _json_flag(box_list)
+    box_remove = leaf(boxes, "remove", mail_commands.mailbox_remove, "stop watching a mailbox")
+    _workspace_flag(box_remove)
+    box_remove.add_argument("id", type=int)
+
+    inbound = sub.add_parser("inbound", help="mail received").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    in_list = leaf(inbound, "list", mail_commands.inbound_list, "list the mail received")
+    _workspace_flag(in_list)
+    in_list.add_argument("--state", choices=[s.value for s in InboundState])
+    _json_flag(in_list)
+    in_retry = leaf(inbound, "retry", mail_commands.inbound_retry, "read a failed mail again")
+    _workspace_flag(in_retry)
+    in_retry.add_argument("id", type=int)
 
     secrets = sub.add_parser("secrets", help="encryption keys").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -11,8 +12,12 @@ from typing import Any
 
 from courier.runtime import Runtime
 from mail.authentication import DnspythonResolver
+from mail.imap import poll_due_mailboxes
+from mail.imap.schedule import POLL_FAST
 from mail.smtp import GatewayHandler, SessionCap, start_gateway
 from mail.worker import MailWorker
+
+log = logging.getLogger(__name__)
 
 #: The roles `courier run` starts, and the ones still to be built.
 BUILT = ("mail",)
@@ -52,11 +57,24 @@ async def serve_mail(
         f"receiving for *@{rt.settings.mail_domain}"
     )
     work = asyncio.create_task(worker.run(stop), name="mail-worker")
+    polling = asyncio.create_task(poll_mailboxes(rt, worker, stop), name="imap-poller")
     try:
         await stop.wait()
     finally:
         await gateway.close()
-        await work
+        await asyncio.gather(work, polling)
+
+
+async def poll_mailboxes(rt: Runtime, worker: MailWorker, stop: asyncio.Event) -> None:
+    """Watched mailboxes, polled when due. The tick is POLL_FAST, so a mailbox awaiting a
+    2FA code is read every few seconds; the others wait their normal interval."""
+    while not stop.is_set():
+        try:
+            await poll_due_mailboxes(db=rt.db, store=rt.store, vault=rt.vault, wake=worker.wake)
+        except Exception:
+            log.exception("IMAP polling failed; trying again at the next tick")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=POLL_FAST.total_seconds())
 
 
 async def serve(rt: Runtime, roles: tuple[str, ...], stop: asyncio.Event) -> None:

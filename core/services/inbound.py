@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.errors import NotFound
 from core.models import InboundChannel, InboundMessage, InboundState, Workspace
 from core.models.base import utcnow
 
@@ -251,3 +252,30 @@ def retry_now(message: InboundMessage) -> None:
     message.attempts = 0
     message.next_attempt_at = None
     message.claimed_until = None
+
+
+async def list_inbound(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    state: InboundState | None = None,
+    limit: int = 100,
+) -> list[InboundMessage]:
+    query = select(InboundMessage).where(InboundMessage.workspace_id == workspace_id)
+    if state is not None:
+        query = query.where(InboundMessage.state == state)
+    query = query.order_by(col(InboundMessage.id).desc()).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def retry_inbound(
+    *, session: AsyncSession, workspace_id: int, message_id: int
+) -> InboundMessage:
+    """Put a failed (or unread) message back in the queue, at the user's request."""
+    message = await session.get(InboundMessage, message_id)
+    if message is None or message.workspace_id != workspace_id:
+        raise NotFound(kind="inbound message", ident=message_id)
+    if message.sha256 is None:
+        raise NotFound(kind="inbound message file", ident=message_id)
+    retry_now(message)
+    return message

@@ -1,0 +1,130 @@
+"""The command line's mail actions: mailboxes to watch, and inbound mail to retry."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from pydantic import SecretStr
+
+from core.config import Settings
+from core.models import AfterProcessing, InboundState, MailboxAuth, MailboxCreate
+from core.services.inbound import list_inbound, retry_inbound
+from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
+from core.services.workspaces import get_workspace
+from courier.output import emit_json, emit_rows
+from courier.runtime import open_runtime
+
+
+def _read_secret(oauth2: bool) -> SecretStr:
+    """Never from an argument: it would stay in the shell's history and in `ps`."""
+    what = "OAuth2 access token" if oauth2 else "password"
+    if sys.stdin.isatty():
+        return SecretStr(getpass.getpass(f"Mailbox {what}: "))
+    return SecretStr(sys.stdin.readline().rstrip("\r\n"))
+
+
+async def mailbox_add(args: argparse.Namespace, settings: Settings) -> int:
+    if args.after == "move" and not args.move_to:
+        print("courier mailbox add: --after move needs --move-to FOLDER", file=sys.stderr)
+        return 2
+    secret = await asyncio.to_thread(_read_secret, args.oauth2)
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        data = MailboxCreate(
+            workspace_id=workspace.id,
+            host=args.host,
+            port=args.port,
+            username=args.user,
+            auth=MailboxAuth.OAUTH2 if args.oauth2 else MailboxAuth.PASSWORD,
+            folder=args.folder,
+            after=AfterProcessing(args.after),
+            move_to=args.move_to,
+            secret=secret,
+        )
+        mailbox = await add_mailbox(
+            session=session, vault=rt.vault, data=data, history="all" if args.all else "new_only"
+        )
+    if args.json:
+        emit_json({"id": mailbox.id, "username": mailbox.username, "folder": mailbox.folder})
+    else:
+        since = "everything in it" if args.all else "mail that arrives from now on"
+        print(f"mailbox {mailbox.id} ({mailbox.username}, {mailbox.folder}) added: takes {since}")
+    return 0
+
+
+async def mailbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.read() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        mailboxes = await list_mailboxes(session=session, workspace_id=workspace.id)
+    rows = [
+        {
+            "id": m.id,
+            "host": m.host,
+            "port": m.port,
+            "username": m.username,
+            "folder": m.folder,
+            "after": m.after,
+            "state": m.state,
+            "last_error": m.last_error,
+            "last_polled_at": m.last_polled_at,
+        }
+        for m in mailboxes
+    ]
+    emit_rows(
+        rows,
+        ["id", "host", "username", "folder", "state", "last_error", "last_polled_at"],
+        as_json=args.json,
+        empty="no mailbox watched",
+    )
+    return 0
+
+
+async def mailbox_remove(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        await remove_mailbox(session=session, workspace_id=workspace.id, mailbox_id=args.id)
+    print(f"mailbox {args.id} removed; what it brought in stays in the inbox")
+    return 0
+
+
+async def inbound_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.read() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        state = InboundState(args.state) if args.state else None
+        messages = await list_inbound(session=session, workspace_id=workspace.id, state=state)
+    rows = [
+        {
+            "id": m.id,
+            "channel": m.channel,
+            "from": m.mail_from,
+            "recipient": m.recipient,
+            "received_at": m.received_at,
+            "state": m.state,
+            "reason": m.state_reason,
+            "attempts": m.attempts,
+        }
+        for m in messages
+    ]
+    emit_rows(
+        rows,
+        ["id", "channel", "from", "received_at", "state", "reason"],
+        as_json=args.json,
+        empty="no mail received",
+    )
+    return 0
+
+
+async def inbound_retry(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        await retry_inbound(session=session, workspace_id=workspace.id, message_id=args.id)
+    print(f"message {args.id} is queued again; the mail worker reads it within seconds")
+    return 0

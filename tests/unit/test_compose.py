@@ -1,0 +1,45 @@
+"""docker-compose.yml stays true to the code: its roles exist, its settings are settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.config import Settings
+from courier.cli import build_parser
+
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_one_service_per_role_with_a_health_check() -> None:
+    services = _compose()["services"]
+    assert {"postgres", "migrate", "bot", "mail", "scheduler"} <= services.keys()
+    for role in ("postgres", "bot", "mail", "scheduler"):
+        assert "healthcheck" in services[role], role
+    for role in ("bot", "mail", "scheduler"):
+        assert services[role]["command"] == [role]
+        assert (
+            services[role]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        )
+
+
+def test_every_command_and_setting_it_names_exists() -> None:
+    services = _compose()["services"]
+    parser = build_parser()
+    for name, service in services.items():
+        if name == "postgres":
+            continue
+        parser.parse_args(service["command"])  # exits 2 on a command the CLI lacks
+        for variable in service["environment"]:
+            field = re.sub(r"^COURIER_", "", variable).lower()
+            assert field in Settings.model_fields, f"{name}: {variable} is not a setting"
+        assert service["environment"]["COURIER_DATABASE_URL"].startswith("postgresql+asyncpg://")
