@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from core.config import Settings, load_settings
 from core.errors import CourierError
 from core.models import InboundState
-from courier import commands, mail_commands
+from courier import commands, connection_commands, mail_commands
 from courier.doctor import diagnose
 from courier.output import emit_json
 from courier.texts import render_error
@@ -126,6 +126,40 @@ def build_parser() -> Parser:
     conn_list = leaf(conns, "list", commands.connections_list, "list the merchant connections")
     _workspace_flag(conn_list)
     _json_flag(conn_list)
+    conn_add = leaf(
+        conns,
+        "add",
+        connection_commands.connection_add,
+        "connect a supplier account; the password is read from standard input",
+    )
+    _workspace_flag(conn_add)
+    conn_add.add_argument("--supplier", required=True, metavar="KEY", help="the catalog key")
+    conn_add.add_argument("--login", required=True)
+    conn_add.add_argument(
+        "--owner",
+        type=int,
+        metavar="TELEGRAM_ID",
+        help="whose documents these are (default: the workspace's owner)",
+    )
+    conn_add.add_argument(
+        "--since", metavar="YYYY-MM-DD", help="fetch from this date (default: all)"
+    )
+    _json_flag(conn_add)
+    for name, handler, text in (
+        ("fetch", connection_commands.connection_fetch, "fetch a connection now"),
+        (
+            "code",
+            connection_commands.connection_code,
+            "answer a 2FA code (read from standard input)",
+        ),
+        ("runs", connection_commands.connection_runs, "when it was fetched, and what came of it"),
+    ):
+        command = leaf(conns, name, handler, text)
+        _workspace_flag(command)
+        command.add_argument("id", type=int)
+        if name == "runs":
+            command.add_argument("--limit", type=_limit, default=20)
+            _json_flag(command)
 
     boxes = sub.add_parser("mailbox", help="IMAP mailboxes Courier watches").add_subparsers(
         dest="action", required=True, metavar="ACTION"

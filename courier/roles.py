@@ -10,20 +10,23 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+from core.services.fetch import ConnectionRunner
+from courier.connectors import build_registry
 from courier.runtime import Runtime
 from mail.authentication import DnspythonResolver
 from mail.imap import poll_due_mailboxes
 from mail.imap.schedule import POLL_FAST
 from mail.smtp import GatewayHandler, SessionCap, start_gateway
 from mail.worker import MailWorker
+from scheduler.app import build_scheduler
+from scheduler.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
 #: The roles `courier run` starts, and the ones still to be built.
-BUILT = ("mail",)
+BUILT = ("mail", "scheduler")
 MISSING = {
     "bot": "the Telegram bot is not built yet (issue #5)",
-    "scheduler": "the scheduler is not built yet (issue #4)",
 }
 
 
@@ -77,9 +80,29 @@ async def poll_mailboxes(rt: Runtime, worker: MailWorker, stop: asyncio.Event) -
             await asyncio.wait_for(stop.wait(), timeout=POLL_FAST.total_seconds())
 
 
+async def serve_scheduler(
+    rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
+) -> None:
+    """The periodic jobs: due connections fetched, stale 2FA challenges expired."""
+    registry = build_registry()
+    runner = ConnectionRunner(
+        db=rt.db, store=rt.store, vault=rt.vault, connector_for=registry.connector_for
+    )
+    jobs = Jobs(db=rt.db, runner=runner)
+    scheduler = build_scheduler(jobs)
+    scheduler.start()
+    announce(f"scheduler: {len(registry.keys())} connectors, fetching due connections")
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await jobs.drain()
+
+
 async def serve(rt: Runtime, roles: tuple[str, ...], stop: asyncio.Event) -> None:
     runners: dict[str, Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]] = {
-        "mail": serve_mail
+        "mail": serve_mail,
+        "scheduler": serve_scheduler,
     }
     async with asyncio.TaskGroup() as group:
         for role in roles:

@@ -59,6 +59,8 @@ class Connection(ConnectionBase, table=True):
     next_fetch_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     next_try_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     failure_count: int = 0
+    #: Until then a run counts as interactive: someone asked for it and can answer a code.
+    interactive_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_by: str | None = Field(default=None, max_length=80)
     claim_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

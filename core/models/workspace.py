@@ -40,6 +40,8 @@ class WorkspaceCreate(WorkspaceBase):
 class Workspace(WorkspaceBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=40, unique=True, index=True)
+    #: A background run may wait for a 2FA code that arrives by email (relayed by mail/).
+    relay_codes_from_mail: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

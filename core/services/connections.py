@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from pydantic import SecretStr
@@ -15,6 +14,7 @@ from core.models import Connection, ConnectionCreate, ConnectionState, Supplier
 from core.models.base import utcnow
 from core.services.members import get_member
 from core.statemachine import StateMachine
+from core.suppliers.connector import Credentials
 from core.vault import Vault
 
 S = ConnectionState
@@ -49,12 +49,6 @@ CONNECTION_STATES: StateMachine[ConnectionState] = StateMachine(
     },
     from_any=frozenset({S.DISABLED}),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    login: str
-    password: SecretStr
 
 
 def account_key(login: str) -> str:

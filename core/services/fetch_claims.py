@@ -1,0 +1,73 @@
+"""Which connections are due, and claiming them so no two schedulers fetch one twice.
+
+`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL lets several schedulers claim side by
+side; SQLite's write lock serialises the claim. A claim is a lease: a scheduler that dies
+mid-run leaves a claim that expires, and another takes the connection over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import and_, col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import Connection, ConnectionState
+from core.models.base import utcnow
+
+S = ConnectionState
+#: Due on their weekly rhythm (`next_fetch_at`).
+ON_SCHEDULE = (S.NEW, S.ACTIVE, S.BROKEN)
+#: A run whose worker died: taken over once its lease has run out.
+IN_FLIGHT = (S.SYNCING, S.AWAITING_CODE, S.AWAITING_APPROVAL)
+
+
+async def claim_due_connections(
+    *,
+    session: AsyncSession,
+    worker: str,
+    lease: timedelta,
+    limit: int = 50,
+    now: datetime | None = None,
+) -> list[Connection]:
+    now = now or utcnow()
+    free = or_(col(Connection.claim_expires_at).is_(None), col(Connection.claim_expires_at) < now)
+    due = or_(
+        and_(col(Connection.state).in_(ON_SCHEDULE), col(Connection.next_fetch_at) <= now),
+        and_(Connection.state == S.TEMP_ERROR, col(Connection.next_try_at) <= now),
+        col(Connection.state).in_(IN_FLIGHT),
+        # "Sync now" from the owner works from any state but disabled.
+        and_(
+            Connection.state != S.DISABLED,
+            col(Connection.interactive_until) > now,
+            col(Connection.next_fetch_at) <= now,
+        ),
+    )
+    query = (
+        select(Connection)
+        .where(free, due)
+        .order_by(col(Connection.next_fetch_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = list((await session.exec(query)).all())
+    for connection in claimed:
+        connection.claimed_by = worker
+        connection.claim_expires_at = now + lease
+    await session.flush()
+    return claimed
+
+
+def release_claim(connection: Connection) -> None:
+    connection.claimed_by = None
+    connection.claim_expires_at = None
+
+
+def request_fetch(
+    connection: Connection, *, interactive_for: timedelta, now: datetime | None = None
+) -> None:
+    """ "Sync now": due at once, and interactive for a while, as someone is there."""
+    now = now or utcnow()
+    connection.next_fetch_at = now
+    connection.next_try_at = now
+    connection.interactive_until = now + interactive_for

@@ -1,0 +1,1 @@
+"""Merchant connectors: the interface every supplier plugin implements, and the plugins."""

@@ -1,0 +1,39 @@
+"""APScheduler 3.11 (AsyncIOScheduler) in Courier's loop, with the jobs on their ticks.
+
+The database holds the truth (`next_fetch_at`, `next_try_at`): a tick only asks what is
+due. So several schedulers on several hosts can run side by side, and a restart loses
+nothing but the tick in progress.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from scheduler.jobs import Jobs
+
+FETCH_TICK_SECONDS = 15
+CHALLENGE_TICK_SECONDS = 30
+
+
+def build_scheduler(jobs: Jobs) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    # coalesce + one instance: a late tick runs once, never piles up.
+    options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+    scheduler.add_job(
+        jobs.fetch_due,
+        "interval",
+        seconds=FETCH_TICK_SECONDS,
+        id="fetch_due",
+        next_run_time=datetime.now(UTC),  # the first tick at start, not in 15 s
+        **options,
+    )
+    scheduler.add_job(
+        jobs.expire_challenges,
+        "interval",
+        seconds=CHALLENGE_TICK_SECONDS,
+        id="expire_challenges",
+        **options,
+    )
+    return scheduler

@@ -1,0 +1,1 @@
+"""Merchant connection runs against a scripted connector, on both databases."""

@@ -1,0 +1,137 @@
+"""A scripted connector: each test says what the supplier's site does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from core.db import Database
+from core.models import ChallengeChannel, Connection, ConnectionCreate
+from core.services.connections import create_connection
+from core.services.fetch import ConnectionRunner, FetchPolicy
+from core.storage import LocalDocumentStore
+from core.suppliers.connector import (
+    CodeRejected,
+    CodeRequest,
+    ConnectorError,
+    Credentials,
+    Download,
+    InvoiceRef,
+    LoggedIn,
+)
+from core.vault import Vault
+from tests.integration.conftest import World
+
+
+def pdf(reference: str) -> bytes:
+    return f"%PDF-1.4 invoice {reference}\n%%EOF\n".encode()
+
+
+@dataclass
+class Site:
+    """What the supplier's site will do, and what Courier asked of it."""
+
+    invoices: list[InvoiceRef] = field(default_factory=list)
+    code: str | None = None  # a code is asked after the password
+    channel: ChallengeChannel = ChallengeChannel.SMS
+    login_error: ConnectorError | None = None
+    list_error: ConnectorError | None = None
+    html_for: set[str] = field(default_factory=set)
+    sessions_valid: bool = True
+    calls: list[str] = field(default_factory=list)
+    since_asked: list[date | None] = field(default_factory=list)
+
+
+class ScriptedConnector:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    async def restore(self, state: dict[str, Any]) -> bool:
+        self.site.calls.append("restore")
+        return self.site.sessions_valid and state.get("cookie") == "ok"
+
+    async def login(self, credentials: Credentials) -> LoggedIn | CodeRequest:
+        self.site.calls.append("login")
+        if self.site.login_error:
+            raise self.site.login_error
+        if self.site.code:
+            return CodeRequest(channel=self.site.channel, masked_destination="SMS to ••••12")
+        return LoggedIn()
+
+    async def submit_code(self, code: str) -> LoggedIn | CodeRequest:
+        self.site.calls.append(f"code:{code}")
+        if code != self.site.code:
+            raise CodeRejected()
+        return LoggedIn()
+
+    async def invoices(self, since: date | None) -> AsyncIterator[InvoiceRef]:
+        self.site.since_asked.append(since)
+        for invoice in self.site.invoices:
+            if self.site.list_error:  # raised lazily, as a paging iterator would
+                raise self.site.list_error
+            if since is None or invoice.issued_on >= since:
+                yield invoice
+
+    async def download(self, invoice: InvoiceRef) -> Download:
+        if invoice.reference in self.site.html_for:
+            return Download(b"<html>Session expired</html>", f"{invoice.reference}.pdf")
+        return Download(pdf(invoice.reference), f"{invoice.reference}.pdf")
+
+    async def save(self) -> dict[str, Any]:
+        return {"cookie": "ok"}
+
+    async def close(self) -> None:
+        self.site.calls.append("close")
+
+
+def invoice(reference: str, issued: date, amount: str = "118.80") -> InvoiceRef:
+    return InvoiceRef(reference=reference, issued_on=issued, amount=Decimal(amount), currency="EUR")
+
+
+@pytest.fixture
+def site() -> Site:
+    today = date.today()
+    return Site(
+        invoices=[
+            invoice("FA-3", today - timedelta(days=2)),
+            invoice("FA-2", today - timedelta(days=32)),
+            invoice("FA-1", today - timedelta(days=62)),
+        ]
+    )
+
+
+@pytest.fixture
+def runner(db: Database, vault: Vault, store: LocalDocumentStore, site: Site) -> ConnectionRunner:
+    policy = FetchPolicy(challenge_ttl=timedelta(seconds=3), code_poll=0.05, jitter=timedelta(0))
+    return ConnectionRunner(
+        db=db,
+        store=store,
+        vault=vault,
+        policy=policy,
+        connector_for=lambda supplier: ScriptedConnector(site),
+    )
+
+
+@pytest.fixture
+async def connection(db: Database, vault: Vault, world: World) -> Connection:
+    assert world.workspace.id
+    assert world.supplier.id
+    assert world.owner.id
+    async with db.transaction() as session:
+        return await create_connection(
+            session=session,
+            vault=vault,
+            data=ConnectionCreate(
+                workspace_id=world.workspace.id,
+                supplier_id=world.supplier.id,
+                owner_member_id=world.owner.id,
+                login="compta@dupont.fr",
+                password=SecretStr("pw"),
+            ),
+        )

@@ -1,0 +1,292 @@
+"""A connection's run, as the owner lives it: invoices arrive, codes are asked, failures explain."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+
+from core.db import Database
+from core.models import (
+    Challenge,
+    ChallengeChannel,
+    ChallengeState,
+    Connection,
+    ConnectionRun,
+    ConnectionState,
+    Document,
+    DocumentSource,
+    Notification,
+    RunOutcome,
+    Workspace,
+)
+from core.models.base import utcnow
+from core.services.challenges import submit_code
+from core.services.fetch import ConnectionRunner, run_claimed
+from core.services.fetch_claims import claim_due_connections, request_fetch
+from core.suppliers.connector import (
+    ActionRequired,
+    LayoutChanged,
+    LoginRefused,
+    SupplierUnavailable,
+)
+from core.vault import Vault
+from tests.integration.fetch.conftest import Site
+
+S = ConnectionState
+
+
+async def _rows(db: Database, model: type[Any]) -> list[Any]:
+    async with db.read() as session:
+        return list((await session.exec(select(model).order_by(col(model.id)))).all())
+
+
+async def _connection(db: Database, connection: Connection) -> Connection:
+    async with db.read() as session:
+        row = await session.get(Connection, connection.id)
+    assert row is not None
+    return row
+
+
+async def _interactive(db: Database, connection: Connection) -> None:
+    async with db.transaction() as session:
+        row = await session.get(Connection, connection.id)
+        assert row is not None
+        request_fetch(row, interactive_for=timedelta(minutes=15))
+
+
+async def test_a_first_run_brings_every_invoice_once(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    assert connection.id is not None
+    result = await runner.run(connection.id)
+    assert (result.outcome, result.state, result.found, result.new) == (
+        RunOutcome.SUCCESS,
+        S.ACTIVE,
+        3,
+        3,
+    )
+    documents = await _rows(db, Document)
+    assert sorted(d.external_ref for d in documents) == ["FA-1", "FA-2", "FA-3"]
+    assert {d.source for d in documents} == {DocumentSource.CONNECTOR}
+    assert {d.owner_member_id for d in documents} == {connection.owner_member_id}
+    row = await _connection(db, connection)
+    assert row.next_fetch_at is not None
+    assert row.last_success_at is not None
+    assert (
+        timedelta(days=6, hours=23)
+        < row.next_fetch_at - row.last_success_at
+        <= timedelta(days=7, hours=1)
+    )
+    assert [n.kind for n in await _rows(db, Notification)] == ["documents_fetched"]
+    # The next run looks back 10 days from the last success, finds the recent invoice
+    # again, makes no duplicate of it, and reuses the saved session.
+    again = await runner.run(connection.id)
+    assert (again.found, again.new) == (1, 0)
+    assert len(await _rows(db, Document)) == 3
+    assert site.calls.count("login") == 1
+    assert "restore" in site.calls
+    runs = await _rows(db, ConnectionRun)
+    assert [(r.outcome, r.documents_found, r.documents_new) for r in runs] == [
+        (RunOutcome.SUCCESS, 3, 3),
+        (RunOutcome.SUCCESS, 1, 0),
+    ]
+    assert all(r.finished_at is not None for r in runs)
+
+
+async def test_a_start_date_is_honoured(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    async with db.transaction() as session:
+        row = await session.get(Connection, connection.id)
+        assert row is not None
+        row.fetch_from = date.today() - timedelta(days=40)
+    assert connection.id is not None
+    result = await runner.run(connection.id)
+    assert site.since_asked == [date.today() - timedelta(days=40)]
+    assert result.new == 2
+
+
+async def test_a_code_typed_in_the_chat_reaches_the_waiting_run(
+    db: Database, vault: Vault, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.code = "482913"
+    await _interactive(db, connection)
+    assert connection.id is not None
+    run = asyncio.create_task(runner.run(connection.id))
+    challenge = await _await_challenge(db)
+    assert (await _connection(db, connection)).state == S.AWAITING_CODE
+    assert challenge.masked_destination == "SMS to ••••12"
+    async with db.transaction() as session:  # as the bot would, in its own process
+        assert challenge.id is not None
+        await submit_code(
+            session=session, vault=vault, challenge_id=challenge.id, code="000000", via="chat"
+        )
+    await asyncio.sleep(0.3)
+    async with db.transaction() as session:
+        await submit_code(
+            session=session, vault=vault, challenge_id=challenge.id, code="482913", via="chat"
+        )
+    result = await run
+    assert (result.state, result.new) == (S.ACTIVE, 3)
+    kinds = [n.kind for n in await _rows(db, Notification)]
+    assert kinds == ["code_requested", "code_wrong", "documents_fetched"]
+    [done] = await _rows(db, Challenge)
+    assert (done.state, done.code_sealed) == (ChallengeState.ACCEPTED, None)
+
+
+async def _await_challenge(db: Database) -> Challenge:
+    for _ in range(100):
+        challenges: list[Challenge] = await _rows(db, Challenge)
+        if challenges:
+            return challenges[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("no challenge was opened")
+
+
+async def test_a_background_run_never_makes_a_site_send_an_sms(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.code = "482913"
+    assert connection.id is not None
+    result = await runner.run(connection.id)
+    assert (result.state, result.error) == (S.NEEDS_USER, "code_needed")
+    assert await _rows(db, Challenge) == []
+    assert [n.kind for n in await _rows(db, Notification)] == ["connection_needs_user"]
+    assert (await _connection(db, connection)).next_fetch_at is None
+
+
+async def test_a_background_run_waits_for_a_code_mailed_to_courier_when_allowed(
+    db: Database, vault: Vault, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.code, site.channel = "771204", ChallengeChannel.EMAIL
+    async with db.transaction() as session:
+        workspace = await session.get(Workspace, connection.workspace_id)
+        assert workspace is not None
+        workspace.relay_codes_from_mail = True
+    assert connection.id is not None
+    run = asyncio.create_task(runner.run(connection.id))
+    challenge = await _await_challenge(db)
+    assert challenge.id is not None
+    async with db.transaction() as session:  # as the mail worker relays it
+        await submit_code(
+            session=session, vault=vault, challenge_id=challenge.id, code="771204", via="mail"
+        )
+    assert (await run).state == S.ACTIVE
+
+
+async def test_three_wrong_codes_stop_before_the_account_locks(
+    db: Database, vault: Vault, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.code = "482913"
+    await _interactive(db, connection)
+    assert connection.id is not None
+    run = asyncio.create_task(runner.run(connection.id))
+    challenge = await _await_challenge(db)
+    assert challenge.id is not None
+    for attempt in range(3):
+        for _ in range(100):  # each wrong code re-opens the challenge for the next try
+            async with db.read() as session:
+                current = await session.get(Challenge, challenge.id)
+            if current is not None and current.state == ChallengeState.OPEN:
+                break
+            await asyncio.sleep(0.05)
+        async with db.transaction() as session:
+            await submit_code(
+                session=session,
+                vault=vault,
+                challenge_id=challenge.id,
+                code=f"00000{attempt}",
+                via="chat",
+            )
+    result = await run
+    assert (result.state, result.error) == (S.NEEDS_USER, "code_attempts_exhausted")
+    assert site.calls.count("login") == 1
+    assert sum(c.startswith("code:") for c in site.calls) == 3
+
+
+async def test_an_unanswered_code_ends_in_needs_user(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.code = "482913"
+    await _interactive(db, connection)
+    assert connection.id is not None
+    result = await runner.run(connection.id)  # the policy's challenge lives 3 s
+    assert (result.state, result.error) == (S.NEEDS_USER, "code_timeout")
+    [challenge] = await _rows(db, Challenge)
+    assert challenge.state == ChallengeState.EXPIRED
+
+
+async def test_each_failure_becomes_its_state(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    assert connection.id is not None
+    cases = [
+        (LoginRefused(), S.AUTH_FAILED, "login_refused"),
+        (ActionRequired("terms"), S.ACTION_REQUIRED, "action_terms"),
+        (LayoutChanged(), S.BROKEN, "layout_changed"),
+        (SupplierUnavailable("http_503", retry_after=600), S.TEMP_ERROR, "supplier_unavailable"),
+    ]
+    for error, state, key in cases:
+        site.login_error = error
+        await _interactive(db, connection)  # the owner retries by hand each time
+        result = await runner.run(connection.id)
+        assert (result.state, result.error) == (state, key)
+        row = await _connection(db, connection)
+        assert (row.state, row.last_error) == (state, key)
+    assert row.next_try_at is not None
+    assert row.next_try_at - utcnow() > timedelta(seconds=590)  # Retry-After honoured
+    kinds = [n.kind for n in await _rows(db, Notification)]
+    assert kinds == ["connection_auth_failed", "connection_action_required", "connection_broken"]
+
+
+async def test_an_error_from_the_lazy_list_is_still_mapped(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.list_error = SupplierUnavailable("timeout")
+    assert connection.id is not None
+    result = await runner.run(connection.id)
+    assert result.state == S.TEMP_ERROR
+    assert (await _connection(db, connection)).failure_count == 1
+
+
+async def test_an_html_page_served_as_a_pdf_is_not_a_document(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.html_for = {"FA-2"}
+    assert connection.id is not None
+    result = await runner.run(connection.id)
+    assert (result.outcome, result.new) == (RunOutcome.PARTIAL, 2)
+    assert sorted(d.external_ref for d in await _rows(db, Document)) == ["FA-1", "FA-3"]
+    row = await _connection(db, connection)
+    assert row.last_success_at is None  # the cursor moves only on success
+
+
+async def test_finding_nothing_says_why_it_may_be(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.invoices = []
+    assert connection.id is not None
+    assert (await runner.run(connection.id)).outcome == RunOutcome.EMPTY
+    assert [n.kind for n in await _rows(db, Notification)] == ["connection_check_portal"]
+
+
+async def test_claims_share_due_connections_and_expired_leases_are_taken_over(
+    db: Database, runner: ConnectionRunner, connection: Connection
+) -> None:
+    lease = timedelta(minutes=5)
+    async with db.transaction() as session:
+        first = await claim_due_connections(session=session, worker="a", lease=lease)
+    async with db.transaction() as session:
+        second = await claim_due_connections(session=session, worker="b", lease=lease)
+    assert ([c.id for c in first], second) == ([connection.id], [])
+    async with db.transaction() as session:
+        later = await claim_due_connections(
+            session=session, worker="b", lease=lease, now=utcnow() + timedelta(minutes=6)
+        )
+    assert [c.id for c in later] == [connection.id]
+    results = await run_claimed(runner, [c.id for c in later if c.id], concurrency=2)
+    assert [r.state for r in results] == [S.ACTIVE]
+    assert (await _connection(db, connection)).claimed_by is None

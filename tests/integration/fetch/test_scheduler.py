@@ -1,0 +1,106 @@
+"""Schedulers share the due connections: each is fetched exactly once, whoever claims it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlmodel import select
+
+from core.db import Database, create_database
+from core.models import ConnectionCreate, ConnectionRun, Document
+from core.services.connections import create_connection
+from core.services.fetch import ConnectionRunner, FetchPolicy
+from core.storage import LocalDocumentStore
+from core.vault import Vault
+from scheduler.app import build_scheduler
+from scheduler.jobs import Jobs
+from tests.integration.conftest import World
+from tests.integration.fetch.conftest import ScriptedConnector, Site
+
+
+async def _many(db: Database, vault: Vault, world: World, count: int) -> None:
+    assert world.workspace.id
+    assert world.supplier.id
+    assert world.owner.id
+    async with db.transaction() as session:
+        for i in range(count):
+            await create_connection(
+                session=session,
+                vault=vault,
+                data=ConnectionCreate(
+                    workspace_id=world.workspace.id,
+                    supplier_id=world.supplier.id,
+                    owner_member_id=world.owner.id,
+                    login=f"site-{i}@dupont.fr",
+                    password=SecretStr("pw"),
+                ),
+            )
+
+
+def _jobs(db: Database, vault: Vault, store: LocalDocumentStore, site: Site, name: str) -> Jobs:
+    runner = ConnectionRunner(
+        db=db,
+        store=store,
+        vault=vault,
+        policy=FetchPolicy(),
+        connector_for=lambda supplier: ScriptedConnector(site),
+    )
+    return Jobs(db=db, runner=runner, concurrency=10, name=name)
+
+
+async def test_two_schedulers_fetch_each_due_connection_exactly_once(
+    db: Database,
+    vault: Vault,
+    store: LocalDocumentStore,
+    world: World,
+    site: Site,
+    request: pytest.FixtureRequest,
+) -> None:
+    await _many(db, vault, world, 60)
+    # The second scheduler has its own engine and connections, as another process would.
+    connect_args: dict[str, object] = {}
+    if db.backend == "postgresql":
+        connect_args = {"server_settings": {"search_path": request.getfixturevalue("pg_schema")}}
+    other = create_database(db.engine.url, connect_args=connect_args)
+    try:
+        first, second = _jobs(db, vault, store, site, "a"), _jobs(other, vault, store, site, "b")
+        while sum(await asyncio.gather(first.fetch_due(), second.fetch_due())):
+            await asyncio.sleep(0.01)  # ticks come while earlier runs are still going
+            if first.running + second.running >= 20:
+                await asyncio.gather(first.drain(), second.drain())
+        await asyncio.gather(first.drain(), second.drain())
+    finally:
+        await other.dispose()
+    async with db.read() as session:
+        runs = Counter(r.connection_id for r in (await session.exec(select(ConnectionRun))).all())
+        documents = (await session.exec(select(Document))).all()
+    assert len(runs) == 60
+    assert set(runs.values()) == {1}
+    assert len(documents) == 3  # the same three invoices, deduplicated across accounts
+
+
+async def test_the_apscheduler_tick_runs_the_fetch_job(
+    db: Database, vault: Vault, store: LocalDocumentStore, world: World, site: Site, tmp_path: Path
+) -> None:
+    await _many(db, vault, world, 2)
+    jobs = _jobs(db, vault, store, site, "tick")
+    scheduler = build_scheduler(jobs)
+    scheduler.start()
+    try:
+        for _ in range(100):
+            async with db.read() as session:
+                if (
+                    len((await session.exec(select(ConnectionRun))).all()) == 2
+                    and jobs.running == 0
+                ):
+                    break
+            await asyncio.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=False)
+        await jobs.drain()
+    async with db.read() as session:
+        assert len((await session.exec(select(ConnectionRun))).all()) == 2
