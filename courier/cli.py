@@ -211,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         logging.getLogger("alembic").setLevel(logging.WARNING)  # it narrates every check
+        # httpx logs each request's URL at INFO, and some suppliers put a token in it.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
