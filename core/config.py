@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     )
     smtp_auth_user: str | None = Field(default=None, description="Enables AUTH for submission.")
     smtp_auth_password: SecretStr | None = Field(default=None, description="AUTH's password.")
+    scheduler_tick_seconds: int = Field(
+        default=15, ge=1, description="How often the scheduler asks what is due."
+    )
+    demo_supplier: bool = Field(
+        default=True, description="`courier run` also serves the Demo Supplier, to try connectors."
+    )
+    demo_supplier_port: int = Field(default=8765, ge=1, le=65535, description="Its port.")
     invite_ttl_hours: int = Field(default=72, ge=1, description="How long an invite code lives.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -98,6 +98,12 @@ def build_parser() -> Parser:
     _workspace_flag(invite)
     invite.add_argument("--role", choices=["member", "admin", "owner"], default="member")
     _json_flag(invite)
+    join = leaf(ws, "join", commands.workspace_join, "join a workspace with an invite code")
+    join.add_argument("code")
+    join.add_argument(
+        "--telegram-id", type=int, required=True, help="the person's Telegram user id"
+    )
+    join.add_argument("--name", required=True)
 
     catalog = sub.add_parser("catalog", help="the supplier catalog").add_subparsers(
         dest="action", required=True, metavar="ACTION"

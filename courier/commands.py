@@ -16,7 +16,7 @@ from core.models import DocumentSource, Locale, Role, WorkspaceCreate
 from core.services.catalog import load_search
 from core.services.connections import list_connections
 from core.services.documents import IncomingDocument, ingest_document, list_documents
-from core.services.members import create_invite
+from core.services.members import create_invite, join_workspace
 from core.services.secrets import reseal_all
 from core.services.workspaces import (
     create_workspace,
@@ -47,7 +47,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  not yet: {what}")
         stop = asyncio.Event()
         stop_on_signals(stop)
-        await serve(rt, BUILT, stop)
+        await serve(rt, BUILT + (("demo",) if settings.demo_supplier else ()), stop)
     print("Courier stopped.")
     return 0
 
@@ -142,6 +142,19 @@ async def workspace_invite(args: argparse.Namespace, settings: Settings) -> int:
             f"invite {invite.code} ({invite.role}) joins {workspace.slug} until "
             f"{invite.expires_at:%Y-%m-%d %H:%M} UTC"
         )
+    return 0
+
+
+async def workspace_join(args: argparse.Namespace, settings: Settings) -> int:
+    """What the bot's /start <code> does, for a person without the bot at hand."""
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        member = await join_workspace(
+            session=session,
+            code=args.code,
+            telegram_user_id=args.telegram_id,
+            display_name=args.name,
+        )
+    print(f"{member.display_name} joined as {member.role}")
     return 0
 
 

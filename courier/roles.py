@@ -7,11 +7,14 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from core.config import Settings
 from core.services.fetch import ConnectionRunner
 from courier.connectors import build_registry
+from courier.demo_supplier import DemoConfig, sample_config, start_demo_supplier
 from courier.runtime import Runtime
 from mail.authentication import DnspythonResolver
 from mail.imap import poll_due_mailboxes
@@ -84,12 +87,12 @@ async def serve_scheduler(
     rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
 ) -> None:
     """The periodic jobs: due connections fetched, stale 2FA challenges expired."""
-    registry = build_registry()
+    registry = build_registry(demo_url=f"http://127.0.0.1:{rt.settings.demo_supplier_port}")
     runner = ConnectionRunner(
         db=rt.db, store=rt.store, vault=rt.vault, connector_for=registry.connector_for
     )
     jobs = Jobs(db=rt.db, runner=runner)
-    scheduler = build_scheduler(jobs)
+    scheduler = build_scheduler(jobs, fetch_tick_seconds=rt.settings.scheduler_tick_seconds)
     scheduler.start()
     announce(f"scheduler: {len(registry.keys())} connectors, fetching due connections")
     try:
@@ -99,10 +102,37 @@ async def serve_scheduler(
         await jobs.drain()
 
 
+def demo_config(settings: Settings) -> DemoConfig:
+    """The Demo Supplier's sample accounts; the one with emailed codes mails them to
+    `demo@<mail domain>` through Courier's own gateway, so the relay can be seen."""
+    base = sample_config(smtp_port=settings.smtp_port)
+    accounts = tuple(
+        replace(account, email=f"demo@{settings.mail_domain}")
+        if account.two_factor == "email"
+        else account
+        for account in base.accounts
+    )
+    return replace(base, accounts=accounts, smtp=replace(base.smtp, host=settings.smtp_host))
+
+
+async def serve_demo(
+    rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
+) -> None:
+    demo = await start_demo_supplier(demo_config(rt.settings), port=rt.settings.demo_supplier_port)
+    announce(
+        f"demo: Demo Supplier at {demo.url} (logins demo@, sms@, mail@example.com; password demo)"
+    )
+    try:
+        await stop.wait()
+    finally:
+        await demo.close()
+
+
 async def serve(rt: Runtime, roles: tuple[str, ...], stop: asyncio.Event) -> None:
     runners: dict[str, Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]] = {
         "mail": serve_mail,
         "scheduler": serve_scheduler,
+        "demo": serve_demo,
     }
     async with asyncio.TaskGroup() as group:
         for role in roles:

@@ -17,14 +17,16 @@ FETCH_TICK_SECONDS = 15
 CHALLENGE_TICK_SECONDS = 30
 
 
-def build_scheduler(jobs: Jobs) -> AsyncIOScheduler:
+def build_scheduler(
+    jobs: Jobs, *, fetch_tick_seconds: int = FETCH_TICK_SECONDS
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     # coalesce + one instance: a late tick runs once, never piles up.
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
     scheduler.add_job(
         jobs.fetch_due,
         "interval",
-        seconds=FETCH_TICK_SECONDS,
+        seconds=fetch_tick_seconds,
         id="fetch_due",
         next_run_time=datetime.now(UTC),  # the first tick at start, not in 15 s
         **options,

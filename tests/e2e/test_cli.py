@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import stat
 import subprocess
 import sys
@@ -56,6 +57,12 @@ def courier(tmp_path: Path) -> Courier:
 
 
 LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING) ")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _one_line(result: Result) -> str:
@@ -201,7 +208,8 @@ def test_run_sets_up_then_serves_mail_until_stopped(courier: Courier) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "courier", "run"],
         cwd=courier.home,
-        env=courier.env | {"COURIER_SMTP_PORT": "0"},
+        env=courier.env
+        | {"COURIER_SMTP_PORT": "0", "COURIER_DEMO_SUPPLIER_PORT": str(_free_port())},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
