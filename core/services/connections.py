@@ -19,6 +19,9 @@ from core.vault import Vault
 
 S = ConnectionState
 _RETRYABLE = frozenset({S.SYNCING})
+_AFTER_CODE = frozenset(
+    {S.SYNCING, S.NEEDS_USER, S.AUTH_FAILED, S.ACTION_REQUIRED, S.TEMP_ERROR, S.BROKEN}
+)
 
 CONNECTION_STATES: StateMachine[ConnectionState] = StateMachine(
     name="connection",
@@ -36,9 +39,10 @@ CONNECTION_STATES: StateMachine[ConnectionState] = StateMachine(
                 S.BROKEN,
             }
         ),
-        # A code or an approval resumes the same run; a wrong code asks again in place.
-        S.AWAITING_CODE: frozenset({S.SYNCING, S.NEEDS_USER, S.AUTH_FAILED}),
-        S.AWAITING_APPROVAL: frozenset({S.SYNCING, S.NEEDS_USER, S.AUTH_FAILED}),
+        # A code or an approval resumes the same run (a wrong code asks again in place);
+        # the site may also fail while the code is being checked.
+        S.AWAITING_CODE: _AFTER_CODE,
+        S.AWAITING_APPROVAL: _AFTER_CODE,
         S.ACTIVE: _RETRYABLE,
         S.NEEDS_USER: _RETRYABLE,
         S.AUTH_FAILED: _RETRYABLE,

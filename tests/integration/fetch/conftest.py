@@ -41,6 +41,7 @@ class Site:
     code: str | None = None  # a code is asked after the password
     channel: ChallengeChannel = ChallengeChannel.SMS
     login_error: ConnectorError | None = None
+    code_error: ConnectorError | None = None
     list_error: ConnectorError | None = None
     html_for: set[str] = field(default_factory=set)
     sessions_valid: bool = True
@@ -66,6 +67,8 @@ class ScriptedConnector:
 
     async def submit_code(self, code: str) -> LoggedIn | CodeRequest:
         self.site.calls.append(f"code:{code}")
+        if self.site.code_error:
+            raise self.site.code_error
         if code != self.site.code:
             raise CodeRejected()
         return LoggedIn()

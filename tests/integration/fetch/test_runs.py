@@ -290,3 +290,21 @@ async def test_claims_share_due_connections_and_expired_leases_are_taken_over(
     results = await run_claimed(runner, [c.id for c in later if c.id], concurrency=2)
     assert [r.state for r in results] == [S.ACTIVE]
     assert (await _connection(db, connection)).claimed_by is None
+
+
+async def test_a_site_that_fails_while_checking_the_code_is_retried_later(
+    db: Database, vault: Vault, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    site.code, site.code_error = "482913", SupplierUnavailable("http_502")
+    await _interactive(db, connection)
+    assert connection.id is not None
+    run = asyncio.create_task(runner.run(connection.id))
+    challenge = await _await_challenge(db)
+    assert challenge.id is not None
+    async with db.transaction() as session:
+        await submit_code(
+            session=session, vault=vault, challenge_id=challenge.id, code="482913", via="chat"
+        )
+    result = await run
+    assert (result.state, result.error) == (S.TEMP_ERROR, "supplier_unavailable")
+    assert (await _connection(db, connection)).state == S.TEMP_ERROR
