@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: int = Field(
         default=15, ge=1, description="How often the scheduler asks what is due."
     )
+    scheduler_lease_seconds: int = Field(
+        default=1800, ge=1, description="A dead scheduler's connections are taken over after this."
+    )
+    fetch_concurrency: int = Field(default=20, ge=1, description="Runs at once per scheduler.")
+    supplier_concurrency: int = Field(
+        default=2, ge=1, description="Requests at once to one supplier, per process."
+    )
+    supplier_rate: float = Field(
+        default=2.0, gt=0, description="Requests per second to one supplier, per process."
+    )
     demo_supplier: bool = Field(
         default=True, description="`courier run` also serves the Demo Supplier, to try connectors."
     )

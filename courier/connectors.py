@@ -17,10 +17,12 @@ from core.suppliers.registry import ConnectorRegistry
 DEMO_URL = "http://127.0.0.1:8765"
 
 
-def build_registry(*, demo_url: str = DEMO_URL) -> ConnectorRegistry:
+def build_registry(
+    *, demo_url: str = DEMO_URL, throttle: Throttle | None = None
+) -> ConnectorRegistry:
     registry = ConnectorRegistry()
     # One throttle for the process: the overall and per-supplier limits hold across runs.
-    throttle = Throttle()
+    throttle = throttle or Throttle()
     demo = builtin_recipe("demo_supplier")
     registry.register(
         "demo-supplier",

@@ -13,6 +13,7 @@ from typing import Any
 
 from core.config import Settings
 from core.services.fetch import ConnectionRunner
+from core.suppliers.http import Throttle
 from courier.connectors import build_registry
 from courier.demo_supplier import DemoConfig, sample_config, start_demo_supplier
 from courier.runtime import Runtime
@@ -87,11 +88,24 @@ async def serve_scheduler(
     rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
 ) -> None:
     """The periodic jobs: due connections fetched, stale 2FA challenges expired."""
-    registry = build_registry(demo_url=f"http://127.0.0.1:{rt.settings.demo_supplier_port}")
+    settings = rt.settings
+    throttle = Throttle(
+        overall=settings.fetch_concurrency * 2,
+        per_supplier=settings.supplier_concurrency,
+        rate=settings.supplier_rate,
+    )
+    registry = build_registry(
+        demo_url=f"http://127.0.0.1:{settings.demo_supplier_port}", throttle=throttle
+    )
     runner = ConnectionRunner(
         db=rt.db, store=rt.store, vault=rt.vault, connector_for=registry.connector_for
     )
-    jobs = Jobs(db=rt.db, runner=runner)
+    jobs = Jobs(
+        db=rt.db,
+        runner=runner,
+        concurrency=settings.fetch_concurrency,
+        lease=timedelta(seconds=settings.scheduler_lease_seconds),
+    )
     scheduler = build_scheduler(jobs, fetch_tick_seconds=rt.settings.scheduler_tick_seconds)
     scheduler.start()
     announce(f"scheduler: {len(registry.keys())} connectors, fetching due connections")

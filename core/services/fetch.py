@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
@@ -166,6 +166,13 @@ class ConnectionRunner:
             if connection.state != S.SYNCING:
                 move_connection(connection, S.SYNCING, now=now)
             interactive = bool(connection.interactive_until and connection.interactive_until > now)
+            # A run left open by a scheduler that died is closed as such, for the record.
+            await session.exec(
+                update(ConnectionRun)
+                .where(col(ConnectionRun.connection_id) == connection_id)
+                .where(col(ConnectionRun.finished_at).is_(None))
+                .values(finished_at=now, outcome=RunOutcome.ERROR, error_code="abandoned")
+            )
             record = ConnectionRun(connection_id=connection_id, interactive=interactive)
             session.add(record)
             await session.flush()

@@ -7,6 +7,7 @@ empty database: Courier refuses to start rather than generate a key that opens n
 from __future__ import annotations
 
 from sqlalchemy import Column, Table, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,9 +50,14 @@ async def unlock_vault(*, session: AsyncSession, settings: Settings) -> Vault:
         ring = create_key_file(settings.key_file)
     vault = Vault(ring.keys)
     if canary is None:
-        session.add(VaultCanary(name=CANARY, sealed=vault.seal(_CANARY_TEXT)))
-        await session.flush()
-    elif vault.open(canary.sealed) != _CANARY_TEXT:
+        try:
+            async with session.begin_nested():
+                session.add(VaultCanary(name=CANARY, sealed=vault.seal(_CANARY_TEXT)))
+                await session.flush()
+        except IntegrityError:
+            # Another process started at the same moment and wrote it first: check theirs.
+            canary = await session.get(VaultCanary, CANARY)
+    if canary is not None and vault.open(canary.sealed) != _CANARY_TEXT:
         raise SecretKeyMismatch(key=vault.primary_fingerprint)
     return vault
 
