@@ -1,0 +1,470 @@
+"""Fetch throughput: N merchant connections on the Demo Supplier, run by the scheduler's Jobs.
+
+Each connection is its own merchant (workspace, owner, account) with 3 new invoices, no
+2FA: a run logs in (GET /login, POST /login and the redirect it follows), lists the
+invoices and downloads 3 PDFs. The Demo Supplier adds `--latency-ms` to every request and
+runs in its own process, and so does each scheduler, so a scheduler's peak RSS is
+Courier's alone and two schedulers are two processes, as deployed.
+
+- `fetch_efficiency=` ideal / actual, where ideal = requests made (the demo's request log)
+  x latency / configured concurrency, and actual = first claim to last run settled, with
+  the Jobs ticking `fetch_due` back to back (a tick as soon as a run settles);
+- `peak_rss_mb=` the single scheduler's `ru_maxrss`;
+- `scaleout_speedup=` one scheduler's time / two schedulers' time on PostgreSQL, each
+  scheduler with `--concurrency` slots; every connection must be fetched exactly once.
+
+The connectors share one `Throttle` per process sized to the concurrency: the production
+default (`Throttle()`: 2 requests/s per supplier) would measure the throttle, not Courier.
+
+    python -m bench.fetch_connections [--connections 2000] [--latency-ms 20] [--concurrency 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlmodel import func, select
+
+from core.db import Database, create_database
+from core.db.migrate import upgrade
+from core.models import (
+    Connection,
+    ConnectionCreate,
+    ConnectionRun,
+    ConnectionState,
+    Document,
+    RunOutcome,
+    Supplier,
+    WorkspaceCreate,
+)
+from core.services.connections import create_connection
+from core.services.fetch import ConnectionRunner, FetchPolicy, RunResult
+from core.services.members import join_workspace
+from core.services.workspaces import create_workspace
+from core.storage import LocalDocumentStore
+from core.suppliers.http import Throttle
+from core.suppliers.recipes.engine import RecipeConnector
+from core.suppliers.recipes.format import builtin_recipe
+from core.vault import Vault, generate_key
+from scheduler.jobs import Jobs
+
+PG_URL = os.environ.get("COURIER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+INVOICES = 3
+MODULE = "bench.fetch_connections"
+
+
+def _login(i: int) -> str:
+    return f"m{i}@bench.example.com"
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+# -- the Demo Supplier's process ---------------------------------------------------------
+
+
+async def serve_demo(connections: int, latency_ms: int) -> None:
+    """Serve N accounts; on stdin, "count" prints the request log summed by route and
+    empties it, so each phase counts its own requests."""
+    # Imported here: the scheduler processes never load aiohttp, so their RSS is Courier's.
+    from courier.demo_supplier import (
+        DemoAccount,
+        DemoConfig,
+        DemoInvoice,
+        Faults,
+        start_demo_supplier,
+    )
+
+    accounts = tuple(
+        DemoAccount(
+            _login(i),
+            f"pw-{i}",
+            company=f"Merchant {i}",
+            invoices=tuple(
+                DemoInvoice(f"B{i:05d}-{k}", date(2026, 11 - k, 15), Decimal(f"{100 + k}.80"))
+                for k in range(INVOICES)
+            ),
+        )
+        for i in range(connections)
+    )
+    demo = await start_demo_supplier(
+        DemoConfig(accounts=accounts, faults=Faults(latency_ms=latency_ms)), port=0
+    )
+    print(demo.url, flush=True)
+    loop = asyncio.get_running_loop()
+    try:
+        while line := (await loop.run_in_executor(None, sys.stdin.readline)).strip():
+            if line == "count":
+                # Routes, not paths: "GET /invoices/B00001-0.pdf" → "GET /invoices/*.pdf".
+                routes = Counter(
+                    "GET /invoices/*.pdf" if r.endswith(".pdf") else r for r in demo.state.requests
+                )
+                demo.state.requests.clear()
+                print(json.dumps(dict(routes)), flush=True)
+    finally:
+        await demo.close()
+
+
+# -- a scheduler's process -----------------------------------------------------------------
+
+
+class TimedRunner(ConnectionRunner):
+    """The production runner, noting when each run settles and waking the tick loop."""
+
+    settled: asyncio.Event
+    last_settled: float
+    outcomes: Counter[str]
+
+    async def run(self, connection_id: int) -> RunResult:
+        result = await super().run(connection_id)
+        self.last_settled = time.monotonic()
+        self.outcomes[str(result.outcome)] += 1
+        self.settled.set()
+        return result
+
+
+def _database(url: URL, schema: str | None) -> Database:
+    args: dict[str, Any] = {"server_settings": {"search_path": schema}} if schema else {}
+    return create_database(url, connect_args=args)
+
+
+async def run_scheduler(
+    url: str, schema: str | None, store: str, key: str, demo_url: str, concurrency: int, name: str
+) -> None:
+    """Wait for "go" on stdin, tick until nothing is due or running, print what happened."""
+    db = _database(make_url(url), schema)
+    statements = 0
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def _count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    await db.ping()
+    recipe = builtin_recipe("demo_supplier")
+    # One throttle per process, as courier/connectors.py wires it, but sized to the slots.
+    throttle = Throttle(
+        overall=concurrency, per_supplier=concurrency, rate=1_000_000.0, burst=concurrency
+    )
+    runner = TimedRunner(
+        db=db,
+        store=LocalDocumentStore(Path(store)),
+        vault=Vault([key.encode()]),
+        connector_for=lambda supplier: RecipeConnector(
+            recipe, base_url=demo_url, throttle=throttle
+        ),
+        policy=FetchPolicy(),
+    )
+    runner.settled, runner.last_settled, runner.outcomes = asyncio.Event(), 0.0, Counter()
+    jobs = Jobs(db=db, runner=runner, concurrency=concurrency, name=name)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    statements = 0
+    cpu = time.process_time()
+    first_claim: float | None = None
+    ticks = 0
+    while True:
+        runner.settled.clear()
+        started = time.monotonic()
+        claimed = await jobs.fetch_due()
+        ticks += 1
+        if claimed and first_claim is None:
+            first_claim = started
+        if not claimed and not jobs.running:
+            break  # nothing due that another scheduler has not claimed, nothing in flight
+        if not claimed or not jobs.running < concurrency:
+            # Back to back: the next tick comes as soon as a slot frees up.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runner.settled.wait(), timeout=0.5)
+    await jobs.drain()
+    runs = sum(runner.outcomes.values())
+    report = {
+        "first_claim": first_claim,
+        "last_settled": runner.last_settled,
+        "runs": runs,
+        "outcomes": dict(runner.outcomes),
+        "ticks": ticks,
+        "statements": statements,
+        "cpu_s": time.process_time() - cpu,
+        "rss_mb": _rss_mb(),
+    }
+    await db.dispose()
+    print(json.dumps(report), flush=True)
+
+
+# -- the coordinator ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    label: str
+    seconds: float
+    requests: Counter[str]
+    workers: list[dict[str, Any]]
+
+
+async def _child(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        MODULE,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+
+async def _line(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout
+    line = (await process.stdout.readline()).decode().strip()
+    if not line:
+        raise RuntimeError(f"child {process.pid} ended early (exit {await process.wait()})")
+    return line
+
+
+def _send(process: asyncio.subprocess.Process, line: str) -> None:
+    assert process.stdin
+    process.stdin.write(line.encode() + b"\n")
+
+
+async def populate(db: Database, vault: Vault, connections: int) -> None:
+    """One merchant per connection: its workspace, its owner and its Demo Supplier account."""
+    async with db.transaction() as session:
+        supplier = Supplier(
+            key="demo-supplier", name="Demo Supplier", portal_url="http://127.0.0.1:8765"
+        )
+        session.add(supplier)
+        await session.flush()
+        assert supplier.id is not None
+        for i in range(connections):
+            workspace, invite = await create_workspace(
+                session=session,
+                data=WorkspaceCreate(name=f"Merchant {i}"),
+                invite_ttl=timedelta(hours=1),
+            )
+            owner = await join_workspace(
+                session=session, code=invite.code, telegram_user_id=10_000 + i, display_name="M"
+            )
+            assert workspace.id is not None
+            assert owner.id is not None
+            await create_connection(
+                session=session,
+                vault=vault,
+                data=ConnectionCreate(
+                    workspace_id=workspace.id,
+                    supplier_id=supplier.id,
+                    owner_member_id=owner.id,
+                    login=_login(i),
+                    password=SecretStr(f"pw-{i}"),
+                ),
+            )
+
+
+async def check_exactly_once(db: Database, connections: int) -> None:
+    async with db.read() as session:
+        runs = Counter(r for r in (await session.exec(select(ConnectionRun.connection_id))).all())
+        outcomes = Counter((await session.exec(select(ConnectionRun.outcome))).all())
+        states = Counter((await session.exec(select(Connection.state))).all())
+        documents = await session.scalar(select(func.count()).select_from(Document))
+    assert len(runs) == connections, f"{len(runs)} of {connections} connections were fetched"
+    assert set(runs.values()) == {1}, f"fetched more than once: {runs.most_common(3)}"
+    assert outcomes == {RunOutcome.SUCCESS: connections}, f"run outcomes: {outcomes}"
+    assert states == {ConnectionState.ACTIVE: connections}, f"connection states: {states}"
+    assert documents == INVOICES * connections, f"{documents} documents"
+
+
+@contextlib.asynccontextmanager
+async def database(backend: str, workdir: Path) -> AsyncIterator[tuple[str, str | None, Database]]:
+    """A migrated, empty database: a SQLite file, or a private PostgreSQL schema dropped after."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir / f'courier-{uuid.uuid4().hex[:6]}.db'}"
+        db = create_database(make_url(url))
+        await upgrade(db.engine)
+        try:
+            yield url, None, db
+        finally:
+            await db.dispose()
+        return
+    schema = f"bench_fetch_{uuid.uuid4().hex[:10]}"
+    admin = create_database(make_url(PG_URL))
+    async with admin.engine.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = _database(make_url(PG_URL), schema)
+    try:
+        await upgrade(db.engine)
+        yield PG_URL, schema, db
+    finally:
+        await db.dispose()
+        async with admin.engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+async def phase(
+    label: str,
+    backend: str,
+    schedulers: int,
+    *,
+    args: argparse.Namespace,
+    demo: asyncio.subprocess.Process,
+    demo_url: str,
+    workdir: Path,
+) -> Phase:
+    key = generate_key()
+    async with database(backend, workdir) as (url, schema, db):
+        await populate(db, Vault([key]), args.connections)
+        store = workdir / f"documents-{label}"
+        workers = []
+        for n in range(schedulers):
+            worker = await _child(
+                "--role=scheduler",
+                f"--db-url={url}",
+                f"--schema={schema or ''}",
+                f"--store={store}",
+                f"--key={key.decode()}",
+                f"--demo-url={demo_url}",
+                f"--concurrency={args.concurrency}",
+                f"--name={label}-{n}",
+                f"--profile={args.profile}",
+            )
+            workers.append(worker)
+        for worker in workers:
+            assert await _line(worker) == "ready"
+        for worker in workers:  # all at once, so the schedulers start side by side
+            _send(worker, "go")
+        reports = [json.loads(await _line(worker)) for worker in workers]
+        for worker in workers:
+            await worker.wait()
+        _send(demo, "count")
+        requests = Counter[str](json.loads(await _line(demo)))
+        await check_exactly_once(db, args.connections)
+        shutil.rmtree(store, ignore_errors=True)
+    first = min(r["first_claim"] for r in reports)
+    last = max(r["last_settled"] for r in reports)
+    return Phase(label, last - first, requests, reports)
+
+
+def _describe(p: Phase, args: argparse.Namespace, slots: int) -> float:
+    total = sum(p.requests.values())
+    ideal = float(total * args.latency_ms / 1000 / slots)
+    cpu = sum(w["cpu_s"] for w in p.workers)
+    statements = sum(w["statements"] for w in p.workers)
+    ticks = sum(w["ticks"] for w in p.workers)
+    n = args.connections
+    print(
+        f"[{p.label}] wall_s={p.seconds:.2f} ideal_s={ideal:.2f} efficiency={ideal / p.seconds:.2f}"
+        f" runs/s={n / p.seconds:.0f} requests={total} ({total / n:.2f}/run)"
+        f" sql={statements / n:.1f}/run ticks={ticks} scheduler_cpu_s={cpu:.1f}"
+        f" ({cpu / p.seconds:.0%} of wall) rss_mb={max(w['rss_mb'] for w in p.workers):.0f}"
+    )
+    return ideal / p.seconds
+
+
+async def main(args: argparse.Namespace) -> None:
+    demo = await _child(
+        "--role=demo", f"--connections={args.connections}", f"--latency-ms={args.latency_ms}"
+    )
+    demo_url = await _line(demo)
+    n, c = args.connections, args.concurrency
+    print(f"connections={n} latency_ms={args.latency_ms} concurrency={c} per scheduler")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+
+            async def measure(label: str, backend: str, schedulers: int) -> Phase:
+                return await phase(
+                    label,
+                    backend,
+                    schedulers,
+                    args=args,
+                    demo=demo,
+                    demo_url=demo_url,
+                    workdir=workdir,
+                )
+
+            sqlite_1 = await measure("sqlite x1", "sqlite", 1)
+            pg_1 = await measure("postgresql x1", "postgresql", 1)
+            pg_2 = await measure("postgresql x2", "postgresql", 2)
+    finally:
+        assert demo.stdin
+        demo.stdin.close()
+        await demo.wait()
+    print(f"requests per run by route: {dict(sorted(pg_1.requests.items()))} / {n}")
+    efficiencies = {
+        "sqlite": _describe(sqlite_1, args, c),
+        "postgresql": _describe(pg_1, args, c),
+    }
+    _describe(pg_2, args, 2 * c)
+    backend = max(efficiencies, key=lambda b: efficiencies[b])
+    best = sqlite_1 if backend == "sqlite" else pg_1
+    print(f"fetch_efficiency={efficiencies[backend]:.2f} target>=0.8 ({backend}, one scheduler)")
+    print(f"peak_rss_mb={best.workers[0]['rss_mb']:.0f} target<=300 ({backend}, one scheduler)")
+    print(
+        f"scaleout_speedup={pg_1.seconds / pg_2.seconds:.2f} (postgresql, 1 -> 2 schedulers,"
+        f" each connection fetched exactly once in both)"
+    )
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=50)
+    # The child processes: the Demo Supplier, and a scheduler.
+    parser.add_argument("--role", choices=["bench", "demo", "scheduler"], default="bench")
+    parser.add_argument("--db-url", default="")
+    parser.add_argument("--schema", default="")
+    parser.add_argument("--store", default="")
+    parser.add_argument("--key", default="")
+    parser.add_argument("--demo-url", default="")
+    parser.add_argument("--name", default="bench")
+    parser.add_argument("--profile", default="", help="cProfile the schedulers into this dir")
+    args = parser.parse_args()
+    if args.role == "demo":
+        asyncio.run(serve_demo(args.connections, args.latency_ms))
+    elif args.role == "scheduler":
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
+        asyncio.run(
+            run_scheduler(
+                args.db_url,
+                args.schema or None,
+                args.store,
+                args.key,
+                args.demo_url,
+                args.concurrency,
+                args.name,
+            )
+        )
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(Path(args.profile) / f"{args.name.replace(' ', '_')}.prof")
+    else:
+        asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    cli()
