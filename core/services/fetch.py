@@ -182,9 +182,10 @@ class ConnectionRunner:
                 if connection.session_sealed
                 else None
             )
-        connector = self.connector_for(supplier)
         may_wait = interactive or workspace.relay_codes_from_mail
+        connector: SupplierConnector | None = None
         try:
+            connector = self.connector_for(supplier)
             result = await self._fetch(
                 connection, supplier, connector, credentials, saved, may_wait, interactive
             )
@@ -194,8 +195,13 @@ class ConnectionRunner:
             result = self._failure(err)
         except (httpx.HTTPError, TimeoutError, OSError) as err:
             result = self._failure(SupplierUnavailable(type(err).__name__))
+        except Exception:
+            # A bug must not leave the connection "syncing" until its lease runs out.
+            log.exception("connection %s: the run failed unexpectedly", connection_id)
+            result = RunResult(RunOutcome.ERROR, S.TEMP_ERROR, error="internal")
         finally:
-            await connector.close()
+            if connector is not None:
+                await connector.close()
         await self._settle(connection_id, record.id, supplier, result, now)
         return result
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.models import Supplier
-from core.suppliers.connector import ConnectorError, SupplierConnector
+from core.suppliers.connector import LayoutChanged, SupplierConnector
 
 Factory = Callable[[Supplier], SupplierConnector]
 
 
-class ConnectorMissing(ConnectorError):
+class ConnectorMissing(LayoutChanged):
+    """A connection whose supplier lost its connector (an older build, a removed recipe):
+    broken for the operator to see, like a site whose pages changed."""
+
     key = "no_connector"
 
 

@@ -26,12 +26,14 @@ from core.models.base import utcnow
 from core.services.challenges import submit_code
 from core.services.fetch import ConnectionRunner, run_claimed
 from core.services.fetch_claims import claim_due_connections, request_fetch
+from core.storage import LocalDocumentStore
 from core.suppliers.connector import (
     ActionRequired,
     LayoutChanged,
     LoginRefused,
     SupplierUnavailable,
 )
+from core.suppliers.registry import ConnectorRegistry
 from core.vault import Vault
 from tests.integration.fetch.conftest import Site
 
@@ -308,3 +310,29 @@ async def test_a_site_that_fails_while_checking_the_code_is_retried_later(
     result = await run
     assert (result.state, result.error) == (S.TEMP_ERROR, "supplier_unavailable")
     assert (await _connection(db, connection)).state == S.TEMP_ERROR
+
+
+async def test_a_supplier_without_a_connector_is_broken_not_stuck(
+    db: Database, store: LocalDocumentStore, vault: Vault, connection: Connection
+) -> None:
+    runner = ConnectionRunner(
+        db=db, store=store, vault=vault, connector_for=ConnectorRegistry().connector_for
+    )
+    assert connection.id is not None
+    result = await runner.run(connection.id)
+    assert (result.state, result.error) == (S.BROKEN, "no_connector")
+    assert (await _connection(db, connection)).claimed_by is None
+
+
+async def test_a_bug_in_a_connector_settles_the_run_instead_of_leaving_it_syncing(
+    db: Database, store: LocalDocumentStore, vault: Vault, connection: Connection
+) -> None:
+    def explode(supplier: object) -> Any:
+        raise ZeroDivisionError
+
+    runner = ConnectionRunner(db=db, store=store, vault=vault, connector_for=explode)
+    assert connection.id is not None
+    result = await runner.run(connection.id)
+    assert (result.state, result.error) == (S.TEMP_ERROR, "internal")
+    [run] = await _rows(db, ConnectionRun)
+    assert run.finished_at is not None
