@@ -119,30 +119,3 @@ class IntegrationActive(CourierError):
 
 class ListKindUnknown(CourierError):
     key = "list_kind_unknown"
-
-
-ALL_ERRORS: tuple[type[CourierError], ...] = (
-    CourierError,
-    ConfigInvalid,
-    DatabaseUnreachable,
-    DatabaseNotMigrated,
-    SecretKeyMissing,
-    SecretKeyMismatch,
-    SecretKeyInvalid,
-    StorageFailed,
-    NotFound,
-    WorkspaceNotFound,
-    SlugTaken,
-    SlugInvalid,
-    InviteUnknown,
-    InviteExpired,
-    InviteUsed,
-    IllegalTransition,
-    ConnectionDuplicate,
-    CredentialsMissing,
-    DateInvalid,
-    MemberNotInWorkspace,
-    ChallengeClosed,
-    IntegrationActive,
-    ListKindUnknown,
-)

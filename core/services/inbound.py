@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -120,28 +119,6 @@ def _mailbox_values(item: MailboxCopy) -> dict[str, Any]:
         "uidvalidity": item.uidvalidity,
         "uid": item.uid,
     }
-
-
-async def record_mailbox_message(
-    *,
-    session: AsyncSession,
-    envelope: Envelope,
-    recipient: Recipient,
-    mailbox_id: int,
-    uidvalidity: int,
-    uid: int,
-) -> InboundMessage | None:
-    """Record a message taken from a mailbox, once: None if it was recorded before."""
-    row = InboundMessage.model_validate(
-        _mailbox_values(MailboxCopy(envelope, recipient, mailbox_id, uidvalidity, uid))
-    )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        return None
-    return row
 
 
 async def record_mailbox_messages(

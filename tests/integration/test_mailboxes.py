@@ -25,7 +25,6 @@ from core.services.inbound import (
     Envelope,
     MailboxCopy,
     Recipient,
-    record_mailbox_message,
     record_mailbox_messages,
 )
 from core.services.mailboxes import (
@@ -251,25 +250,3 @@ async def test_a_batch_records_each_mailbox_message_once(
     after = await _reload(db, mailbox)
     assert after is not None
     assert after.last_uid == 5
-
-
-async def test_one_mailbox_message_is_recorded_once_in_its_savepoint(
-    db: Database, vault: Vault, world: World
-) -> None:
-    mailbox = await _add(db, vault, world)
-    assert mailbox.id is not None
-    async with db.transaction() as session:
-        recorded = [
-            await record_mailbox_message(
-                session=session,
-                envelope=_copy(mailbox, uid).envelope,
-                recipient=_copy(mailbox, uid).recipient,
-                mailbox_id=mailbox.id,
-                uidvalidity=7,
-                uid=uid,
-            )
-            for uid in (1, 1, 2)
-        ]
-
-    assert [row and row.uid for row in recorded] == [1, None, 2]
-    assert [row.uid for row in await _messages(db)] == [1, 2]
