@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from core.config import Settings, load_settings
 from core.errors import CourierError
 from core.models import InboundState
-from courier import commands, connection_commands, mail_commands
+from courier import commands, connection_commands, mail_commands, reading_commands
 from courier.doctor import diagnose
 from courier.output import emit_json
 from courier.texts import render_error
@@ -120,6 +120,15 @@ def build_parser() -> Parser:
     _workspace_flag(inbox_list)
     inbox_list.add_argument("--limit", type=_limit, default=100)
     _json_flag(inbox_list)
+    show = leaf(
+        inbox, "show", reading_commands.inbox_show, "a document with its fields and sources"
+    )
+    _workspace_flag(show)
+    show.add_argument("id", type=int)
+    _json_flag(show)
+    extract = leaf(sub, "extract", reading_commands.extract, "read files without storing them")
+    extract.add_argument("files", nargs="+", type=_existing_file, metavar="FILE")
+    _json_flag(extract)
     add = leaf(inbox, "add", commands.inbox_add, "add a file to the inbox by hand")
     _workspace_flag(add)
     add.add_argument("file", type=_existing_file)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.config import Settings
+from core.extraction.sandbox import shutdown_sandbox
 from core.services.fetch import ConnectionRunner
 from core.suppliers.http import Throttle
 from courier.connectors import build_registry
@@ -105,15 +106,20 @@ async def serve_scheduler(
         runner=runner,
         concurrency=settings.fetch_concurrency,
         lease=timedelta(seconds=settings.scheduler_lease_seconds),
+        store=rt.store,
     )
     scheduler = build_scheduler(jobs, fetch_tick_seconds=rt.settings.scheduler_tick_seconds)
     scheduler.start()
-    announce(f"scheduler: {len(registry.keys())} connectors, fetching due connections")
+    announce(
+        f"scheduler: {len(registry.keys())} connectors, fetching due connections, "
+        "reading new documents"
+    )
     try:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
         await jobs.drain()
+        shutdown_sandbox()
 
 
 def demo_config(settings: Settings) -> DemoConfig:

@@ -15,6 +15,7 @@ from scheduler.jobs import Jobs
 
 FETCH_TICK_SECONDS = 15
 CHALLENGE_TICK_SECONDS = 30
+READING_TICK_SECONDS = 10
 
 
 def build_scheduler(
@@ -36,6 +37,13 @@ def build_scheduler(
         "interval",
         seconds=CHALLENGE_TICK_SECONDS,
         id="expire_challenges",
+        **options,
+    )
+    scheduler.add_job(
+        jobs.read_documents,
+        "interval",
+        seconds=READING_TICK_SECONDS,
+        id="read_documents",
         **options,
     )
     return scheduler

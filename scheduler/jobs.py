@@ -17,6 +17,8 @@ from core.db import Database
 from core.services.challenges import expire_challenges
 from core.services.fetch import ConnectionRunner
 from core.services.fetch_claims import claim_due_connections
+from core.services.reading import read_waiting_documents
+from core.storage import DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,10 @@ class Jobs:
         concurrency: int = 20,
         lease: timedelta = timedelta(minutes=30),
         name: str | None = None,
+        store: DocumentStore | None = None,
     ) -> None:
         self.db = db
+        self.store = store
         self.runner = runner
         self.lease = lease
         # The claim's owner, for the record: which scheduler on which host runs it.
@@ -67,6 +71,12 @@ class Jobs:
             except Exception:
                 # The claim's lease runs out and the connection is taken over later.
                 log.exception("connection %s: the run failed unexpectedly", connection_id)
+
+    async def read_documents(self) -> int:
+        """Read what arrived since the last tick: fields, totals, what needs a review."""
+        if self.store is None:
+            return 0
+        return await read_waiting_documents(db=self.db, store=self.store)
 
     async def expire_challenges(self) -> int:
         async with self.db.transaction() as session:

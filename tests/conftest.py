@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 from core.config import Settings
 from core.db import Database, create_database
 from core.db.migrate import upgrade
+from core.extraction.sandbox import shutdown_sandbox
 
 T = TypeVar("T")
 PG_URL = os.environ.get("COURIER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -115,3 +116,10 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     async with database.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await database.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_reading_sandbox() -> Iterator[None]:
+    """The reading sandbox keeps a worker process between documents; end it with the run."""
+    yield
+    shutdown_sandbox()

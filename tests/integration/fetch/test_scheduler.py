@@ -11,8 +11,9 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from core.db import Database, create_database
-from core.models import ConnectionCreate, ConnectionRun, Document
+from core.models import ConnectionCreate, ConnectionRun, Document, DocumentSource
 from core.services.connections import create_connection
+from core.services.documents import IncomingDocument, ingest_document
 from core.services.fetch import ConnectionRunner, FetchPolicy
 from core.storage import LocalDocumentStore
 from core.vault import Vault
@@ -20,6 +21,8 @@ from scheduler.app import build_scheduler
 from scheduler.jobs import Jobs
 from tests.integration.conftest import World
 from tests.integration.fetch.conftest import ScriptedConnector, Site
+from tests.unit.extraction.corpus import BAKERY, visible_lines
+from tests.unit.extraction.pdf_builders import build_pdf
 
 
 async def _many(db: Database, vault: Vault, world: World, count: int) -> None:
@@ -104,3 +107,27 @@ async def test_the_apscheduler_tick_runs_the_fetch_job(
         await jobs.drain()
     async with db.read() as session:
         assert len((await session.exec(select(ConnectionRun))).all()) == 2
+
+
+async def test_the_reading_job_reads_what_arrived(
+    db: Database, vault: Vault, store: LocalDocumentStore, world: World, site: Site
+) -> None:
+    assert world.workspace.id is not None
+    async with db.transaction() as session:
+        await ingest_document(
+            session=session,
+            store=store,
+            incoming=IncomingDocument(
+                workspace_id=world.workspace.id,
+                source=DocumentSource.UPLOAD,
+                content=build_pdf(visible_lines(BAKERY)),
+                filename="facture.pdf",
+            ),
+        )
+    jobs = Jobs(db=db, runner=_jobs(db, vault, store, site, "r").runner, store=store)
+    assert await jobs.read_documents() == 1
+    assert await jobs.read_documents() == 0
+    async with db.read() as session:
+        [document] = (await session.exec(select(Document))).all()
+    assert document.fields["invoice_number"]["value"] == BAKERY.number
+    assert document.total_amount is not None

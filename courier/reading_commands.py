@@ -1,0 +1,84 @@
+"""The command line's reading actions: read files without storing them, show a document."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from core.config import Settings
+from core.errors import NotFound
+from core.extraction import ExtractionError, invoice_to_dict
+from core.extraction.sandbox import read_document, shutdown_sandbox
+from core.services.documents import get_document
+from core.services.workspaces import get_workspace
+from core.sniff import sniff_content_type
+from courier.output import emit_json
+from courier.runtime import open_runtime
+
+
+async def extract(args: argparse.Namespace, settings: Settings) -> int:
+    """Each file is read in the sandbox; one that cannot be read gets an error, the others
+    go on. Nothing is stored."""
+    results: list[dict[str, Any]] = []
+    try:
+        for path in args.files:
+            content = await asyncio.to_thread(Path(path).read_bytes)
+            try:
+                data = await read_document(content, sniff_content_type(content, Path(path).name))
+            except ExtractionError as err:
+                results.append({"file": str(path), "error": err.reason})
+                continue
+            results.append({"file": str(path), **invoice_to_dict(data)})
+    finally:
+        shutdown_sandbox()
+    if args.json:
+        emit_json(results)
+    else:
+        for result in results:
+            print(f"== {result['file']}")
+            if "error" in result:
+                print(f"  error: {result['error']}")
+                continue
+            for name, value in result.items():
+                if name != "file" and value not in (None, [], {}):
+                    print(f"  {name}: {value}")
+    return 1 if any("error" in r for r in results) else 0
+
+
+async def inbox_show(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as rt, rt.db.read() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        if workspace.id is None:
+            raise NotFound(kind="workspace", ident=args.workspace)
+        document = await get_document(
+            session=session, workspace_id=workspace.id, document_id=args.id
+        )
+    shown = {
+        "id": document.id,
+        "filename": document.filename,
+        "source": document.source,
+        "supplier": document.supplier_name,
+        "issue_date": document.issue_date,
+        "total_amount": document.total_amount,
+        "currency": document.currency,
+        "state": document.state,
+        "reason": document.state_reason,
+        "fields": document.fields,
+    }
+    if args.json:
+        emit_json(shown)
+        return 0
+    for name, value in shown.items():
+        if name != "fields":
+            print(f"{name:<13} {'' if value is None else value}")
+    for name, field in sorted(document.fields.items()):
+        if isinstance(field, dict) and "source" in field:
+            print(
+                f"  {name:<16} {field.get('value')!s:<30} {field['source']:<9} "
+                f"{float(field.get('confidence', 0)):.2f}"
+            )
+        else:
+            print(f"  {name:<16} {field}")
+    return 0
