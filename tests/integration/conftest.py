@@ -7,9 +7,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from core.db import Database
-from core.models import Member, Role, Supplier, Workspace, WorkspaceCreate
+from core.models import (
+    Connection,
+    ConnectionCreate,
+    Member,
+    Role,
+    Supplier,
+    Workspace,
+    WorkspaceCreate,
+)
+from core.services.connections import create_connection
 from core.services.members import join_workspace
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
@@ -63,3 +73,24 @@ async def world(db: Database) -> World:
         session.add_all([edf, orange])
         await session.flush()
     return World(workspace, owner, edf, orange)
+
+
+async def connect(
+    db: Database, vault: Vault, world: World, *, login: str = "compta@dupont.fr"
+) -> Connection:
+    """The bakery's account at its first supplier, connected by its owner."""
+    assert world.workspace.id
+    assert world.supplier.id
+    assert world.owner.id
+    async with db.transaction() as session:
+        return await create_connection(
+            session=session,
+            vault=vault,
+            data=ConnectionCreate(
+                workspace_id=world.workspace.id,
+                supplier_id=world.supplier.id,
+                owner_member_id=world.owner.id,
+                login=login,
+                password=SecretStr("pw"),
+            ),
+        )

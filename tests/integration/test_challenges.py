@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from pydantic import SecretStr
 
 from core.db import Database
 from core.errors import ChallengeClosed
-from core.models import Challenge, ChallengeChannel, ChallengeState, Connection, ConnectionCreate
+from core.models import Challenge, ChallengeChannel, ChallengeState, Connection
 from core.models.base import utcnow
 from core.services.challenges import (
     expire_challenges,
@@ -19,27 +18,12 @@ from core.services.challenges import (
     submit_code,
     take_code,
 )
-from core.services.connections import create_connection
 from core.vault import Vault
-from tests.integration.conftest import World
+from tests.integration.conftest import World, connect
 
 
 async def _connection(db: Database, vault: Vault, world: World) -> Connection:
-    assert world.workspace.id
-    assert world.supplier.id
-    assert world.owner.id
-    async with db.transaction() as session:
-        return await create_connection(
-            session=session,
-            vault=vault,
-            data=ConnectionCreate(
-                workspace_id=world.workspace.id,
-                supplier_id=world.supplier.id,
-                owner_member_id=world.owner.id,
-                login="a@b.fr",
-                password=SecretStr("pw"),
-            ),
-        )
+    return await connect(db, vault, world, login="a@b.fr")
 
 
 async def test_a_code_from_the_chat_reaches_the_fetch_and_is_then_erased(

@@ -9,11 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from core.db import Database
-from core.models import ChallengeChannel, Connection, ConnectionCreate
-from core.services.connections import create_connection
+from core.models import ChallengeChannel, Connection
 from core.services.fetch import ConnectionRunner, FetchPolicy
 from core.storage import LocalDocumentStore
 from core.suppliers.connector import (
@@ -26,7 +24,7 @@ from core.suppliers.connector import (
     LoggedIn,
 )
 from core.vault import Vault
-from tests.integration.conftest import World
+from tests.integration.conftest import World, connect
 
 
 def pdf(reference: str) -> bytes:
@@ -123,18 +121,4 @@ def runner(db: Database, vault: Vault, store: LocalDocumentStore, site: Site) ->
 
 @pytest.fixture
 async def connection(db: Database, vault: Vault, world: World) -> Connection:
-    assert world.workspace.id
-    assert world.supplier.id
-    assert world.owner.id
-    async with db.transaction() as session:
-        return await create_connection(
-            session=session,
-            vault=vault,
-            data=ConnectionCreate(
-                workspace_id=world.workspace.id,
-                supplier_id=world.supplier.id,
-                owner_member_id=world.owner.id,
-                login="compta@dupont.fr",
-                password=SecretStr("pw"),
-            ),
-        )
+    return await connect(db, vault, world)
