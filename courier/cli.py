@@ -225,7 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # it narrates every check
+        # Both narrate every step (each migration check, each tick) at INFO.
+        for chatty in ("alembic", "apscheduler"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
         # httpx logs each request's URL at INFO, and some suppliers put a token in it.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.basicConfig(
