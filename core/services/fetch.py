@@ -13,8 +13,9 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from sqlmodel import col, select, update
@@ -76,6 +77,8 @@ class FetchPolicy:
     time_budget: timedelta = timedelta(minutes=10)
     #: Weekly runs are spread by up to this much, so connections made together part.
     jitter: timedelta = timedelta(hours=6)
+    #: Local hours [start, end) in which weekly runs start.
+    waking_hours: tuple[int, int] = (8, 20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,22 @@ def since_date(connection: Connection, *, policy: FetchPolicy, now: datetime) ->
         return connection.fetch_from
     since = (last - policy.lookback).date()
     return max(since, connection.fetch_from) if connection.fetch_from else since
+
+
+def within_waking_hours(due: datetime, zone: str, policy: FetchPolicy) -> datetime:
+    """Move a weekly run into the owner's waking hours, in the workspace's time zone, so
+    that someone can answer if the supplier asks for a code. The minute within the hour is
+    kept, which keeps connections made together apart."""
+    try:
+        local = due.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = due.astimezone(UTC)
+    start, end = policy.waking_hours
+    if local.hour < start:
+        local = local.replace(hour=start)
+    elif local.hour >= end:
+        local = (local + timedelta(days=1)).replace(hour=start)
+    return local.astimezone(UTC)
 
 
 def backoff(failures: int, policy: FetchPolicy, retry_after: float | None) -> timedelta:
@@ -418,7 +437,10 @@ class ConnectionRunner:
                 connection.last_success_at = now
                 connection.failure_count = 0
                 spread = random.uniform(0, self.policy.jitter.total_seconds())
-                connection.next_fetch_at = now + self.policy.interval + timedelta(seconds=spread)
+                due = now + self.policy.interval + timedelta(seconds=spread)
+                workspace = await session.get(Workspace, connection.workspace_id)
+                zone = workspace.timezone if workspace is not None else "UTC"
+                connection.next_fetch_at = within_waking_hours(due, zone, self.policy)
             elif result.state in (S.ACTIVE, S.TEMP_ERROR):
                 connection.failure_count += 1
                 delay = backoff(connection.failure_count, self.policy, result.retry_after)
