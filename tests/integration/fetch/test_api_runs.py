@@ -17,11 +17,16 @@ from tests.standins import Fault, Switches, running
 from tests.standins.digitalocean import SEEDED, TOKEN, create_app
 
 
-async def _connect(db: Database, vault: Vault, world: World, token: str) -> tuple[int, Supplier]:
+async def _connect(
+    db: Database, vault: Vault, world: World, token: str, *, login: str = "billing@dupont.fr"
+) -> int:
+    """A DigitalOcean account of the bakery's; the supplier is added on first use."""
     assert world.workspace.id
     assert world.owner.id
     async with db.transaction() as session:
-        supplier = Supplier(
+        supplier = (
+            await session.exec(select(Supplier).where(Supplier.key == "digitalocean"))
+        ).first() or Supplier(
             key="digitalocean",
             name="DigitalOcean",
             portal_url="https://cloud.digitalocean.com",
@@ -39,18 +44,18 @@ async def _connect(db: Database, vault: Vault, world: World, token: str) -> tupl
                 workspace_id=world.workspace.id,
                 supplier_id=supplier.id,
                 owner_member_id=world.owner.id,
-                login="billing@dupont.fr",
+                login=login,
                 password=SecretStr(token),
             ),
         )
     assert connection.id is not None
-    return connection.id, supplier
+    return connection.id
 
 
 async def test_every_invoice_of_the_account_arrives_once(
     db: Database, vault: Vault, store: LocalDocumentStore, world: World
 ) -> None:
-    connection_id, _ = await _connect(db, vault, world, TOKEN)
+    connection_id = await _connect(db, vault, world, TOKEN)
     async with running(create_app()) as origin:
         runner = ConnectionRunner(
             db=db,
@@ -76,7 +81,7 @@ async def test_every_invoice_of_the_account_arrives_once(
 async def test_a_revoked_token_ends_in_auth_failed_and_a_rate_limit_in_back_off(
     db: Database, vault: Vault, store: LocalDocumentStore, world: World
 ) -> None:
-    connection_id, _ = await _connect(db, vault, world, "dop_v1_revoked")
+    connection_id = await _connect(db, vault, world, "dop_v1_revoked")
     switches = Switches()
     async with running(create_app(switches=switches)) as origin:
         runner = ConnectionRunner(
@@ -87,7 +92,7 @@ async def test_a_revoked_token_ends_in_auth_failed_and_a_rate_limit_in_back_off(
         )
         refused = await runner.run(connection_id)
     assert (refused.state, refused.error) == (ConnectionState.AUTH_FAILED, "login_refused")
-    other_id, _ = await _connect_second(db, vault, world)
+    other_id = await _connect(db, vault, world, TOKEN, login="ops@dupont.fr")
     switches.fault = Fault.RATE_LIMITED
     async with running(create_app(switches=switches)) as origin:
         runner = ConnectionRunner(
@@ -100,26 +105,3 @@ async def test_a_revoked_token_ends_in_auth_failed_and_a_rate_limit_in_back_off(
     assert limited.state == ConnectionState.TEMP_ERROR
     assert limited.retry_after is not None
     assert limited.retry_after > 0
-
-
-async def _connect_second(db: Database, vault: Vault, world: World) -> tuple[int, Supplier]:
-    assert world.workspace.id
-    assert world.owner.id
-    async with db.transaction() as session:
-        supplier = (
-            await session.exec(select(Supplier).where(Supplier.key == "digitalocean"))
-        ).one()
-        assert supplier.id is not None
-        connection = await create_connection(
-            session=session,
-            vault=vault,
-            data=ConnectionCreate(
-                workspace_id=world.workspace.id,
-                supplier_id=supplier.id,
-                owner_member_id=world.owner.id,
-                login="ops@dupont.fr",
-                password=SecretStr(TOKEN),
-            ),
-        )
-    assert connection.id is not None
-    return connection.id, supplier
