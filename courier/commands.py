@@ -32,8 +32,8 @@ from courier.runtime import ensure_catalog, open_runtime
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Everything in one process on the embedded defaults, until Ctrl-C or SIGTERM."""
-    async with open_runtime(settings) as rt:
-        suppliers = await ensure_catalog(rt.db, force=True)
+    async with open_runtime(settings, refresh_catalog=True) as rt:
+        suppliers = rt.suppliers
         async with rt.db.read() as session:
             workspaces = await list_workspaces(session=session)
         print(f"Courier is set up in {settings.data_dir}/")

@@ -29,6 +29,8 @@ class Runtime:
     db: Database
     store: LocalDocumentStore
     vault: Vault
+    #: Listed suppliers in the catalog once it was loaded.
+    suppliers: int
 
 
 async def migrate(db: Database, settings: Settings) -> None:
@@ -56,16 +58,24 @@ async def ensure_catalog(db: Database, *, force: bool = False) -> int:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, refresh_catalog: bool = False
+) -> AsyncIterator[Runtime]:
+    """Open Courier's parts. The catalog is loaded when empty, or refreshed from the
+    packaged data on request (`courier run`, so an upgrade brings its new suppliers)."""
     db = create_database(settings.db_url)
     try:
         await db.ping()
         await migrate(db, settings)
         async with db.transaction() as session:
             vault = await unlock_vault(session=session, settings=settings)
-        await ensure_catalog(db)
+        suppliers = await ensure_catalog(db, force=refresh_catalog)
         yield Runtime(
-            settings=settings, db=db, store=LocalDocumentStore(settings.documents_dir), vault=vault
+            settings=settings,
+            db=db,
+            store=LocalDocumentStore(settings.documents_dir),
+            vault=vault,
+            suppliers=suppliers,
         )
     finally:
         await db.dispose()
