@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -122,3 +123,9 @@ def create_database(
     url: URL, *, echo: bool = False, connect_args: dict[str, Any] | None = None
 ) -> Database:
     return Database(create_engine(url, echo=echo, connect_args=connect_args))
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """The backend's own INSERT, which alone knows ON CONFLICT: an atomic "insert unless
+    there" where a read-then-insert would race between processes."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db.database import upsert_insert
 from core.errors import NotFound
 from core.models import InboundChannel, InboundMessage, InboundState, Workspace
 from core.models.base import utcnow
@@ -133,7 +133,7 @@ async def record_mailbox_messages(
     conflict skipped by the database leaves the caller's transaction untouched."""
     if not items:
         return []
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = (
         insert(InboundMessage)
         .on_conflict_do_nothing(index_elements=_MAILBOX_KEY)

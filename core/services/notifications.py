@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db.database import upsert_insert
 from core.models import Notification, NotificationState
 from core.models.base import utcnow
 
@@ -39,8 +39,7 @@ async def enqueue(
         await session.flush()
         return notification
     # INSERT … ON CONFLICT DO NOTHING is atomic where a read-then-insert would race.
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = (
         insert(Notification)
         .values(**values)
