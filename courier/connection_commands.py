@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
 import sys
 from datetime import date, timedelta
 
-from pydantic import SecretStr
 from sqlmodel import col, select
 
 from core.config import Settings
@@ -21,17 +18,11 @@ from core.services.members import find_member, list_members
 from core.services.workspaces import get_workspace, inbox_address
 from courier.connectors import build_registry
 from courier.output import emit_json, emit_rows
+from courier.prompts import read_secret
 from courier.runtime import open_runtime
 
 #: How long a "fetch now" counts as interactive: someone is there to answer a code.
 INTERACTIVE_FOR = timedelta(minutes=15)
-
-
-def _read_line(prompt: str) -> str:
-    """Secrets and codes come from standard input, never from arguments (history, ps)."""
-    if sys.stdin.isatty():
-        return getpass.getpass(prompt)
-    return sys.stdin.readline().rstrip("\r\n")
 
 
 def _parse_since(value: str | None) -> date | None:
@@ -46,7 +37,7 @@ def _parse_since(value: str | None) -> date | None:
 async def connection_add(args: argparse.Namespace, settings: Settings) -> int:
     since = _parse_since(args.since)
     registry = build_registry()
-    password = SecretStr(await asyncio.to_thread(_read_line, "Supplier password: "))
+    password = await read_secret("Supplier password: ")
     async with open_runtime(settings) as rt, rt.db.transaction() as session:
         workspace = await get_workspace(session=session, slug=args.workspace)
         assert workspace.id is not None
@@ -109,7 +100,7 @@ async def connection_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def connection_code(args: argparse.Namespace, settings: Settings) -> int:
-    code = await asyncio.to_thread(_read_line, "Code: ")
+    code = (await read_secret("Code: ")).get_secret_value()
     async with open_runtime(settings) as rt, rt.db.transaction() as session:
         workspace = await get_workspace(session=session, slug=args.workspace)
         assert workspace.id is not None

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
 import sys
-
-from pydantic import SecretStr
 
 from core.config import Settings
 from core.models import AfterProcessing, InboundState, MailboxAuth, MailboxCreate
@@ -15,22 +11,15 @@ from core.services.inbound import list_inbound, retry_inbound
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import get_workspace
 from courier.output import emit_json, emit_rows
+from courier.prompts import read_secret
 from courier.runtime import open_runtime
-
-
-def _read_secret(oauth2: bool) -> SecretStr:
-    """Never from an argument: it would stay in the shell's history and in `ps`."""
-    what = "OAuth2 access token" if oauth2 else "password"
-    if sys.stdin.isatty():
-        return SecretStr(getpass.getpass(f"Mailbox {what}: "))
-    return SecretStr(sys.stdin.readline().rstrip("\r\n"))
 
 
 async def mailbox_add(args: argparse.Namespace, settings: Settings) -> int:
     if args.after == "move" and not args.move_to:
         print("courier mailbox add: --after move needs --move-to FOLDER", file=sys.stderr)
         return 2
-    secret = await asyncio.to_thread(_read_secret, args.oauth2)
+    secret = await read_secret(f"Mailbox {'OAuth2 access token' if args.oauth2 else 'password'}: ")
     async with open_runtime(settings) as rt, rt.db.transaction() as session:
         workspace = await get_workspace(session=session, slug=args.workspace)
         assert workspace.id is not None
