@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import core.accounting.errors  # registers the provider failures (their keys are checked)
+import core.accounting.registry  # noqa: F401
 from core.errors import CourierError
 
 ERRORS: dict[str, str] = {
@@ -40,6 +42,20 @@ ERRORS: dict[str, str] = {
         "this workspace is already linked to {provider} ({state}); change software instead"
     ),
     "list_kind_unknown": "unknown list '{kind}'; choose one of {known}",
+    # Accounting integrations (issue #7)
+    "provider_failure": "{provider} failed",
+    "integration_expired": (
+        "the link to {provider} has expired; run `courier integration reconnect`"
+    ),
+    "provider_rate_limited": "{provider} asks to slow down; retried in {retry_after} s",
+    "provider_rejected": "{provider} refused it: {reason}",
+    "provider_unavailable": "{provider} does not answer properly ({reason}); retried later",
+    "integration_company_mismatch": (
+        "this is another company at {provider} ({got}, not {expected}): "
+        "use `courier integration change` to switch"
+    ),
+    "ledger_invalid": "the ledger {path} cannot be used: {reason}",
+    "provider_unknown": "unknown accounting software '{provider}'; choose one of {known}",
 }
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.accounting.provider import ListItem as ListItem  # re-exported for callers
 from core.errors import IntegrationActive, ListKindUnknown, NotFound
 from core.models import Integration, IntegrationState, ListEntry, ListKind, ListLoad
 from core.models.base import utcnow
@@ -29,13 +29,6 @@ INTEGRATION_STATES: StateMachine[IntegrationState] = StateMachine(
     from_any=frozenset({I.DISCONNECTED}),
 )
 LIVE_STATES = (I.PENDING, I.ACTIVE, I.EXPIRING, I.EXPIRED)
-
-
-@dataclass(frozen=True, slots=True)
-class ListItem:
-    code: str
-    name: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_list_kind(value: str) -> ListKind:
