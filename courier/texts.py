@@ -55,6 +55,7 @@ ERRORS: dict[str, str] = {
         "use `courier integration change` to switch"
     ),
     "ledger_invalid": "the ledger {path} cannot be used: {reason}",
+    "authorization_not_supported": "{provider} does not connect that way ({auth_kind})",
     "provider_unknown": "unknown accounting software '{provider}'; choose one of {known}",
 }
 

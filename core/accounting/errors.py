@@ -78,3 +78,12 @@ class LedgerInvalid(CourierError):
 
     def __init__(self, *, path: str, reason: str) -> None:
         super().__init__(path=path, reason=reason)
+
+
+class AuthorizationNotSupported(CourierError):
+    """Asked for a way of connecting this software does not have (a URL for a ledger...)."""
+
+    key = "authorization_not_supported"
+
+    def __init__(self, *, provider: str, auth_kind: str) -> None:
+        super().__init__(provider=provider, auth_kind=auth_kind)
