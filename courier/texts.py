@@ -56,6 +56,22 @@ ERRORS: dict[str, str] = {
     ),
     "ledger_invalid": "the ledger {path} cannot be used: {reason}",
     "authorization_not_supported": "{provider} does not connect that way ({auth_kind})",
+    "integration_manager_required": (
+        "only the workspace's owners and admins manage its accounting software"
+    ),
+    "integration_missing": (
+        "this workspace has no accounting software linked; run `courier integration connect`"
+    ),
+    "authorization_state_invalid": (
+        "this authorisation link is not valid ({reason}); start again with "
+        "`courier integration connect`"
+    ),
+    "integration_secret_required": "{provider} needs {what} to connect",
+    "integration_not_usable": "the link to {provider} is {state}: it cannot do that now",
+    "rule_code_unknown": (
+        "'{code}' is not in the software's {kind}; `courier integration status` shows the "
+        "lists, `courier integration refresh` reloads them"
+    ),
     "provider_unknown": "unknown accounting software '{provider}'; choose one of {known}",
 }
 
