@@ -29,7 +29,9 @@ from core.models.base import utcnow
 from core.services.integrations import LIST_FLAGS, current_integration, require_manager
 
 FLAG_UNMAPPED = "transfer_unmapped"
-#: How alike two names must be (0-100, rapidfuzz WRatio on folded names) to be one account.
+#: How alike two names must be (0-100, token_sort_ratio on folded names) to be one account:
+#: strict on purpose, since a wrong account is worse than a question (WRatio matched
+#: "Assets:VAT:Deductible (20 %)" with "TVA 20 %" on the shared "20 %").
 NAME_MATCH = 85.0
 
 
@@ -205,6 +207,6 @@ def _closest(name: str, choices: dict[str, str]) -> str | None:
     if not choices or not name:
         return None
     best = process.extractOne(
-        name, choices, scorer=fuzz.WRatio, processor=fold, score_cutoff=NAME_MATCH
+        name, choices, scorer=fuzz.token_sort_ratio, processor=fold, score_cutoff=NAME_MATCH
     )
     return None if best is None else str(best[2])

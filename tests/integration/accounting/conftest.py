@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -34,7 +35,7 @@ from core.models.base import utcnow
 from core.services.accounting import Accounting
 from core.services.documents import IncomingDocument, ingest_document
 from core.storage import LocalDocumentStore
-from core.vault import Vault
+from core.vault import Vault, generate_key
 from tests.integration.conftest import World
 
 LEDGER = """\
@@ -65,6 +66,31 @@ def bean_check(path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+class VaultDown(Exception):
+    """The process dies while storing a secret."""
+
+
+class FlakyVault(Vault):
+    """A real vault that can be told to fail the next seal, as a crash would."""
+
+    __slots__ = ("fail_seal",)
+
+    def __init__(self, keys: list[bytes]) -> None:
+        super().__init__(keys)
+        self.fail_seal = False
+
+    def seal_json(self, value: dict[str, Any]) -> str:
+        if self.fail_seal:
+            self.fail_seal = False
+            raise VaultDown
+        return super().seal_json(value)
+
+
+@pytest.fixture
+def vault() -> FlakyVault:
+    return FlakyVault([generate_key()])
 
 
 @pytest.fixture
