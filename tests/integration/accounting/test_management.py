@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.accounting.provider import ListItem
 from core.models import (
@@ -94,7 +94,7 @@ async def test_changing_software_disconnects_the_old_and_transfers_what_can_be_m
     )
 
     async with acc.db.transaction() as session:
-        rows = (await session.exec(select(Integration).order_by(Integration.id))).all()
+        rows = (await session.exec(select(Integration).order_by(col(Integration.id)))).all()
         assert [(i.provider, i.state) for i in rows] == [
             ("beancount", IntegrationState.DISCONNECTED),
             ("fake", IntegrationState.ACTIVE),
