@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from core.accounting.errors import IntegrationExpired, ProviderFailure
@@ -71,19 +71,19 @@ async def usable_link(acc: Accounting, *, integration_id: int, force_refresh: bo
         assert integration is not None
         provider = acc.providers.get(integration.provider)
         grant = open_grant(vault=acc.vault, integration=integration)
-        link = Link(
-            integration_id, integration.workspace_id, provider, grant, company_of(integration)
-        )
-    due = provider.refresh_due_at(grant)
-    stale = (
-        grant.access_expires_at is not None and grant.access_expires_at - ACCESS_MARGIN <= utcnow()
-    )
-    if force_refresh or stale or (due is not None and due <= utcnow()):
+        link = _link(integration, provider, grant)
+    if force_refresh or _stale(provider, grant):
         return await refresh_link(acc, integration_id=integration_id, only_if_due=not force_refresh)
     return link
 
 
-async def refresh_link(acc: Accounting, *, integration_id: int, only_if_due: bool = True) -> Link:
+async def refresh_link(
+    acc: Accounting,
+    *,
+    integration_id: int,
+    only_if_due: bool = True,
+    now: datetime | None = None,
+) -> Link:
     """Refresh and store the grant; IntegrationExpired expires the integration and is raised."""
     expired: IntegrationExpired | None = None
     async with acc.db.transaction() as session:
@@ -91,16 +91,8 @@ async def refresh_link(acc: Accounting, *, integration_id: int, only_if_due: boo
         assert integration is not None
         provider = acc.providers.get(integration.provider)
         grant = open_grant(vault=acc.vault, integration=integration)
-        due = provider.refresh_due_at(grant)
-        fresh = (
-            only_if_due
-            and (
-                grant.access_expires_at is None
-                or grant.access_expires_at - ACCESS_MARGIN > utcnow()
-            )
-            and (due is None or due > utcnow())
-        )
-        if not fresh:
+        # Another process may have refreshed while we waited for the lock.
+        if not only_if_due or _stale(provider, grant, now):
             try:
                 grant = await provider.refresh(grant=grant)
             except IntegrationExpired as err:
@@ -117,9 +109,7 @@ async def refresh_link(acc: Accounting, *, integration_id: int, only_if_due: boo
                 ):
                     move_integration(integration, IntegrationState.ACTIVE)
                 session.add(integration)
-        link = Link(
-            integration_id, integration.workspace_id, provider, grant, company_of(integration)
-        )
+        link = _link(integration, provider, grant)
     if expired is not None:
         raise expired
     return link
@@ -156,8 +146,8 @@ async def call_with_link(
         raise
 
 
-def _stale(provider: AccountingProvider, grant: Grant) -> bool:
-    now = utcnow()
+def _stale(provider: AccountingProvider, grant: Grant, now: datetime | None = None) -> bool:
+    now = now or utcnow()
     due = provider.refresh_due_at(grant)
     ending = grant.access_expires_at
     return (ending is not None and ending - ACCESS_MARGIN <= now) or (
