@@ -82,3 +82,21 @@ def render_error(error: CourierError) -> str:
         return template.format(**error.params)
     except (KeyError, IndexError):
         return f"{template} ({error.key})"
+
+
+#: Why a document was not published, as `courier publish` explains it.
+PUBLISH_REASONS: dict[str, str] = {
+    "missing_total": "no amount: give it with `courier inbox add … --amount`, or in the chat",
+    "missing_supplier": "no supplier: give it with `--supplier`, or in the chat",
+    "missing_date": "no invoice date: give it with `--date`, or in the chat",
+    "missing_account": "no rule for this supplier: `courier rules set --supplier … --account …`",
+    "rule_account_deleted": "held: the rule's account was deleted in the software; set another",
+    "rule_tax_rate_deleted": "held: the rule's tax rate was deleted in the software; set another",
+    "rule_transfer_unmapped": "held: the rule could not be mapped to the new software; set it",
+    "integration_expired": "held until `courier integration reconnect`; then it goes by itself",
+    "rate_limited": "the software asked to slow down; retried automatically",
+    "unavailable": "the software did not answer properly; retried automatically",
+    "rejected": "refused by the software",
+    "duplicate": "the software already has this bill",
+    "published_elsewhere": "already published",
+}

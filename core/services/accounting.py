@@ -121,8 +121,8 @@ async def call_with_link(
     """Make one call to the software. A refusal of the authorisation is given one forced
     refresh (a 401 that a refresh cures is no expiry); a second one expires the
     integration. Other failures are recorded on it and raised; none changes its state."""
-    link = await usable_link(acc, integration_id=integration_id)
     try:
+        link = await usable_link(acc, integration_id=integration_id)
         try:
             return await call(link)
         except IntegrationExpired:

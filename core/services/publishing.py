@@ -458,6 +458,8 @@ async def publish_ready(acc: Accounting, *, workspace_id: int) -> list[PublishOu
     """Every document ready to go, oldest first: in the inbox and read (or given its amount
     and supplier by hand), and those held by a rule that has been fixed since."""
     async with acc.db.read() as session:
+        if await current_integration(session=session, workspace_id=workspace_id) is None:
+            raise NoIntegration()
         documents = (
             await session.exec(
                 select(Document)
