@@ -38,7 +38,7 @@ I = IntegrationState  # noqa: E741
 INTEGRATION_STATES: StateMachine[IntegrationState] = StateMachine(
     name="integration",
     moves={
-        I.PENDING: frozenset({I.ACTIVE, I.EXPIRED}),
+        I.PENDING: frozenset({I.ACTIVE}),
         I.ACTIVE: frozenset({I.EXPIRING, I.EXPIRED}),
         I.EXPIRING: frozenset({I.ACTIVE, I.EXPIRED}),
         # Reconnecting to the same company brings it back; anything else is a new one.
@@ -232,13 +232,17 @@ def expiry_dedupe_key(integration: Integration) -> str:
 
 async def expire_integration(
     *, session: AsyncSession, integration: Integration, reason: str, now: datetime | None = None
-) -> Notification:
+) -> Notification | None:
     """`expired`, once: the one alert of this expiry says what happened and offers Reconnect.
-    Called again while already expired, it only brings the alert's count up to date."""
-    if integration.state != I.EXPIRED:
-        move_integration(integration, I.EXPIRED, now=now)
+    Called again while already expired, it only brings the alert's count up to date. A
+    link still `pending` was never working: it keeps the reason and waits to be connected."""
     integration.last_error = reason[:300]
     session.add(integration)
+    if integration.state == I.PENDING:
+        await session.flush()
+        return None
+    if integration.state != I.EXPIRED:
+        move_integration(integration, I.EXPIRED, now=now)
     await session.flush()
     return await refresh_expiry_alert(session=session, integration=integration)
 
