@@ -78,7 +78,7 @@ def build_parser() -> Parser:
         return command
 
     leaf(sub, "run", commands.run, "set up and run everything in one process")
-    for role in ("bot", "mail", "scheduler"):
+    for role in ("bot", "mail", "scheduler", "oauth"):
         leaf(sub, role, commands.role, f"run the {role} alone")
     diag = leaf(sub, "doctor", doctor, "check the configuration, database, storage and key")
     _json_flag(diag)
