@@ -303,3 +303,69 @@ async def test_a_live_link_is_not_connected_twice(
         assert live is not None
         count = len((await session.exec(select(Integration).where(col(Integration.id) > 0))).all())
     assert count == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"amount": None}, "missing_total"),
+        ({"supplier": None}, "missing_supplier"),
+        ({"day": None}, "missing_date"),
+        ({"supplier": "Boulangerie Voisine"}, "missing_account"),
+    ],
+    ids=["no-amount", "no-supplier", "no-date", "no-rule"],
+)
+async def test_a_document_missing_what_a_bill_needs_waits_for_review_with_the_reason(
+    acc: Accounting,
+    world: World,
+    fake: FakeProvider,
+    software: FakeSoftware,
+    changes: dict[str, object],
+    reason: str,
+) -> None:
+    await _link(acc, world)
+    assert world.workspace.id is not None
+    document_id = await add_document(acc, world, **changes)  # type: ignore[arg-type]
+
+    outcome = await publish_document(acc, workspace_id=world.workspace.id, document_id=document_id)
+
+    assert (outcome.state, outcome.reason) == ("needs_review", reason)
+    assert software.bills == {}
+    async with acc.db.read() as session:
+        document = await session.get(Document, document_id)
+        assert document is not None
+        assert (document.state, document.state_reason) == (DocumentState.NEEDS_REVIEW, reason)
+
+
+async def test_no_token_verifier_or_state_reaches_the_logs_or_the_alerts(
+    acc: Accounting,
+    world: World,
+    fake: FakeProvider,
+    software: FakeSoftware,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    assert world.workspace.id is not None
+    started = await connect(
+        acc, workspace_id=world.workspace.id, actor=world.owner.id, provider_name="fake"
+    )
+    assert started.authorization_url is not None
+    state = state_of(started.authorization_url)
+    await complete_callback(acc, params={"code": "good-code", "state": state})
+    async with acc.db.transaction() as session:
+        await set_rule(
+            session=session,
+            workspace_id=world.workspace.id,
+            party_name="EDF Entreprises",
+            account_code="606100",
+        )
+    document_id = await add_document(acc, world)
+    software.fail_next = [expired()]
+    software.fail_refresh = [Unavailable(provider="fake", reason="HTTP 502")]
+    await publish_document(acc, workspace_id=world.workspace.id, document_id=document_id)
+    async with acc.db.read() as session:
+        alerts = [repr(n.payload) for n in (await session.exec(select(Notification))).all()]
+        integrations = [repr(i) for i in (await session.exec(select(Integration))).all()]
+    seen = caplog.text + "".join(alerts) + "".join(integrations)
+    for secret in ("access-1", "refresh-1", "verifier-secret", state, "good-code"):
+        assert secret not in seen
