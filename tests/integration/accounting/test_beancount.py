@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from core.accounting.errors import LedgerInvalid, ManagerRequired
+from core.accounting.errors import CompanyMismatch, LedgerInvalid, ManagerRequired
 from core.models import (
     Document,
     DocumentState,
@@ -22,10 +22,10 @@ from core.models import (
     Rule,
 )
 from core.services.accounting import Accounting
-from core.services.authorisations import connect, refresh_lists
+from core.services.authorisations import change_software, connect, reconnect, refresh_lists
 from core.services.integrations import current_integration, list_loads
 from core.services.publishing import publish_document, publish_ready
-from core.services.rules import set_rule
+from core.services.rules import set_rule, transfer_rules
 from tests.integration.accounting.conftest import (
     LEDGER,
     add_document,
@@ -267,3 +267,43 @@ async def test_only_owners_and_admins_link_the_accounting_software(
     async with acc.db.read() as session:
         assert (await session.exec(select(Rule))).all() == []
         assert (await session.exec(select(Integration))).all() == []
+
+
+async def test_reconnecting_needs_the_same_ledger_and_changing_moves_to_another(
+    acc: Accounting, world: World, ledger: Path, tmp_path: Path
+) -> None:
+    await _connect(acc, world, ledger)
+    await _rule(acc, world, "Expenses:Energy", "Assets:VAT:Deductible")
+    assert world.workspace.id is not None
+    again = await reconnect(acc, workspace_id=world.workspace.id, actor=world.owner.id)
+    assert again.state == IntegrationState.ACTIVE
+    other = tmp_path / "other.beancount"
+    write(other, LEDGER.replace("Boulangerie Dupont", "Pâtisserie Martin"))
+    with pytest.raises(CompanyMismatch):
+        await reconnect(
+            acc, workspace_id=world.workspace.id, actor=world.owner.id, secret=str(other)
+        )
+
+    changed = await change_software(
+        acc,
+        workspace_id=world.workspace.id,
+        actor=world.owner.id,
+        provider_name="beancount",
+        secret=str(other),
+    )
+    assert changed.state == IntegrationState.ACTIVE
+    async with acc.db.transaction() as session:
+        report = await transfer_rules(
+            session=session, workspace_id=world.workspace.id, actor=world.owner.id
+        )
+        live = await current_integration(session=session, workspace_id=world.workspace.id)
+    assert (report.rules, report.mapped, report.unmapped) == (1, 1, [])
+    assert live is not None
+    assert live.company_id == str(other)
+    document_id = await add_document(acc, world)
+    outcome = await publish_document(acc, workspace_id=world.workspace.id, document_id=document_id)
+    assert outcome.state == "published"
+    assert text_of(ledger) == LEDGER
+    assert text_of(other).count("courier_key:") == 1
+    bean_check(ledger)
+    bean_check(other)
