@@ -68,6 +68,8 @@ CLAIM = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 DEFAULT_CURRENCY = "EUR"
+#: Review reasons a publish gives; answering them is all the document waits for.
+REVIEW_REASONS = frozenset({"missing_total", "missing_supplier", "missing_date"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,9 +545,10 @@ async def retry_due(
 
 
 async def on_document_ready(acc: Accounting, *, document_id: int) -> PublishOutcome | None:
-    """The auto-publish hook: publish now if the supplier's rule says so and a link is live.
-    Call it after the transaction that made the document ready has committed (reading
-    done, a review answered, a hand upload with its amount)."""
+    """The auto-publish hook: publish now if the supplier's rule says so (or a publish
+    already asked for it and sent it to review) and a link is live. Call it after the
+    transaction that made the document ready has committed (reading done, a review
+    answered, a hand upload with its amount)."""
     async with acc.db.read() as session:
         document = await session.get(Document, document_id)
         if document is None or document.state not in (
@@ -557,7 +560,12 @@ async def on_document_ready(acc: Accounting, *, document_id: int) -> PublishOutc
             return None
         rule = await _rule_for(session, document)
         integration = await current_integration(session=session, workspace_id=document.workspace_id)
-        if rule is None or not rule.auto_publish or integration is None:
+        # A document a publish already sent to review goes as soon as the answer makes it
+        # whole; any other needs its rule to say "auto-publish".
+        asked = document.state == DocumentState.NEEDS_REVIEW and (
+            document.state_reason in REVIEW_REASONS
+        )
+        if rule is None or integration is None or not (rule.auto_publish or asked):
             return None
         if integration.state == IntegrationState.PENDING:
             return None
@@ -568,19 +576,21 @@ async def on_document_ready(acc: Accounting, *, document_id: int) -> PublishOutc
 
 
 async def publish_auto_ready(acc: Accounting, *, limit: int = 50) -> list[PublishOutcome]:
-    """The scheduler's sweep for the same hook: ready documents whose rule auto-publishes,
-    whichever path brought them in."""
+    """The scheduler's sweep for the same hook, whichever path brought the documents in:
+    ready documents whose rule auto-publishes, and documents a publish sent to review
+    whose missing field has since been given."""
     async with acc.db.read() as session:
         rules = (await session.exec(select(Rule).where(col(Rule.auto_publish).is_(True)))).all()
         wanted = {(r.workspace_id, r.party_key) for r in rules if not r.flagged}
-        if not wanted:
-            return []
         documents = (
             await session.exec(
                 select(Document)
                 .where(
-                    Document.state == DocumentState.INBOX,
-                    col(Document.workspace_id).in_({w for w, _ in wanted}),
+                    (col(Document.state) == DocumentState.INBOX)
+                    | (
+                        (col(Document.state) == DocumentState.NEEDS_REVIEW)
+                        & col(Document.state_reason).in_(REVIEW_REASONS)
+                    )
                 )
                 .order_by(col(Document.received_at), col(Document.id))
             )
@@ -591,7 +601,11 @@ async def publish_auto_ready(acc: Accounting, *, limit: int = 50) -> list[Publis
             if d.id is not None
             and d.supplier_name
             and _is_ready(d)
-            and (d.workspace_id, fold(d.supplier_name)) in wanted
+            and (
+                (d.workspace_id, fold(d.supplier_name)) in wanted
+                if d.state == DocumentState.INBOX
+                else _missing_field(d) is None
+            )
         ][:limit]
     outcomes: list[PublishOutcome] = []
     for document_id in candidates:

@@ -4,6 +4,7 @@ disconnect keeping the rules or not (documents stay), refresh, and auto-publish.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -229,8 +230,31 @@ async def test_a_supplier_set_to_auto_publish_goes_out_as_soon_as_it_is_ready(
     assert outcome.state == "published"
     assert await on_document_ready(acc, document_id=manual) is None  # its rule does not say so
 
+    # Orange's invoice was asked for without its amount; the answer arrives by a path
+    # that does not call the hook, and the sweep sends it along with EDF's.
+    async with acc.db.transaction() as session:
+        await set_rule(
+            session=session,
+            workspace_id=world.workspace.id,
+            party_name="Orange Pro",
+            account_code="Expenses:Telecom",
+        )
+    answered = await add_document(
+        acc, world, name="orange-2.pdf", supplier="Orange Pro", amount=None
+    )
+    review = await publish_document(acc, workspace_id=world.workspace.id, document_id=answered)
+    assert review.state == "needs_review"
+    async with acc.db.transaction() as session:
+        document = await session.get(Document, answered)
+        assert document is not None
+        document.total_amount = Decimal("39.99")
+        session.add(document)
+
     swept_outcomes = await publish_auto_ready(acc)
-    assert [(o.document_id, o.state) for o in swept_outcomes] == [(swept, "published")]
+    assert [(o.document_id, o.state) for o in swept_outcomes] == [
+        (swept, "published"),
+        (answered, "published"),
+    ]
     assert await publish_auto_ready(acc) == []
     async with acc.db.read() as session:
         rule = (await session.exec(select(Rule).where(Rule.party_name == "Orange Pro"))).one()
