@@ -86,6 +86,39 @@ class Settings(BaseSettings):
     demo_supplier_port: int = Field(default=8765, ge=1, le=65535, description="Its port.")
     invite_ttl_hours: int = Field(default=72, ge=1, description="How long an invite code lives.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # --- Accounting integrations (issue #7) ---------------------------------------------
+    public_url: str = Field(
+        default="http://127.0.0.1:8780",
+        description="Where people's browsers reach Courier's OAuth callback server.",
+    )
+    oauth_callback_host: str = Field(default="127.0.0.1", description="Callback server's host.")
+    oauth_callback_port: int = Field(default=8780, ge=0, le=65535, description="Its port.")
+    oauth_state_ttl_minutes: int = Field(
+        default=30, ge=1, description="How long an authorisation link may be completed."
+    )
+    telegram_bot_username: str | None = Field(
+        default=None, description="The bot's username: the callback sends people back there."
+    )
+    xero_client_id: str | None = Field(default=None, description="Xero app's client id.")
+    xero_client_secret: SecretStr | None = Field(default=None, description="Its secret.")
+    xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
+    xero_token_url: str = "https://identity.xero.com/connect/token"
+    xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
+    xero_api_url: str = Field(
+        default="https://api.xero.com", description="Base of /connections and /api.xro/2.0."
+    )
+    quickbooks_client_id: str | None = Field(default=None, description="Intuit app's client id.")
+    quickbooks_client_secret: SecretStr | None = Field(default=None, description="Its secret.")
+    quickbooks_authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"
+    quickbooks_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    quickbooks_revoke_url: str = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
+    quickbooks_api_url: str = Field(
+        default="https://quickbooks.api.intuit.com", description="Base of /v3/company/<realm>."
+    )
+    pennylane_api_url: str = Field(
+        default="https://app.pennylane.com/api/external/v2", description="Pennylane API v2."
+    )
+    # ---------------------------------------------------------------------------------------
 
     @field_validator("database_url")
     @classmethod
@@ -123,6 +156,11 @@ class Settings(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "documents"
+
+    @property
+    def oauth_callback_url(self) -> str:
+        """The redirect URI to register with Xero and Intuit."""
+        return self.public_url.rstrip("/") + "/oauth/callback"
 
     @property
     def key_file(self) -> Path:

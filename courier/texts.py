@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import core.accounting.errors  # registers the provider failures (their keys are checked)
+import core.accounting.registry  # noqa: F401
 from core.errors import CourierError
 
 ERRORS: dict[str, str] = {
@@ -40,6 +42,37 @@ ERRORS: dict[str, str] = {
         "this workspace is already linked to {provider} ({state}); change software instead"
     ),
     "list_kind_unknown": "unknown list '{kind}'; choose one of {known}",
+    # Accounting integrations (issue #7)
+    "provider_failure": "{provider} failed",
+    "integration_expired": (
+        "the link to {provider} has expired; run `courier integration reconnect`"
+    ),
+    "provider_rate_limited": "{provider} asks to slow down; retried in {retry_after} s",
+    "provider_rejected": "{provider} refused it: {reason}",
+    "provider_unavailable": "{provider} does not answer properly ({reason}); retried later",
+    "integration_company_mismatch": (
+        "this is another company at {provider} ({got}, not {expected}): "
+        "use `courier integration change` to switch"
+    ),
+    "ledger_invalid": "the ledger {path} cannot be used: {reason}",
+    "authorization_not_supported": "{provider} does not connect that way ({auth_kind})",
+    "integration_manager_required": (
+        "only the workspace's owners and admins manage its accounting software"
+    ),
+    "integration_missing": (
+        "this workspace has no accounting software linked; run `courier integration connect`"
+    ),
+    "authorization_state_invalid": (
+        "this authorisation link is not valid ({reason}); start again with "
+        "`courier integration connect`"
+    ),
+    "integration_secret_required": "{provider} needs {what} to connect",
+    "integration_not_usable": "the link to {provider} is {state}: it cannot do that now",
+    "rule_code_unknown": (
+        "'{code}' is not in the software's {kind}; `courier integration status` shows the "
+        "lists, `courier integration refresh` reloads them"
+    ),
+    "provider_unknown": "unknown accounting software '{provider}'; choose one of {known}",
 }
 
 
@@ -49,3 +82,21 @@ def render_error(error: CourierError) -> str:
         return template.format(**error.params)
     except (KeyError, IndexError):
         return f"{template} ({error.key})"
+
+
+#: Why a document was not published, as `courier publish` explains it.
+PUBLISH_REASONS: dict[str, str] = {
+    "missing_total": "no amount: give it with `courier inbox add … --amount`, or in the chat",
+    "missing_supplier": "no supplier: give it with `--supplier`, or in the chat",
+    "missing_date": "no invoice date: give it with `--date`, or in the chat",
+    "missing_account": "no rule for this supplier: `courier rules set --supplier … --account …`",
+    "rule_account_deleted": "held: the rule's account was deleted in the software; set another",
+    "rule_tax_rate_deleted": "held: the rule's tax rate was deleted in the software; set another",
+    "rule_transfer_unmapped": "held: the rule could not be mapped to the new software; set it",
+    "integration_expired": "held until `courier integration reconnect`; then it goes by itself",
+    "rate_limited": "the software asked to slow down; retried automatically",
+    "unavailable": "the software did not answer properly; retried automatically",
+    "rejected": "refused by the software",
+    "duplicate": "the software already has this bill",
+    "published_elsewhere": "already published",
+}

@@ -1,0 +1,135 @@
+"""Typed failures of accounting providers.
+
+Providers raise these at their boundary (`raise RateLimited(...) from err`); the services
+turn them into states. Only `IntegrationExpired` changes an integration's state: a 429 or
+a 5xx never does. Parameters never hold a secret.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from core.errors import CourierError
+
+
+class ProviderFailure(CourierError):
+    """Base of what a provider reports; `retryable` says if the same call may succeed later."""
+
+    key = "provider_failure"
+    exit_code = 1
+    retryable: ClassVar[bool] = False
+
+
+class IntegrationExpired(ProviderFailure):
+    """The authorisation is gone (invalid_grant, 401 a refresh does not cure, tenant removed)."""
+
+    key = "integration_expired"
+
+    def __init__(self, *, provider: str, reason: str = "") -> None:
+        super().__init__(provider=provider, reason=reason)
+
+
+class RateLimited(ProviderFailure):
+    """429: try again after `retry_after` seconds."""
+
+    key = "provider_rate_limited"
+    retryable = True
+
+    def __init__(self, *, provider: str, retry_after: float) -> None:
+        super().__init__(provider=provider, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class Rejected(ProviderFailure):
+    """The software refused this bill or request (validation, duplicate): retrying won't help."""
+
+    key = "provider_rejected"
+    exit_code = 2
+
+    def __init__(self, *, provider: str, reason: str, duplicate: bool = False) -> None:
+        super().__init__(provider=provider, reason=reason)
+        self.reason = reason
+        self.duplicate = duplicate
+
+
+class Unavailable(ProviderFailure):
+    """5xx, a timeout, a refused connection or a malformed answer: retried with back-off."""
+
+    key = "provider_unavailable"
+    retryable = True
+
+    def __init__(self, *, provider: str, reason: str) -> None:
+        super().__init__(provider=provider, reason=reason)
+
+
+class CompanyMismatch(CourierError):
+    """A reconnect reached another company (tenant, realm, ledger): that is a change of software."""
+
+    key = "integration_company_mismatch"
+
+    def __init__(self, *, provider: str, expected: str, got: str) -> None:
+        super().__init__(provider=provider, expected=expected, got=got)
+
+
+class LedgerInvalid(CourierError):
+    """A Beancount ledger that is missing or does not load; `reason` is Beancount's message."""
+
+    key = "ledger_invalid"
+
+    def __init__(self, *, path: str, reason: str) -> None:
+        super().__init__(path=path, reason=reason)
+
+
+class AuthorizationNotSupported(CourierError):
+    """Asked for a way of connecting this software does not have (a URL for a ledger...)."""
+
+    key = "authorization_not_supported"
+
+    def __init__(self, *, provider: str, auth_kind: str) -> None:
+        super().__init__(provider=provider, auth_kind=auth_kind)
+
+
+class ManagerRequired(CourierError):
+    """Only a workspace's owners and admins manage its accounting integration."""
+
+    key = "integration_manager_required"
+
+
+class NoIntegration(CourierError):
+    key = "integration_missing"
+
+
+class AuthorizationStateInvalid(CourierError):
+    """A callback whose `state` is unknown, already used, expired, or the software's refusal."""
+
+    key = "authorization_state_invalid"
+
+    def __init__(self, *, reason: str) -> None:
+        super().__init__(reason=reason)
+
+
+class SecretRequired(CourierError):
+    """A token (Pennylane) or a ledger path (Beancount) is needed to connect."""
+
+    key = "integration_secret_required"
+
+    def __init__(self, *, provider: str, what: str) -> None:
+        super().__init__(provider=provider, what=what)
+
+
+class IntegrationNotUsable(CourierError):
+    """The integration is not in a state that allows this (e.g. publishing while pending)."""
+
+    key = "integration_not_usable"
+
+    def __init__(self, *, provider: str, state: str) -> None:
+        super().__init__(provider=provider, state=state)
+
+
+class RuleCodeUnknown(CourierError):
+    """A rule names an account or tax rate the software's loaded list does not have."""
+
+    key = "rule_code_unknown"
+
+    def __init__(self, *, kind: str, code: str) -> None:
+        super().__init__(kind=kind, code=code)
