@@ -1,6 +1,6 @@
 """accounting: publications, authorisation requests, rule contacts
 
-Revision ID: 0005
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-28 03:21:43.798689
 """
@@ -16,7 +16,7 @@ from alembic import op
 import core.models.base
 
 
-revision: str = '0005'
+revision: str = '0004'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
