@@ -21,7 +21,7 @@ from tests.unit.extraction.image_builders import photograph, scanned_pdf
 @pytest.fixture
 def no_tesseract(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ocr.ocr_available.cache_clear()
-    monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
+    monkeypatch.setattr("core.extraction.ocr.shutil.which", lambda name: None)
     yield
     ocr.ocr_available.cache_clear()
 
