@@ -168,6 +168,8 @@ async def file_reading(
     reason = fraud or review_reason(
         data, known_total=document.total_amount, supplier_known=document.supplier_name is not None
     )
+    if reason is None and document.currency is None and not _sure(fields.get("currency")):
+        reason = "missing_currency"
     if reason is not None and document.state == DocumentState.INBOX:
         move_document(document, DocumentState.NEEDS_REVIEW, reason=reason)
 
