@@ -30,6 +30,8 @@ from PIL import Image
 from core.extraction.errors import ExtractionError
 from core.extraction.fields import FIELD_NAMES, Field, InvoiceData, get_field
 from core.extraction.imaging import open_image, prepare
+from core.extraction.merge import merge
+from core.extraction.template import read_with_template
 from core.extraction.text_rules import read_text
 
 LANGUAGES = ("fra", "eng")
@@ -149,7 +151,9 @@ def read_ocr_pages(pages: list[OcrPage]) -> InvoiceData:
         changes[name] = Field(
             field.value, "ocr", round(min(1.0, field.confidence * _weight(word_confidence)), 3)
         )
-    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+    read = dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+    templated = read_with_template(text)
+    return read if templated is None else merge(templated, read)
 
 
 def fix_labels(text: str) -> str:

@@ -18,6 +18,7 @@ from core.extraction.fields import InvoiceData, add_warnings
 from core.extraction.imaging import MAX_PIXELS
 from core.extraction.merge import merge
 from core.extraction.ocr import ocr_available, ocr_image, read_ocr_pages
+from core.extraction.template import read_with_template
 from core.extraction.text_rules import read_text
 
 # Invoices are a few pages; a 500-page PDF is a catalogue, and reading it all is waste.
@@ -64,7 +65,9 @@ def read_pdf(pdf: bytes) -> InvoiceData:
 
 def _read_visible(pdf: bytes, raw: str) -> InvoiceData:
     if len(re.sub(r"\W+", "", raw)) >= MIN_TEXT_CHARS:
-        return read_text(raw)
+        text = read_text(raw)
+        templated = read_with_template(raw)
+        return text if templated is None else merge(templated, text)
     return read_ocr_pages([ocr_image(image) for image in rasterise(pdf, pages=MAX_OCR_PAGES)])
 
 
