@@ -34,7 +34,14 @@ def extract_pdf_text(pdf: bytes) -> str:
     """Return the text layer of the first pages, one line per text line, pages apart."""
     try:
         reader = PdfReader(io.BytesIO(pdf))
+        # Many PDFs are "encrypted" with an empty user password only to forbid printing or
+        # copying: those open. One that needs a password cannot be read by anyone but its
+        # owner, and the person must be told so, not that the file is broken.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ExtractionError("encrypted_pdf", "a password is needed to open it")
         pages = [page.extract_text() or "" for page in reader.pages[:MAX_TEXT_PAGES]]
+    except ExtractionError:
+        raise
     except Exception as exc:
         # pypdf on hostile bytes can fail in many ways (IndexError, zlib, recursion...);
         # to the caller they all mean the same thing.

@@ -64,12 +64,18 @@ class _Waiting:
 
 
 async def read_waiting_documents(
-    *, db: Database, store: DocumentStore, limit: int = 10, read_timeout: float = 30.0
+    *,
+    db: Database,
+    store: DocumentStore,
+    limit: int = 10,
+    read_timeout: float = 30.0,
+    memory_mb: int = 512,
 ) -> int:
     """Read up to `limit` waiting documents, oldest first; return how many were read.
 
     A file the engine cannot read counts as not read, gets its error marker and never
-    stops the others. `read_timeout` bounds each file's read, in seconds.
+    stops the others. `read_timeout` bounds each file's read, in seconds, and `memory_mb`
+    the reading process's address space.
     """
     async with db.read() as session:
         # As text, `fields["_read"]` is SQL NULL exactly when the key is absent, on SQLite
@@ -91,7 +97,9 @@ async def read_waiting_documents(
         error: str | None = None
         try:
             content = await store.get(item.sha256)
-            data = await read_document(content, item.content_type, timeout=read_timeout)
+            data = await read_document(
+                content, item.content_type, timeout=read_timeout, memory_mb=memory_mb
+            )
         except NotFound:
             error = "missing_file"
         except ExtractionError as exc:
@@ -287,6 +295,8 @@ def review_reason(
         return "missing_total"
     if not supplier_known and data.supplier_name is None:
         return "missing_supplier"
+    if "invalid_date" in data.warnings and data.issue_date is None:
+        return "invalid_date"  # e.g. 31/02/2026: a person knows which day was meant
     if "totals_mismatch" in data.warnings:
         return "totals_mismatch"
     if any(w.startswith("source_conflict") for w in data.warnings):
