@@ -40,6 +40,10 @@ PAGE_TIMEOUT_SECONDS = 25
 # Tesseract's "single uniform block" mode keeps a label and its amount on one line, which
 # the automatic layout mode often splits into two columns.
 _CONFIG = "--psm 6"
+# Below these, a page may be on its side: its orientation is checked (see ocr_image).
+_RETRY_BELOW = 0.6
+_MIN_WORDS = 8
+_OSD_MIN_CONFIDENCE = 1.0
 
 
 # Tesseract's usual confusions in the labels the text rules look for (l/i/1/I, O/0),
@@ -60,6 +64,10 @@ class OcrLine:
 @dataclass(frozen=True, slots=True)
 class OcrPage:
     lines: tuple[OcrLine, ...]
+
+    @property
+    def words(self) -> int:
+        return sum(len(line.text.split()) for line in self.lines)
 
     @property
     def text(self) -> str:
@@ -86,17 +94,34 @@ def ocr_available() -> bool:
 
 
 def ocr_image(image: Image.Image) -> OcrPage:
-    """Straighten, threshold and OCR one page image."""
+    """Straighten, threshold and OCR one page image.
+
+    A page that reads badly may be on its side or upside down (a phone held sideways,
+    a sheet scanned the wrong way round, with no EXIF to say so): Tesseract's orientation
+    detection is asked then, and the page read again turned upright if that reads better.
+    """
     if not ocr_available():
         raise ExtractionError("ocr_unavailable", "tesseract with fra+eng is not installed")
+    prepared = prepare(image)
+    page = _recognise(prepared.image)
+    if page.confidence >= _RETRY_BELOW and page.words >= _MIN_WORDS:
+        return page
+    turn = _orientation(prepared.image)
+    if turn == 0:
+        return page
+    # Tesseract gives the clockwise turn that makes the page upright; PIL turns anticlockwise.
+    retry = _recognise(prepare(image.rotate(-turn, expand=True, fillcolor="white")).image)
+    return retry if retry.confidence > page.confidence else page
+
+
+def _recognise(image: Image.Image) -> OcrPage:
     import pytesseract
 
-    prepared = prepare(image)
     # One thread: the sandbox is one worker per core, and OpenMP threads only fight it.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     try:
         data = pytesseract.image_to_data(
-            prepared.image,
+            image,
             lang="+".join(LANGUAGES),
             config=_CONFIG,
             output_type=pytesseract.Output.DICT,
@@ -107,6 +132,24 @@ def ocr_image(image: Image.Image) -> OcrPage:
     except pytesseract.TesseractError as exc:
         raise ExtractionError("ocr_failed", str(exc)[:300]) from exc
     return _lines(data)
+
+
+def _orientation(image: Image.Image) -> int:
+    """0, 90, 180 or 270: Tesseract's clockwise turn to make the page upright (0 if unsure)."""
+    import pytesseract
+
+    try:
+        osd = pytesseract.image_to_osd(
+            image,
+            config="--psm 0",
+            output_type=pytesseract.Output.DICT,
+            timeout=PAGE_TIMEOUT_SECONDS,
+        )
+    except (RuntimeError, pytesseract.TesseractError):
+        return 0  # too little text to tell, or no OSD data: keep the first reading
+    turn = int(osd.get("rotate", 0))
+    sure = float(osd.get("orientation_conf", 0)) >= _OSD_MIN_CONFIDENCE
+    return turn if sure and turn in (90, 180, 270) else 0
 
 
 def _lines(data: dict[str, list[object]]) -> OcrPage:

@@ -96,3 +96,11 @@ def test_bytes_that_are_no_image_are_unreadable() -> None:
     with pytest.raises(ExtractionError) as caught:
         open_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     assert caught.value.reason == "unreadable_image"
+
+
+def test_a_photo_taken_sideways_is_turned_upright() -> None:
+    sideways = open_image(photograph(BAKERY, angle=2.0)).rotate(90, expand=True)
+    buffer = io.BytesIO()
+    sideways.save(buffer, "JPEG")
+    data = read_image(buffer.getvalue())
+    assert values_of(data) == expected_fields(BAKERY)
