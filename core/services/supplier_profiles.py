@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rapidfuzz import fuzz, process
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -141,19 +142,23 @@ async def remember_supplier(
         else:
             return None
         key = name_key(name)
-        profile = (
-            await session.exec(
-                select(SupplierProfile).where(
-                    SupplierProfile.workspace_id == workspace_id,
-                    SupplierProfile.name_key == key,
-                )
+        profile = await _by_key(session, workspace_id, key)
+        if profile is None:
+            profile = SupplierProfile(
+                workspace_id=workspace_id,
+                supplier_id=match.supplier_id if match is not None else None,
+                name=name[:_NAME_MAX],
+                name_key=key,
             )
-        ).first() or SupplierProfile(
-            workspace_id=workspace_id,
-            supplier_id=match.supplier_id if match is not None else None,
-            name=name[:_NAME_MAX],
-            name_key=key,
-        )
+            try:
+                async with session.begin_nested():
+                    session.add(profile)
+                    await session.flush()
+            except IntegrityError:
+                # Another worker filed this supplier's first invoice at the same moment.
+                profile = await _by_key(session, workspace_id, key)
+                if profile is None:
+                    raise
     if profile.vat is None and data.supplier_vat is not None:
         profile.vat = data.supplier_vat.value[:20]
     if profile.siren is None and data.supplier_siren is not None:
@@ -164,6 +169,13 @@ async def remember_supplier(
     session.add(profile)
     await session.flush()
     return profile
+
+
+async def _by_key(session: AsyncSession, workspace_id: int, key: str) -> SupplierProfile | None:
+    query = select(SupplierProfile).where(
+        SupplierProfile.workspace_id == workspace_id, SupplierProfile.name_key == key
+    )
+    return (await session.exec(query)).first()
 
 
 def check_bank_account(profile: SupplierProfile, data: InvoiceData) -> str | None:
