@@ -1,6 +1,10 @@
 # One image for every role; docker-compose.yml picks the role by its command.
 FROM python:3.11-slim
 WORKDIR /app
+# OCR of scans and photos: Tesseract with its French and English data, from Debian.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY core core
 COPY bot bot

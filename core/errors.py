@@ -119,3 +119,9 @@ class IntegrationActive(CourierError):
 
 class ListKindUnknown(CourierError):
     key = "list_kind_unknown"
+
+
+class AnswerInvalid(CourierError):
+    """A person's answer in review cannot be the asked field's value (core/services/review)."""
+
+    key = "answer_invalid"

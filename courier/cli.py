@@ -132,6 +132,13 @@ def build_parser() -> Parser:
     _workspace_flag(show)
     show.add_argument("id", type=int)
     _json_flag(show)
+    review = leaf(
+        inbox, "review", reading_commands.inbox_review, "what to ask next about a document"
+    )
+    _workspace_flag(review)
+    review.add_argument("id", type=int)
+    review.add_argument("--answer", metavar="FIELD=VALUE", help="answer the question first")
+    _json_flag(review)
     extract = leaf(sub, "extract", reading_commands.extract, "read files without storing them")
     extract.add_argument("files", nargs="+", type=_existing_file, metavar="FILE")
     _json_flag(extract)

@@ -1,4 +1,5 @@
-"""The command line's reading actions: read files without storing them, show a document."""
+"""The command line's reading actions: read files without storing them, show a document,
+and review it (the question the chat would ask next, and the answer to it)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Settings
-from core.errors import NotFound
+from core.errors import AnswerInvalid, NotFound
 from core.extraction import ExtractionError, invoice_to_dict
 from core.extraction.sandbox import read_document, shutdown_sandbox
 from core.services.documents import get_document
+from core.services.review import Question, answer_question, ask_next
 from core.services.workspaces import get_workspace
 from core.sniff import sniff_content_type
 from courier.output import emit_json
@@ -81,4 +83,45 @@ async def inbox_show(args: argparse.Namespace, settings: Settings) -> int:
             )
         else:
             print(f"  {name:<16} {field}")
+    return 0
+
+
+async def inbox_review(args: argparse.Namespace, settings: Settings) -> int:
+    """Without --answer, prints the next question; with it, stores the answer first."""
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        if workspace.id is None:
+            raise NotFound(kind="workspace", ident=args.workspace)
+        question: Question | None
+        if args.answer is None:
+            question = await ask_next(
+                session=session, workspace_id=workspace.id, document_id=args.id
+            )
+        else:
+            field, sep, value = args.answer.partition("=")
+            if not sep:
+                raise AnswerInvalid(field=field, reason="expected FIELD=VALUE")
+            question = await answer_question(
+                session=session,
+                workspace_id=workspace.id,
+                document_id=args.id,
+                field=field.strip(),
+                answer=value,
+            )
+    shown = (
+        None
+        if question is None
+        else {
+            "field": question.field,
+            "key": question.key,
+            "read": question.read,
+            "choices": list(question.choices),
+        }
+    )
+    if args.json:
+        emit_json(shown)
+    elif question is None:
+        print("nothing to ask")
+    else:
+        print(f"{question.field}: {question.read or '?'}  [{' | '.join(question.choices)}]")
     return 0

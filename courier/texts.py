@@ -23,6 +23,7 @@ ERRORS: dict[str, str] = {
     "secret_key_invalid": "the secret key is unusable: {reason}",
     "storage_failed": "cannot store documents in {root}: {reason}",
     "not_found": "no {kind} {ident}",
+    "answer_invalid": "that answer does not fit {field} ({reason})",
     "workspace_not_found": "no workspace '{slug}'; `courier workspace list` shows them",
     "slug_taken": "the slug '{slug}' is taken; choose another with --slug",
     "slug_invalid": (

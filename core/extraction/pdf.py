@@ -1,30 +1,47 @@
-"""Read a born-digital PDF: its embedded e-invoice, if any, and its text layer.
+"""Read a PDF: its embedded e-invoice, if any, its text layer, or else its pages by OCR.
 
-Scanned PDFs have no text layer; they go through OCR elsewhere and come back here as text
-through `read_text`, then `merge`.
+A scanned PDF has no text layer (or a few stray characters): its first pages are
+rasterised with pypdfium2 at 300 dpi and read by OCR.
 """
 
 from __future__ import annotations
 
 import io
+import re
 
+from PIL import Image
 from pypdf import PdfReader
 
 from core.extraction.einvoice import read_facturx
 from core.extraction.errors import ExtractionError, UnsafeXml
 from core.extraction.fields import InvoiceData, add_warnings
+from core.extraction.imaging import MAX_PIXELS
 from core.extraction.merge import merge
+from core.extraction.ocr import ocr_available, ocr_image, read_ocr_pages
+from core.extraction.template import read_with_template
 from core.extraction.text_rules import read_text
 
 # Invoices are a few pages; a 500-page PDF is a catalogue, and reading it all is waste.
 MAX_TEXT_PAGES = 20
+# OCR costs about a second a page: a scan's first pages hold the header and the totals.
+MAX_OCR_PAGES = 3
+# Fewer letters and digits than this in the text layer means a scan, not a text PDF.
+MIN_TEXT_CHARS = 40
+OCR_DPI = 300
 
 
 def extract_pdf_text(pdf: bytes) -> str:
     """Return the text layer of the first pages, one line per text line, pages apart."""
     try:
         reader = PdfReader(io.BytesIO(pdf))
+        # Many PDFs are "encrypted" with an empty user password only to forbid printing or
+        # copying: those open. One that needs a password cannot be read by anyone but its
+        # owner, and the person must be told so, not that the file is broken.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ExtractionError("encrypted_pdf", "a password is needed to open it")
         pages = [page.extract_text() or "" for page in reader.pages[:MAX_TEXT_PAGES]]
+    except ExtractionError:
+        raise
     except Exception as exc:
         # pypdf on hostile bytes can fail in many ways (IndexError, zlib, recursion...);
         # to the caller they all mean the same thing.
@@ -39,11 +56,52 @@ def read_pdf(pdf: bytes) -> InvoiceData:
     A broken embedded XML costs only the XML ("einvoice_unreadable" warning); a hostile
     one raises UnsafeXml, because such a document should be quarantined, not read.
     """
-    text = read_text(extract_pdf_text(pdf))
+    raw = extract_pdf_text(pdf)
     try:
         embedded = read_facturx(pdf)
     except UnsafeXml:
         raise
     except ExtractionError:
-        return add_warnings(text, "einvoice_unreadable")
-    return text if embedded is None else merge(embedded, text)
+        return add_warnings(_read_visible(pdf, raw), "einvoice_unreadable")
+    if embedded is not None:
+        # The XML is the data; the visible text is only there to be cross-checked, so
+        # a Factur-X without a text layer is not worth an OCR pass.
+        return merge(embedded, read_text(raw))
+    return _read_visible(pdf, raw)
+
+
+def _read_visible(pdf: bytes, raw: str) -> InvoiceData:
+    if len(re.sub(r"\W+", "", raw)) >= MIN_TEXT_CHARS:
+        text = read_text(raw)
+        templated = read_with_template(raw)
+        return text if templated is None else merge(templated, text)
+    return read_ocr_pages([ocr_image(image) for image in rasterise(pdf, pages=MAX_OCR_PAGES)])
+
+
+def rasterise(pdf: bytes, *, pages: int, dpi: int = OCR_DPI) -> list[Image.Image]:
+    """Render the first `pages` pages of `pdf` to greyscale images."""
+    if not ocr_available():
+        raise ExtractionError("ocr_unavailable", "tesseract with fra+eng is not installed")
+    import pypdfium2
+
+    try:
+        document = pypdfium2.PdfDocument(pdf)
+        try:
+            images = []
+            for index in range(min(pages, len(document))):
+                page = document[index]
+                width, height = page.get_size()
+                if width * height * (dpi / 72) ** 2 > MAX_PIXELS:
+                    raise ExtractionError("too_large", f"page {index + 1} is {width}x{height} pt")
+                images.append(page.render(scale=dpi / 72, grayscale=True).to_pil())
+        finally:
+            document.close()
+    except ExtractionError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise ExtractionError("unreadable_pdf", f"{type(exc).__name__}: {exc}") from exc
+    if not images:
+        raise ExtractionError("unreadable_pdf", "no pages")
+    return images

@@ -14,8 +14,11 @@ threads copies their locks in whatever state they happen to be.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import os
 import resource
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,12 +27,16 @@ from dataclasses import dataclass
 from core.extraction.einvoice import read_einvoice
 from core.extraction.errors import ExtractionError, UnsafeXml
 from core.extraction.fields import InvoiceData
+from core.extraction.ocr import read_image
 from core.extraction.pdf import read_pdf
 
 Reader = Callable[[bytes], InvoiceData]
 
 PDF_TYPES = frozenset({"application/pdf"})
 XML_TYPES = frozenset({"application/xml", "text/xml"})
+IMAGE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/tiff", "image/gif", "image/webp", "image/bmp"}
+)
 
 # One worker: reads are CPU-bound and rare, and with one worker a timeout can only ever
 # kill the read that ran over (see `_run_isolated`).
@@ -63,6 +70,8 @@ def reader_for(content_type: str) -> Reader:
         # Not pre-filtered with sniff.einvoice_syntax: that refuses a DOCTYPE by returning
         # None, and a hostile XML must surface as UnsafeXml, not as "unsupported".
         return read_einvoice
+    if base in IMAGE_TYPES:
+        return read_image
     raise ExtractionError("unsupported_type", base)
 
 
@@ -129,7 +138,7 @@ def _get_pool(memory_mb: int) -> ProcessPoolExecutor:
         _pool = ProcessPoolExecutor(
             max_workers=_MAX_WORKERS,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_memory,
+            initializer=_start_worker,
             initargs=(memory_mb,),
         )
         _pool_memory_mb = memory_mb
@@ -146,11 +155,21 @@ def _discard_pool(pool: ProcessPoolExecutor | None = None) -> None:
     # that is running; killing its process is the only way to reclaim the worker.
     for process in list(target._processes.values()):
         if process.is_alive():
+            _kill_group(process.pid)
             process.kill()
     target.shutdown(wait=False, cancel_futures=True)
     if target is _pool:
         _pool = None
         _pool_memory_mb = None
+
+
+def _kill_group(pid: int | None) -> None:
+    """Kill the worker's process group: its tesseract child would outlive it otherwise."""
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:  # the worker leads its own group (see _start_worker)
+            os.killpg(pid, signal.SIGKILL)
 
 
 def shutdown_sandbox() -> None:
@@ -165,8 +184,17 @@ def shutdown_sandbox() -> None:
 # --------------------------------------------------------------------------- in the child
 
 
+def _start_worker(memory_mb: int) -> None:
+    """Lead a process group of its own (so a kill reaches OCR children too), cap memory."""
+    os.setpgid(0, 0)
+    _limit_memory(memory_mb)
+
+
 def _limit_memory(memory_mb: int) -> None:
-    """Cap the worker's address space, soft and hard, so the read cannot raise it back."""
+    """Cap the worker's address space, soft and hard, so the read cannot raise it back.
+
+    Inherited by the OCR engine's process, which gets the same cap of its own.
+    """
     limit = memory_mb * _MB
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:

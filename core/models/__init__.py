@@ -29,6 +29,7 @@ from core.models.integration import (
 from core.models.mailbox import AfterProcessing, Mailbox, MailboxAuth, MailboxCreate, MailboxState
 from core.models.notification import Notification, NotificationState
 from core.models.supplier import Supplier
+from core.models.supplier_profile import SupplierProfile
 from core.models.vault import VaultCanary
 from core.models.workspace import (
     Invite,
@@ -80,6 +81,7 @@ __all__ = [
     "Rule",
     "RunOutcome",
     "Supplier",
+    "SupplierProfile",
     "VaultCanary",
     "Workspace",
     "WorkspaceCreate",

@@ -8,6 +8,12 @@ attempt, good or bad, writes that key, so each file is read once. Success stores
 Reading happens in the sandbox process with no transaction open, since it can take
 seconds and a database lock held that long would stall every other writer. Two processes
 reading the same document is harmless: the second write finds the marker and skips it.
+
+Filing a reading (`file_reading`) also matches the supplier (core/services/supplier_profiles),
+applies what a person taught Courier about it (habits, its rule), spots the same invoice
+delivered by another source, and holds a known supplier's invoice with a new IBAN.
+A document already held for review (a sender that failed authentication) is read too, and
+stays held for its first reason.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
 from core.errors import NotFound
@@ -27,6 +34,14 @@ from core.extraction.sandbox import read_document
 from core.models import Document, DocumentState
 from core.models.base import utcnow
 from core.services.documents import move_document
+from core.services.supplier_profiles import (
+    CatalogName,
+    check_bank_account,
+    find_supplier_rule,
+    load_catalog_names,
+    match_supplier,
+    remember_supplier,
+)
 from core.storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -49,12 +64,18 @@ class _Waiting:
 
 
 async def read_waiting_documents(
-    *, db: Database, store: DocumentStore, limit: int = 10, read_timeout: float = 30.0
+    *,
+    db: Database,
+    store: DocumentStore,
+    limit: int = 10,
+    read_timeout: float = 30.0,
+    memory_mb: int = 512,
 ) -> int:
     """Read up to `limit` waiting documents, oldest first; return how many were read.
 
     A file the engine cannot read counts as not read, gets its error marker and never
-    stops the others. `read_timeout` bounds each file's read, in seconds.
+    stops the others. `read_timeout` bounds each file's read, in seconds, and `memory_mb`
+    the reading process's address space.
     """
     async with db.read() as session:
         # As text, `fields["_read"]` is SQL NULL exactly when the key is absent, on SQLite
@@ -62,7 +83,7 @@ async def read_waiting_documents(
         query = (
             select(Document.id, Document.sha256, Document.content_type)
             .where(
-                Document.state == DocumentState.INBOX,
+                col(Document.state).in_([DocumentState.INBOX, DocumentState.NEEDS_REVIEW]),
                 col(Document.fields)[READ_MARKER].as_string().is_(None),
             )
             .order_by(col(Document.received_at), col(Document.id))
@@ -70,12 +91,15 @@ async def read_waiting_documents(
         )
         waiting = [_Waiting(*row) for row in (await session.exec(query)).all()]
     read = 0
+    catalog: list[CatalogName] | None = None
     for item in waiting:
         data: InvoiceData | None = None
         error: str | None = None
         try:
             content = await store.get(item.sha256)
-            data = await read_document(content, item.content_type, timeout=read_timeout)
+            data = await read_document(
+                content, item.content_type, timeout=read_timeout, memory_mb=memory_mb
+            )
         except NotFound:
             error = "missing_file"
         except ExtractionError as exc:
@@ -88,14 +112,136 @@ async def read_waiting_documents(
             if data is None:
                 document.fields = {**(document.fields or {}), READ_MARKER: {"error": error}}
             else:
-                apply_reading(document, data)
+                if catalog is None:
+                    catalog = await load_catalog_names(session=session)
+                await file_reading(session=session, document=document, data=data, catalog=catalog)
                 read += 1
             session.add(document)
     return read
 
 
-def apply_reading(document: Document, data: InvoiceData) -> None:
-    """Store `data` on `document`: fields, empty columns, and the review state if needed."""
+async def file_reading(
+    *,
+    session: AsyncSession,
+    document: Document,
+    data: InvoiceData,
+    catalog: list[CatalogName],
+) -> None:
+    """Store `data` on `document`, with its supplier, and decide whether a person must look."""
+    apply_reading(document, data, review=False)
+    assert document.id is not None
+    match = await match_supplier(
+        session=session,
+        workspace_id=document.workspace_id,
+        data=data,
+        source_supplier_id=document.supplier_id,
+        catalog=catalog,
+    )
+    if match is not None:
+        document.supplier_id = document.supplier_id or match.supplier_id
+        document.supplier_name = document.supplier_name or match.name[:_SUPPLIER_NAME_MAX]
+    profile = await remember_supplier(
+        session=session, workspace_id=document.workspace_id, match=match, data=data
+    )
+    fields = dict(document.fields)
+    fraud: str | None = None
+    if profile is not None:
+        fields["_supplier"] = {"profile_id": profile.id, "matched_by": match.by if match else "new"}
+        fraud = check_bank_account(profile, data)
+        fields = apply_habits(fields, profile.habits)
+        rule = await find_supplier_rule(
+            session=session,
+            workspace_id=document.workspace_id,
+            supplier_id=document.supplier_id,
+            name=profile.name,
+        )
+        if rule is not None:
+            fields["_rule"] = {
+                "id": rule.id,
+                "account_code": rule.account_code,
+                "tax_rate_code": rule.tax_rate_code,
+                "auto_publish": rule.auto_publish,
+            }
+    document.fields = fields
+    if document.currency is None and isinstance(fields.get("currency"), dict):
+        currency = fields["currency"]
+        if currency.get("source") == "user":
+            document.currency = str(currency["value"])[:_CURRENCY_LEN]
+
+    original = await find_same_invoice(session=session, document=document, data=data)
+    if original is not None:
+        document.fields = {**document.fields, "_duplicate_of": original}
+        move_document(document, DocumentState.ARCHIVED, reason="duplicate")
+        return
+    reason = fraud or review_reason(
+        data, known_total=document.total_amount, supplier_known=document.supplier_name is not None
+    )
+    if reason is None and document.currency is None and not _sure(fields.get("currency")):
+        reason = "missing_currency"
+    if reason is not None and document.state == DocumentState.INBOX:
+        move_document(document, DocumentState.NEEDS_REVIEW, reason=reason)
+
+
+def apply_habits(fields: dict[str, Any], habits: dict[str, Any]) -> dict[str, Any]:
+    """Fill what a person already told Courier about this supplier, where the page is unsure.
+
+    The values keep source "user": they are the person's answers, given once for all.
+    """
+    out = dict(fields)
+    currency = habits.get("currency")
+    if isinstance(currency, str) and not _sure(out.get("currency")):
+        out["currency"] = {"value": currency, "source": "user", "confidence": 1.0}
+    rate = habits.get("vat_rate")
+    if isinstance(rate, str) and not _sure(out.get("vat_lines")):
+        excl, incl = out.get("total_excl_tax"), out.get("total_incl_tax")
+        if _sure(excl) and _sure(incl):
+            assert isinstance(excl, dict)
+            assert isinstance(incl, dict)
+            base, total = Decimal(str(excl["value"])), Decimal(str(incl["value"]))
+            line = {"rate": rate, "base": str(base), "amount": str(total - base)}
+            out["vat_lines"] = {"value": [line], "source": "user", "confidence": 1.0}
+    return out
+
+
+async def find_same_invoice(
+    *, session: AsyncSession, document: Document, data: InvoiceData
+) -> int | None:
+    """The id of an earlier document holding the same supplier's same invoice number.
+
+    The same invoice arrives by mail and by a connector as two different files; the
+    supplier and its number make them one. The earlier document is the one kept.
+    """
+    if data.invoice_number is None or data.invoice_number.confidence < TRUSTED_CONFIDENCE:
+        return None
+    number = data.invoice_number.value
+    if document.supplier_id is not None:
+        same_supplier = col(Document.supplier_id) == document.supplier_id
+    elif document.supplier_name is not None:
+        same_supplier = col(Document.supplier_name) == document.supplier_name
+    else:
+        return None
+    query = (
+        select(Document.id)
+        .where(
+            Document.workspace_id == document.workspace_id,
+            col(Document.id) != document.id,
+            col(Document.id) < document.id,
+            Document.state != DocumentState.ARCHIVED,
+            same_supplier,
+            or_(
+                col(Document.external_ref) == number,
+                col(Document.fields)[("invoice_number", "value")].as_string() == number,
+            ),
+        )
+        .order_by(col(Document.id))
+        .limit(1)
+    )
+    found: int | None = (await session.exec(query)).first()
+    return found
+
+
+def apply_reading(document: Document, data: InvoiceData, *, review: bool = True) -> None:
+    """Store `data` on `document`: fields, empty columns, and (if `review`) the review state."""
     existing: dict[str, Any] = dict(document.fields or {})
     engine = invoice_to_dict(data)
     warnings = list(data.warnings)
@@ -128,12 +274,16 @@ def apply_reading(document: Document, data: InvoiceData) -> None:
         assert data.supplier_name is not None
         document.supplier_name = data.supplier_name.value[:_SUPPLIER_NAME_MAX]
 
+    if not review:
+        return
     reason = review_reason(data, known_total=document.total_amount)
     if reason is not None and document.state == DocumentState.INBOX:
         move_document(document, DocumentState.NEEDS_REVIEW, reason=reason)
 
 
-def review_reason(data: InvoiceData, *, known_total: Decimal | None) -> str | None:
+def review_reason(
+    data: InvoiceData, *, known_total: Decimal | None, supplier_known: bool = True
+) -> str | None:
     """Why a person must look at this reading, or None when it can go on unaided.
 
     The most basic problem wins: no total at all, then totals that do not add up, then a
@@ -143,6 +293,10 @@ def review_reason(data: InvoiceData, *, known_total: Decimal | None) -> str | No
     total = data.total_incl_tax
     if total is None and known_total is None:
         return "missing_total"
+    if not supplier_known and data.supplier_name is None:
+        return "missing_supplier"
+    if "invalid_date" in data.warnings and data.issue_date is None:
+        return "invalid_date"  # e.g. 31/02/2026: a person knows which day was meant
     if "totals_mismatch" in data.warnings:
         return "totals_mismatch"
     if any(w.startswith("source_conflict") for w in data.warnings):
@@ -150,6 +304,11 @@ def review_reason(data: InvoiceData, *, known_total: Decimal | None) -> str | No
     if total is not None and total.confidence < TRUSTED_CONFIDENCE and known_total is None:
         return "low_confidence"
     return None
+
+
+def _sure(item: object) -> bool:
+    """A stored field (a JSON object) that is there and trusted."""
+    return isinstance(item, dict) and float(item.get("confidence", 0)) >= TRUSTED_CONFIDENCE
 
 
 def _trusted(field: Field[Any] | None) -> bool:

@@ -82,11 +82,11 @@ def visible_lines(s: Sample) -> list[str]:
     if s.period:
         out.append(f"Période du {s.period[0]:%d/%m/%Y} au {s.period[1]:%d/%m/%Y}")
     for rate, base, tax in s.breakdown():
-        out.append(f"TVA {fr(rate)} % sur {fr(base)} : {fr(tax)} EUR")
+        out.append(f"TVA {fr(rate)} % sur {fr(base)} : {fr(tax)} {s.currency}")
     out += [
-        f"Total HT : {fr(s.total_excl)} EUR",
-        f"Total TVA : {fr(s.total_tax)} EUR",
-        f"Total TTC : {fr(s.total_incl)} EUR",
+        f"Total HT : {fr(s.total_excl)} {s.currency}",
+        f"Total TVA : {fr(s.total_tax)} {s.currency}",
+        f"Total TTC : {fr(s.total_incl)} {s.currency}",
     ]
     if s.iban:
         out.append(f"IBAN : {s.iban}")

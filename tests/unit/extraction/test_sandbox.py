@@ -13,6 +13,7 @@ from core.extraction import InvoiceData
 from core.extraction.errors import ExtractionError, UnsafeXml
 from core.extraction.sandbox import _run_isolated, read_document, shutdown_sandbox
 from tests.unit.extraction.corpus import BAKERY, visible_lines
+from tests.unit.extraction.image_builders import photograph
 from tests.unit.extraction.pdf_builders import build_pdf
 from tests.unit.extraction.test_xml_safety import XXE
 from tests.unit.extraction.xml_builders import build_ubl
@@ -75,7 +76,7 @@ async def test_engine_reasons_survive_the_process_boundary() -> None:
 
 async def test_other_types_are_unsupported_without_starting_a_worker() -> None:
     with pytest.raises(ExtractionError) as caught:
-        await read_document(b"\x89PNG\r\n\x1a\n", "image/png")
+        await read_document(b"\xd0\xcf\x11\xe0", "application/msword")
     assert caught.value.reason == "unsupported_type"
 
 
@@ -111,3 +112,9 @@ async def test_a_killed_worker_is_too_large_and_is_replaced() -> None:
     assert caught.value.reason == "too_large"
     data = await read_document(build_ubl(BAKERY), "application/xml")
     assert data.total_incl_tax is not None
+
+
+async def test_a_photo_is_read_by_ocr_in_the_child_within_its_memory_limit() -> None:
+    data = await read_document(photograph(BAKERY, angle=4.0), "image/jpeg", memory_mb=512)
+    assert data.total_incl_tax is not None
+    assert (data.total_incl_tax.value, data.total_incl_tax.source) == (BAKERY.total_incl, "ocr")

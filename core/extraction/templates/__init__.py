@@ -1,0 +1,1 @@
+"""Per-supplier templates, one TOML file each: see core/extraction/template.py for the format."""
