@@ -1,7 +1,7 @@
 """supplier profiles
 
-Revision ID: 0008
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-28 03:17:39.189675
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 import core.models.base
 
 
-revision: str = '0008'
-down_revision: str | None = '0003'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
