@@ -11,6 +11,7 @@ from core.models.connection import (
     ConnectionState,
     RunOutcome,
 )
+from core.models.conversation import ChatUser, Conversation
 from core.models.document import Document, DocumentPublic, DocumentSource, DocumentState
 from core.models.inbound import InboundChannel, InboundMessage, InboundState
 from core.models.integration import (
@@ -41,11 +42,13 @@ __all__ = [
     "Challenge",
     "ChallengeChannel",
     "ChallengeState",
+    "ChatUser",
     "Connection",
     "ConnectionCreate",
     "ConnectionPublic",
     "ConnectionRun",
     "ConnectionState",
+    "Conversation",
     "Document",
     "DocumentPublic",
     "DocumentSource",

@@ -1,0 +1,7 @@
+"""The connect conversation (being built)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+router = Router(name="connect")

@@ -1,0 +1,32 @@
+"""What nothing else matched: a word of help outside conversations, a nudge inside one,
+and "this action has expired" for any button no handler took (stale or forged)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.filters import StateFilter
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.i18n import Texts
+
+log = logging.getLogger(__name__)
+router = Router(name="fallback")
+
+
+@router.message(StateFilter(None))
+async def unknown(message: Message, texts: Texts) -> None:
+    await message.answer(texts("common.unknown"))
+
+
+@router.message(StateFilter("*"))
+async def off_the_step(message: Message, texts: Texts) -> None:
+    await message.answer(texts("common.in_conversation"))
+
+
+@router.callback_query(StateFilter("*"))
+async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer, texts: Texts) -> None:
+    log.info("a button no step expects was pressed (telegram user %s)", query.from_user.id)
+    callback_answer.text = texts("common.expired")

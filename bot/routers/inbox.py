@@ -1,0 +1,7 @@
+"""The inbox conversation (being built)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+router = Router(name="inbox")

@@ -1,0 +1,7 @@
+"""The mail conversation (being built)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+router = Router(name="mail")

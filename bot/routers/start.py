@@ -1,0 +1,124 @@
+"""Joining a workspace with `/start <code>` (or a deep link), and `/workspace` to switch.
+
+A stranger, someone in no workspace, gets one answer to everything: how to join.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.callbacks import WorkspacePick
+from bot.context import Actor
+from bot.i18n import Texts, texts_for
+from core.models import Workspace
+from core.services.conversations import set_active_workspace
+from core.services.members import join_workspace
+
+router = Router(name="start")
+stranger_router = Router(name="strangers")
+
+
+@router.message(CommandStart(deep_link=True), StateFilter("*"))
+async def join(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+) -> None:
+    assert message.from_user is not None
+    user = message.from_user
+    code = (command.args or "").strip()
+    before = {w.id for _, w in actor.memberships}
+    member = await join_workspace(
+        session=session,
+        code=code,
+        telegram_user_id=user.id,
+        display_name=user.full_name or str(user.id),
+        language_code=user.language_code,
+    )
+    await set_active_workspace(
+        session=session, telegram_user_id=user.id, workspace_id=member.workspace_id
+    )
+    await state.clear()
+    workspace = await session.get(Workspace, member.workspace_id)
+    assert workspace is not None
+    texts = texts_for(workspace_locale=workspace.locale, language_code=user.language_code)
+    if member.workspace_id in before:
+        await message.answer(texts("start.already_member", workspace=workspace.name))
+        return
+    role = texts(f"common.role_{member.role}")
+    await message.answer(texts("start.joined", workspace=workspace.name, role=role))
+
+
+@router.message(CommandStart(), StateFilter("*"))
+async def start(message: Message, actor: Actor, state: FSMContext, texts: Texts) -> None:
+    if actor.workspace is None:
+        await message.answer(texts("start.stranger"))
+        return
+    await state.clear()
+    await message.answer(texts("start.welcome_back", workspace=actor.workspace.name))
+
+
+def workspace_keyboard(actor: Actor) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for _, workspace in actor.memberships:
+        assert workspace.id is not None
+        mark = "• " if workspace.id == actor.workspace_id else ""
+        builder.button(text=f"{mark}{workspace.name}", callback_data=WorkspacePick(id=workspace.id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+@router.message(Command("workspace"), StateFilter("*"))
+async def choose_workspace(message: Message, actor: Actor, state: FSMContext, texts: Texts) -> None:
+    if actor.workspace is None:
+        await message.answer(texts("start.stranger"))
+        return
+    if len(actor.memberships) == 1:
+        await message.answer(texts("workspace.only_one", workspace=actor.workspace.name))
+        return
+    # A conversation belongs to the workspace it started in: switching ends it.
+    await state.clear()
+    await message.answer(texts("workspace.choose"), reply_markup=workspace_keyboard(actor))
+
+
+@router.callback_query(WorkspacePick.filter(), StateFilter("*"))
+async def switch_workspace(
+    query: CallbackQuery,
+    callback_data: WorkspacePick,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+    texts: Texts,
+) -> None:
+    target = next((w for _, w in actor.memberships if w.id == callback_data.id), None)
+    if target is None or target.id is None:
+        callback_answer.text = texts("common.expired")
+        return
+    await set_active_workspace(
+        session=session, telegram_user_id=actor.telegram_user_id, workspace_id=target.id
+    )
+    await state.clear()
+    texts = texts_for(workspace_locale=target.locale, language_code=query.from_user.language_code)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(texts("workspace.switched", workspace=target.name))
+
+
+@stranger_router.message()
+async def stranger(message: Message, texts: Texts) -> None:
+    await message.answer(texts("start.stranger"))
+
+
+@stranger_router.callback_query()
+async def stranger_button(
+    query: CallbackQuery, callback_answer: CallbackAnswer, texts: Texts
+) -> None:
+    callback_answer.text = texts("common.expired")
