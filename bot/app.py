@@ -34,6 +34,7 @@ from bot.middlewares import FloodLimit, RetryAfter, UnitOfWork
 from bot.routers import codes, common, connect, connections, fallback, inbox, mail, start
 from bot.routers.gate import members_only
 from bot.storage import DatabaseStorage
+from bot.uploads import FetchUploads
 from core.config import Settings
 from core.errors import ConfigInvalid
 
@@ -84,9 +85,13 @@ def build_dispatcher(deps: Deps, *, storage: BaseStorage | None = None) -> Dispa
         deps=deps,
     )
     # After aiogram's own (user context, FSM with its isolation lock): inside the lock,
-    # the flood limit first, then the update's one transaction.
+    # the flood limit first; then a file sent is fetched (outside any transaction); then
+    # the update's one transaction around the handler.
     dp.update.outer_middleware(FloodLimit())
-    dp.update.outer_middleware(UnitOfWork())
+    dp.message.outer_middleware(FetchUploads())
+    unit = UnitOfWork()
+    dp.message.outer_middleware(unit)
+    dp.callback_query.outer_middleware(unit)
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*build_routers())
     return dp

@@ -88,6 +88,7 @@ async def owned(
     kind: Kind,
     ident: int,
     presser: int,
+    quiet: bool = False,
 ) -> Owned | None:
     """The object the button names, if it belongs to the presser's workspace; else None
     (forged, replayed across workspaces, or gone), and the attempt is logged."""
@@ -97,7 +98,7 @@ async def owned(
             found = await _load(session, workspace_id, kind, ident)
         except NotFound:
             found = None
-    if found is None:
+    if found is None and not quiet:
         # No names or data here: only the ids the button carried.
         log.warning(
             "refused a button press: %s %s is not in workspace %s (telegram user %s)",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+from aiogram.methods import TelegramMethod
 
 from core.config import Settings
 from core.db import Database
@@ -14,9 +16,30 @@ from core.services.catalog import SupplierSearch
 from core.storage import DocumentStore
 from core.vault import Vault
 
-#: Run after the update's transaction committed: background work must never see rows
-#: that a rollback would take back.
-AfterCommit = list[Callable[[], Awaitable[None]]]
+
+class Replies:
+    """What a handler says and starts, done once its update's transaction committed.
+
+    So a person is never told "added" about a row a rollback took back, background work
+    never sees such rows, and no Bot API round trip holds the transaction (on SQLite, the
+    single writer) open. `say(message.answer(...))` queues a Bot API call as built by
+    aiogram (nothing is sent until it is awaited); `say.then(fn)` queues any coroutine.
+    """
+
+    __slots__ = ("_queue",)
+
+    def __init__(self) -> None:
+        self._queue: list[TelegramMethod[Any] | Callable[[], Awaitable[None]]] = []
+
+    def __call__(self, method: TelegramMethod[Any]) -> None:
+        self._queue.append(method)
+
+    def then(self, work: Callable[[], Awaitable[None]]) -> None:
+        self._queue.append(work)
+
+    def drain(self) -> list[TelegramMethod[Any] | Callable[[], Awaitable[None]]]:
+        queue, self._queue = self._queue, []
+        return queue
 
 
 class Runs(Protocol):

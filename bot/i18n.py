@@ -72,6 +72,9 @@ class Texts:
             template = catalog(DEFAULT_LANGUAGE).get(key, key)
         return template.format(**params) if params else template
 
+    def has(self, key: str) -> bool:
+        return key in self._texts
+
     def error(self, error: CourierError) -> str:
         key = f"errors.{error.key}"
         if key not in self._texts:

@@ -19,7 +19,7 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, TelegramObject, User
 
-from bot.context import Actor, AfterCommit, Deps
+from bot.context import Actor, Deps, Replies
 from bot.i18n import texts_for
 from bot.storage import CURRENT_SESSION
 from core.errors import CourierError
@@ -95,8 +95,8 @@ class UnitOfWork(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         deps: Deps = data["deps"]
         user: User | None = data.get("event_from_user")
-        after: AfterCommit = []
-        data["after_commit"] = after
+        say = Replies()
+        data["say"] = say
         texts = texts_for(workspace_locale=None, language_code=user.language_code if user else None)
         try:
             async with deps.db.transaction() as session:
@@ -120,8 +120,16 @@ class UnitOfWork(BaseMiddleware):
             log.exception("an update failed; its transaction was rolled back")
             await _tell(data, texts("common.internal_error"))
             return None
-        for start in after:
-            await start()
+        bot: Bot = data["bot"]
+        for step in say.drain():
+            try:
+                if isinstance(step, TelegramMethod):
+                    await bot(step)
+                else:
+                    await step()
+            except Exception:
+                # Committed already: a reply that fails is logged, never rolled back.
+                log.exception("a reply after commit failed")
         return result
 
 

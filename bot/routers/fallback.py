@@ -10,6 +10,7 @@ from aiogram.filters import StateFilter
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.context import Replies
 from bot.i18n import Texts
 
 log = logging.getLogger(__name__)
@@ -17,13 +18,13 @@ router = Router(name="fallback")
 
 
 @router.message(StateFilter(None))
-async def unknown(message: Message, texts: Texts) -> None:
-    await message.answer(texts("common.unknown"))
+async def unknown(message: Message, texts: Texts, say: Replies) -> None:
+    say(message.answer(texts("common.unknown")))
 
 
 @router.message(StateFilter("*"))
-async def off_the_step(message: Message, texts: Texts) -> None:
-    await message.answer(texts("common.in_conversation"))
+async def off_the_step(message: Message, texts: Texts, say: Replies) -> None:
+    say(message.answer(texts("common.in_conversation")))
 
 
 @router.callback_query(StateFilter("*"))

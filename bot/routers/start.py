@@ -14,7 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import WorkspacePick
-from bot.context import Actor
+from bot.context import Actor, Replies
 from bot.i18n import Texts, texts_for
 from core.models import Workspace
 from core.services.conversations import set_active_workspace
@@ -31,6 +31,7 @@ async def join(
     state: FSMContext,
     session: AsyncSession,
     actor: Actor,
+    say: Replies,
 ) -> None:
     assert message.from_user is not None
     user = message.from_user
@@ -51,19 +52,21 @@ async def join(
     assert workspace is not None
     texts = texts_for(workspace_locale=workspace.locale, language_code=user.language_code)
     if member.workspace_id in before:
-        await message.answer(texts("start.already_member", workspace=workspace.name))
+        say(message.answer(texts("start.already_member", workspace=workspace.name)))
         return
     role = texts(f"common.role_{member.role}")
-    await message.answer(texts("start.joined", workspace=workspace.name, role=role))
+    say(message.answer(texts("start.joined", workspace=workspace.name, role=role)))
 
 
 @router.message(CommandStart(), StateFilter("*"))
-async def start(message: Message, actor: Actor, state: FSMContext, texts: Texts) -> None:
+async def start(
+    message: Message, actor: Actor, state: FSMContext, texts: Texts, say: Replies
+) -> None:
     if actor.workspace is None:
-        await message.answer(texts("start.stranger"))
+        say(message.answer(texts("start.stranger")))
         return
     await state.clear()
-    await message.answer(texts("start.welcome_back", workspace=actor.workspace.name))
+    say(message.answer(texts("start.welcome_back", workspace=actor.workspace.name)))
 
 
 def workspace_keyboard(actor: Actor) -> InlineKeyboardMarkup:
@@ -77,16 +80,18 @@ def workspace_keyboard(actor: Actor) -> InlineKeyboardMarkup:
 
 
 @router.message(Command("workspace"), StateFilter("*"))
-async def choose_workspace(message: Message, actor: Actor, state: FSMContext, texts: Texts) -> None:
+async def choose_workspace(
+    message: Message, actor: Actor, state: FSMContext, texts: Texts, say: Replies
+) -> None:
     if actor.workspace is None:
-        await message.answer(texts("start.stranger"))
+        say(message.answer(texts("start.stranger")))
         return
     if len(actor.memberships) == 1:
-        await message.answer(texts("workspace.only_one", workspace=actor.workspace.name))
+        say(message.answer(texts("workspace.only_one", workspace=actor.workspace.name)))
         return
     # A conversation belongs to the workspace it started in: switching ends it.
     await state.clear()
-    await message.answer(texts("workspace.choose"), reply_markup=workspace_keyboard(actor))
+    say(message.answer(texts("workspace.choose"), reply_markup=workspace_keyboard(actor)))
 
 
 @router.callback_query(WorkspacePick.filter(), StateFilter("*"))
@@ -98,6 +103,7 @@ async def switch_workspace(
     state: FSMContext,
     callback_answer: CallbackAnswer,
     texts: Texts,
+    say: Replies,
 ) -> None:
     target = next((w for _, w in actor.memberships if w.id == callback_data.id), None)
     if target is None or target.id is None:
@@ -109,12 +115,12 @@ async def switch_workspace(
     await state.clear()
     texts = texts_for(workspace_locale=target.locale, language_code=query.from_user.language_code)
     if isinstance(query.message, Message):
-        await query.message.edit_text(texts("workspace.switched", workspace=target.name))
+        say(query.message.edit_text(texts("workspace.switched", workspace=target.name)))
 
 
 @stranger_router.message()
-async def stranger(message: Message, texts: Texts) -> None:
-    await message.answer(texts("start.stranger"))
+async def stranger(message: Message, texts: Texts, say: Replies) -> None:
+    say(message.answer(texts("start.stranger")))
 
 
 @stranger_router.callback_query()
