@@ -16,7 +16,8 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import ChallengePick, ConnectionAction, ConnectionVerb
-from bot.i18n import Texts, catalog
+from bot.i18n import Texts
+from bot.prompts import code_prompt, render_verified
 
 #: Rows of these kinds for one chat, claimed together, are told in one message.
 MERGEABLE = frozenset({"documents_fetched", "documents_received"})
@@ -83,9 +84,9 @@ def _fix_button(texts: Texts, state: str, connection_id: Any) -> InlineKeyboardB
     return _connection_button(texts, fix[0], fix[1], connection_id) if fix else None
 
 
-def _code_button(texts: Texts, challenge_id: Any, label: str | None = None) -> InlineKeyboardButton:
+def _code_button(challenge_id: Any, label: str) -> InlineKeyboardButton:
     data = ChallengePick(id=_int(challenge_id)).pack()
-    return InlineKeyboardButton(text=label or texts("notify.enter_code"), callback_data=data)
+    return InlineKeyboardButton(text=label, callback_data=data)
 
 
 def _fetched(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
@@ -99,14 +100,15 @@ def _received(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
 
 
 def _code_requested(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
-    supplier = facts.supplier(p.get("connection_id"))
-    destination = p.get("destination")
-    if destination:
-        text = texts("codes.asked", supplier=supplier, destination=destination)
-    else:
-        text = texts("codes.asked_nowhere", supplier=supplier)
-    # The ChallengePick button marks the prompt: a reply to it names its challenge.
-    return Outgoing(text, _buttons(_code_button(texts, p.get("challenge_id"))))
+    # The bot's own prompt: its ChallengePick button lets a reply name the challenge.
+    text, markup = code_prompt(
+        challenge_id=_int(p.get("challenge_id")),
+        connection_id=_int(p.get("connection_id")),
+        supplier=facts.supplier(p.get("connection_id")),
+        destination=p.get("destination") or None,
+        texts=texts,
+    )
+    return Outgoing(text, markup)
 
 
 def _code_wrong(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
@@ -114,8 +116,14 @@ def _code_wrong(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     if p.get("last"):
         fetch = _connection_button(texts, "connections.fetch", "fetch", p.get("connection_id"))
         return Outgoing(texts("notify.code_wrong_last", supplier=supplier), _buttons(fetch))
-    text = texts("notify.code_wrong", supplier=supplier)
-    return Outgoing(text, _buttons(_code_button(texts, p.get("challenge_id"))))
+    _, markup = code_prompt(
+        challenge_id=_int(p.get("challenge_id")),
+        connection_id=_int(p.get("connection_id")),
+        supplier=supplier,
+        destination=None,
+        texts=texts,
+    )
+    return Outgoing(texts("notify.code_wrong", supplier=supplier), markup)
 
 
 def _code_relayed(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
@@ -126,7 +134,7 @@ def _code_relayed(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
 
 def _code_ambiguous(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     buttons = [
-        _code_button(texts, ident, facts.challenge_supplier(ident) or str(ident))
+        _code_button(ident, facts.challenge_supplier(ident) or str(ident))
         for ident in p.get("challenge_ids") or ()
     ]
     return Outgoing(texts("notify.code_ambiguous"), _buttons(*buttons))
@@ -159,15 +167,10 @@ def _state_alert(state: str) -> Callable[[Mapping[str, Any], Texts, Facts], Outg
 
 
 def _verified(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
-    supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
-    state = str(p.get("state") or "")
-    if state == "active":
-        found, new = _int(p.get("found")), _int(p.get("new"))
-        return Outgoing(texts("connect.verified", supplier=supplier, found=found, new=new))
-    help_key = f"connections.help_{state}"
-    reason = texts(help_key) if help_key in catalog(texts.language) else texts("errors.error")
-    text = texts("connect.verify_failed", supplier=supplier, reason=reason)
-    return Outgoing(text, _buttons(_fix_button(texts, state, p.get("connection_id"))))
+    payload = dict(p)
+    payload["supplier"] = p.get("supplier") or facts.supplier(p.get("connection_id"))
+    fix = _fix_button(texts, str(p.get("state") or ""), p.get("connection_id"))
+    return Outgoing(render_verified(payload, texts), _buttons(fix))
 
 
 def _suspicious_empty(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
