@@ -1,7 +1,8 @@
 """Pacing for the notifier: Telegram's limits kept on our side, so a 429 stays rare.
 
-At most `per_second` messages start per second overall, and one chat gets a message at
-most every `chat_interval` seconds. Messages for one chat keep their order. A 429 puts
+At most `per_second` messages start per second overall (a token bucket: after a pause,
+up to `burst` may start at once, fewer than Telegram's own tolerance), and one chat gets
+a message at most every `chat_interval` seconds. Messages for one chat keep their order. A 429 puts
 its chat (or, when `retry_after` names no chat, everyone) on hold for that long.
 """
 
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Pace:
-    per_second: float = 29.0
+    per_second: float = 30.0
+    burst: int = 10
     chat_interval: float = 1.0
 
 
@@ -25,7 +27,9 @@ class Pacer:
 
     def __init__(self, pace: Pace) -> None:
         self.pace = pace
-        self._next_any = 0.0
+        self._tokens = float(pace.burst)
+        self._stamp: float | None = None
+        self._held_until = 0.0
         self._next_chat: dict[int, float] = {}
 
     def _now(self) -> float:
@@ -34,13 +38,21 @@ class Pacer:
     def chat_ready_at(self, chat_id: int) -> float:
         return self._next_chat.get(chat_id, 0.0)
 
+    def _refill(self, now: float) -> None:
+        if self._stamp is not None:
+            earned = (now - self._stamp) * self.pace.per_second
+            self._tokens = min(float(self.pace.burst), self._tokens + earned)
+        self._stamp = now
+
     async def turn(self, chat_id: int) -> None:
-        """Wait for this chat's turn and the next overall slot, and take both."""
+        """Wait for this chat's turn and an overall token, and take both."""
         while True:
             now = self._now()
-            start = max(now, self._next_any, self.chat_ready_at(chat_id))
+            self._refill(now)
+            token_at = now if self._tokens >= 1 else now + (1 - self._tokens) / self.pace.per_second
+            start = max(token_at, self._held_until, self.chat_ready_at(chat_id))
             if start <= now:
-                self._next_any = max(self._next_any, now) + 1.0 / self.pace.per_second
+                self._tokens -= 1
                 self._next_chat[chat_id] = now + self.pace.chat_interval
                 return
             await asyncio.sleep(start - now)
@@ -49,7 +61,7 @@ class Pacer:
         """After a 429: that chat (or every chat) waits `seconds`."""
         until = self._now() + seconds
         if chat_id is None:
-            self._next_any = max(self._next_any, until)
+            self._held_until = max(self._held_until, until)
         else:
             self._next_chat[chat_id] = max(self.chat_ready_at(chat_id), until)
 

@@ -64,9 +64,9 @@ class Terminal:
 
     async def show(self, stop: asyncio.Event) -> None:
         """Print the chat's events as they happen, until `stop`."""
-        world, chat = self.user.world, self.user.chat
+        chat = self.user.chat
         while not stop.is_set():
-            changed = world.changed()
+            changed = chat.changed()
             while self._shown < len(chat.events):
                 event = chat.events[self._shown]
                 self._shown += 1

@@ -44,7 +44,7 @@ async def bot(api: BotApi, telegram: BotWorld) -> AsyncIterator[Bot]:
 
 @pytest.fixture
 def notifier(bot: Bot, db: Database) -> Notifier:
-    return Notifier(bot=bot, db=db, pace=Pace(per_second=29.0, chat_interval=1.0))
+    return Notifier(bot=bot, db=db, pace=Pace())
 
 
 @pytest.fixture
