@@ -11,18 +11,20 @@ and each press with an answer and an edit.
 
 - `bot_ratio=` Courier's updates per second / the echo bot's (target >= 0.5), median.
 
-    python -m bench.bot_throughput [--members 1000] [--runs 1]
+    python -m bench.bot_throughput [--members 1000] [--runs 1] [--postgres [URL]]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -31,10 +33,14 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.app import build_bot, build_dispatcher, run_polling
 from bot.serve import build_deps
 from core.config import Settings
+from core.db import create_database
+from core.db.migrate import upgrade
 from core.models import Locale, Member, Role, Workspace
 from courier.roles import build_runner
 from courier.runtime import open_runtime
@@ -116,11 +122,40 @@ async def echo_run(api: BotApi, members: int) -> float:
         await bot.session.close()
 
 
-async def courier_run(api: BotApi, members: int, folder: Path) -> float:
+@contextlib.asynccontextmanager
+async def scratch_postgres(server: str | None) -> AsyncIterator[str | None]:
+    """A database of its own on the PostgreSQL server, migrated, dropped at the end."""
+    if server is None:
+        yield None
+        return
+    name = f"courier_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_database(make_url(server))
+    async with admin.engine.connect() as connection:
+        await (await connection.execution_options(isolation_level="AUTOCOMMIT")).execute(
+            text(f'CREATE DATABASE "{name}"')
+        )
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    db = create_database(make_url(url))
+    await upgrade(db.engine)
+    await db.dispose()
+    try:
+        yield url
+    finally:
+        async with admin.engine.connect() as connection:
+            await (await connection.execution_options(isolation_level="AUTOCOMMIT")).execute(
+                text(f'DROP DATABASE "{name}" WITH (FORCE)')
+            )
+        await admin.dispose()
+
+
+async def courier_run(
+    api: BotApi, members: int, folder: Path, database_url: str | None = None
+) -> float:
     world = api.add_bot(COURIER_TOKEN, username="courier_bench_bot")
     settings = Settings(
         _env_file=None,
         data_dir=folder,
+        database_url=database_url,
         telegram_token=SecretStr(COURIER_TOKEN),
         telegram_api_url=api.url,
     )
@@ -150,12 +185,13 @@ async def courier_run(api: BotApi, members: int, folder: Path) -> float:
             await bot.session.close()
 
 
-async def one_run(members: int) -> tuple[float, float]:
+async def one_run(members: int, postgres: str | None) -> tuple[float, float]:
     api = BotApi()
     await api.start()
     try:
         with tempfile.TemporaryDirectory(prefix="courier-bot-bench-") as folder:
-            courier = await courier_run(api, members, Path(folder))
+            async with scratch_postgres(postgres) as url:
+                courier = await courier_run(api, members, Path(folder), url)
         echo = await echo_run(api, members)
     finally:
         await api.close()
@@ -166,12 +202,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        help="run Courier's bot on a scratch database of this PostgreSQL server",
+    )
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.ERROR)
     updates = args.members * len(SCRIPT)
     ratios, ours, theirs = [], [], []
     for n in range(1, args.runs + 1):
-        courier, echo = await one_run(args.members)
+        courier, echo = await one_run(args.members, args.postgres)
         ours.append(updates / courier)
         theirs.append(updates / echo)
         ratios.append(ours[-1] / theirs[-1])
@@ -179,7 +221,8 @@ async def main() -> None:
             f"run {n}: courier {ours[-1]:.0f} updates/s ({courier:.1f} s), "
             f"echo {theirs[-1]:.0f} updates/s ({echo:.1f} s)"
         )
-    print(f"members={args.members} updates={updates} runs={args.runs} (SQLite, long polling)")
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"members={args.members} updates={updates} runs={args.runs} ({backend}, long polling)")
     print(f"courier_updates_per_second={statistics.median(ours):.0f} (median)")
     print(f"echo_updates_per_second={statistics.median(theirs):.0f} (median)")
     print(f"bot_ratio={statistics.median(ratios):.2f} target>=0.5")
