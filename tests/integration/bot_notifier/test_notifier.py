@@ -11,7 +11,8 @@ from sqlalchemy import update
 from bot.notifier import Notifier
 from bot.notify_pacing import Pace
 from core.db import Database
-from core.models import Notification, NotificationState, Role
+from core.models import ChallengeChannel, Notification, NotificationState, Role
+from core.services.challenges import open_challenge
 from core.vault import Vault
 from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import TelegramUser
@@ -202,3 +203,37 @@ async def test_the_loop_delivers_what_arrives_and_stops_when_asked(
     assert (await marie.wait_for_reply()).text.startswith("EDF : 2")
     stop.set()
     await asyncio.wait_for(running, timeout=5)
+
+
+async def test_codes_from_email_name_their_supplier_and_never_show_the_code(
+    db: Database, vault: Vault, world: World, notifier: Notifier, marie: TelegramUser
+) -> None:
+    first = await connect(db, vault, world, login="a@dupont.fr")
+    second = await connect(db, vault, world, login="b@dupont.fr")
+    async with db.transaction() as session:
+        one = await open_challenge(
+            session=session, connection=first, channel=ChallengeChannel.EMAIL
+        )
+        two = await open_challenge(
+            session=session, connection=second, channel=ChallengeChannel.EMAIL
+        )
+    await notify(db, world, "code_relayed", to_owner=False, challenge_id=one.id, subject="Code")
+    await notify(
+        db,
+        world,
+        "code_ambiguous",
+        to_owner=False,
+        challenge_ids=[one.id, two.id],
+        code_sealed=vault.seal("493817"),
+        subject="Code",
+    )
+    await notifier.deliver_due()
+    relayed = await marie.wait_for_reply()
+    assert relayed.text == "Code reçu dans votre boîte mail et transmis à EDF Entreprises."
+    which = await marie.wait_for_reply(within=3)
+    assert which.labels == ["EDF Entreprises", "EDF Entreprises"]
+    assert [b.callback_data for row in which.buttons for b in row] == [
+        f"cp:{one.id}",
+        f"cp:{two.id}",
+    ]
+    assert "493817" not in which.text
