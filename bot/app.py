@@ -63,18 +63,19 @@ def build_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
 
 
 def build_routers() -> list[Router]:
+    """Fresh routers in their order (see the module's docstring)."""
     members = Router(name="members")
     members_only(members)
     members.include_routers(
-        connect.router, connections.router, inbox.router, mail.router, codes.bare_router
+        connect.build(), connections.build(), inbox.build(), mail.build(), codes.build_bare()
     )
     return [
-        common.router,
-        start.router,
-        codes.reply_router,
+        common.build(),
+        start.build(),
+        codes.build_reply(),
         members,
-        start.stranger_router,
-        fallback.router,
+        start.build_stranger(),
+        fallback.build(),
     ]
 
 

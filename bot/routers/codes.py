@@ -28,8 +28,6 @@ from core.models import Challenge, Connection, Supplier
 from core.services.challenges import open_challenges, submit_code
 
 log = logging.getLogger(__name__)
-reply_router = Router(name="code-replies")
-bare_router = Router(name="bare-codes")
 
 #: What a one-time code looks like: 4 to 10 letters and digits, at least one digit.
 CODE = re.compile(r"^\s*(?=[A-Za-z0-9-]*\d)([A-Za-z0-9]{2,5}-?[A-Za-z0-9]{2,5})\s*$")
@@ -91,12 +89,6 @@ async def _submit(
     say(message.answer(texts("codes.passed", supplier=await _supplier_of(session, challenge))))
 
 
-@reply_router.message(
-    F.reply_to_message,
-    F.text,
-    StateFilter("*"),
-    F.func(lambda m: challenge_of_prompt(m.reply_to_message)),
-)
 async def reply_to_prompt(
     message: Message,
     actor: Actor,
@@ -115,7 +107,6 @@ async def reply_to_prompt(
     await _submit(message, session, deps, texts, challenge, code, say)
 
 
-@reply_router.callback_query(ChallengePick.filter(), StateFilter("*"))
 async def pick_challenge(
     query: CallbackQuery,
     callback_data: ChallengePick,
@@ -146,7 +137,6 @@ async def pick_challenge(
         say(query.message.answer(texts("codes.type_now")))
 
 
-@reply_router.message(Codes.typing, F.text)
 async def typed_code(
     message: Message,
     actor: Actor,
@@ -169,7 +159,6 @@ async def typed_code(
     await _submit(message, session, deps, texts, challenge, code, say)
 
 
-@bare_router.message(StateFilter(None), F.text.func(looks_like_code))
 async def bare_code(
     message: Message,
     actor: Actor,
@@ -202,3 +191,25 @@ async def bare_code(
     builder.button(text=texts("common.cancel_button"), callback_data=Cancel())
     builder.adjust(1)
     say(message.answer(texts("codes.which"), reply_markup=builder.as_markup()))
+
+
+def build_reply() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    reply_router = Router(name="code-replies")
+    reply_router.message.register(
+        reply_to_prompt,
+        F.reply_to_message,
+        F.text,
+        StateFilter("*"),
+        F.func(lambda m: challenge_of_prompt(m.reply_to_message)),
+    )
+    reply_router.callback_query.register(pick_challenge, ChallengePick.filter(), StateFilter("*"))
+    reply_router.message.register(typed_code, Codes.typing, F.text)
+    return reply_router
+
+
+def build_bare() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    bare_router = Router(name="bare-codes")
+    bare_router.message.register(bare_code, StateFilter(None), F.text.func(looks_like_code))
+    return bare_router

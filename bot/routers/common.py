@@ -11,10 +11,7 @@ from bot.callbacks import Cancel
 from bot.context import Actor, Replies
 from bot.i18n import Texts
 
-router = Router(name="common")
 
-
-@router.message(Command("cancel"), StateFilter("*"))
 async def cancel(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
     if await state.get_state() is None:
         say(message.answer(texts("common.nothing_to_cancel")))
@@ -23,7 +20,6 @@ async def cancel(message: Message, state: FSMContext, texts: Texts, say: Replies
     say(message.answer(texts("common.cancelled"), reply_markup=ReplyKeyboardRemove()))
 
 
-@router.callback_query(Cancel.filter(), StateFilter("*"))
 async def cancel_button(
     query: CallbackQuery, state: FSMContext, texts: Texts, say: Replies
 ) -> None:
@@ -32,9 +28,17 @@ async def cancel_button(
         say(query.message.edit_text(texts("common.cancelled")))
 
 
-@router.message(Command("help"), StateFilter("*"))
 async def show_help(message: Message, actor: Actor, texts: Texts, say: Replies) -> None:
     if actor.member is None:
         say(message.answer(texts("start.stranger")))
         return
     say(message.answer(texts("help.text")))
+
+
+def build() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    router = Router(name="common")
+    router.message.register(cancel, Command("cancel"), StateFilter("*"))
+    router.callback_query.register(cancel_button, Cancel.filter(), StateFilter("*"))
+    router.message.register(show_help, Command("help"), StateFilter("*"))
+    return router

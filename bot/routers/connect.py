@@ -34,7 +34,6 @@ from core.services.members import list_members
 from core.services.workspaces import inbox_address
 
 log = logging.getLogger(__name__)
-router = Router(name="connect")
 
 #: How long a run asked from the chat counts as interactive: someone can answer a code.
 INTERACTIVE_FOR = timedelta(minutes=15)
@@ -67,7 +66,6 @@ async def _fresh(state: FSMContext, nonce: str) -> dict[str, Any] | None:
     return data if data.get("n") == nonce else None
 
 
-@router.message(Command("connect"), StateFilter("*"))
 async def start(
     message: Message, actor: Actor, state: FSMContext, texts: Texts, say: Replies
 ) -> None:
@@ -82,7 +80,6 @@ async def start(
     say(message.answer(texts("connect.ask_supplier", workspace_line=line)))
 
 
-@router.message(Connect.supplier, F.text)
 async def search(
     message: Message, state: FSMContext, deps: Deps, texts: Texts, say: Replies
 ) -> None:
@@ -102,7 +99,6 @@ async def search(
     say(message.answer(texts("connect.results"), reply_markup=_cancel_row(builder, texts)))
 
 
-@router.callback_query(Connect.supplier, SupplierPick.filter())
 async def pick_supplier(
     query: CallbackQuery,
     callback_data: SupplierPick,
@@ -156,7 +152,6 @@ async def _ask_login(
     say(message.answer(texts("connect.ask_login", supplier=supplier)))
 
 
-@router.callback_query(Connect.owner, OwnerPick.filter())
 async def pick_owner(
     query: CallbackQuery,
     callback_data: OwnerPick,
@@ -183,7 +178,6 @@ async def pick_owner(
     await _ask_login(query.message, state, texts, owner, say)
 
 
-@router.message(Connect.login, F.text)
 async def login(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
     value = (message.text or "").strip()
     if not value or len(value) > 200:
@@ -194,7 +188,6 @@ async def login(message: Message, state: FSMContext, texts: Texts, say: Replies)
     say(message.answer(texts("connect.ask_password")))
 
 
-@router.message(Connect.password, F.text)
 async def password(
     message: Message, bot: Bot, state: FSMContext, deps: Deps, texts: Texts, say: Replies
 ) -> None:
@@ -222,7 +215,6 @@ async def password(
     say(message.answer(texts("connect.ask_history"), reply_markup=_cancel_row(builder, texts)))
 
 
-@router.callback_query(Connect.history, HistoryPick.filter())
 async def pick_history(
     query: CallbackQuery,
     callback_data: HistoryPick,
@@ -248,7 +240,6 @@ async def pick_history(
     await _create(query.message, actor, session, state, deps, texts, data, None, say)
 
 
-@router.message(Connect.since, F.text)
 async def since(
     message: Message,
     actor: Actor,
@@ -311,3 +302,17 @@ async def _create(
 
     say.then(verify)
     say(message.answer(texts("connect.started", supplier=supplier)))
+
+
+def build() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    router = Router(name="connect")
+    router.message.register(start, Command("connect"), StateFilter("*"))
+    router.message.register(search, Connect.supplier, F.text)
+    router.callback_query.register(pick_supplier, Connect.supplier, SupplierPick.filter())
+    router.callback_query.register(pick_owner, Connect.owner, OwnerPick.filter())
+    router.message.register(login, Connect.login, F.text)
+    router.message.register(password, Connect.password, F.text)
+    router.callback_query.register(pick_history, Connect.history, HistoryPick.filter())
+    router.message.register(since, Connect.since, F.text)
+    return router

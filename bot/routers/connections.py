@@ -30,7 +30,6 @@ from core.services.connections import (
 )
 from core.services.fetch_claims import request_fetch
 
-router = Router(name="connections")
 S = ConnectionState
 
 #: The states that need the person, and the button that fixes each.
@@ -97,7 +96,6 @@ def actions(connection: Connection, texts: Texts) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@router.message(Command("connections"), StateFilter("*"))
 async def show_all(
     message: Message,
     actor: Actor,
@@ -144,7 +142,6 @@ async def show_all(
     say(message.answer("\n".join(lines), reply_markup=builder.as_markup()))
 
 
-@router.callback_query(ConnectionAction.filter(), StateFilter("*"))
 async def act(
     query: CallbackQuery,
     callback_data: ConnectionAction,
@@ -229,7 +226,6 @@ async def act(
         say(message.answer(texts("connections.ask_login", supplier=supplier.name)))
 
 
-@router.message(Credentials.login, F.text)
 async def new_login(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
     value = (message.text or "").strip()
     if not value or len(value) > 200:
@@ -241,7 +237,6 @@ async def new_login(message: Message, state: FSMContext, texts: Texts, say: Repl
     say(message.answer(texts("connections.ask_password", supplier=supplier)))
 
 
-@router.message(Credentials.password, F.text)
 async def new_password(
     message: Message,
     bot: Bot,
@@ -290,3 +285,13 @@ async def new_password(
 
     say.then(verify)
     say(message.answer(texts("connections.updated", supplier=str(data["supplier"]))))
+
+
+def build() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    router = Router(name="connections")
+    router.message.register(show_all, Command("connections"), StateFilter("*"))
+    router.callback_query.register(act, ConnectionAction.filter(), StateFilter("*"))
+    router.message.register(new_login, Credentials.login, F.text)
+    router.message.register(new_password, Credentials.password, F.text)
+    return router

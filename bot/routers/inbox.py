@@ -26,11 +26,9 @@ from core.services.documents import (
 from core.services.workspaces import inbox_address
 from core.sniff import is_document_type, sniff_content_type
 
-router = Router(name="inbox")
 LISTED = 8
 
 
-@router.message(F.document | F.photo, StateFilter("*"))
 async def upload(
     message: Message,
     actor: Actor,
@@ -84,7 +82,6 @@ def _line(number: int, document: Document, texts: Texts) -> str:
     )
 
 
-@router.message(Command("inbox"), StateFilter("*"))
 async def show(
     message: Message, actor: Actor, session: AsyncSession, texts: Texts, say: Replies
 ) -> None:
@@ -121,7 +118,6 @@ async def show(
     say(message.answer("\n".join(lines), reply_markup=builder.as_markup()))
 
 
-@router.callback_query(DocumentAction.filter(), StateFilter("*"))
 async def act(
     query: CallbackQuery,
     callback_data: DocumentAction,
@@ -156,3 +152,12 @@ async def act(
         return
     move_document(document, DocumentState.ARCHIVED)
     say(query.message.answer(texts("inbox.archived", filename=document.filename)))
+
+
+def build() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    router = Router(name="inbox")
+    router.message.register(upload, F.document | F.photo, StateFilter("*"))
+    router.message.register(show, Command("inbox"), StateFilter("*"))
+    router.callback_query.register(act, DocumentAction.filter(), StateFilter("*"))
+    return router

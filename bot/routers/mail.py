@@ -23,7 +23,6 @@ from core.models import Mailbox, MailboxCreate
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import inbox_address
 
-router = Router(name="mail")
 HOST = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,198}[A-Za-z0-9])?)(?::(\d{1,5}))?$")
 
 
@@ -33,7 +32,6 @@ class MailboxAdd(StatesGroup):
     secret = State()
 
 
-@router.message(Command("mail"), StateFilter("*"))
 async def show(
     message: Message,
     actor: Actor,
@@ -74,7 +72,6 @@ async def show(
     say(message.answer("\n".join(lines), reply_markup=markup))
 
 
-@router.callback_query(MailboxAction.filter(), StateFilter("*"))
 async def act(
     query: CallbackQuery,
     callback_data: MailboxAction,
@@ -114,7 +111,6 @@ async def act(
     say(query.message.answer(texts("mail.removed", user=mailbox.username, host=mailbox.host)))
 
 
-@router.message(MailboxAdd.host, F.text)
 async def host(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
     value = (message.text or "").strip().lower()
     match = HOST.match(value)
@@ -130,7 +126,6 @@ async def host(message: Message, state: FSMContext, texts: Texts, say: Replies) 
     say(message.answer(texts("mail.ask_user")))
 
 
-@router.message(MailboxAdd.user, F.text)
 async def user(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
     value = (message.text or "").strip()
     if not value or len(value) > 200:
@@ -141,7 +136,6 @@ async def user(message: Message, state: FSMContext, texts: Texts, say: Replies) 
     say(message.answer(texts("mail.ask_secret")))
 
 
-@router.message(MailboxAdd.secret, F.text)
 async def secret(
     message: Message,
     bot: Bot,
@@ -175,3 +169,14 @@ async def secret(
         ),
     )
     say(message.answer(texts("mail.added", user=mailbox.username, host=mailbox.host)))
+
+
+def build() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    router = Router(name="mail")
+    router.message.register(show, Command("mail"), StateFilter("*"))
+    router.callback_query.register(act, MailboxAction.filter(), StateFilter("*"))
+    router.message.register(host, MailboxAdd.host, F.text)
+    router.message.register(user, MailboxAdd.user, F.text)
+    router.message.register(secret, MailboxAdd.secret, F.text)
+    return router

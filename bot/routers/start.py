@@ -20,11 +20,7 @@ from core.models import Workspace
 from core.services.conversations import set_active_workspace
 from core.services.members import join_workspace
 
-router = Router(name="start")
-stranger_router = Router(name="strangers")
 
-
-@router.message(CommandStart(deep_link=True), StateFilter("*"))
 async def join(
     message: Message,
     command: CommandObject,
@@ -58,7 +54,6 @@ async def join(
     say(message.answer(texts("start.joined", workspace=workspace.name, role=role)))
 
 
-@router.message(CommandStart(), StateFilter("*"))
 async def start(
     message: Message, actor: Actor, state: FSMContext, texts: Texts, say: Replies
 ) -> None:
@@ -79,7 +74,6 @@ def workspace_keyboard(actor: Actor) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@router.message(Command("workspace"), StateFilter("*"))
 async def choose_workspace(
     message: Message, actor: Actor, state: FSMContext, texts: Texts, say: Replies
 ) -> None:
@@ -94,7 +88,6 @@ async def choose_workspace(
     say(message.answer(texts("workspace.choose"), reply_markup=workspace_keyboard(actor)))
 
 
-@router.callback_query(WorkspacePick.filter(), StateFilter("*"))
 async def switch_workspace(
     query: CallbackQuery,
     callback_data: WorkspacePick,
@@ -118,13 +111,29 @@ async def switch_workspace(
         say(query.message.edit_text(texts("workspace.switched", workspace=target.name)))
 
 
-@stranger_router.message()
 async def stranger(message: Message, texts: Texts, say: Replies) -> None:
     say(message.answer(texts("start.stranger")))
 
 
-@stranger_router.callback_query()
 async def stranger_button(
     query: CallbackQuery, callback_answer: CallbackAnswer, texts: Texts
 ) -> None:
     callback_answer.text = texts("common.expired")
+
+
+def build() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    router = Router(name="start")
+    router.message.register(join, CommandStart(deep_link=True), StateFilter("*"))
+    router.message.register(start, CommandStart(), StateFilter("*"))
+    router.message.register(choose_workspace, Command("workspace"), StateFilter("*"))
+    router.callback_query.register(switch_workspace, WorkspacePick.filter(), StateFilter("*"))
+    return router
+
+
+def build_stranger() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    stranger_router = Router(name="strangers")
+    stranger_router.message.register(stranger)
+    stranger_router.callback_query.register(stranger_button)
+    return stranger_router
