@@ -214,6 +214,36 @@ def _no_document(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     return Outgoing(text)
 
 
+def _approval(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    supplier = facts.supplier(p.get("connection_id"))
+    destination = p.get("destination") or texts("codes.somewhere")
+    show = _connection_button(texts, "connections.show", "show", p.get("connection_id"))
+    return Outgoing(
+        texts("notify.approval", supplier=supplier, destination=destination), _buttons(show)
+    )
+
+
+def _integration_expiring(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    # A Reconnect button waits for the bot's integration buttons (issue #7); /integration meanwhile.
+    text = texts(
+        "notify.integration_expiring",
+        provider=p.get("provider") or "",
+        company=p.get("company") or "",
+        date=str(p.get("expires_at") or "")[:10],
+    )
+    return Outgoing(text)
+
+
+def _integration_expired(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    text = texts(
+        "notify.integration_expired",
+        provider=p.get("provider") or "",
+        company=p.get("company") or "",
+        waiting=_int(p.get("documents_waiting")),
+    )
+    return Outgoing(text)
+
+
 Renderer = Callable[[Mapping[str, Any], Texts, Facts], Outgoing]
 RENDERERS: dict[str, Renderer] = {
     "documents_fetched": _fetched,
@@ -225,6 +255,9 @@ RENDERERS: dict[str, Renderer] = {
     "code_wrong": _code_wrong,
     "code_relayed": _code_relayed,
     "code_ambiguous": _code_ambiguous,
+    "approval_requested": _approval,
+    "integration_expiring": _integration_expiring,
+    "integration_expired": _integration_expired,
     "connection_verified": _verified,
     "connection_auth_failed": _state_alert("auth_failed"),
     "connection_action_required": _state_alert("action_required"),

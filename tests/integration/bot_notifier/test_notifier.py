@@ -237,3 +237,24 @@ async def test_codes_from_email_name_their_supplier_and_never_show_the_code(
         f"cp:{two.id}",
     ]
     assert "493817" not in which.text
+
+
+async def test_an_expired_accounting_link_is_told_to_owners_and_admins(
+    db: Database, world: World, notifier: Notifier, telegram: BotWorld, marie: TelegramUser
+) -> None:
+    await add_member(db, world, telegram_id=2002, role=Role.ADMIN)
+    admin = TelegramUser.create(telegram, user_id=2002)
+    await notify(
+        db,
+        world,
+        "integration_expired",
+        to_owner=False,
+        integration_id=1,
+        provider="Pennylane",
+        company="Dupont SARL",
+        documents_waiting=4,
+    )
+    await notifier.deliver_due()
+    expected = "Le lien avec Pennylane (Dupont SARL) a expiré : 4 document(s) attendent"
+    assert (await marie.wait_for_reply()).text.startswith(expected)
+    assert (await admin.wait_for_reply()).text.startswith(expected)
