@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from core.config import Settings
+from core.errors import CourierError
 from core.models import Locale, Member, Role, Workspace, WorkspaceCreate
 from core.services.members import create_invite
 from core.services.workspaces import create_workspace, inbox_address
@@ -90,6 +91,11 @@ async def sandbox(args: argparse.Namespace, settings: Settings) -> int:
     if not args.verbose:
         # The chat is the interface: the parts' INFO logs would drown it.
         logging.getLogger().setLevel(logging.WARNING)
+    try:
+        await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"courier sandbox: cannot use {data_dir}: {err.strerror or err}", file=sys.stderr)
+        return 1
     api = BotApi(limits=RateLimits() if args.limits else None)
     world = api.add_bot(SANDBOX_TOKEN, username=BOT_USERNAME, first_name="Courier")
     await api.start()
@@ -124,11 +130,30 @@ async def sandbox(args: argparse.Namespace, settings: Settings) -> int:
             lines = read_lines(asyncio.get_running_loop(), sys.stdin)
             await terminal.converse(lines, stop)
             stop.set()
-            await running
+            failure = await _outcome(running)
             showing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await showing
     finally:
         await api.close()
+    if failure is not None:
+        print(f"courier sandbox: {failure}", file=sys.stderr)
+        return 1
     print("Sandbox stopped.")
     return 0
+
+
+async def _outcome(running: asyncio.Task[None]) -> str | None:
+    """How the parts ended: None when asked to stop; else one line on what failed (a
+    CourierError goes on to the command line, which words it)."""
+    failed: BaseException | None = None
+    try:
+        await running
+    except* CourierError as group:
+        raise group.exceptions[0] from None
+    except* Exception as group:
+        failed = group.exceptions[0]
+    if failed is None:
+        return None
+    logging.getLogger(__name__).debug("a part of the sandbox failed", exc_info=failed)
+    return f"a part failed to run: {type(failed).__name__}: {failed}"

@@ -110,3 +110,29 @@ async def test_a_newcomer_tries_courier_in_the_terminal(tmp_path: Path) -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_an_unusable_data_dir_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURIER_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "courier",
+        "sandbox",
+        "--data-dir",
+        str(blocker / "sandbox"),
+        cwd=REPO,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 1
+    assert (
+        err.decode().strip()
+        == f"courier sandbox: cannot use {blocker / 'sandbox'}: Not a directory"
+    )
+    assert out == b""
