@@ -258,3 +258,20 @@ async def test_an_expired_accounting_link_is_told_to_owners_and_admins(
     expected = "Le lien avec Pennylane (Dupont SARL) a expiré : 4 document(s) attendent"
     assert (await marie.wait_for_reply()).text.startswith(expected)
     assert (await admin.wait_for_reply()).text.startswith(expected)
+
+
+async def test_a_message_telegram_refuses_is_tried_a_few_times_then_given_up(
+    db: Database, bot: Bot, world: World, marie: TelegramUser
+) -> None:
+    notifier = Notifier(bot=bot, db=db, pace=Pace(chat_interval=0.0))
+    # Longer than Telegram's 4,096 characters: a bug of ours, which no retry can fix.
+    row_id = await notify(
+        db, world, "mail_without_document", to_owner=False, subject="x" * 5000, sender="a@b.fr"
+    )
+    for attempt in range(1, 5):
+        await make_due(db)
+        await notifier.deliver_due()
+        assert (await row(db, row_id)).attempts == attempt
+    assert (await row(db, row_id)).state == NotificationState.UNDELIVERABLE
+    assert notifier.stats.refused == 4
+    assert marie.messages == []
