@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = Field(
         default=None, description="A self-hosted Bot API server, e.g. http://127.0.0.1:8081."
     )
+    # The Telegram bot's mode (issue #5): long polling, or a webhook behind a load balancer.
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public HTTPS URL Telegram posts updates to; unset: polling."
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Checked on every webhook request (X-Telegram-Bot-Api-Secret-Token).",
+    )
+    telegram_webhook_host: str = Field(default="127.0.0.1", description="Webhook listener.")
+    telegram_webhook_port: int = Field(default=8081, ge=0, le=65535, description="Its port.")
     smtp_host: str = Field(default="127.0.0.1", description="Where the SMTP gateway listens.")
     smtp_port: int = Field(default=2525, ge=0, le=65535, description="The SMTP gateway's port.")
     smtp_hostname: str | None = Field(

@@ -27,7 +27,7 @@ from core.services.workspaces import (
 from core.vault import fingerprint, generate_key
 from courier import integration_commands
 from courier.output import emit_json, emit_rows
-from courier.roles import BUILT, MISSING, serve, stop_on_signals
+from courier.roles import BUILT, MISSING, serve, startup_notes, stop_on_signals
 from courier.runtime import ensure_catalog, open_runtime
 
 
@@ -44,8 +44,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  workspaces {len(workspaces)}")
         if not workspaces:
             print('Next: courier workspace create "My Business"')
-        for what in MISSING.values():
-            print(f"  not yet: {what}")
+        for note in startup_notes(settings):
+            print(f"  {note}")
         stop = asyncio.Event()
         stop_on_signals(stop)
         await serve(rt, BUILT + (("demo",) if settings.demo_supplier else ()), stop)

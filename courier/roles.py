@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.config import Settings
+from core.errors import ConfigInvalid
 from core.extraction.sandbox import shutdown_sandbox
 from core.services.fetch import ConnectionRunner
 from core.suppliers.http import Throttle
@@ -32,10 +33,8 @@ from scheduler.jobs import Jobs
 log = logging.getLogger(__name__)
 
 #: The roles `courier run` starts, and the ones still to be built.
-BUILT = ("mail", "scheduler", "oauth")
-MISSING = {
-    "bot": "the Telegram bot is not built yet (issue #5)",
-}
+BUILT = ("mail", "scheduler", "oauth", "bot")
+MISSING: dict[str, str] = {}
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -88,10 +87,8 @@ async def poll_mailboxes(rt: Runtime, worker: MailWorker, stop: asyncio.Event) -
             await asyncio.wait_for(stop.wait(), timeout=POLL_FAST.total_seconds())
 
 
-async def serve_scheduler(
-    rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
-) -> None:
-    """The periodic jobs: due connections fetched, stale 2FA challenges expired."""
+def build_runner(rt: Runtime) -> ConnectionRunner:
+    """The connectors and the runner that drives one connection's fetch."""
     settings = rt.settings
     throttle = Throttle(
         overall=settings.fetch_concurrency * 2,
@@ -101,9 +98,17 @@ async def serve_scheduler(
     registry = build_registry(
         demo_url=f"http://127.0.0.1:{settings.demo_supplier_port}", throttle=throttle
     )
-    runner = ConnectionRunner(
+    return ConnectionRunner(
         db=rt.db, store=rt.store, vault=rt.vault, connector_for=registry.connector_for
     )
+
+
+async def serve_scheduler(
+    rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
+) -> None:
+    """The periodic jobs: due connections fetched, stale 2FA challenges expired."""
+    settings = rt.settings
+    runner = build_runner(rt)
     jobs = Jobs(
         db=rt.db,
         runner=runner,
@@ -119,7 +124,7 @@ async def serve_scheduler(
     )
     scheduler.start()
     announce(
-        f"scheduler: {len(registry.keys())} connectors, fetching due connections, "
+        f"scheduler: {len(build_registry().keys())} connectors, fetching due connections, "
         "reading new documents"
     )
     try:
@@ -154,6 +159,43 @@ async def serve_oauth(
         await accounting.providers.aclose()
 
 
+#: What `courier run` says when no token is set: the rest runs, the bot does not.
+BOT_OFF = (
+    "bot: off (COURIER_TELEGRAM_TOKEN is not set); `courier sandbox` tries every chat "
+    "flow locally, with no Telegram account"
+)
+
+
+def startup_notes(settings: Settings) -> list[str]:
+    """What `courier run` does not run, and why."""
+    notes = [f"not yet: {what}" for what in MISSING.values()]
+    if settings.telegram_token is None:
+        notes.append(BOT_OFF)
+    return notes
+
+
+async def serve_bot(
+    rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
+) -> None:
+    """The Telegram bot: long polling, or a webhook when COURIER_TELEGRAM_WEBHOOK_URL is set.
+    Without a token `courier run` goes on without it and says so."""
+    if rt.settings.telegram_token is None:
+        await stop.wait()  # startup_notes said so
+        return
+    # Imported here: the bot's modules load aiogram, which the other roles do not need.
+    from bot.serve import serve_telegram
+
+    await serve_telegram(
+        settings=rt.settings,
+        db=rt.db,
+        store=rt.store,
+        vault=rt.vault,
+        runner=build_runner(rt),
+        stop=stop,
+        announce=announce,
+    )
+
+
 def demo_config(settings: Settings) -> DemoConfig:
     """The Demo Supplier's sample accounts; the one with emailed codes mails them to
     `demo@<mail domain>` through Courier's own gateway, so the relay can be seen."""
@@ -186,7 +228,13 @@ async def serve(rt: Runtime, roles: tuple[str, ...], stop: asyncio.Event) -> Non
         "scheduler": serve_scheduler,
         "demo": serve_demo,
         "oauth": serve_oauth,
+        "bot": serve_bot,
     }
+    if roles == ("bot",) and rt.settings.telegram_token is None:
+        raise ConfigInvalid(
+            setting="COURIER_TELEGRAM_TOKEN",
+            reason="not set: get one from @BotFather, or try `courier sandbox`",
+        )
     async with asyncio.TaskGroup() as group:
         for role in roles:
             group.create_task(runners[role](rt, stop), name=role)

@@ -11,6 +11,7 @@ from core.models.connection import (
     ConnectionState,
     RunOutcome,
 )
+from core.models.conversation import ChatUser, Conversation
 from core.models.document import Document, DocumentPublic, DocumentSource, DocumentState
 from core.models.inbound import InboundChannel, InboundMessage, InboundState
 from core.models.integration import (
@@ -48,11 +49,13 @@ __all__ = [
     "Challenge",
     "ChallengeChannel",
     "ChallengeState",
+    "ChatUser",
     "Connection",
     "ConnectionCreate",
     "ConnectionPublic",
     "ConnectionRun",
     "ConnectionState",
+    "Conversation",
     "Document",
     "DocumentPublic",
     "DocumentSource",

@@ -161,3 +161,10 @@ async def list_connections(
         .order_by(col(Connection.id))
     )
     return [(c, s) for c, s in (await session.exec(query)).all()]
+
+
+async def remove_connection(*, session: AsyncSession, connection: Connection) -> None:
+    """Forget a connection, its runs and its challenges. The documents it brought stay in
+    the inbox (their connection_id becomes NULL)."""
+    await session.delete(connection)
+    await session.flush()

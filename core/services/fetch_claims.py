@@ -71,3 +71,29 @@ def request_fetch(
     connection.next_fetch_at = now
     connection.next_try_at = now
     connection.interactive_until = now + interactive_for
+
+
+async def claim_connection(
+    *,
+    session: AsyncSession,
+    connection_id: int,
+    worker: str,
+    lease: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Claim one connection now (a run someone is waiting for), unless another worker
+    holds it; False then, and that worker runs it."""
+    now = now or utcnow()
+    free = or_(col(Connection.claim_expires_at).is_(None), col(Connection.claim_expires_at) < now)
+    query = (
+        select(Connection)
+        .where(Connection.id == connection_id, Connection.state != S.DISABLED, free)
+        .with_for_update(skip_locked=True)
+    )
+    connection = (await session.exec(query)).first()
+    if connection is None:
+        return False
+    connection.claimed_by = worker
+    connection.claim_expires_at = now + lease
+    await session.flush()
+    return True

@@ -222,7 +222,7 @@ def test_run_sets_up_then_serves_mail_until_stopped(courier: Courier) -> None:
             assert line, "courier run exited: " + "".join(seen)
             seen.append(line)
         assert any("suppliers" in line for line in seen)
-        assert any("issue #5" in line for line in seen)  # it says what is not built yet
+        assert any("bot: off" in line for line in seen)  # no token: it says how to try it
         invoice = EmailMessage()
         invoice["From"], invoice["To"], invoice["Subject"] = (
             "f@edf.fr",
@@ -246,7 +246,8 @@ def test_run_sets_up_then_serves_mail_until_stopped(courier: Courier) -> None:
     assert code == 0
 
 
-def test_roles_not_built_yet_say_so(courier: Courier) -> None:
+def test_the_bot_without_a_token_says_how_to_get_one(courier: Courier) -> None:
     role = courier("bot")
-    assert role.code == 1
-    assert "not built yet" in _one_line(role)
+    assert role.code == 2
+    assert "COURIER_TELEGRAM_TOKEN" in _one_line(role)
+    assert "@BotFather" in _one_line(role)

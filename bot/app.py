@@ -1,0 +1,156 @@
+"""Building the bot and its dispatcher, and running them by long polling or a webhook.
+
+The order of the routers is part of the design (aiogram #954: a handler without a state
+filter matches in every state):
+1. `/cancel` and `/help`, in any state;
+2. `/start` and `/workspace`, which strangers may use too;
+3. replies to a 2FA prompt, in any state: a code is never taken for a login;
+4. for members only: the conversations, one router per subject;
+5. a bare code, outside any conversation;
+6. the fallback, outside any conversation, and stale buttons last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.context import Deps
+from bot.i18n import Texts, languages
+from bot.middlewares import FloodLimit, RetryAfter, UnitOfWork
+from bot.routers import codes, common, connect, connections, fallback, inbox, mail, start
+from bot.routers.gate import members_only
+from bot.storage import DatabaseStorage
+from bot.uploads import FetchUploads
+from core.config import Settings
+from core.errors import ConfigInvalid
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+COMMANDS = ("connect", "connections", "inbox", "mail", "workspace", "help", "cancel")
+
+
+def api_server(settings: Settings) -> TelegramAPIServer:
+    """Telegram's own servers, or a self-hosted Bot API server (or the local stand-in)."""
+    if settings.telegram_api_url:
+        return TelegramAPIServer.from_base(settings.telegram_api_url)
+    return PRODUCTION
+
+
+def build_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
+    if settings.telegram_token is None:
+        raise ConfigInvalid(setting="COURIER_TELEGRAM_TOKEN", reason="not set")
+    session = session or AiohttpSession(api=api_server(settings))
+    session.middleware(RetryAfter())
+    return Bot(
+        settings.telegram_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(link_preview_is_disabled=True),
+    )
+
+
+def build_routers() -> list[Router]:
+    """Fresh routers in their order (see the module's docstring)."""
+    members = Router(name="members")
+    members_only(members)
+    members.include_routers(
+        connect.build(), connections.build(), inbox.build(), mail.build(), codes.build_bare()
+    )
+    return [
+        common.build(),
+        start.build(),
+        codes.build_reply(),
+        members,
+        start.build_stranger(),
+        fallback.build(),
+    ]
+
+
+def build_dispatcher(deps: Deps, *, storage: BaseStorage | None = None) -> Dispatcher:
+    dp = Dispatcher(
+        storage=storage or DatabaseStorage(deps.db),
+        events_isolation=SimpleEventIsolation(),
+        deps=deps,
+    )
+    # After aiogram's own (user context, FSM with its isolation lock): inside the lock,
+    # the flood limit first; then a file sent is fetched (outside any transaction); then
+    # the update's one transaction around the handler.
+    dp.update.outer_middleware(FloodLimit())
+    dp.message.outer_middleware(FetchUploads())
+    unit = UnitOfWork()
+    dp.message.outer_middleware(unit)
+    dp.callback_query.outer_middleware(unit)
+    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.include_routers(*build_routers())
+    return dp
+
+
+async def publish_commands(bot: Bot) -> None:
+    """The command menu, in each language the bot speaks."""
+    for language in languages():
+        texts = Texts(language)
+        commands = [BotCommand(command=c, description=texts(f"commands.{c}")) for c in COMMANDS]
+        await bot.set_my_commands(commands, language_code=language)
+    english = Texts("en")
+    await bot.set_my_commands(
+        [BotCommand(command=c, description=english(f"commands.{c}")) for c in COMMANDS]
+    )
+
+
+async def run_polling(bot: Bot, dp: Dispatcher, stop: asyncio.Event) -> None:
+    """Long polling until `stop`; updates are handled as tasks, each under its user's lock."""
+    await bot.delete_webhook(drop_pending_updates=False)
+    polling = asyncio.create_task(
+        dp.start_polling(bot, handle_signals=False, close_bot_session=False), name="bot-polling"
+    )
+    waiting = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({polling, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not polling.done():
+            with contextlib.suppress(RuntimeError):  # not started yet
+                await dp.stop_polling()
+        waiting.cancel()
+        await polling
+
+
+async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, stop: asyncio.Event) -> int:
+    """An aiohttp server Telegram posts to; every request must carry the secret token.
+    Returns the port it listened on (useful with port 0)."""
+    secret = settings.telegram_webhook_secret
+    if settings.telegram_webhook_url is None or secret is None:
+        raise ConfigInvalid(
+            setting="COURIER_TELEGRAM_WEBHOOK_SECRET", reason="a webhook needs a URL and a secret"
+        )
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret.get_secret_value()).register(
+        app, path=WEBHOOK_PATH
+    )
+    setup_application(app, dp, bot=bot)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.telegram_webhook_host, settings.telegram_webhook_port)
+    await site.start()
+    await bot.set_webhook(
+        settings.telegram_webhook_url.rstrip("/") + WEBHOOK_PATH,
+        secret_token=secret.get_secret_value(),
+        allowed_updates=dp.resolve_used_update_types(),
+    )
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+    return 0

@@ -1,0 +1,159 @@
+"""The dispatcher's middlewares: flood limit, one unit of work per update (with the member,
+the workspace and the texts resolved in it), and retries of Bot API calls after a 429."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.dispatcher.middlewares.base import BaseMiddleware
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import Chat, TelegramObject, User
+
+from bot.context import Actor, Deps, Replies
+from bot.i18n import texts_for
+from bot.storage import CURRENT_SESSION
+from core.errors import CourierError
+from core.services.conversations import active_workspace_id, workspaces_of
+
+log = logging.getLogger(__name__)
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class RetryAfter(BaseRequestMiddleware):
+    """aiogram does not retry an ordinary call refused with 429: wait and try again."""
+
+    def __init__(self, *, attempts: int = 3, longest_wait: float = 60.0) -> None:
+        self.attempts = attempts
+        self.longest_wait = longest_wait
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as err:
+                if attempt == self.attempts or err.retry_after > self.longest_wait:
+                    raise
+                log.info("Bot API asked to wait %ss (%s)", err.retry_after, type(method).__name__)
+                await asyncio.sleep(err.retry_after)
+        raise AssertionError("unreachable")
+
+
+class FloodLimit(BaseMiddleware):
+    """At most `burst` updates per person within `window` seconds; the rest are dropped,
+    with one warning per window. Kept in memory: a flood is a per-process concern."""
+
+    def __init__(
+        self, *, burst: int = 20, window: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.burst, self.window, self.clock = burst, window, clock
+        self._seen: dict[int, deque[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return await handler(event, data)
+        now = self.clock()
+        seen = self._seen.setdefault(user.id, deque())
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        if len(seen) >= self.burst:
+            chat: Chat | None = data.get("event_chat")
+            if chat is not None and now - self._warned.get(user.id, -self.window) > self.window:
+                self._warned[user.id] = now
+                texts = texts_for(workspace_locale=None, language_code=user.language_code)
+                await data["bot"].send_message(chat.id, texts("common.flood"))
+            log.info("flood limit: dropped an update from telegram user %s", user.id)
+            return None
+        seen.append(now)
+        if len(self._seen) > 10_000:  # forget people who went quiet
+            self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] <= self.window}
+        return await handler(event, data)
+
+
+class UnitOfWork(BaseMiddleware):
+    """One transaction per update: the member, their active workspace and their texts are
+    read in it, the handler works in it, the FSM writes in it; then it commits, and only
+    then does the background work the handler asked for start. A CourierError rolls
+    everything back and is told to the person in their words."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        deps: Deps = data["deps"]
+        user: User | None = data.get("event_from_user")
+        say = Replies()
+        data["say"] = say
+        texts = texts_for(workspace_locale=None, language_code=user.language_code if user else None)
+        try:
+            async with deps.db.transaction() as session:
+                token = CURRENT_SESSION.set(session)
+                try:
+                    data["session"] = session
+                    actor = await resolve_actor(session, user)
+                    data["actor"] = actor
+                    texts = texts_for(
+                        workspace_locale=actor.workspace.locale if actor.workspace else None,
+                        language_code=user.language_code if user else None,
+                    )
+                    data["texts"] = texts
+                    result = await handler(event, data)
+                finally:
+                    CURRENT_SESSION.reset(token)
+        except CourierError as err:
+            await _tell(data, texts.error(err))
+            return None
+        except Exception:
+            log.exception("an update failed; its transaction was rolled back")
+            await _tell(data, texts("common.internal_error"))
+            return None
+        bot: Bot = data["bot"]
+        for step in say.drain():
+            try:
+                if isinstance(step, TelegramMethod):
+                    await bot(step)
+                else:
+                    await step()
+            except Exception:
+                # Committed already: a reply that fails is logged, never rolled back.
+                log.exception("a reply after commit failed")
+        return result
+
+
+async def resolve_actor(session: Any, user: User | None) -> Actor:
+    if user is None:
+        return Actor(telegram_user_id=0, member=None, workspace=None)
+    pairs = tuple(await workspaces_of(session=session, telegram_user_id=user.id))
+    if not pairs:
+        return Actor(telegram_user_id=user.id, member=None, workspace=None)
+    active = await active_workspace_id(session=session, telegram_user_id=user.id)
+    member, workspace = next(((m, w) for m, w in pairs if w.id == active), pairs[0])
+    return Actor(telegram_user_id=user.id, member=member, workspace=workspace, memberships=pairs)
+
+
+async def _tell(data: dict[str, Any], text: str) -> None:
+    query = data.get("event_update")
+    callback = getattr(query, "callback_query", None)
+    if callback is not None:  # or Telegram spins until "query is too old"
+        with contextlib.suppress(Exception):
+            await data["bot"].answer_callback_query(callback.id)
+    chat: Chat | None = data.get("event_chat")
+    if chat is None:
+        return
+    try:
+        await data["bot"].send_message(chat.id, text)
+    except Exception:
+        log.exception("could not tell chat %s about a failure", chat.id)

@@ -1,0 +1,44 @@
+"""`/cancel` and `/help`, in every state: they come first, so no step can swallow them."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+
+from bot.callbacks import Cancel
+from bot.context import Actor, Replies
+from bot.i18n import Texts
+
+
+async def cancel(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
+    if await state.get_state() is None:
+        say(message.answer(texts("common.nothing_to_cancel")))
+        return
+    await state.clear()
+    say(message.answer(texts("common.cancelled"), reply_markup=ReplyKeyboardRemove()))
+
+
+async def cancel_button(
+    query: CallbackQuery, state: FSMContext, texts: Texts, say: Replies
+) -> None:
+    await state.clear()
+    if isinstance(query.message, Message):
+        say(query.message.edit_text(texts("common.cancelled")))
+
+
+async def show_help(message: Message, actor: Actor, texts: Texts, say: Replies) -> None:
+    if actor.member is None:
+        say(message.answer(texts("start.stranger")))
+        return
+    say(message.answer(texts("help.text")))
+
+
+def build() -> Router:
+    """A fresh router (a router joins one dispatcher only), its handlers in order."""
+    router = Router(name="common")
+    router.message.register(cancel, Command("cancel"), StateFilter("*"))
+    router.callback_query.register(cancel_button, Cancel.filter(), StateFilter("*"))
+    router.message.register(show_help, Command("help"), StateFilter("*"))
+    return router

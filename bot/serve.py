@@ -1,0 +1,71 @@
+"""The bot as one of Courier's roles: its parts wired from the runtime, then polling or
+a webhook until asked to stop, and the runs it started drained."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from bot.app import build_bot, build_dispatcher, publish_commands, run_polling, run_webhook
+from bot.context import Deps
+from bot.notifier import Notifier
+from bot.verification import Verifier
+from core.config import Settings
+from core.db import Database
+from core.services.catalog import load_search
+from core.services.fetch import ConnectionRunner
+from core.storage import DocumentStore
+from core.vault import Vault
+
+log = logging.getLogger(__name__)
+
+
+async def build_deps(
+    *,
+    settings: Settings,
+    db: Database,
+    store: DocumentStore,
+    vault: Vault,
+    runner: ConnectionRunner,
+) -> tuple[Deps, Verifier]:
+    """The bot's parts; the supplier search is loaded once per process."""
+    async with db.read() as session:
+        search = await load_search(session=session)
+    verifier = Verifier(db=db, runner=runner)
+    deps = Deps(settings=settings, db=db, store=store, vault=vault, search=search, runs=verifier)
+    return deps, verifier
+
+
+async def serve_telegram(
+    *,
+    settings: Settings,
+    db: Database,
+    store: DocumentStore,
+    vault: Vault,
+    runner: ConnectionRunner,
+    stop: asyncio.Event,
+    announce: Callable[[str], None] = print,
+) -> None:
+    deps, verifier = await build_deps(
+        settings=settings, db=db, store=store, vault=vault, runner=runner
+    )
+    rt = deps
+    bot = build_bot(rt.settings)
+    dp = build_dispatcher(deps)
+    # The outbox is delivered by every bot process; claims keep them from sending twice.
+    delivering = asyncio.create_task(Notifier(bot=bot, db=db).run(stop), name="notifier")
+    try:
+        me = await bot.get_me()
+        await publish_commands(bot)
+        mode = "webhook" if rt.settings.telegram_webhook_url else "long polling"
+        announce(f"bot: @{me.username} by {mode}")
+        if rt.settings.telegram_webhook_url:
+            await run_webhook(bot, dp, rt.settings, stop)
+        else:
+            await run_polling(bot, dp, stop)
+    finally:
+        delivering.cancel()
+        await asyncio.gather(delivering, return_exceptions=True)
+        await verifier.drain()
+        await bot.session.close()

@@ -1,0 +1,93 @@
+"""Conversations and the active workspace of each chat user, kept in the database.
+
+The bot's FSM storage reads and writes here, inside the transaction of the update it
+handles, so a step and the work it did commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db.database import upsert_insert
+from core.models import ChatUser, Conversation, Member, Workspace
+from core.models.base import utcnow
+
+
+async def read_conversation(*, session: AsyncSession, key: str) -> Conversation | None:
+    return await session.get(Conversation, key)
+
+
+async def save_state(*, session: AsyncSession, key: str, state: str | None) -> None:
+    await _save(session, key, {"state": state})
+
+
+async def save_data(*, session: AsyncSession, key: str, data: dict[str, Any]) -> None:
+    await _save(session, key, {"data": dict(data)})
+
+
+async def _save(session: AsyncSession, key: str, change: dict[str, Any]) -> None:
+    """Upsert one part of a conversation; a conversation left empty is removed."""
+    row = await session.get(Conversation, key, with_for_update=True)
+    if row is None:
+        values = {"key": key, "state": None, "data": {}, "updated_at": utcnow()} | change
+        if values["state"] is None and not values["data"]:
+            return
+        # Two processes may create the same key at once: the later one updates instead.
+        insert = upsert_insert(session)
+        await session.exec(
+            insert(Conversation)
+            .values(**values)
+            .on_conflict_do_update(index_elements=["key"], set_=change | {"updated_at": utcnow()})
+        )
+        return
+    for name, value in change.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    if row.state is None and not row.data:
+        await session.delete(row)
+    else:
+        session.add(row)
+    await session.flush()
+
+
+async def memberships(*, session: AsyncSession, telegram_user_id: int) -> list[Member]:
+    query = (
+        select(Member).where(Member.telegram_user_id == telegram_user_id).order_by(col(Member.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def workspaces_of(
+    *, session: AsyncSession, telegram_user_id: int
+) -> list[tuple[Member, Workspace]]:
+    query = (
+        select(Member, Workspace)
+        .join(Workspace, col(Workspace.id) == col(Member.workspace_id))
+        .where(Member.telegram_user_id == telegram_user_id)
+        .order_by(col(Member.id))
+    )
+    return [(m, w) for m, w in (await session.exec(query)).all()]
+
+
+async def active_workspace_id(*, session: AsyncSession, telegram_user_id: int) -> int | None:
+    row = await session.get(ChatUser, telegram_user_id)
+    return row.active_workspace_id if row is not None else None
+
+
+async def set_active_workspace(
+    *, session: AsyncSession, telegram_user_id: int, workspace_id: int
+) -> None:
+    values = {
+        "telegram_user_id": telegram_user_id,
+        "active_workspace_id": workspace_id,
+        "updated_at": utcnow(),
+    }
+    insert = upsert_insert(session)
+    await session.exec(
+        insert(ChatUser)
+        .values(**values)
+        .on_conflict_do_update(index_elements=["telegram_user_id"], set_=values)
+    )

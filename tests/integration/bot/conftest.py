@@ -1,0 +1,160 @@
+"""Courier's real bot (dispatcher, middlewares, routers, database storage) polling the
+Bot API stand-in, over the real database (SQLite and PostgreSQL), with the Demo Supplier
+to connect to. Tests drive it as Telegram users: they type, press and upload."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from bot.app import build_bot, build_dispatcher, run_polling
+from bot.serve import build_deps
+from bot.verification import Verifier
+from core.catalog.entries import load_entries
+from core.db import Database
+from core.models import Locale, Role, Workspace, WorkspaceCreate
+from core.services.catalog import sync_catalog
+from core.services.fetch import ConnectionRunner, FetchPolicy
+from core.services.members import create_invite
+from core.services.workspaces import create_workspace
+from core.storage import LocalDocumentStore
+from core.vault import Vault, generate_key
+from courier.connectors import build_registry
+from courier.demo_supplier import RunningDemo, sample_config, start_demo_supplier
+from courier.sandbox.botapi import BotApi
+from courier.sandbox.chat import BotMessage, TelegramUser
+from courier.sandbox.world import BotWorld, PendingCallback
+from tests.conftest import make_settings
+
+TOKEN = "4242424242:AAF-courier-bot-test-token-0123456789"
+T = TypeVar("T")
+
+
+@dataclass
+class Harness:
+    api: BotApi
+    world: BotWorld
+    db: Database
+    vault: Vault
+    store: LocalDocumentStore
+    demo: RunningDemo
+    verifier: Verifier
+
+    async def workspace(self, name: str, *, locale: Locale = Locale.EN) -> tuple[Workspace, str]:
+        """A workspace and its owner's invite code."""
+        async with self.db.transaction() as session:
+            workspace, invite = await create_workspace(
+                session=session,
+                data=WorkspaceCreate(name=name, locale=locale),
+                invite_ttl=timedelta(hours=1),
+            )
+        return workspace, invite.code
+
+    async def invite(self, workspace: Workspace, role: Role = Role.MEMBER) -> str:
+        async with self.db.transaction() as session:
+            invite = await create_invite(
+                session=session, workspace=workspace, role=role, ttl=timedelta(hours=1)
+            )
+        return invite.code
+
+    def user(self, first_name: str = "Marie", *, language_code: str = "en") -> TelegramUser:
+        return TelegramUser.create(self.world, first_name=first_name, language_code=language_code)
+
+    async def member(
+        self, first_name: str, code: str, *, language_code: str = "en"
+    ) -> TelegramUser:
+        """A person who joined with `code`; their welcome is read."""
+        person = self.user(first_name, language_code=language_code)
+        await person.say(f"/start {code}")
+        await person.wait_for_reply()
+        return person
+
+    def forge_press(self, person: TelegramUser, data: str, on: BotMessage) -> str:
+        """A button press with data no button of this chat carries (a forged client)."""
+        query_id = str(secrets.randbits(63))
+        self.world.callbacks[query_id] = PendingCallback(
+            id=query_id,
+            user_id=person.id,
+            chat_id=person.id,
+            message_id=on.message_id,
+            data=data,
+            created=time.monotonic(),
+        )
+        stored = person.chat.messages[on.message_id]
+        self.world.push_update(
+            "callback_query",
+            {
+                "id": query_id,
+                "from": person.chat.user.as_user(),
+                "message": self.world.message_json(stored),
+                "chat_instance": str(person.id),
+                "data": data,
+            },
+        )
+        return query_id
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], what: str, within: float = 20) -> T:
+    """Wait for a state another process or task reaches (a run, a row); checks often."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+async def harness(db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    api = BotApi()
+    await api.start()
+    world = api.add_bot(TOKEN, username="courier_test_bot")
+    demo = await start_demo_supplier(sample_config())
+    settings = make_settings(
+        tmp_path / "var",
+        telegram_token=TOKEN,
+        telegram_api_url=api.url,
+        mail_domain="in.example.com",
+    )
+    async with db.transaction() as session:
+        # The Demo Supplier and a few dozen others: enough to search, quick to load.
+        entries = load_entries()
+        chosen = {e.key: e for e in entries[:40]} | {
+            e.key: e for e in entries if e.key == "demo-supplier"
+        }
+        await sync_catalog(session=session, entries=chosen.values())
+    vault = Vault([generate_key()])
+    store = LocalDocumentStore(tmp_path / "documents")
+    registry = build_registry(demo_url=demo.url)
+    runner = ConnectionRunner(
+        db=db,
+        store=store,
+        vault=vault,
+        connector_for=registry.connector_for,
+        policy=FetchPolicy(code_poll=0.05),
+    )
+    deps, verifier = await build_deps(
+        settings=settings, db=db, store=store, vault=vault, runner=runner
+    )
+    bot = build_bot(settings)
+    dp = build_dispatcher(deps)
+    stop = asyncio.Event()
+    polling = asyncio.create_task(run_polling(bot, dp, stop))
+    try:
+        yield Harness(api, world, db, vault, store, demo, verifier)
+    finally:
+        stop.set()
+        await polling
+        await verifier.drain()
+        await bot.session.close()
+        await demo.close()
+        await api.close()

@@ -1,0 +1,153 @@
+"""`/connect` to the Demo Supplier by conversation, a 2FA code typed in the chat, and
+cancelling at every step."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlmodel import select
+
+from core.models import (
+    Connection,
+    ConnectionState,
+    Conversation,
+    Document,
+    DocumentSource,
+    Notification,
+)
+from courier.sandbox.chat import TelegramUser
+from tests.integration.bot.conftest import Harness, eventually
+
+
+async def _connection(harness: Harness) -> Connection | None:
+    async with harness.db.read() as session:
+        return (await session.exec(select(Connection))).first()
+
+
+async def _to_password(harness: Harness, marie: TelegramUser, login: str) -> None:
+    await marie.say("/connect")
+    assert "Workspace: Acme" in (await marie.wait_for_reply()).text
+    await marie.say("demo suplier")  # a typo still finds it
+    results = await marie.wait_for_reply()
+    assert "Demo Supplier (pro)" in results.labels
+    await marie.press("Demo Supplier (pro)")
+    await marie.wait_for_edit()
+    assert "login on the Demo Supplier site" in (await marie.wait_for_reply()).text
+    await marie.say(login)
+    assert "password" in (await marie.wait_for_reply()).text
+
+
+async def test_connect_with_a_code_typed_in_the_chat(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    await _to_password(harness, marie, "sms@example.com")
+    secret = await marie.say("demo")
+    await marie.wait_for_deletion(secret)
+    assert "deleted your message" in (await marie.wait_for_reply()).text
+    history = await marie.wait_for_reply()
+    async with harness.db.read() as session:  # the conversation keeps it sealed only
+        rows = (await session.exec(select(Conversation))).all()
+    assert rows
+    assert all("demo" not in str(row.data.values()) for row in rows)
+    await marie.press("Full history", message=history)
+    await marie.wait_for_edit()
+    assert "in the background" in (await marie.wait_for_reply()).text
+
+    sent = await eventually(
+        lambda: _code_sent(harness, "sms@example.com"), "the supplier to send a code"
+    )
+    await marie.say(sent)
+    assert "Code passed on to Demo Supplier" in (await marie.wait_for_reply()).text
+
+    async def active() -> Connection | None:
+        found = await _connection(harness)
+        return found if found and found.state == ConnectionState.ACTIVE else None
+
+    connection = await eventually(active, "the connection to be active")
+    assert connection.fetch_from is None
+    async with harness.db.read() as session:
+        documents = (await session.exec(select(Document))).all()
+        told = (
+            await session.exec(
+                select(Notification).where(Notification.kind == "connection_verified")
+            )
+        ).all()
+    assert len(documents) == 12
+    assert {d.source for d in documents} == {DocumentSource.CONNECTOR}
+    assert [n.payload["state"] for n in told] == ["active"]
+    everything = caplog.text + "\n".join(m.text for m in marie.messages)
+    assert "demo\n" not in everything
+    assert "'demo'" not in everything
+    assert sent not in caplog.text
+
+
+async def _code_sent(harness: Harness, login: str) -> str | None:
+    try:
+        return harness.demo.last_code(login)
+    except LookupError:
+        return None
+
+
+async def test_a_start_date_is_asked_and_a_bad_one_explained(harness: Harness) -> None:
+    _, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    await _to_password(harness, marie, "demo@example.com")
+    await marie.say("demo")
+    await marie.wait_for_reply()
+    history = await marie.wait_for_reply()
+    await marie.press("From a date", message=history)
+    await marie.wait_for_edit()
+    await marie.wait_for_reply()
+    await marie.say("2999-01-01")
+    assert "could not read" in (await marie.wait_for_reply()).text
+    await marie.say("2026-01-01")
+    assert "in the background" in (await marie.wait_for_reply()).text
+    connection = await _connection(harness)
+    assert connection is not None
+    assert connection.fetch_from is not None
+    assert connection.fetch_from.isoformat() == "2026-01-01"
+
+
+@pytest.mark.parametrize("step", ["supplier", "results", "login", "password", "history"])
+async def test_cancel_at_any_step_leaves_nothing(harness: Harness, step: str) -> None:
+    _, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    await marie.say("/connect")
+    await marie.wait_for_reply()
+    if step != "supplier":
+        await marie.say("demo")
+        await marie.wait_for_reply()
+    if step in ("login", "password", "history"):
+        await marie.press("Demo Supplier (pro)")
+        await marie.wait_for_answer()
+        await marie.wait_for_edit()
+        await marie.wait_for_reply()
+    if step in ("password", "history"):
+        await marie.say("demo@example.com")
+        await marie.wait_for_reply()
+    if step == "history":
+        await marie.say("demo")
+        await marie.wait_for_reply()
+        await marie.wait_for_reply()
+    await marie.say("/cancel")
+    assert "Cancelled" in (await marie.wait_for_reply()).text
+    assert await _connection(harness) is None
+    async with harness.db.read() as session:
+        assert (await session.exec(select(Conversation))).all() == []
+    if step in ("results", "history"):  # the old buttons do nothing now
+        label = "Demo Supplier (pro)" if step == "results" else "Full history"
+        await marie.press(label)
+        assert (await marie.wait_for_answer()).text == "This action has expired."
+        assert await _connection(harness) is None
+
+
+async def test_only_owners_and_admins_connect(harness: Harness) -> None:
+    workspace, code = await harness.workspace("Acme")
+    await harness.member("Marie", code)
+    paul = await harness.member("Paul", await harness.invite(workspace))
+    await paul.say("/connect")
+    assert "owners and admins" in (await paul.wait_for_reply()).text

@@ -1,0 +1,52 @@
+"""The FSM storage keeps conversations in the database: another process (another storage
+on the same database) sees them, and they commit with the update's transaction."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+
+from bot.storage import CURRENT_SESSION, DatabaseStorage
+from core.db import Database
+
+KEY = StorageKey(bot_id=1, chat_id=1001, user_id=1001)
+
+
+async def test_a_conversation_survives_a_restart(db: Database) -> None:
+    first = DatabaseStorage(db)
+    await first.set_state(KEY, "Connect:login")
+    await first.update_data(KEY, {"supplier_id": 7})
+    second = DatabaseStorage(db)  # as a restarted or another bot process
+    assert await second.get_state(KEY) == "Connect:login"
+    assert await second.get_data(KEY) == {"supplier_id": 7}
+    await second.set_state(KEY, None)
+    await second.set_data(KEY, {})
+    assert await first.get_state(KEY) is None
+    assert await first.get_data(KEY) == {}
+
+
+async def test_a_step_rolls_back_with_its_update(db: Database) -> None:
+    storage = DatabaseStorage(db)
+    await storage.set_state(KEY, "Connect:supplier")
+
+    async def failing_step() -> None:
+        async with db.transaction() as session:
+            token = CURRENT_SESSION.set(session)
+            try:
+                await storage.set_state(KEY, "Connect:owner")
+                assert await storage.get_state(KEY) == "Connect:owner"
+                raise RuntimeError("the handler failed")
+            finally:
+                CURRENT_SESSION.reset(token)
+
+    with pytest.raises(RuntimeError):
+        await failing_step()
+    assert await storage.get_state(KEY) == "Connect:supplier"
+
+
+async def test_keys_of_other_people_are_apart(db: Database) -> None:
+    storage = DatabaseStorage(db)
+    other = StorageKey(bot_id=1, chat_id=1002, user_id=1002)
+    await storage.set_state(KEY, "A:a")
+    await storage.set_state(other, "B:b")
+    assert (await storage.get_state(KEY), await storage.get_state(other)) == ("A:a", "B:b")
