@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile
 import json
 import os
 import resource
@@ -404,6 +403,10 @@ async def main(args: argparse.Namespace) -> None:
                     workdir=workdir,
                 )
 
+            if args.only:  # profiling one phase: `--only postgresql --profile DIR`
+                only = await measure(f"{args.only} x1", args.only, 1)
+                _describe(only, args, c)
+                return
             sqlite_1 = await measure("sqlite x1", "sqlite", 1)
             pg_1 = await measure("postgresql x1", "postgresql", 1)
             pg_2 = await measure("postgresql x2", "postgresql", 2)
@@ -441,27 +444,32 @@ def cli() -> None:
     parser.add_argument("--demo-url", default="")
     parser.add_argument("--name", default="bench")
     parser.add_argument("--profile", default="", help="cProfile the schedulers into this dir")
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one phase only")
     args = parser.parse_args()
     if args.role == "demo":
         asyncio.run(serve_demo(args.connections, args.latency_ms))
     elif args.role == "scheduler":
-        profiler = cProfile.Profile() if args.profile else None
-        if profiler:
-            profiler.enable()
-        asyncio.run(
-            run_scheduler(
-                args.db_url,
-                args.schema or None,
-                args.store,
-                args.key,
-                args.demo_url,
-                args.concurrency,
-                args.name,
-            )
+        work = run_scheduler(
+            args.db_url,
+            args.schema or None,
+            args.store,
+            args.key,
+            args.demo_url,
+            args.concurrency,
+            args.name,
         )
-        if profiler:
-            profiler.disable()
-            profiler.dump_stats(Path(args.profile) / f"{args.name.replace(' ', '_')}.prof")
+        if not args.profile:
+            asyncio.run(work)
+            return
+        # A sampling profiler (pip install pyinstrument): it shows where the CPU goes
+        # in async code, where cProfile's cumulative times mix the tasks together.
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        with profiler:
+            asyncio.run(work)
+        out = Path(args.profile) / f"{args.name.replace(' ', '_')}.txt"
+        out.write_text(profiler.output_text(show_all=False, timeline=False))
     else:
         asyncio.run(main(args))
 
