@@ -3,11 +3,13 @@ its own state, and one supplier misbehaving never stops another supplier's runs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlmodel import col, select
@@ -25,6 +27,7 @@ from core.models import (
 from core.models.base import utcnow
 from core.services.connections import create_connection
 from core.services.fetch import ConnectionRunner, FetchPolicy, run_claimed
+from core.services.fetch_claims import request_fetch
 from core.storage import LocalDocumentStore
 from core.suppliers.http import HttpLimits
 from core.suppliers.recipes import RecipeConnector, builtin_recipe
@@ -157,3 +160,57 @@ async def test_each_portal_fault_ends_in_its_state_and_the_other_supplier_is_fet
         assert bad.next_try_at - utcnow() > timedelta(seconds=890)  # the site's wish, kept
     if state == S.BROKEN:
         assert bad.next_fetch_at is None  # waits for a fix; the operator was alerted
+
+
+async def test_approve_in_your_app_end_to_end_on_the_demo(
+    db: Database, vault: Vault, store: LocalDocumentStore, world: World
+) -> None:
+    phone_owner = DemoAccount(
+        "app@boulangerie.example", "chausson-3", two_factor="app", invoices=sample_invoices(2)
+    )
+    demo = await start_demo_supplier(DemoConfig(accounts=(phone_owner,)))
+    try:
+        recipe = builtin_recipe("demo_supplier")
+        runner = ConnectionRunner(
+            db=db,
+            store=store,
+            vault=vault,
+            connector_for=lambda s: RecipeConnector(recipe, base_url=demo.url, limits=FAST),
+            policy=FetchPolicy(approval_poll=0.05),
+        )
+        assert world.workspace.id is not None
+        assert world.supplier.id is not None
+        assert world.owner.id is not None
+        async with db.transaction() as session:
+            connection = await create_connection(
+                session=session,
+                vault=vault,
+                data=ConnectionCreate(
+                    workspace_id=world.workspace.id,
+                    supplier_id=world.supplier.id,
+                    owner_member_id=world.owner.id,
+                    login=phone_owner.login,
+                    password=SecretStr(phone_owner.password),
+                ),
+            )
+            request_fetch(connection, interactive_for=timedelta(minutes=15))  # "Sync now"
+        assert connection.id is not None
+        run = asyncio.create_task(runner.run(connection.id))
+        async with httpx.AsyncClient(base_url=demo.url) as phone:
+            for _ in range(200):  # the owner taps once the app shows the request
+                tap = await phone.post("/app/approvals", data={"login": phone_owner.login})
+                if tap.status_code == 200:
+                    break
+                await asyncio.sleep(0.02)
+        assert tap.json() == {"decided": 1}
+
+        result = await run
+
+        assert (result.state, result.outcome, result.new) == (S.ACTIVE, RunOutcome.SUCCESS, 2)
+        # A week later, in the background: the saved session (and the trusted browser)
+        # let the run in without the phone.
+        again = await runner.run(connection.id)
+        assert (again.state, again.error) == (S.ACTIVE, None)
+        assert sum(r.startswith("POST /login") for r in demo.state.requests) == 1
+    finally:
+        await demo.close()
