@@ -236,7 +236,9 @@ async def request(
         except httpx.TimeoutException as err:
             reason, retryable, cause = "timeout", idempotent, err
         except httpx.TooManyRedirects as err:
-            raise SupplierUnavailable(f"{supplier}: too many redirects on {_where(method, url)}") from err
+            raise SupplierUnavailable(
+                f"{supplier}: too many redirects on {_where(method, url)}"
+            ) from err
         except httpx.TransportError as err:
             reason, retryable, cause = "connection failed", idempotent, err
         else:
