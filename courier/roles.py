@@ -214,7 +214,8 @@ async def serve_demo(
 ) -> None:
     demo = await start_demo_supplier(demo_config(rt.settings), port=rt.settings.demo_supplier_port)
     announce(
-        f"demo: Demo Supplier at {demo.url} (logins demo@, sms@, mail@example.com; password demo)"
+        f"demo: Demo Supplier at {demo.url}"
+        " (logins demo@, sms@, app@, mail@example.com; password demo)"
     )
     try:
         await stop.wait()

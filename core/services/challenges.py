@@ -1,5 +1,8 @@
 """2FA challenges: opened by a fetch, answered from the chat or from mail, in any process.
 
+An app approval ("approve in your app") is a challenge too, with channel APP: it awaits
+no code, so it is never listed as awaiting one, and the fetch polls the site instead.
+
 The database carries the code from the process that received it to the one whose fetch
 is waiting; the code is sealed while it waits and erased once taken.
 """
@@ -64,7 +67,11 @@ async def submit_code(
     challenge = await session.get(Challenge, challenge_id, with_for_update=True)
     if challenge is None:
         raise NotFound(kind="challenge", ident=challenge_id)
-    if challenge.state != ChallengeState.OPEN or challenge.expires_at <= now:
+    if (
+        challenge.state != ChallengeState.OPEN
+        or challenge.expires_at <= now
+        or challenge.channel == ChallengeChannel.APP  # approved on the phone, never typed
+    ):
         raise ChallengeClosed(challenge_id=challenge_id, state=str(challenge.state))
     challenge.code_sealed = vault.seal(code.strip())
     challenge.answered_via = via
@@ -115,6 +122,7 @@ async def open_challenges(*, session: AsyncSession, workspace_id: int) -> list[C
         select(Challenge)
         .join(Connection, col(Connection.id) == col(Challenge.connection_id))
         .where(Connection.workspace_id == workspace_id, Challenge.state == ChallengeState.OPEN)
+        .where(Challenge.channel != ChallengeChannel.APP)
         .order_by(col(Challenge.id))
     )
     return list((await session.exec(query)).all())
@@ -129,6 +137,7 @@ async def challenges_for_sender(
         .join(Connection, col(Connection.id) == col(Challenge.connection_id))
         .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
         .where(Connection.workspace_id == workspace_id, Challenge.state == ChallengeState.OPEN)
+        .where(Challenge.channel != ChallengeChannel.APP)
         .order_by(col(Challenge.id))
     )
     rows = (await session.exec(query)).all()

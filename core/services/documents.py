@@ -7,13 +7,15 @@ a file without a row (a crash in between) is harmless, since the next delivery r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import NotFound
@@ -22,7 +24,7 @@ from core.models import Document, DocumentSource, DocumentState
 from core.models.base import utcnow
 from core.sniff import sniff_content_type
 from core.statemachine import StateMachine
-from core.storage import DocumentStore, digest
+from core.storage import DocumentStore, StoredFile, digest
 
 D = DocumentState
 DOCUMENT_STATES: StateMachine[DocumentState] = StateMachine(
@@ -75,25 +77,27 @@ class IngestResult:
 
 
 async def _find_duplicate(
-    session: AsyncSession, incoming: IncomingDocument, sha256: str
+    session: AsyncSession,
+    workspace_id: int,
+    sha256: str,
+    supplier_id: int | None,
+    external_ref: str | None,
 ) -> IngestResult | None:
     same_file = (
         await session.exec(
-            select(Document).where(
-                Document.workspace_id == incoming.workspace_id, Document.sha256 == sha256
-            )
+            select(Document).where(Document.workspace_id == workspace_id, Document.sha256 == sha256)
         )
     ).first()
     if same_file is not None:
         return IngestResult(same_file, created=False, duplicate=DuplicateReason.SAME_FILE)
-    if incoming.supplier_id is None or not incoming.external_ref:
+    if supplier_id is None or not external_ref:
         return None
     same_ref = (
         await session.exec(
             select(Document).where(
-                Document.workspace_id == incoming.workspace_id,
-                Document.supplier_id == incoming.supplier_id,
-                Document.external_ref == incoming.external_ref,
+                Document.workspace_id == workspace_id,
+                Document.supplier_id == supplier_id,
+                Document.external_ref == external_ref,
             )
         )
     ).first()
@@ -102,20 +106,9 @@ async def _find_duplicate(
     return None
 
 
-async def ingest_document(
-    *,
-    session: AsyncSession,
-    store: DocumentStore,
-    incoming: IncomingDocument,
-    now: datetime | None = None,
-) -> IngestResult:
-    """Store the file and add it to the inbox, or return the document it duplicates."""
-    sha256 = digest(incoming.content)
-    found = await _find_duplicate(session, incoming, sha256)
-    if found is not None:
-        return found
-    stored = await store.put(incoming.content, sha256=sha256)
-    document = Document(
+def build_document(incoming: IncomingDocument, stored: StoredFile, *, now: datetime) -> Document:
+    """The inbox row for a file already durable in the store."""
+    return Document(
         workspace_id=incoming.workspace_id,
         source=incoming.source,
         filename=safe_filename(incoming.filename),
@@ -130,15 +123,105 @@ async def ingest_document(
         size=stored.size,
         connection_id=incoming.connection_id,
         owner_member_id=incoming.owner_member_id,
-        received_at=now or utcnow(),
+        received_at=now,
     )
+
+
+async def ingest_document(
+    *,
+    session: AsyncSession,
+    store: DocumentStore,
+    incoming: IncomingDocument,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Store the file and add it to the inbox, or return the document it duplicates."""
+    sha256 = digest(incoming.content)
+    found = await _find_duplicate(
+        session, incoming.workspace_id, sha256, incoming.supplier_id, incoming.external_ref
+    )
+    if found is not None:
+        return found
+    stored = await store.put(incoming.content, sha256=sha256)
+    document = build_document(incoming, stored, now=now or utcnow())
     try:
         async with session.begin_nested():
             session.add(document)
             await session.flush()
     except IntegrityError:
         # Another delivery of the same invoice committed between our check and our insert.
-        found = await _find_duplicate(session, incoming, sha256)
+        found = await _find_duplicate(
+            session, incoming.workspace_id, sha256, incoming.supplier_id, incoming.external_ref
+        )
+        if found is None:
+            raise
+        return found
+    return IngestResult(document, created=True)
+
+
+async def ingest_stored(
+    *, session: AsyncSession, documents: Sequence[Document]
+) -> list[IngestResult]:
+    """Add rows for files already durable in the store, all of one workspace, at once: one
+    SELECT finds what they duplicate (the same bytes, or the same supplier reference, in
+    the workspace or earlier in the batch), one INSERT adds the rest. If another delivery
+    commits one of them in between, they are added one by one, each in a savepoint."""
+    if not documents:
+        return []
+    workspace_id = documents[0].workspace_id
+    if any(d.workspace_id != workspace_id for d in documents):
+        raise ValueError("ingest_stored takes the documents of one workspace")
+    refs: dict[int, set[str]] = {}
+    for d in documents:
+        if d.supplier_id is not None and d.external_ref:
+            refs.setdefault(d.supplier_id, set()).add(d.external_ref)
+    same: list[ColumnElement[bool]] = [col(Document.sha256).in_({d.sha256 for d in documents})]
+    same += [
+        and_(Document.supplier_id == supplier_id, col(Document.external_ref).in_(references))
+        for supplier_id, references in refs.items()
+    ]
+    query = select(Document).where(Document.workspace_id == workspace_id, or_(*same))
+    existing = list((await session.exec(query)).all())
+    by_sha = {d.sha256: d for d in existing}
+    by_ref: dict[tuple[int | None, str | None], Document] = {
+        (d.supplier_id, d.external_ref): d for d in existing if d.external_ref
+    }
+    results: list[IngestResult] = []
+    fresh: list[Document] = []
+    for document in documents:
+        key = (document.supplier_id, document.external_ref)
+        if (twin := by_sha.get(document.sha256)) is not None:
+            results.append(IngestResult(twin, created=False, duplicate=DuplicateReason.SAME_FILE))
+        elif document.external_ref and (twin := by_ref.get(key)) is not None:
+            reason = DuplicateReason.SAME_REFERENCE
+            results.append(IngestResult(twin, created=False, duplicate=reason))
+        else:
+            by_sha[document.sha256] = document
+            if document.external_ref:
+                by_ref[key] = document
+            fresh.append(document)
+            results.append(IngestResult(document, created=True))
+    if not fresh:
+        return results
+    try:
+        async with session.begin_nested():
+            session.add_all(fresh)
+            await session.flush()
+    except IntegrityError:
+        return [await _ingest_one(session, d) for d in documents]
+    return results
+
+
+async def _ingest_one(session: AsyncSession, document: Document) -> IngestResult:
+    keys = (document.workspace_id, document.sha256, document.supplier_id, document.external_ref)
+    found = await _find_duplicate(session, *keys)
+    if found is not None:
+        return found
+    try:
+        async with session.begin_nested():
+            session.add(document)
+            await session.flush()
+    except IntegrityError:
+        found = await _find_duplicate(session, *keys)
         if found is None:
             raise
         return found

@@ -1,9 +1,12 @@
 """One run of one merchant connection: log in (with 2FA if asked), list, download, deliver.
 
-Errors are mapped in ONE layer around the whole run (`run_connection`): a connector's
-lazy iterator can raise long after a narrow `try` has closed. Each step that changes the
-database is its own short transaction, so a run that waits minutes for a code holds no
-lock, and a code typed in another process reaches it through the database.
+Errors are mapped in ONE layer around the whole run (`ConnectionRunner.run`): a
+connector's lazy iterator can raise long after a narrow `try` has closed. A run is two
+short transactions, none held across the network: the start (state, run record, known
+references) and the settling (inbox rows for the files already made durable, the session,
+the record, the next date). A run that waits for a code or an app approval adds a few
+more, so it holds no lock meanwhile, and a code typed in another process reaches it
+through the database.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,21 +41,25 @@ from core.models import (
 from core.models.base import utcnow
 from core.services.challenges import open_challenge, settle_code, take_code
 from core.services.connections import move_connection, read_credentials
-from core.services.documents import IncomingDocument, ingest_document
-from core.services.fetch_claims import release_claim
+from core.services.documents import IncomingDocument, build_document, ingest_stored
+from core.services.fetch_claims import IN_FLIGHT, release_claim
 from core.services.notifications import enqueue
-from core.storage import DocumentStore
+from core.storage import DocumentStore, digest
 from core.suppliers.connector import (
     ActionRequired,
+    ApprovalDenied,
+    ApprovalRequest,
     CodeRejected,
     CodeRequest,
     ConnectorError,
     Credentials,
+    Download,
     InvalidDownload,
     InvoiceRef,
     LayoutChanged,
     LoggedIn,
     LoginRefused,
+    SignInStep,
     SupplierConnector,
     SupplierUnavailable,
 )
@@ -71,6 +78,8 @@ class FetchPolicy:
     full_sync_every: timedelta = timedelta(days=30)
     challenge_ttl: timedelta = timedelta(minutes=10)
     code_poll: float = 1.0
+    #: How often the site is asked whether the owner approved the login in the app.
+    approval_poll: float = 2.0
     backoff_base: timedelta = timedelta(minutes=5)
     backoff_cap: timedelta = timedelta(hours=12)
     #: A run lists first, then downloads within this budget; the next run goes on.
@@ -79,6 +88,26 @@ class FetchPolicy:
     jitter: timedelta = timedelta(hours=6)
     #: Local hours [start, end) in which weekly runs start.
     waking_hours: tuple[int, int] = (8, 20)
+
+
+@dataclass(slots=True)
+class _Run:
+    """What one run knows from its start, and what it gathers on the way."""
+
+    connection: Connection
+    supplier: Supplier
+    zone: str
+    record_id: int
+    started: datetime
+    interactive: bool
+    may_wait: bool
+    credentials: Credentials
+    saved: dict[str, Any] | None
+    known: set[str]
+    signed_in: bool = False
+    session_state: dict[str, Any] | None = None
+    #: Files already durable in the store, whose inbox rows the settling adds.
+    fetched: list[Document] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,40 +203,12 @@ class ConnectionRunner:
         self.policy = policy
 
     async def run(self, connection_id: int) -> RunResult:
-        now = utcnow()
         async with self.db.transaction() as session:
-            connection = await session.get(Connection, connection_id)
-            assert connection is not None
-            supplier = await session.get(Supplier, connection.supplier_id)
-            workspace = await session.get(Workspace, connection.workspace_id)
-            assert supplier is not None
-            assert workspace is not None
-            if connection.state != S.SYNCING:
-                move_connection(connection, S.SYNCING, now=now)
-            interactive = bool(connection.interactive_until and connection.interactive_until > now)
-            # A run left open by a scheduler that died is closed as such, for the record.
-            await session.exec(
-                update(ConnectionRun)
-                .where(col(ConnectionRun.connection_id) == connection_id)
-                .where(col(ConnectionRun.finished_at).is_(None))
-                .values(finished_at=now, outcome=RunOutcome.ERROR, error_code="abandoned")
-            )
-            record = ConnectionRun(connection_id=connection_id, interactive=interactive)
-            session.add(record)
-            await session.flush()
-            credentials = read_credentials(vault=self.vault, connection=connection)
-            saved = (
-                self.vault.open_json(connection.session_sealed)
-                if connection.session_sealed
-                else None
-            )
-        may_wait = interactive or workspace.relay_codes_from_mail
+            run = await self._start(session, connection_id, utcnow())
         connector: SupplierConnector | None = None
         try:
-            connector = self.connector_for(supplier)
-            result = await self._fetch(
-                connection, supplier, connector, credentials, saved, may_wait, interactive
-            )
+            connector = self.connector_for(run.supplier)
+            result = await self._fetch(run, connector)
         except _Stop as stop:
             result = RunResult(RunOutcome.ERROR, stop.state, error=stop.error)
         except ConnectorError as err:
@@ -220,33 +221,81 @@ class ConnectionRunner:
             result = RunResult(RunOutcome.ERROR, S.TEMP_ERROR, error="internal")
         finally:
             if connector is not None:
-                await connector.close()
-        await self._settle(connection_id, record.id, supplier, result, now)
-        return result
+                await self._finish(run, connector)
+        return await self._settle(run, result)
 
-    async def _fetch(
-        self,
-        connection: Connection,
-        supplier: Supplier,
-        connector: SupplierConnector,
-        credentials: Credentials,
-        saved: dict[str, Any] | None,
-        may_wait: bool,
-        interactive: bool,
-    ) -> RunResult:
-        now = utcnow()
-        if not (saved and await connector.restore(saved)):
-            step = await connector.login(credentials)
-            while isinstance(step, CodeRequest):
-                step = await self._answer(connection, connector, step, may_wait, interactive)
-        since = since_date(connection, policy=self.policy, now=now)
+    async def _start(self, session: AsyncSession, connection_id: int, now: datetime) -> _Run:
+        """One transaction: the connection, its supplier and workspace in one SELECT, the
+        run record, and the references already in the inbox (dedup before downloading)."""
+        query = (
+            select(Connection, Supplier, Workspace)
+            .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
+            .join(Workspace, col(Workspace.id) == col(Connection.workspace_id))
+            .where(Connection.id == connection_id)
+        )
+        connection, supplier, workspace = (await session.exec(query)).one()
+        if connection.state in IN_FLIGHT:
+            # A run left open by a scheduler that died is closed as such, for the record.
+            await session.exec(
+                update(ConnectionRun)
+                .where(col(ConnectionRun.connection_id) == connection_id)
+                .where(col(ConnectionRun.finished_at).is_(None))
+                .values(finished_at=now, outcome=RunOutcome.ERROR, error_code="abandoned")
+            )
+        if connection.state != S.SYNCING:
+            move_connection(connection, S.SYNCING, now=now)
+        interactive = bool(connection.interactive_until and connection.interactive_until > now)
+        record = ConnectionRun(connection_id=connection_id, interactive=interactive)
+        session.add(record)
+        await session.flush()
+        known = await session.exec(
+            select(Document.external_ref).where(
+                Document.workspace_id == connection.workspace_id,
+                Document.supplier_id == connection.supplier_id,
+                col(Document.external_ref).is_not(None),
+            )
+        )
+        assert record.id is not None
+        return _Run(
+            connection=connection,
+            supplier=supplier,
+            zone=workspace.timezone,
+            record_id=record.id,
+            started=now,
+            interactive=interactive,
+            may_wait=interactive or workspace.relay_codes_from_mail,
+            credentials=read_credentials(vault=self.vault, connection=connection),
+            saved=(
+                self.vault.open_json(connection.session_sealed)
+                if connection.session_sealed
+                else None
+            ),
+            known={ref for ref in known.all() if ref},
+        )
+
+    async def _fetch(self, run: _Run, connector: SupplierConnector) -> RunResult:
+        connection = run.connection
+        if not (run.saved and await connector.restore(run.saved)):
+            step: SignInStep = await connector.login(run.credentials)
+            asked = False
+            while not isinstance(step, LoggedIn):
+                asked = True
+                if isinstance(step, ApprovalRequest):
+                    step = await self._await_approval(connection, connector, step, run.interactive)
+                else:
+                    step = await self._answer(
+                        connection, connector, step, run.may_wait, run.interactive
+                    )
+            if asked:
+                # Kept at once: a crash later in the run must not cost the owner a new code.
+                await self._keep_session(connection, await connector.save())
+        run.signed_in = True
+        since = since_date(connection, policy=self.policy, now=run.started)
         invoices = [ref async for ref in connector.invoices(since)]  # list first, then download
-        known = await self._known_refs(connection)
         deadline = utcnow() + self.policy.time_budget
-        new = 0
         partial = False
         for invoice in invoices:
-            if invoice.reference in known:
+            if invoice.reference in run.known:
                 continue
             if utcnow() > deadline:
                 partial = True  # the next run continues where this one stopped
@@ -261,20 +310,48 @@ class ConnectionRunner:
                 )
                 partial = True
                 continue
-            new += await self._deliver(
-                connection, supplier, invoice, download.content, download.filename
-            )
-        state = await connector.save()
-        async with self.db.transaction() as session:
-            row = await session.get(Connection, connection.id)
-            assert row is not None
-            row.session_sealed = self.vault.seal_json(state)
+            run.fetched.append(await self._store_file(run, invoice, download))
         outcome = (
             RunOutcome.PARTIAL
             if partial
             else (RunOutcome.SUCCESS if invoices else RunOutcome.EMPTY)
         )
-        return RunResult(outcome, S.ACTIVE, found=len(invoices), new=new)
+        return RunResult(outcome, S.ACTIVE, found=len(invoices))
+
+    async def _store_file(self, run: _Run, invoice: InvoiceRef, download: Download) -> Document:
+        """The file is made durable now; its inbox row is added when the run settles."""
+        incoming = IncomingDocument(
+            workspace_id=run.connection.workspace_id,
+            source=DocumentSource.CONNECTOR,
+            content=download.content,
+            filename=download.filename,
+            supplier_id=run.supplier.id,
+            supplier_name=run.supplier.name,
+            external_ref=invoice.reference,
+            connection_id=run.connection.id,
+            owner_member_id=run.connection.owner_member_id,
+            issue_date=invoice.issued_on,
+            total_amount=invoice.amount,
+            currency=invoice.currency,
+        )
+        stored = await self.store.put(download.content, sha256=digest(download.content))
+        return build_document(incoming, stored, now=utcnow())
+
+    async def _finish(self, run: _Run, connector: SupplierConnector) -> None:
+        """Keep the session of a run that got in, whatever came after, then close."""
+        try:
+            if run.signed_in:
+                run.session_state = await connector.save()
+        except Exception:
+            log.exception("connection %s: the session could not be saved", run.connection.id)
+        finally:
+            await connector.close()
+
+    async def _keep_session(self, connection: Connection, state: dict[str, Any]) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(Connection, connection.id)
+            assert row is not None
+            row.session_sealed = self.vault.seal_json(state)
 
     async def _answer(
         self,
@@ -283,7 +360,7 @@ class ConnectionRunner:
         request: CodeRequest,
         may_wait: bool,
         interactive: bool,
-    ) -> LoggedIn | CodeRequest:
+    ) -> SignInStep:
         """Open a challenge, tell the owner, wait for the code from chat or mail."""
         email = request.channel in (ChallengeChannel.EMAIL, ChallengeChannel.EMAIL_LINK)
         if not (interactive or (may_wait and email)):
@@ -318,13 +395,7 @@ class ConnectionRunner:
         while True:
             code = await _wait_for_code(self.db, self.vault, challenge.id, self.policy)
             if code is None:
-                async with self.db.transaction() as session:
-                    stale = await session.get(Challenge, challenge.id)
-                    if stale is not None and stale.state in (
-                        ChallengeState.OPEN,
-                        ChallengeState.ANSWERED,
-                    ):
-                        stale.state = ChallengeState.EXPIRED
+                await self._close_challenge(challenge.id, ChallengeState.EXPIRED)
                 raise _Stop(S.NEEDS_USER, "code_timeout")
             try:
                 step = await connector.submit_code(code)
@@ -359,43 +430,82 @@ class ConnectionRunner:
                 move_connection(row, S.SYNCING)
             return step
 
-    async def _known_refs(self, connection: Connection) -> set[str]:
-        async with self.db.read() as session:
-            query = select(Document.external_ref).where(
-                Document.workspace_id == connection.workspace_id,
-                Document.supplier_id == connection.supplier_id,
-                col(Document.external_ref).is_not(None),
-            )
-            return {ref for ref in (await session.exec(query)).all() if ref}
-
-    async def _deliver(
+    async def _await_approval(
         self,
         connection: Connection,
-        supplier: Supplier,
-        invoice: InvoiceRef,
-        content: bytes,
-        filename: str,
-    ) -> int:
+        connector: SupplierConnector,
+        request: ApprovalRequest,
+        interactive: bool,
+    ) -> SignInStep:
+        """ "Approve in your app": tell the owner, then ask the site until it says yes,
+        says no, or the challenge expires. Nothing is typed, so nothing can be wrong."""
+        if not interactive:
+            # Nobody is there to take the phone: the owner syncs by hand later.
+            raise _Stop(S.NEEDS_USER, "approval_needed")
+        ttl = self.policy.challenge_ttl
+        if request.expires_in is not None:
+            ttl = min(ttl, request.expires_in)
         async with self.db.transaction() as session:
-            result = await ingest_document(
+            row = await session.get(Connection, connection.id)
+            assert row is not None
+            challenge = await open_challenge(
                 session=session,
-                store=self.store,
-                incoming=IncomingDocument(
-                    workspace_id=connection.workspace_id,
-                    source=DocumentSource.CONNECTOR,
-                    content=content,
-                    filename=filename,
-                    supplier_id=supplier.id,
-                    supplier_name=supplier.name,
-                    external_ref=invoice.reference,
-                    connection_id=connection.id,
-                    owner_member_id=connection.owner_member_id,
-                    issue_date=invoice.issued_on,
-                    total_amount=invoice.amount,
-                    currency=invoice.currency,
-                ),
+                connection=row,
+                channel=ChallengeChannel.APP,
+                masked_destination=request.masked_destination,
+                prompt=request.prompt,
+                ttl=ttl,
             )
-        return int(result.created)
+            move_connection(row, S.AWAITING_APPROVAL)
+            await enqueue(
+                session=session,
+                kind="approval_requested",
+                workspace_id=row.workspace_id,
+                recipient_member_id=row.owner_member_id,
+                payload={
+                    "connection_id": row.id,
+                    "challenge_id": challenge.id,
+                    "destination": request.masked_destination,
+                    "expires_at": challenge.expires_at.isoformat(),
+                },
+                dedupe_key=f"challenge:{challenge.id}:requested",
+            )
+        challenge_id, deadline = challenge.id, challenge.expires_at
+        assert challenge_id is not None
+        while utcnow() < deadline:
+            try:
+                step = await connector.poll_approval()
+            except ApprovalDenied:
+                await self._close_challenge(challenge_id, ChallengeState.FAILED)
+                raise _Stop(S.NEEDS_USER, "approval_denied") from None
+            if step is not None:
+                async with self.db.transaction() as session:
+                    done = await session.get(Challenge, challenge_id)
+                    row = await session.get(Connection, connection.id)
+                    assert done is not None
+                    assert row is not None
+                    done.state = ChallengeState.ACCEPTED
+                    move_connection(row, S.SYNCING)
+                return step
+            async with self.db.read() as session:
+                state = await session.scalar(
+                    select(Challenge.state).where(Challenge.id == challenge_id)
+                )
+            if state != ChallengeState.OPEN:
+                break  # expired by the scheduler's job, or cancelled by a newer challenge
+            await asyncio.sleep(self.policy.approval_poll)
+        await self._close_challenge(challenge_id, ChallengeState.EXPIRED)
+        raise _Stop(S.NEEDS_USER, "approval_timeout")
+
+    async def _close_challenge(self, challenge_id: int, state: ChallengeState) -> None:
+        async with self.db.transaction() as session:
+            challenge = await session.get(Challenge, challenge_id)
+            if challenge is not None and challenge.state in (
+                ChallengeState.OPEN,
+                ChallengeState.ANSWERED,
+            ):
+                challenge.state = state
+                challenge.code_sealed = None
 
     @staticmethod
     def _failure(err: ConnectorError) -> RunResult:
@@ -409,24 +519,25 @@ class ConnectionRunner:
         retry_after = err.retry_after if isinstance(err, SupplierUnavailable) else None
         return RunResult(RunOutcome.ERROR, S.TEMP_ERROR, error=err.key, retry_after=retry_after)
 
-    async def _settle(
-        self,
-        connection_id: int,
-        run_id: int | None,
-        supplier: Supplier,
-        result: RunResult,
-        started: datetime,
-    ) -> None:
+    async def _settle(self, run: _Run, result: RunResult) -> RunResult:
+        """One transaction: the files fetched become inbox rows, the session is kept, the
+        run is recorded and the connection moves on."""
         now = utcnow()
         async with self.db.transaction() as session:
-            connection = await session.get(Connection, connection_id)
-            record = await session.get(ConnectionRun, run_id)
-            assert connection is not None
-            assert record is not None
+            query = (
+                select(Connection, ConnectionRun)
+                .join(ConnectionRun, col(ConnectionRun.connection_id) == col(Connection.id))
+                .where(ConnectionRun.id == run.record_id)
+            )
+            connection, record = (await session.exec(query)).one()
+            delivered = await ingest_stored(session=session, documents=run.fetched)
+            result = replace(result, new=sum(d.created for d in delivered))
+            if run.session_state is not None:
+                connection.session_sealed = self.vault.seal_json(run.session_state)
             if connection.state != result.state:
                 move_connection(connection, result.state, error=result.error, now=now)
             connection.last_error = result.error
-            connection.last_attempt_at = started
+            connection.last_attempt_at = run.started
             connection.interactive_until = None
             release_claim(connection)
             record.finished_at, record.outcome = now, result.outcome
@@ -438,9 +549,7 @@ class ConnectionRunner:
                 connection.failure_count = 0
                 spread = random.uniform(0, self.policy.jitter.total_seconds())
                 due = now + self.policy.interval + timedelta(seconds=spread)
-                workspace = await session.get(Workspace, connection.workspace_id)
-                zone = workspace.timezone if workspace is not None else "UTC"
-                connection.next_fetch_at = within_waking_hours(due, zone, self.policy)
+                connection.next_fetch_at = within_waking_hours(due, run.zone, self.policy)
             elif result.state in (S.ACTIVE, S.TEMP_ERROR):
                 connection.failure_count += 1
                 delay = backoff(connection.failure_count, self.policy, result.retry_after)
@@ -449,7 +558,8 @@ class ConnectionRunner:
             else:
                 # It waits for the user: new credentials, a code, a fix on the site.
                 connection.next_fetch_at = None
-            await self._tell(session, connection, supplier, result)
+            await self._tell(session, connection, run.supplier, result)
+        return result
 
     async def _tell(
         self, session: AsyncSession, connection: Connection, supplier: Supplier, result: RunResult

@@ -1,6 +1,7 @@
 """The contract between Courier and a supplier's site or API.
 
-A connector logs in (which may end in "a code is needed"), answers a code, lists the
+A connector logs in (which may end in "a code is needed" or "approve in your app"),
+answers a code or polls the approval, lists the
 invoices issued since a date, downloads one, and saves or restores its session so a
 weekly run does not ask for 2FA each time. Every failure is one of the typed errors
 below; `core.services.fetch` maps each to a connection state and a message key.
@@ -36,8 +37,22 @@ class CodeRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """The site asks the owner to approve the login in its phone app: nothing to type,
+    the connector polls the site (`poll_approval`) until it says yes, no, or expires."""
+
+    masked_destination: str | None = None
+    prompt: str | None = None
+    expires_in: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedIn:
     account_label: str | None = None
+
+
+#: Where a login (or a code) leads: signed in, or one more step for the owner.
+SignInStep = LoggedIn | CodeRequest | ApprovalRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +84,15 @@ class SupplierConnector(Protocol):
         """Reuse a saved session; True if it is still logged in. Never asks for a code."""
         ...
 
-    async def login(self, credentials: Credentials) -> LoggedIn | CodeRequest: ...
+    async def login(self, credentials: Credentials) -> SignInStep: ...
 
-    async def submit_code(self, code: str) -> LoggedIn | CodeRequest:
+    async def submit_code(self, code: str) -> SignInStep:
         """A wrong code raises CodeRejected; the site may ask for another step."""
+        ...
+
+    async def poll_approval(self) -> SignInStep | None:
+        """After an ApprovalRequest: None while the site still waits for the owner's
+        phone; ApprovalDenied when the owner refused or the site gave up."""
         ...
 
     def invoices(self, since: date | None) -> AsyncIterator[InvoiceRef]: ...
@@ -100,6 +120,12 @@ class LoginRefused(ConnectorError):
 
 class CodeRejected(ConnectorError):
     key = "code_rejected"
+
+
+class ApprovalDenied(ConnectorError):
+    """The owner refused the login in the app, or the site's approval request ran out."""
+
+    key = "approval_denied"
 
 
 class ActionRequired(ConnectorError):

@@ -225,7 +225,6 @@ async def request(
     """
     method = method.upper()
     idempotent = method in IDEMPOTENT
-    where = _where(method, url)
     for attempt in range(retries + 1):
         retry_after: float | None = None
         cause: Exception | None = None
@@ -237,7 +236,9 @@ async def request(
         except httpx.TimeoutException as err:
             reason, retryable, cause = "timeout", idempotent, err
         except httpx.TooManyRedirects as err:
-            raise SupplierUnavailable(f"{supplier}: too many redirects on {where}") from err
+            raise SupplierUnavailable(
+                f"{supplier}: too many redirects on {_where(method, url)}"
+            ) from err
         except httpx.TransportError as err:
             reason, retryable, cause = "connection failed", idempotent, err
         else:
@@ -250,6 +251,8 @@ async def request(
         wait = retry_after if retry_after is not None else backoff * 2**attempt
         wait += random.uniform(0, wait / 4) if retry_after is None else 0
         if not retryable or attempt == retries or wait > max_wait:
+            # Parsed only here: parsing every URL up front costs more than a failure.
+            where = _where(method, url)
             message = f"{supplier}: {reason} on {where} after {attempt + 1} attempt(s)"
             raise SupplierUnavailable(message, retry_after=retry_after) from cause
         await asyncio.sleep(wait)

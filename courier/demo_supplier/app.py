@@ -120,7 +120,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     remembered = state.device_known(request.cookies.get(DEVICE_COOKIE), account.login)
     needs_code = account.two_factor != "none" and not remembered
     token = state.open_session(account.login, authenticated=not needs_code)
-    if needs_code:
+    if needs_code and account.two_factor == "app":
+        state.new_approval(state.sessions[token])  # the phone app shows it at once
+    elif needs_code:
         challenge = state.new_challenge(state.sessions[token])
         await _deliver(state, account, challenge.code)
     response = web.HTTPFound("/verify" if needs_code else _after_login(state, account.login))
@@ -138,6 +140,8 @@ async def _deliver(state: DemoState, account: DemoAccount, code: str) -> None:
 
 
 def _destination(account: DemoAccount) -> str:
+    if account.two_factor == "app":
+        return f"sur l'application du téléphone {pages.mask_phone(account.phone)}"
     if account.two_factor == "email":
         return f"par e-mail à {pages.mask_email(account.email)}"
     return f"par SMS au {pages.mask_phone(account.phone)}"
@@ -148,8 +152,49 @@ async def verify_form(request: web.Request) -> web.StreamResponse:
     if session is None or session.authenticated:
         raise web.HTTPFound("/login")
     token = _csrf_token(request)
-    page = pages.verify_page(token, _destination(_account(request, session)))
+    account = _account(request, session)
+    if session.approval is not None:
+        return _with_csrf(_approval(request, session, account, token), token)
+    page = pages.verify_page(token, _destination(account))
     return _with_csrf(_html(page), token)
+
+
+def _approval(
+    request: web.Request, session: Session, account: DemoAccount, csrf: str
+) -> web.Response:
+    """The page the browser reloads while the phone decides."""
+    state, approval = request.app[STATE], session.approval
+    assert approval is not None
+    if approval.approved is None and approval.expires_at > state.now():
+        return _html(pages.approval_page(_destination(account)))
+    if approval.approved:
+        session.authenticated, session.approval = True, None
+        response = web.HTTPFound(_after_login(state, account.login))
+        # Approving on the phone trusts this browser, as "remember this device" does.
+        max_age = int(state.config.device_ttl.total_seconds())
+        device = state.remember_device(account.login)
+        response.set_cookie(DEVICE_COOKIE, device, max_age=max_age, httponly=True, samesite="Lax")
+        raise response
+    state.sessions.pop(request.cookies.get(SESSION_COOKIE, ""), None)
+    error = (
+        "La connexion a été refusée depuis l'application."
+        if approval.approved is False
+        else "La demande de connexion a expiré. Reconnectez-vous."
+    )
+    changed = state.faults.changed_login_page
+    return _html(pages.login_page(csrf, error=error, changed=changed))
+
+
+async def app_decision(request: web.Request) -> web.StreamResponse:
+    """The phone app's call when the owner taps approve or deny (no browser, no CSRF)."""
+    posted = await request.post()
+    login, decision = str(posted.get("login", "")), str(posted.get("decision", "approve"))
+    if decision not in {"approve", "deny"}:
+        return web.json_response({"error": "decision is approve or deny"}, status=400)
+    decided = request.app[STATE].decide_approvals(login, approve=decision == "approve")
+    if not decided:
+        return web.json_response({"error": "no login awaits an approval"}, status=404)
+    return web.json_response({"decided": decided})
 
 
 async def verify_submit(request: web.Request) -> web.StreamResponse:
@@ -262,4 +307,5 @@ def create_app(config: DemoConfig) -> web.Application:
     app.router.add_get("/invoices", invoice_list)
     app.router.add_get("/invoices/{reference}.pdf", invoice_file)
     app.router.add_get("/logout", logout)
+    app.router.add_post("/app/approvals", app_decision)
     return app

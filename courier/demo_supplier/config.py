@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
-TwoFactorMode = Literal["none", "page", "email"]
+TwoFactorMode = Literal["none", "page", "email", "app"]
 DateStyle = Literal["fr", "iso"]
 
 
@@ -23,7 +23,8 @@ class DemoInvoice:
 @dataclass(frozen=True, slots=True)
 class DemoAccount:
     """One customer account. In "page" mode the code goes by (pretend) SMS to `phone` and is
-    only recorded by the demo; in "email" mode it is really mailed to `email`."""
+    only recorded by the demo; in "email" mode it is really mailed to `email`; in "app"
+    mode the login waits until the phone app approves it (`POST /app/approvals`)."""
 
     login: str
     password: str
@@ -70,6 +71,7 @@ class DemoConfig:
     page_size: int = 5
     date_style: DateStyle = "fr"
     code_ttl: timedelta = timedelta(minutes=10)
+    approval_ttl: timedelta = timedelta(minutes=5)
     max_code_attempts: int = 3
     session_ttl: timedelta = timedelta(hours=2)
     device_ttl: timedelta = timedelta(days=90)
@@ -102,6 +104,7 @@ def sample_config(*, smtp_port: int = 2525) -> DemoConfig:
         accounts=(
             DemoAccount("demo@example.com", "demo", invoices=invoices),
             DemoAccount("sms@example.com", "demo", two_factor="page", invoices=invoices),
+            DemoAccount("app@example.com", "demo", two_factor="app", invoices=invoices),
             DemoAccount(
                 "mail@example.com",
                 "demo",

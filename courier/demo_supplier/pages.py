@@ -76,6 +76,17 @@ def verify_page(csrf: str, destination: str, *, error: str | None = None) -> str
     )
 
 
+def approval_page(destination: str) -> str:
+    # Real portals poll with JavaScript; the refresh does the same for a person's browser.
+    return layout(
+        "Validation sur votre téléphone",
+        '<div id="app-approval">'
+        f'<p class="destination">Une demande de connexion a été envoyée {escape(destination)}.</p>'
+        "<p>Approuvez-la dans l'application pour continuer. Cette page se met à jour "
+        'toute seule.</p><meta http-equiv="refresh" content="3"></div>',
+    )
+
+
 def terms_page(csrf: str, company: str) -> str:
     return layout(
         "Nouvelles conditions générales",

@@ -22,11 +22,20 @@ class Challenge:
 
 
 @dataclass(slots=True)
+class Approval:
+    """A login waiting for the phone app: None until the owner taps approve or deny."""
+
+    expires_at: datetime
+    approved: bool | None = None
+
+
+@dataclass(slots=True)
 class Session:
     login: str
     expires_at: datetime
     authenticated: bool = False  # False: the password was right, a code is awaited
     challenge: Challenge | None = None
+    approval: Approval | None = None
 
 
 @dataclass(slots=True)
@@ -75,6 +84,28 @@ class DemoState:
         code = f"{secrets.randbelow(10**digits):0{digits}d}"
         session.challenge = Challenge(code, self.now() + self.config.code_ttl)
         return session.challenge
+
+    def new_approval(self, session: Session) -> Approval:
+        session.approval = Approval(self.now() + self.config.approval_ttl)
+        return session.approval
+
+    def pending_approvals(self, login: str) -> list[Approval]:
+        now = self.now()
+        return [
+            s.approval
+            for s in self.sessions.values()
+            if s.login == login
+            and s.approval is not None
+            and s.approval.approved is None
+            and s.approval.expires_at > now
+        ]
+
+    def decide_approvals(self, login: str, *, approve: bool) -> int:
+        """What the phone app does when the owner taps: every pending login of the account."""
+        pending = self.pending_approvals(login)
+        for approval in pending:
+            approval.approved = approve
+        return len(pending)
 
     def remember_device(self, login: str) -> str:
         token = secrets.token_urlsafe(24)

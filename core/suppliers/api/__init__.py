@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 
 from core.suppliers.connector import (
+    ApprovalDenied,
     CodeRejected,
-    CodeRequest,
     Download,
     InvalidDownload,
     LayoutChanged,
-    LoggedIn,
+    SignInStep,
     SupplierUnavailable,
 )
 
@@ -76,8 +76,11 @@ class ApiConnector:
         # The key goes with every call; there is no session that could still be valid.
         return False
 
-    async def submit_code(self, code: str) -> LoggedIn | CodeRequest:
+    async def submit_code(self, code: str) -> SignInStep:
         raise CodeRejected("this supplier's API never asks for a code")
+
+    async def poll_approval(self) -> SignInStep | None:
+        raise ApprovalDenied("this supplier's API never asks for an approval")
 
     async def save(self) -> dict[str, Any]:
         return {}

@@ -60,6 +60,15 @@ Top level:
     default_channel   (optional, "page") channel when no rule matches. Channels: page,
                       email, sms, totp, app, email_link.
     code_ttl_minutes  (optional) the code's lifetime, as CodeRequest.expires_in.
+[two_factor.approval] — optional; "approve the login in your app" instead of a code:
+    detect       (required) probe of the page that asks for the approval. Checked before
+                 the code page: login() then returns an ApprovalRequest (masked
+                 destination from `destination`, as for a code).
+    poll_url     (required) the page `poll_approval()` reloads: while it still matches
+                 `detect` the approval is pending; a signed-in page means approved.
+    denied       (required) probe of "refused" or "expired" → ApprovalDenied; so is the
+                 site sending back to the login form.
+    ttl_minutes  (optional) how long the site waits, as ApprovalRequest.expires_in.
 
 [[action_required]] — zero or more pages that block the way until the user acts:
     reason  (required) the reason carried by ActionRequired ("terms", "password_expired").
@@ -101,6 +110,7 @@ How failures map
   matching nothing expected, a form refused with 400/403 → LayoutChanged
 - the login `failure` probe → LoginRefused
 - the code `rejected` probe, or the site sending back to the login form → CodeRejected
+- the approval `denied` probe, or the login form while polling → ApprovalDenied
 - an `action_required` probe → ActionRequired(reason)
 - timeouts, unreachable, 5xx, 429 (after bounded retries), a session lost mid-run →
   SupplierUnavailable

@@ -21,6 +21,8 @@ from core.filenames import safe_filename
 from core.sniff import sniff_content_type
 from core.suppliers.connector import (
     ActionRequired,
+    ApprovalDenied,
+    ApprovalRequest,
     CodeRejected,
     CodeRequest,
     Credentials,
@@ -30,6 +32,7 @@ from core.suppliers.connector import (
     LayoutChanged,
     LoggedIn,
     LoginRefused,
+    SignInStep,
     SupplierUnavailable,
 )
 from core.suppliers.http import HttpLimits, Throttle, build_client, export_cookies, import_cookies
@@ -74,7 +77,7 @@ class RecipeConnector:
         self._check_actions(page)
         return page.status < 400 and page.matches(self.recipe.session.logged_in)
 
-    async def login(self, credentials: Credentials) -> LoggedIn | CodeRequest:
+    async def login(self, credentials: Credentials) -> SignInStep:
         step = self.recipe.login
         page = await self._fetch("GET", self._url(step.url))
         form = self._form(page, step.form, "login form")
@@ -88,13 +91,9 @@ class RecipeConnector:
         if result.matches(step.failure):
             raise LoginRefused(result.probe_text(step.failure) or "the site refused the login")
         self._accepted(page, result)
-        two_factor = self.recipe.two_factor
-        if two_factor is not None and result.matches(two_factor.detect):
-            self._verify = result
-            return self._code_request(two_factor, result)
-        return self._signed_in(result, "the page after the password")
+        return self._next_step(result, "the page after the password")
 
-    async def submit_code(self, code: str) -> LoggedIn | CodeRequest:
+    async def submit_code(self, code: str) -> SignInStep:
         two_factor, page = self.recipe.two_factor, self._verify
         if two_factor is None or page is None:
             raise CodeRejected("no code is awaited: log in first")
@@ -118,7 +117,22 @@ class RecipeConnector:
             # Too many attempts or an expired challenge: the site starts over.
             message = result.probe_text(self.recipe.login.failure)
             raise CodeRejected(message or "the site asked to log in again")
-        return self._signed_in(result, "the page after the code")
+        return self._next_step(result, "the page after the code")
+
+    async def poll_approval(self) -> SignInStep | None:
+        two_factor = self.recipe.two_factor
+        approval = two_factor.approval if two_factor is not None else None
+        if approval is None:
+            raise ApprovalDenied(f"{self.recipe.key} never asks for an approval")
+        page = await self._fetch("GET", self._url(approval.poll_url))
+        if page.matches(approval.denied):
+            raise ApprovalDenied(page.probe_text(approval.denied) or "the approval was refused")
+        if page.form(self.recipe.login.form) is not None:
+            raise ApprovalDenied("the site asked to log in again")
+        if page.matches(approval.detect):
+            return None  # the owner has not answered on the phone yet
+        self._accepted(page, page)
+        return self._next_step(page, "the page after the approval")
 
     async def invoices(self, since: date | None) -> AsyncIterator[InvoiceRef]:
         spec = self.recipe.invoices
@@ -232,6 +246,19 @@ class RecipeConnector:
             if page.matches(rule.detect):
                 raise ActionRequired(rule.reason)
 
+    def _next_step(self, page: Page, where: str) -> SignInStep:
+        """After a password, a code or an approval: another step, or signed in."""
+        two_factor = self.recipe.two_factor
+        if two_factor is not None:
+            approval = two_factor.approval
+            if approval is not None and page.matches(approval.detect):
+                masked, prompt = self._destination(two_factor, page)
+                return ApprovalRequest(masked, prompt, approval.expires_in)
+            if page.matches(two_factor.detect):
+                self._verify = page
+                return self._code_request(two_factor, page)
+        return self._signed_in(page, where)
+
     def _signed_in(self, page: Page, where: str) -> LoggedIn:
         self._check_actions(page)
         if not page.matches(self.recipe.login.success):
@@ -240,11 +267,13 @@ class RecipeConnector:
         return LoggedIn(account_label=page.value(label) if label else None)
 
     @staticmethod
-    def _code_request(step: TwoFactorStep, page: Page) -> CodeRequest:
-        masked = prompt = None
-        if step.destination is not None:
-            masked = page.value(step.destination)
-            prompt = page.node_text(step.destination.selector)
+    def _destination(step: TwoFactorStep, page: Page) -> tuple[str | None, str | None]:
+        if step.destination is None:
+            return None, None
+        return page.value(step.destination), page.node_text(step.destination.selector)
+
+    def _code_request(self, step: TwoFactorStep, page: Page) -> CodeRequest:
+        masked, prompt = self._destination(step, page)
         haystack = (prompt or page.text()).casefold()
         channel = next(
             (rule.channel for rule in step.channels if rule.contains.casefold() in haystack),

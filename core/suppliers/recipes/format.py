@@ -20,6 +20,7 @@ from core.suppliers.recipes.model import (
     DEFAULT_ACCEPT,
     DEFAULT_FILENAME,
     ActionRule,
+    ApprovalStep,
     ChannelRule,
     DownloadSpec,
     InvoiceList,
@@ -68,16 +69,26 @@ def _login(table: TableReader) -> LoginStep:
     return step
 
 
+def _minutes(table: TableReader, key: str) -> timedelta | None:
+    return timedelta(minutes=table.integer(key, 0, minimum=1)) if key in table.data else None
+
+
+def _approval(table: TableReader) -> ApprovalStep:
+    step = ApprovalStep(
+        detect=table.probe("detect"),
+        poll_url=table.text("poll_url"),
+        denied=table.probe("denied"),
+        expires_in=_minutes(table, "ttl_minutes"),
+    )
+    table.finish()
+    return step
+
+
 def _two_factor(table: TableReader) -> TwoFactorStep:
     rules = []
     for rule in table.tables("channels"):
         rules.append(ChannelRule(rule.text("contains"), _channel(rule, "channel")))
         rule.finish()
-    minutes = (
-        table.integer("code_ttl_minutes", 0, minimum=1)
-        if "code_ttl_minutes" in table.data
-        else None
-    )
     step = TwoFactorStep(
         detect=table.probe("detect"),
         form=table.selector("form"),
@@ -87,7 +98,8 @@ def _two_factor(table: TableReader) -> TwoFactorStep:
         remember_field=table.opt_text("remember_field"),
         channels=tuple(rules),
         default_channel=_channel(table, "default_channel", ChallengeChannel.PAGE),
-        expires_in=timedelta(minutes=minutes) if minutes else None,
+        expires_in=_minutes(table, "code_ttl_minutes"),
+        approval=_approval(ap) if (ap := table.opt_table("approval")) else None,
     )
     table.finish()
     return step

@@ -51,6 +51,16 @@ class ChannelRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalStep:
+    """ "Approve the login in your app": a page to reload until the site moves on."""
+
+    detect: Probe
+    poll_url: str
+    denied: Probe
+    expires_in: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TwoFactorStep:
     detect: Probe
     form: str
@@ -61,6 +71,7 @@ class TwoFactorStep:
     channels: tuple[ChannelRule, ...] = ()
     default_channel: ChallengeChannel = ChallengeChannel.PAGE
     expires_in: timedelta | None = None
+    approval: ApprovalStep | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ from core.models import ChallengeChannel, Connection
 from core.services.fetch import ConnectionRunner, FetchPolicy
 from core.storage import LocalDocumentStore
 from core.suppliers.connector import (
+    ApprovalDenied,
+    ApprovalRequest,
     CodeRejected,
     CodeRequest,
     ConnectorError,
@@ -22,6 +24,7 @@ from core.suppliers.connector import (
     Download,
     InvoiceRef,
     LoggedIn,
+    SignInStep,
 )
 from core.vault import Vault
 from tests.integration.conftest import World, connect
@@ -43,6 +46,10 @@ class Site:
     list_error: ConnectorError | None = None
     html_for: set[str] = field(default_factory=set)
     sessions_valid: bool = True
+    approval: bool = False  # the login waits for the owner's phone
+    approve_after: int | None = None  # polls before the owner taps approve; None: never
+    deny: bool = False
+    same_bytes: bool = False  # every download is the same file
     calls: list[str] = field(default_factory=list)
     since_asked: list[date | None] = field(default_factory=list)
 
@@ -55,15 +62,26 @@ class ScriptedConnector:
         self.site.calls.append("restore")
         return self.site.sessions_valid and state.get("cookie") == "ok"
 
-    async def login(self, credentials: Credentials) -> LoggedIn | CodeRequest:
+    async def login(self, credentials: Credentials) -> SignInStep:
         self.site.calls.append("login")
         if self.site.login_error:
             raise self.site.login_error
+        if self.site.approval:
+            return ApprovalRequest(masked_destination="••••12", prompt="Approve in the app")
         if self.site.code:
             return CodeRequest(channel=self.site.channel, masked_destination="SMS to ••••12")
         return LoggedIn()
 
-    async def submit_code(self, code: str) -> LoggedIn | CodeRequest:
+    async def poll_approval(self) -> SignInStep | None:
+        polls = sum(c == "poll" for c in self.site.calls)
+        self.site.calls.append("poll")
+        if self.site.deny:
+            raise ApprovalDenied("refused on the phone")
+        if self.site.approve_after is not None and polls >= self.site.approve_after:
+            return LoggedIn()
+        return None
+
+    async def submit_code(self, code: str) -> SignInStep:
         self.site.calls.append(f"code:{code}")
         if self.site.code_error:
             raise self.site.code_error
@@ -82,7 +100,8 @@ class ScriptedConnector:
     async def download(self, invoice: InvoiceRef) -> Download:
         if invoice.reference in self.site.html_for:
             return Download(b"<html>Session expired</html>", f"{invoice.reference}.pdf")
-        return Download(pdf(invoice.reference), f"{invoice.reference}.pdf")
+        content = pdf("same" if self.site.same_bytes else invoice.reference)
+        return Download(content, f"{invoice.reference}.pdf")
 
     async def save(self) -> dict[str, Any]:
         return {"cookie": "ok"}
@@ -109,7 +128,12 @@ def site() -> Site:
 
 @pytest.fixture
 def runner(db: Database, vault: Vault, store: LocalDocumentStore, site: Site) -> ConnectionRunner:
-    policy = FetchPolicy(challenge_ttl=timedelta(seconds=3), code_poll=0.05, jitter=timedelta(0))
+    policy = FetchPolicy(
+        challenge_ttl=timedelta(seconds=3),
+        code_poll=0.05,
+        approval_poll=0.05,
+        jitter=timedelta(0),
+    )
     return ConnectionRunner(
         db=db,
         store=store,

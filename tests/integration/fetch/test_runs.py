@@ -36,7 +36,7 @@ from core.suppliers.connector import (
 )
 from core.suppliers.registry import ConnectorRegistry
 from core.vault import Vault
-from tests.integration.fetch.conftest import Site
+from tests.integration.fetch.conftest import Site, invoice
 
 S = ConnectionState
 
@@ -336,3 +336,51 @@ async def test_a_bug_in_a_connector_settles_the_run_instead_of_leaving_it_syncin
     assert (result.state, result.error) == (S.TEMP_ERROR, "internal")
     [run] = await _rows(db, ConnectionRun)
     assert run.finished_at is not None
+
+
+async def test_finding_nothing_where_runs_found_bills_is_an_alert_not_a_success(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    assert connection.id is not None
+    assert (await runner.run(connection.id)).new == 3
+    site.invoices = []  # e.g. the account moved to another portal
+
+    result = await runner.run(connection.id)
+
+    assert (result.outcome, result.found) == (RunOutcome.EMPTY, 0)
+    kinds = [n.kind for n in await _rows(db, Notification)]
+    assert kinds == ["documents_fetched", "connection_suspicious_empty"]
+    runs = await _rows(db, ConnectionRun)
+    assert [(r.outcome, r.documents_found) for r in runs] == [
+        (RunOutcome.SUCCESS, 3),
+        (RunOutcome.EMPTY, 0),
+    ]
+
+
+async def test_two_bills_of_one_day_are_both_kept(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    today = date.today()
+    site.invoices = [invoice("FA-10", today, "50.00"), invoice("FA-11", today, "50.00")]
+    assert connection.id is not None
+
+    result = await runner.run(connection.id)
+
+    assert (result.found, result.new) == (2, 2)
+    documents = await _rows(db, Document)
+    assert sorted(d.external_ref for d in documents) == ["FA-10", "FA-11"]
+    assert len({d.sha256 for d in documents}) == 2
+
+
+async def test_the_same_bytes_under_two_references_make_one_document(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+) -> None:
+    # The sha256 dedup also holds inside one run: a portal listing one PDF twice.
+    site.invoices = [invoice("FA-20", date.today()), invoice("FA-21", date.today())]
+    site.same_bytes = True
+    assert connection.id is not None
+
+    result = await runner.run(connection.id)
+
+    assert (result.found, result.new) == (2, 1)
+    assert len(await _rows(db, Document)) == 1

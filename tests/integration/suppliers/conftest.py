@@ -39,6 +39,9 @@ MAIL = DemoAccount(
     email="codes@in.example.com",
     invoices=sample_invoices(3),
 )
+APP = DemoAccount(
+    "app@boulangerie.example", "chausson-3", two_factor="app", invoices=sample_invoices(3)
+)
 EMPTY = DemoAccount("nouveau@boulangerie.example", "brioche-1")
 FAST = HttpLimits(connect_timeout=2.0, read_timeout=0.4, retries=2, backoff=0.01, max_wait=2.0)
 
@@ -82,7 +85,7 @@ async def smtp_sink() -> AsyncIterator[SmtpSink]:
 @pytest.fixture
 def demo_config(smtp_sink: SmtpSink) -> DemoConfig:
     return DemoConfig(
-        accounts=(PLAIN, SMS, MAIL, EMPTY), smtp=SmtpTarget(port=smtp_sink.port), page_size=5
+        accounts=(PLAIN, SMS, MAIL, APP, EMPTY), smtp=SmtpTarget(port=smtp_sink.port), page_size=5
     )
 
 

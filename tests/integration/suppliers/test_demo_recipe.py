@@ -19,6 +19,8 @@ from core.extraction.pdf import read_pdf
 from core.models import ChallengeChannel
 from core.suppliers.connector import (
     ActionRequired,
+    ApprovalDenied,
+    ApprovalRequest,
     CodeRejected,
     CodeRequest,
     Credentials,
@@ -32,7 +34,7 @@ from core.suppliers.connector import (
 from core.suppliers.recipes import Recipe, RecipeConnector
 from courier.demo_supplier import DemoAccount, RunningDemo
 from mail.otp import find_code
-from tests.integration.suppliers.conftest import EMPTY, MAIL, PLAIN, SMS, SmtpSink
+from tests.integration.suppliers.conftest import APP, EMPTY, MAIL, PLAIN, SMS, SmtpSink
 
 Connect = Callable[..., RecipeConnector]
 
@@ -333,3 +335,53 @@ async def test_terms_met_on_restore_require_an_action(connect: Connect, demo: Ru
 
     with pytest.raises(ActionRequired):
         await connect().restore(saved)
+
+
+# -- "approve in your app" ----------------------------------------------------------------
+
+
+async def _tap(demo: RunningDemo, decision: str) -> httpx.Response:
+    """What the owner's phone app sends when they tap approve or deny."""
+    async with httpx.AsyncClient(base_url=demo.url) as phone:
+        return await phone.post("/app/approvals", data={"login": APP.login, "decision": decision})
+
+
+async def test_an_approval_in_the_app_is_polled_until_the_owner_taps_approve(
+    connect: Connect, demo: RunningDemo
+) -> None:
+    connector = connect()
+
+    request = await connector.login(creds(APP))
+
+    assert isinstance(request, ApprovalRequest)
+    assert request.masked_destination == "••••12"
+    assert request.prompt is not None
+    assert "application" in request.prompt
+    assert request.expires_in == timedelta(minutes=5)
+    assert await connector.poll_approval() is None  # nobody tapped yet
+    assert (await _tap(demo, "approve")).json() == {"decided": 1}
+    assert isinstance(await connector.poll_approval(), LoggedIn)
+    assert len(await listed(connector)) == 3
+    # The approval trusted this browser: the next login needs no phone.
+    jar = (await connector.save())["cookies"]
+    device = {**jar, "cookies": [c for c in jar["cookies"] if c["name"] == "demo_device"]}
+    again = connect()
+    assert not await again.restore({"cookies": device})
+    assert isinstance(await again.login(creds(APP)), LoggedIn)
+
+
+async def test_an_approval_denied_or_expired_on_the_site_is_denied(
+    connect: Connect, demo: RunningDemo
+) -> None:
+    denied = connect()
+    assert isinstance(await denied.login(creds(APP)), ApprovalRequest)
+    await _tap(demo, "deny")
+    with pytest.raises(ApprovalDenied, match="refusée"):
+        await denied.poll_approval()
+
+    expired = connect()
+    assert isinstance(await expired.login(creds(APP)), ApprovalRequest)
+    demo.advance(timedelta(minutes=6))
+    with pytest.raises(ApprovalDenied, match="expiré"):
+        await expired.poll_approval()
+    assert (await _tap(demo, "approve")).status_code == 404  # nothing waits any more

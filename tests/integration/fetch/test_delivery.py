@@ -1,0 +1,82 @@
+"""A run's files become inbox rows at once, with the inbox's dedup rules."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from core.db import Database
+from core.models import Document, DocumentSource
+from core.models.base import utcnow
+from core.services.documents import (
+    DuplicateReason,
+    IncomingDocument,
+    build_document,
+    ingest_document,
+    ingest_stored,
+)
+from core.storage import LocalDocumentStore
+from tests.integration.conftest import World
+
+
+def _pdf(text: str) -> bytes:
+    return f"%PDF-1.4 {text}\n%%EOF\n".encode()
+
+
+async def _stored(store: LocalDocumentStore, world: World, reference: str, text: str) -> Document:
+    assert world.workspace.id is not None
+    content = _pdf(text)
+    incoming = IncomingDocument(
+        workspace_id=world.workspace.id,
+        source=DocumentSource.CONNECTOR,
+        content=content,
+        filename=f"{reference}.pdf",
+        supplier_id=world.supplier.id,
+        external_ref=reference,
+    )
+    return build_document(incoming, await store.put(content), now=utcnow())
+
+
+async def test_a_batch_keeps_the_new_and_points_the_rest_at_what_they_duplicate(
+    db: Database, store: LocalDocumentStore, world: World
+) -> None:
+    assert world.workspace.id is not None
+    async with db.transaction() as session:  # already in the inbox: FA-1, by mail
+        earlier = await ingest_document(
+            session=session,
+            store=store,
+            incoming=IncomingDocument(
+                workspace_id=world.workspace.id,
+                source=DocumentSource.CONNECTOR,
+                content=_pdf("one"),
+                supplier_id=world.supplier.id,
+                external_ref="FA-1",
+            ),
+        )
+    batch = [
+        await _stored(store, world, "FA-1", "one, fetched again"),  # same reference
+        await _stored(store, world, "FA-9", "one"),  # the same bytes as FA-1
+        await _stored(store, world, "FA-2", "two"),  # new
+        await _stored(store, world, "FA-3", "two"),  # the same bytes as FA-2, in the batch
+        await _stored(store, world, "FA-4", "four"),  # new, the same day as FA-2: kept
+    ]
+
+    async with db.transaction() as session:
+        results = await ingest_stored(session=session, documents=batch)
+
+    assert [(r.created, r.duplicate) for r in results] == [
+        (False, DuplicateReason.SAME_REFERENCE),
+        (False, DuplicateReason.SAME_FILE),
+        (True, None),
+        (False, DuplicateReason.SAME_FILE),
+        (True, None),
+    ]
+    assert results[0].document.id == results[1].document.id == earlier.document.id
+    assert results[3].document is batch[2]
+    async with db.read() as session:
+        refs = sorted(d.external_ref or "" for d in (await session.exec(select(Document))).all())
+    assert refs == ["FA-1", "FA-2", "FA-4"]
+
+
+async def test_an_empty_batch_adds_nothing(db: Database) -> None:
+    async with db.transaction() as session:
+        assert await ingest_stored(session=session, documents=[]) == []
