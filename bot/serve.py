@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from bot.app import build_bot, build_dispatcher, publish_commands, run_polling, run_webhook
 from bot.context import Deps
+from bot.notifier import Notifier
 from bot.verification import Verifier
 from core.config import Settings
 from core.db import Database
@@ -52,6 +53,8 @@ async def serve_telegram(
     rt = deps
     bot = build_bot(rt.settings)
     dp = build_dispatcher(deps)
+    # The outbox is delivered by every bot process; claims keep them from sending twice.
+    delivering = asyncio.create_task(Notifier(bot=bot, db=db).run(stop), name="notifier")
     try:
         me = await bot.get_me()
         await publish_commands(bot)
@@ -62,5 +65,7 @@ async def serve_telegram(
         else:
             await run_polling(bot, dp, stop)
     finally:
+        delivering.cancel()
+        await asyncio.gather(delivering, return_exceptions=True)
         await verifier.drain()
         await bot.session.close()

@@ -16,6 +16,7 @@ from core.models import InboundState
 from courier import commands, connection_commands, mail_commands, reading_commands
 from courier.doctor import diagnose
 from courier.output import emit_json
+from courier.sandbox.launch import sandbox
 from courier.texts import render_error
 
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -74,6 +75,12 @@ def build_parser() -> Parser:
     leaf(sub, "run", commands.run, "set up and run everything in one process")
     for role in ("bot", "mail", "scheduler"):
         leaf(sub, role, commands.role, f"run the {role} alone")
+    # `courier sandbox` (issue #5): the whole system behind a chat in the terminal.
+    try_it = leaf(sub, "sandbox", sandbox, "try every chat flow locally, with no Telegram account")
+    try_it.add_argument("--data-dir", help="where the sandbox keeps its files (<data dir>/sandbox)")
+    try_it.add_argument("--language", choices=["en", "fr"], default="en")
+    try_it.add_argument("--limits", action="store_true", help="enforce Telegram's flood limits")
+    try_it.add_argument("--verbose", action="store_true", help="show the parts' logs")
     diag = leaf(sub, "doctor", doctor, "check the configuration, database, storage and key")
     _json_flag(diag)
 

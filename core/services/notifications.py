@@ -85,3 +85,34 @@ def mark_failed(
         notification.state = NotificationState.UNDELIVERABLE
     else:
         notification.next_attempt_at = (now or utcnow()) + retry_in
+
+
+async def claim_due_notifications(
+    *, session: AsyncSession, lease: timedelta, limit: int = 100, now: datetime | None = None
+) -> list[Notification]:
+    """Take due rows for delivery. The claim is a lease on `next_attempt_at`: other
+    deliverers skip the rows until it runs out, so a deliverer that dies mid-batch leaves
+    rows that go out later, never rows lost. `SKIP LOCKED` lets several claim side by side
+    on PostgreSQL; SQLite's write lock serialises the claim."""
+    now = now or utcnow()
+    query = (
+        select(Notification)
+        .where(Notification.state == NotificationState.PENDING)
+        .where(
+            (col(Notification.next_attempt_at).is_(None))
+            | (col(Notification.next_attempt_at) <= now)
+        )
+        .order_by(col(Notification.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = list((await session.exec(query)).all())
+    for notification in claimed:
+        notification.next_attempt_at = now + lease
+    await session.flush()
+    return claimed
+
+
+def release(notification: Notification, *, now: datetime | None = None) -> None:
+    """Give a claimed row back untried: due again at once, no attempt counted."""
+    notification.next_attempt_at = now or utcnow()

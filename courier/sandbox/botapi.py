@@ -4,7 +4,8 @@ It speaks the real HTTP protocol: `/bot<token>/<method>` with the parameters in 
 string, a JSON body, a urlencoded or a multipart form; answers `{"ok": true, "result": …}`
 or Telegram's error shapes (`error_code`, `description`, and `parameters.retry_after` on a
 429); files are downloaded from `/file/bot<token>/<file_path>`. Updates come from the
-simulated users (`courier.sandbox.chat`) and reach the bot by getUpdates long polling or
+simulated users (`courier.sandbox.chat`, or over HTTP: `courier.sandbox.user_routes`)
+and reach the bot by getUpdates long polling or
 by its webhook. The flood limits can be enforced with 429s, and switched off.
 
     api = BotApi(limits=RateLimits())
@@ -28,6 +29,7 @@ from courier.sandbox import messages, profile, updates
 from courier.sandbox.call import Call, Handler, Stats
 from courier.sandbox.limits import RateLimiter, RateLimits
 from courier.sandbox.params import ApiError, Params
+from courier.sandbox.user_routes import UserRoutes
 from courier.sandbox.world import BotWorld
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ class BotApi:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", r"/bot{token:[^/]+}/{method:[A-Za-z]+}", self._serve_call)
         app.router.add_get(r"/file/bot{token:[^/]+}/{path:.+}", self._serve_file)
+        UserRoutes(self.worlds).register(app)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:

@@ -282,7 +282,7 @@ class TelegramUser:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
-            changed = self.world.changed()
+            changed = self.chat.changed()
             found = find()
             if found is not None:
                 return found

@@ -122,6 +122,15 @@ class PrivateChat:
     reply_keyboard: list[list[str]] | None = None
     force_reply: bool = False
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: Set at this chat's next event: a user waits on its own chat, not on every chat.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def changed(self) -> asyncio.Event:
+        return self._changed
+
+    def notify(self) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
 
     def new_message_id(self) -> int:
         return next(self._ids)
@@ -243,6 +252,7 @@ class BotWorld:
 
     def record(self, chat: PrivateChat, event: ChatEvent) -> None:
         chat.events.append(event)
+        chat.notify()
         self.notify()
 
     def message_json(self, message: StoredMessage, *, with_reply: bool = True) -> JSON:

@@ -1,0 +1,298 @@
+"""The words and buttons of each outbox kind, in the recipient's language.
+
+A row's payload carries ids; the names shown (the supplier of a connection or of a 2FA
+challenge) come from `Facts`, loaded with the rows. Buttons are the bot's own callback
+data (bot/callbacks.py), so a press on a notification is checked like any other press.
+New documents from several rows for one chat become one message (`render_batch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import ChallengePick, ConnectionAction, ConnectionVerb
+from bot.i18n import Texts
+from bot.prompts import code_prompt, render_verified
+
+#: Rows of these kinds for one chat, claimed together, are told in one message.
+MERGEABLE = frozenset({"documents_fetched", "documents_received"})
+#: A connection's state and the button that gets it out of that state.
+FIX_BUTTON: dict[str, tuple[str, ConnectionVerb]] = {
+    "auth_failed": ("connections.update", "update"),
+    "action_required": ("connections.reconnect", "reconnect"),
+    "needs_user": ("connections.fetch", "fetch"),
+    "temp_error": ("connections.fetch", "fetch"),
+}
+MAILBOX_REASONS = ("auth_failed", "token_expired", "unreachable", "folder_missing", "server_error")
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Names the texts show, loaded from the database with the claimed rows."""
+
+    suppliers: Mapping[int, str] = field(default_factory=dict)  # connection id → supplier
+    challenges: Mapping[int, int] = field(default_factory=dict)  # challenge id → connection id
+
+    def supplier(self, connection_id: Any) -> str:
+        return self.suppliers.get(_int(connection_id), "")
+
+    def challenge_supplier(self, challenge_id: Any) -> str:
+        return self.supplier(self.challenges.get(_int(challenge_id), 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _buttons(*buttons: InlineKeyboardButton | None) -> InlineKeyboardMarkup | None:
+    shown = [button for button in buttons if button is not None]
+    if not shown:
+        return None
+    builder = InlineKeyboardBuilder()
+    for button in shown:
+        builder.add(button)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def _connection_button(
+    texts: Texts, label: str, verb: ConnectionVerb, connection_id: Any
+) -> InlineKeyboardButton | None:
+    ident = _int(connection_id)
+    if not ident:
+        return None
+    data = ConnectionAction(do=verb, id=ident).pack()
+    return InlineKeyboardButton(text=texts(label), callback_data=data)
+
+
+def _fix_button(texts: Texts, state: str, connection_id: Any) -> InlineKeyboardButton | None:
+    fix = FIX_BUTTON.get(state)
+    return _connection_button(texts, fix[0], fix[1], connection_id) if fix else None
+
+
+def _code_button(challenge_id: Any, label: str) -> InlineKeyboardButton:
+    data = ChallengePick(id=_int(challenge_id)).pack()
+    return InlineKeyboardButton(text=label, callback_data=data)
+
+
+def _fetched(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
+    return Outgoing(texts("notify.fetched", supplier=supplier, new=_int(p.get("new"))))
+
+
+def _received(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    count = len(p.get("document_ids") or ())
+    return Outgoing(texts("notify.received", subject=p.get("subject") or "", count=count))
+
+
+def _code_requested(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    # The bot's own prompt: its ChallengePick button lets a reply name the challenge.
+    text, markup = code_prompt(
+        challenge_id=_int(p.get("challenge_id")),
+        connection_id=_int(p.get("connection_id")),
+        supplier=facts.supplier(p.get("connection_id")),
+        destination=p.get("destination") or None,
+        texts=texts,
+    )
+    return Outgoing(text, markup)
+
+
+def _code_wrong(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    supplier = facts.supplier(p.get("connection_id"))
+    if p.get("last"):
+        fetch = _connection_button(texts, "connections.fetch", "fetch", p.get("connection_id"))
+        return Outgoing(texts("notify.code_wrong_last", supplier=supplier), _buttons(fetch))
+    _, markup = code_prompt(
+        challenge_id=_int(p.get("challenge_id")),
+        connection_id=_int(p.get("connection_id")),
+        supplier=supplier,
+        destination=None,
+        texts=texts,
+    )
+    return Outgoing(texts("notify.code_wrong", supplier=supplier), markup)
+
+
+def _code_relayed(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    return Outgoing(
+        texts("codes.relayed", supplier=facts.challenge_supplier(p.get("challenge_id")))
+    )
+
+
+def _code_ambiguous(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    buttons = [
+        _code_button(ident, facts.challenge_supplier(ident) or str(ident))
+        for ident in p.get("challenge_ids") or ()
+    ]
+    return Outgoing(texts("notify.code_ambiguous"), _buttons(*buttons))
+
+
+def _forwarding(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    lines = [
+        texts(
+            "notify.forwarding",
+            provider=p.get("provider") or "Gmail",
+            requested_by=p.get("requested_by") or texts("notify.someone"),
+        )
+    ]
+    if p.get("code"):
+        lines.append(texts("notify.forwarding_code", code=p["code"]))
+    link = str(p.get("link") or "")
+    button = None
+    if link.startswith(("https://", "http://")):
+        button = InlineKeyboardButton(text=texts("notify.forwarding_link"), url=link)
+    return Outgoing("\n".join(lines), _buttons(button))
+
+
+def _state_alert(state: str) -> Callable[[Mapping[str, Any], Texts, Facts], Outgoing]:
+    def render(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+        supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
+        text = texts("notify.needs_you", supplier=supplier, help=texts(f"connections.help_{state}"))
+        return Outgoing(text, _buttons(_fix_button(texts, state, p.get("connection_id"))))
+
+    return render
+
+
+def _verified(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    payload = dict(p)
+    payload["supplier"] = p.get("supplier") or facts.supplier(p.get("connection_id"))
+    fix = _fix_button(texts, str(p.get("state") or ""), p.get("connection_id"))
+    return Outgoing(render_verified(payload, texts), _buttons(fix))
+
+
+def _suspicious_empty(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
+    fetch = _connection_button(texts, "connections.fetch", "fetch", p.get("connection_id"))
+    return Outgoing(texts("notify.suspicious_empty", supplier=supplier), _buttons(fetch))
+
+
+def _check_portal(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
+    reconnect = _connection_button(
+        texts, "connections.reconnect", "reconnect", p.get("connection_id")
+    )
+    help_text = texts("connections.help_check_portal")
+    return Outgoing(
+        texts("notify.check_portal", supplier=supplier, help=help_text), _buttons(reconnect)
+    )
+
+
+def _mailbox_error(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    reason = str(p.get("reason") or "server_error")
+    if reason not in MAILBOX_REASONS:
+        reason = "server_error"
+    why = texts(f"notify.mailbox_{reason}", folder=p.get("folder") or "INBOX")
+    return Outgoing(texts("notify.mailbox_error", username=p.get("username") or "", reason=why))
+
+
+def _mailbox_reset(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    text = texts(
+        "notify.mailbox_reset", username=p.get("username") or "", folder=p.get("folder") or ""
+    )
+    return Outgoing(text)
+
+
+def _already(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    return Outgoing(texts("notify.already", subject=p.get("subject") or ""))
+
+
+def _no_document(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    text = texts("notify.no_document", subject=p.get("subject") or "", sender=p.get("sender") or "")
+    return Outgoing(text)
+
+
+def _approval(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    supplier = facts.supplier(p.get("connection_id"))
+    destination = p.get("destination") or texts("codes.somewhere")
+    show = _connection_button(texts, "connections.show", "show", p.get("connection_id"))
+    return Outgoing(
+        texts("notify.approval", supplier=supplier, destination=destination), _buttons(show)
+    )
+
+
+def _integration_expiring(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    # A Reconnect button waits for the bot's integration buttons (issue #7); /integration meanwhile.
+    text = texts(
+        "notify.integration_expiring",
+        provider=p.get("provider") or "",
+        company=p.get("company") or "",
+        date=str(p.get("expires_at") or "")[:10],
+    )
+    return Outgoing(text)
+
+
+def _integration_expired(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    text = texts(
+        "notify.integration_expired",
+        provider=p.get("provider") or "",
+        company=p.get("company") or "",
+        waiting=_int(p.get("documents_waiting")),
+    )
+    return Outgoing(text)
+
+
+Renderer = Callable[[Mapping[str, Any], Texts, Facts], Outgoing]
+RENDERERS: dict[str, Renderer] = {
+    "documents_fetched": _fetched,
+    "documents_received": _received,
+    "already_in_inbox": _already,
+    "mail_without_document": _no_document,
+    "forwarding_confirmation": _forwarding,
+    "code_requested": _code_requested,
+    "code_wrong": _code_wrong,
+    "code_relayed": _code_relayed,
+    "code_ambiguous": _code_ambiguous,
+    "approval_requested": _approval,
+    "integration_expiring": _integration_expiring,
+    "integration_expired": _integration_expired,
+    "connection_verified": _verified,
+    "connection_auth_failed": _state_alert("auth_failed"),
+    "connection_action_required": _state_alert("action_required"),
+    "connection_needs_user": _state_alert("needs_user"),
+    "connection_broken": _state_alert("broken"),
+    "connection_suspicious_empty": _suspicious_empty,
+    "connection_check_portal": _check_portal,
+    "mailbox_error": _mailbox_error,
+    "mailbox_reset": _mailbox_reset,
+}
+
+
+def render(kind: str, payload: Mapping[str, Any], *, texts: Texts, facts: Facts) -> Outgoing | None:
+    """The message for one row; None for a kind the notifier does not know yet."""
+    renderer = RENDERERS.get(kind)
+    return renderer(payload, texts, facts) if renderer else None
+
+
+def render_batch(
+    rows: Sequence[tuple[str, Mapping[str, Any]]], *, texts: Texts, facts: Facts
+) -> Outgoing:
+    """New documents from several rows, one line each, in one message."""
+    if len(rows) == 1:
+        kind, payload = rows[0]
+        single = render(kind, payload, texts=texts, facts=facts)
+        assert single is not None
+        return single
+    lines = [texts("notify.batch_header")]
+    for kind, p in rows:
+        if kind == "documents_fetched":
+            supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
+            lines.append(texts("notify.batch_fetched", supplier=supplier, new=_int(p.get("new"))))
+        else:
+            count = len(p.get("document_ids") or ())
+            lines.append(
+                texts("notify.batch_received", subject=p.get("subject") or "", count=count)
+            )
+    return Outgoing("\n".join(lines))
