@@ -14,11 +14,9 @@ class IsMember(Filter):
         return actor.member is not None
 
 
-class Manages(Filter):
-    """Owners and admins: they manage connections, mailboxes and integrations."""
-
+class IsStranger(Filter):
     async def __call__(self, event: TelegramObject, actor: Actor) -> bool:
-        return actor.manages
+        return actor.member is None
 
 
 def members_only(router: Router) -> None:
