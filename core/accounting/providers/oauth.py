@@ -48,8 +48,10 @@ class ApiLimits:
     #: (calls, seconds): at most `calls` in any `seconds`.
     windows: tuple[tuple[int, float], ...]
     concurrent: int
-    #: Share of each window kept spare: the server counts arrivals, we count departures.
+    #: Share of each window kept spare, plus a fixed slack: the server counts arrivals,
+    #: we count departures, and the two drift apart by the network's jitter.
     margin: float = 0.02
+    slack: float = 0.01
     #: Longest Retry-After waited out inside one call; past it the caller gets RateLimited.
     max_wait: float = 90.0
     attempts: int = 8
@@ -79,7 +81,7 @@ class CallLimiter:
     def _wait(self, now: float) -> float:
         wait = self._held_until - now
         for (calls, seconds), stamps in zip(self._limits.windows, self._stamps, strict=True):
-            period = seconds * (1 + self._limits.margin)
+            period = seconds * (1 + self._limits.margin) + self._limits.slack
             while stamps and stamps[0] <= now - period:
                 stamps.popleft()
             if len(stamps) >= calls:
@@ -237,7 +239,8 @@ class OAuthApp:
         async with self._client() as client:
             try:
                 if as_json:
-                    response = await client.post(
+                    response = await client.request(
+                        "POST",
                         self._endpoints.revoke_url,
                         json={"token": token},
                         auth=(self._endpoints.client_id, self._endpoints.client_secret),
