@@ -6,7 +6,7 @@ typed failures.
   through Authlib. `invalid_grant` becomes `IntegrationExpired`; a 5xx, a timeout or an
   answer that is not JSON becomes `Unavailable`; a 429 becomes `RateLimited`.
 - `CallLimiter` keeps the calls under every window the software documents (60 a minute
-  and 5,000 a day for Xero...) and under its concurrency, with a small margin, so a 429
+  and 5,000 a day for Xero...) and under its concurrency, counted so that a 429
   is rare; when one comes anyway, every caller of that company waits out its Retry-After.
 - `ApiClient.send` goes through the limiter, retries a 429 after its Retry-After (up to a
   bound) and raises the typed failure for the rest. Nothing here logs a header, a body
@@ -48,10 +48,10 @@ class ApiLimits:
     #: (calls, seconds): at most `calls` in any `seconds`.
     windows: tuple[tuple[int, float], ...]
     concurrent: int
-    #: Share of each window kept spare, plus a fixed slack: the server counts arrivals,
-    #: we count departures, and the two drift apart by the network's jitter.
-    margin: float = 0.02
-    slack: float = 0.01
+    #: Share of each window kept spare, plus a fixed slack, for a server whose clock or
+    #: counting differs from the documentation's; the limiter needs none for jitter.
+    margin: float = 0.0
+    slack: float = 0.0
     #: Longest Retry-After waited out inside one call; past it the caller gets RateLimited.
     max_wait: float = 90.0
     attempts: int = 8
@@ -69,23 +69,33 @@ class ApiLimits:
 
 
 class CallLimiter:
-    """Admits a call when every window has room and fewer than `concurrent` are in flight."""
+    """Admits a call when every window has room and fewer than `concurrent` are in flight.
+
+    A call holds its place in each window from the moment it leaves until `period` after
+    its answer came back. The server counted it somewhere in between, so however the
+    network delays one call and not the next, the server never sees more than the limit in
+    a window: no margin has to be guessed for jitter.
+    """
 
     def __init__(self, limits: ApiLimits) -> None:
         self._limits = limits
         self._semaphore = asyncio.Semaphore(limits.concurrent)
         self._lock = asyncio.Lock()
-        self._stamps: list[deque[float]] = [deque() for _ in limits.windows]
+        #: Per window, when each finished call was answered (in order, so oldest first).
+        self._done: list[deque[float]] = [deque() for _ in limits.windows]
+        self._in_flight = 0
         self._held_until = 0.0
 
     def _wait(self, now: float) -> float:
         wait = self._held_until - now
-        for (calls, seconds), stamps in zip(self._limits.windows, self._stamps, strict=True):
+        for (calls, seconds), done in zip(self._limits.windows, self._done, strict=True):
             period = seconds * (1 + self._limits.margin) + self._limits.slack
-            while stamps and stamps[0] <= now - period:
-                stamps.popleft()
-            if len(stamps) >= calls:
-                wait = max(wait, stamps[0] + period - now)
+            while done and done[0] <= now - period:
+                done.popleft()
+            if len(done) + self._in_flight >= calls:
+                # The oldest answered call frees a place; if every place is in flight,
+                # look again shortly.
+                wait = max(wait, done[0] + period - now if done else seconds / calls)
         return wait
 
     @asynccontextmanager
@@ -94,10 +104,14 @@ class CallLimiter:
             async with self._lock:  # callers are admitted in order: none starves
                 while (wait := self._wait(time.monotonic())) > 0:  # noqa: ASYNC110
                     await asyncio.sleep(wait)  # a deadline, not an event: nothing signals it
-                now = time.monotonic()
-                for stamps in self._stamps:
-                    stamps.append(now)
-            yield
+                self._in_flight += 1
+            try:
+                yield
+            finally:
+                self._in_flight -= 1
+                answered = time.monotonic()
+                for done in self._done:
+                    done.append(answered)
 
     def hold(self, seconds: float) -> None:
         """Nobody calls this company before `seconds` from now (a 429's Retry-After)."""
