@@ -13,7 +13,13 @@ from typing import Any, NoReturn
 from core.config import Settings, load_settings
 from core.errors import CourierError
 from core.models import InboundState
-from courier import commands, connection_commands, mail_commands, reading_commands
+from courier import (
+    commands,
+    connection_commands,
+    integration_commands,
+    mail_commands,
+    reading_commands,
+)
 from courier.doctor import diagnose
 from courier.output import emit_json
 from courier.texts import render_error
@@ -72,7 +78,7 @@ def build_parser() -> Parser:
         return command
 
     leaf(sub, "run", commands.run, "set up and run everything in one process")
-    for role in ("bot", "mail", "scheduler"):
+    for role in ("bot", "mail", "scheduler", "oauth"):
         leaf(sub, role, commands.role, f"run the {role} alone")
     diag = leaf(sub, "doctor", doctor, "check the configuration, database, storage and key")
     _json_flag(diag)
@@ -133,6 +139,9 @@ def build_parser() -> Parser:
     _workspace_flag(add)
     add.add_argument("file", type=_existing_file)
     add.add_argument("--supplier", help="the supplier's name, if known")
+    add.add_argument("--date", type=integration_commands.day, help="the invoice date, YYYY-MM-DD")
+    add.add_argument("--amount", type=integration_commands.amount, help="the total incl. tax")
+    add.add_argument("--currency", type=integration_commands.currency, help="e.g. EUR")
     _json_flag(add)
 
     conns = sub.add_parser("connections", help="merchant connections").add_subparsers(
@@ -212,6 +221,9 @@ def build_parser() -> Parser:
     in_retry = leaf(inbound, "retry", mail_commands.inbound_retry, "read a failed mail again")
     _workspace_flag(in_retry)
     in_retry.add_argument("id", type=int)
+
+    # Accounting integrations (issue #7): `integration …`, `rules …`, `publish`.
+    integration_commands.register(sub, leaf)
 
     secrets = sub.add_parser("secrets", help="encryption keys").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -25,6 +25,7 @@ from core.services.workspaces import (
     list_workspaces,
 )
 from core.vault import fingerprint, generate_key
+from courier import integration_commands
 from courier.output import emit_json, emit_rows
 from courier.roles import BUILT, MISSING, serve, stop_on_signals
 from courier.runtime import ensure_catalog, open_runtime
@@ -214,21 +215,30 @@ async def inbox_list(args: argparse.Namespace, settings: Settings) -> int:
 async def inbox_add(args: argparse.Namespace, settings: Settings) -> int:
     path: Path = args.file
     content = await asyncio.to_thread(path.read_bytes)
-    async with open_runtime(settings) as rt, rt.db.transaction() as session:
-        workspace = await get_workspace(session=session, slug=args.workspace)
-        assert workspace.id is not None
-        result = await ingest_document(
-            session=session,
-            store=rt.store,
-            incoming=IncomingDocument(
-                workspace_id=workspace.id,
-                source=DocumentSource.UPLOAD,
-                content=content,
-                filename=path.name,
-                supplier_name=args.supplier,
-            ),
+    async with open_runtime(settings) as rt:
+        async with rt.db.transaction() as session:
+            workspace = await get_workspace(session=session, slug=args.workspace)
+            assert workspace.id is not None
+            result = await ingest_document(
+                session=session,
+                store=rt.store,
+                incoming=IncomingDocument(
+                    workspace_id=workspace.id,
+                    source=DocumentSource.UPLOAD,
+                    content=content,
+                    filename=path.name,
+                    supplier_name=args.supplier,
+                    issue_date=args.date,
+                    total_amount=args.amount,
+                    currency=args.currency,
+                ),
+            )
+        document = result.document
+        assert document.id is not None
+        # Committed: now it is ready like a chat upload, and may go out by its rule.
+        published = (
+            await integration_commands.after_upload(rt, document.id) if result.created else None
         )
-    document = result.document
     if args.json:
         emit_json(
             {
@@ -236,10 +246,13 @@ async def inbox_add(args: argparse.Namespace, settings: Settings) -> int:
                 "created": result.created,
                 "duplicate": result.duplicate,
                 "sha256": document.sha256,
+                "published": published.state if published else None,
             }
         )
     elif result.created:
         print(f"added document {document.id} ({document.filename})")
+        if published is not None:
+            print(f"auto-published: {published.state}")
     else:
         print(f"already in the inbox as document {document.id} ({document.filename})")
     return 0

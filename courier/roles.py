@@ -17,19 +17,22 @@ from core.services.fetch import ConnectionRunner
 from core.suppliers.http import Throttle
 from courier.connectors import build_registry
 from courier.demo_supplier import DemoConfig, sample_config, start_demo_supplier
+from courier.integration_commands import build_accounting
+from courier.oauth_callback import start_callback_server
 from courier.runtime import Runtime
 from mail.authentication import DnspythonResolver
 from mail.imap import poll_due_mailboxes
 from mail.imap.schedule import POLL_FAST
 from mail.smtp import GatewayHandler, SessionCap, start_gateway
 from mail.worker import MailWorker
+from scheduler.accounting_jobs import AccountingJobs
 from scheduler.app import build_scheduler
 from scheduler.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
 #: The roles `courier run` starts, and the ones still to be built.
-BUILT = ("mail", "scheduler")
+BUILT = ("mail", "scheduler", "oauth")
 MISSING = {
     "bot": "the Telegram bot is not built yet (issue #5)",
 }
@@ -108,7 +111,12 @@ async def serve_scheduler(
         lease=timedelta(seconds=settings.scheduler_lease_seconds),
         store=rt.store,
     )
-    scheduler = build_scheduler(jobs, fetch_tick_seconds=rt.settings.scheduler_tick_seconds)
+    accounting = build_accounting(rt)
+    scheduler = build_scheduler(
+        jobs,
+        fetch_tick_seconds=rt.settings.scheduler_tick_seconds,
+        accounting=AccountingJobs(accounting),
+    )
     scheduler.start()
     announce(
         f"scheduler: {len(registry.keys())} connectors, fetching due connections, "
@@ -119,7 +127,31 @@ async def serve_scheduler(
     finally:
         scheduler.shutdown(wait=False)
         await jobs.drain()
+        await accounting.providers.aclose()
         shutdown_sandbox()
+
+
+async def serve_oauth(
+    rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
+) -> None:
+    """The OAuth2 callback for Xero and QuickBooks, served once one of them is configured."""
+    settings = rt.settings
+    if not (settings.xero_client_id or settings.quickbooks_client_id):
+        announce("oauth: no Xero or QuickBooks client id set, so no callback to serve")
+        return
+    accounting = build_accounting(rt)
+    callback = await start_callback_server(
+        accounting,
+        host=settings.oauth_callback_host,
+        port=settings.oauth_callback_port,
+        bot_username=settings.telegram_bot_username,
+    )
+    announce(f"oauth: callback on {callback.url}, registered as {settings.oauth_callback_url}")
+    try:
+        await stop.wait()
+    finally:
+        await callback.close()
+        await accounting.providers.aclose()
 
 
 def demo_config(settings: Settings) -> DemoConfig:
@@ -153,6 +185,7 @@ async def serve(rt: Runtime, roles: tuple[str, ...], stop: asyncio.Event) -> Non
         "mail": serve_mail,
         "scheduler": serve_scheduler,
         "demo": serve_demo,
+        "oauth": serve_oauth,
     }
     async with asyncio.TaskGroup() as group:
         for role in roles:

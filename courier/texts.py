@@ -55,6 +55,23 @@ ERRORS: dict[str, str] = {
         "use `courier integration change` to switch"
     ),
     "ledger_invalid": "the ledger {path} cannot be used: {reason}",
+    "authorization_not_supported": "{provider} does not connect that way ({auth_kind})",
+    "integration_manager_required": (
+        "only the workspace's owners and admins manage its accounting software"
+    ),
+    "integration_missing": (
+        "this workspace has no accounting software linked; run `courier integration connect`"
+    ),
+    "authorization_state_invalid": (
+        "this authorisation link is not valid ({reason}); start again with "
+        "`courier integration connect`"
+    ),
+    "integration_secret_required": "{provider} needs {what} to connect",
+    "integration_not_usable": "the link to {provider} is {state}: it cannot do that now",
+    "rule_code_unknown": (
+        "'{code}' is not in the software's {kind}; `courier integration status` shows the "
+        "lists, `courier integration refresh` reloads them"
+    ),
     "provider_unknown": "unknown accounting software '{provider}'; choose one of {known}",
 }
 
@@ -65,3 +82,21 @@ def render_error(error: CourierError) -> str:
         return template.format(**error.params)
     except (KeyError, IndexError):
         return f"{template} ({error.key})"
+
+
+#: Why a document was not published, as `courier publish` explains it.
+PUBLISH_REASONS: dict[str, str] = {
+    "missing_total": "no amount: give it with `courier inbox add … --amount`, or in the chat",
+    "missing_supplier": "no supplier: give it with `--supplier`, or in the chat",
+    "missing_date": "no invoice date: give it with `--date`, or in the chat",
+    "missing_account": "no rule for this supplier: `courier rules set --supplier … --account …`",
+    "rule_account_deleted": "held: the rule's account was deleted in the software; set another",
+    "rule_tax_rate_deleted": "held: the rule's tax rate was deleted in the software; set another",
+    "rule_transfer_unmapped": "held: the rule could not be mapped to the new software; set it",
+    "integration_expired": "held until `courier integration reconnect`; then it goes by itself",
+    "rate_limited": "the software asked to slow down; retried automatically",
+    "unavailable": "the software did not answer properly; retried automatically",
+    "rejected": "refused by the software",
+    "duplicate": "the software already has this bill",
+    "published_elsewhere": "already published",
+}

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from scheduler.accounting_jobs import AccountingJobs
 from scheduler.jobs import Jobs
 
 FETCH_TICK_SECONDS = 15
@@ -19,7 +20,10 @@ READING_TICK_SECONDS = 10
 
 
 def build_scheduler(
-    jobs: Jobs, *, fetch_tick_seconds: int = FETCH_TICK_SECONDS
+    jobs: Jobs,
+    *,
+    fetch_tick_seconds: int = FETCH_TICK_SECONDS,
+    accounting: AccountingJobs | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     # coalesce + one instance: a late tick runs once, never piles up.
@@ -46,4 +50,6 @@ def build_scheduler(
         id="read_documents",
         **options,
     )
+    if accounting is not None:
+        accounting.register(scheduler, options)
     return scheduler

@@ -78,3 +78,58 @@ class LedgerInvalid(CourierError):
 
     def __init__(self, *, path: str, reason: str) -> None:
         super().__init__(path=path, reason=reason)
+
+
+class AuthorizationNotSupported(CourierError):
+    """Asked for a way of connecting this software does not have (a URL for a ledger...)."""
+
+    key = "authorization_not_supported"
+
+    def __init__(self, *, provider: str, auth_kind: str) -> None:
+        super().__init__(provider=provider, auth_kind=auth_kind)
+
+
+class ManagerRequired(CourierError):
+    """Only a workspace's owners and admins manage its accounting integration."""
+
+    key = "integration_manager_required"
+
+
+class NoIntegration(CourierError):
+    key = "integration_missing"
+
+
+class AuthorizationStateInvalid(CourierError):
+    """A callback whose `state` is unknown, already used, expired, or the software's refusal."""
+
+    key = "authorization_state_invalid"
+
+    def __init__(self, *, reason: str) -> None:
+        super().__init__(reason=reason)
+
+
+class SecretRequired(CourierError):
+    """A token (Pennylane) or a ledger path (Beancount) is needed to connect."""
+
+    key = "integration_secret_required"
+
+    def __init__(self, *, provider: str, what: str) -> None:
+        super().__init__(provider=provider, what=what)
+
+
+class IntegrationNotUsable(CourierError):
+    """The integration is not in a state that allows this (e.g. publishing while pending)."""
+
+    key = "integration_not_usable"
+
+    def __init__(self, *, provider: str, state: str) -> None:
+        super().__init__(provider=provider, state=state)
+
+
+class RuleCodeUnknown(CourierError):
+    """A rule names an account or tax rate the software's loaded list does not have."""
+
+    key = "rule_code_unknown"
+
+    def __init__(self, *, kind: str, code: str) -> None:
+        super().__init__(kind=kind, code=code)

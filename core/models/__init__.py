@@ -14,12 +14,16 @@ from core.models.connection import (
 from core.models.document import Document, DocumentPublic, DocumentSource, DocumentState
 from core.models.inbound import InboundChannel, InboundMessage, InboundState
 from core.models.integration import (
+    AuthorizationPurpose,
+    AuthorizationRequest,
     Integration,
     IntegrationState,
     ListEntry,
     ListKind,
     ListLoad,
     PartyKind,
+    Publication,
+    PublicationState,
     Rule,
 )
 from core.models.mailbox import AfterProcessing, Mailbox, MailboxAuth, MailboxCreate, MailboxState
@@ -38,6 +42,8 @@ from core.models.workspace import (
 
 __all__ = [
     "AfterProcessing",
+    "AuthorizationPurpose",
+    "AuthorizationRequest",
     "Challenge",
     "ChallengeChannel",
     "ChallengeState",
@@ -68,6 +74,8 @@ __all__ = [
     "Notification",
     "NotificationState",
     "PartyKind",
+    "Publication",
+    "PublicationState",
     "Role",
     "Rule",
     "RunOutcome",

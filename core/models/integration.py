@@ -41,6 +41,8 @@ class Integration(SQLModel, table=True):
     access_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     refresh_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     authorized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Why the last call to the software failed (a key, never a secret), or None.
+    last_error: str | None = Field(default=None, max_length=300)
     state_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -89,8 +91,79 @@ class Rule(SQLModel, table=True):
     supplier_id: int | None = Field(default=None, foreign_key="supplier.id")
     account_code: str | None = Field(default=None, max_length=120)
     tax_rate_code: str | None = Field(default=None, max_length=120)
+    #: The party's code in the software's suppliers (or customers) list, when matched.
+    contact_code: str | None = Field(default=None, max_length=120)
     auto_publish: bool = False
     #: Why the rule cannot be applied right now (e.g. its account was deleted), or None.
     flagged: str | None = Field(default=None, max_length=60)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PublicationState(StrEnum):
+    #: Claimed by a publisher (until `claimed_until`), or about to be.
+    PENDING = "pending"
+    PUBLISHED = "published"
+    #: Rate-limited or the software unavailable: tried again at `next_try_at`.
+    WAITING = "waiting"
+    #: Held: the integration expired, or the rule cannot be applied. Released, never dropped.
+    BLOCKED = "blocked"
+    #: The software refused the bill (validation, duplicate); a person must act.
+    FAILED = "failed"
+
+
+class Publication(SQLModel, table=True):
+    """One document published (or on its way) to one integration: the bill is made once."""
+
+    __table_args__ = (
+        UniqueConstraint("integration_id", "document_id"),
+        UniqueConstraint("integration_id", "idempotency_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE", index=True)
+    integration_id: int = Field(foreign_key="integration.id", ondelete="CASCADE", index=True)
+    document_id: int = Field(foreign_key="document.id", ondelete="CASCADE", index=True)
+    idempotency_key: str = Field(max_length=80)
+    state: PublicationState = Field(
+        default=PublicationState.PENDING, sa_type=String(10), index=True
+    )
+    #: A key: integration_expired, rule_flagged, rate_limited, unavailable, rejected...
+    reason: str | None = Field(default=None, max_length=60)
+    #: The software's own words on a refusal (never a secret).
+    detail: str | None = Field(default=None, max_length=500)
+    external_id: str | None = Field(default=None, max_length=200)
+    location: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    next_try_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuthorizationPurpose(StrEnum):
+    CONNECT = "connect"
+    RECONNECT = "reconnect"
+    CHANGE = "change"
+
+
+class AuthorizationRequest(SQLModel, table=True):
+    """An OAuth2 authorisation under way: its `state`, single-use, expiring, tied to the
+    workspace and the member who started it. Only the state's hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", ondelete="CASCADE")
+    provider: str = Field(max_length=20)
+    purpose: AuthorizationPurpose = Field(sa_type=String(10))
+    #: The integration a reconnect renews, or the one a change replaces.
+    integration_id: int | None = Field(
+        default=None, foreign_key="integration.id", ondelete="CASCADE"
+    )
+    state_hash: str = Field(max_length=64, unique=True)
+    code_verifier_sealed: str | None = Field(
+        default=None, sa_type=Text, repr=False, sa_column_kwargs=SEALED
+    )
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,13 +1,38 @@
-"""Supplier and customer rules. They belong to the workspace and outlive integrations."""
+"""Supplier and customer rules. They belong to the workspace and outlive integrations.
+
+A rule names the account, tax rate and contact *as the software codes them*. When the
+software changes, `transfer_rules` maps each code to the new software's lists: the same
+code first, then the closest name (rapidfuzz). What it cannot map is kept on the rule,
+flagged `transfer_unmapped` (its documents are held), and reported: nothing is dropped.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.accounting.errors import NoIntegration, RuleCodeUnknown
 from core.catalog.index import fold
-from core.models import PartyKind, Rule
+from core.models import (
+    Integration,
+    IntegrationState,
+    ListEntry,
+    ListKind,
+    ListLoad,
+    PartyKind,
+    Rule,
+)
 from core.models.base import utcnow
+from core.services.integrations import LIST_FLAGS, current_integration, require_manager
+
+FLAG_UNMAPPED = "transfer_unmapped"
+#: How alike two names must be (0-100, token_sort_ratio on folded names) to be one account:
+#: strict on purpose, since a wrong account is worse than a question (WRatio matched
+#: "Assets:VAT:Deductible (20 %)" with "TVA 20 %" on the shared "20 %").
+NAME_MATCH = 85.0
 
 
 async def set_rule(
@@ -19,9 +44,18 @@ async def set_rule(
     supplier_id: int | None = None,
     account_code: str | None = None,
     tax_rate_code: str | None = None,
+    contact_code: str | None = None,
     auto_publish: bool = False,
+    check_lists: bool = False,
 ) -> Rule:
-    """Create or update the rule for this party: one rule per supplier, whatever its spelling."""
+    """Create or update the rule for this party: one rule per supplier, whatever its spelling.
+    With `check_lists`, codes must be in the live integration's loaded lists."""
+    if check_lists:
+        await _check_codes(
+            session,
+            workspace_id,
+            {ListKind.ACCOUNTS: account_code, ListKind.TAX_RATES: tax_rate_code},
+        )
     key = fold(party_name)
     rule = (
         await session.exec(
@@ -38,6 +72,7 @@ async def set_rule(
     rule.supplier_id = supplier_id if supplier_id is not None else rule.supplier_id
     rule.account_code = account_code
     rule.tax_rate_code = tax_rate_code
+    rule.contact_code = contact_code if contact_code is not None else rule.contact_code
     rule.auto_publish = auto_publish
     rule.flagged = None
     rule.updated_at = utcnow()
@@ -46,6 +81,132 @@ async def set_rule(
     return rule
 
 
+async def _check_codes(
+    session: AsyncSession, workspace_id: int, codes: dict[ListKind, str | None]
+) -> None:
+    integration = await current_integration(session=session, workspace_id=workspace_id)
+    if integration is None:
+        return  # rules may be written before any software is linked
+    for kind, code in codes.items():
+        if not code:
+            continue
+        loaded = (
+            await session.exec(
+                select(ListLoad.id).where(
+                    ListLoad.integration_id == integration.id, ListLoad.kind == kind
+                )
+            )
+        ).first()
+        if loaded is None:
+            continue
+        found = (
+            await session.exec(
+                select(ListEntry.id).where(
+                    ListEntry.integration_id == integration.id,
+                    ListEntry.kind == kind,
+                    ListEntry.code == code,
+                )
+            )
+        ).first()
+        if found is None:
+            raise RuleCodeUnknown(kind=str(kind), code=code)
+
+
 async def list_rules(*, session: AsyncSession, workspace_id: int) -> list[Rule]:
     query = select(Rule).where(Rule.workspace_id == workspace_id).order_by(col(Rule.party_key))
     return list((await session.exec(query)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class Unmapped:
+    party_name: str
+    #: account, tax_rate or contact.
+    field: str
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferReport:
+    rules: int
+    mapped: int
+    unmapped: list[Unmapped]
+
+
+_FIELDS = (
+    ("account", "account_code", ListKind.ACCOUNTS),
+    ("tax_rate", "tax_rate_code", ListKind.TAX_RATES),
+    ("contact", "contact_code", ListKind.SUPPLIERS),
+)
+
+
+async def transfer_rules(
+    *, session: AsyncSession, workspace_id: int, actor: int | None
+) -> TransferReport:
+    """Map every rule from the previous software's codes to the current software's."""
+    await require_manager(session=session, workspace_id=workspace_id, actor=actor)
+    current = await current_integration(session=session, workspace_id=workspace_id)
+    if current is None:
+        raise NoIntegration()
+    assert current.id is not None
+    previous = (
+        await session.exec(
+            select(Integration)
+            .where(
+                Integration.workspace_id == workspace_id,
+                Integration.state == IntegrationState.DISCONNECTED,
+                Integration.id != current.id,
+            )
+            .order_by(col(Integration.state_changed_at).desc(), col(Integration.id).desc())
+        )
+    ).first()
+    old_names = await _names(session, previous.id) if previous and previous.id else {}
+    new_lists = await _names(session, current.id)
+    unmapped: list[Unmapped] = []
+    rules = await list_rules(session=session, workspace_id=workspace_id)
+    mapped = 0
+    for rule in rules:
+        missing_before = len(unmapped)
+        for field, attribute, kind in _FIELDS:
+            code: str | None = getattr(rule, attribute)
+            target = new_lists.get(kind, {})
+            if not code:
+                if kind == ListKind.SUPPLIERS:
+                    setattr(rule, attribute, _closest(rule.party_name, target))
+                continue
+            name = old_names.get(kind, {}).get(code, code)
+            new_code = code if code in target else _closest(name, target)
+            if new_code is None:
+                unmapped.append(Unmapped(rule.party_name, field, code, name))
+            else:
+                setattr(rule, attribute, new_code)
+        if len(unmapped) > missing_before:
+            rule.flagged = FLAG_UNMAPPED
+        else:
+            mapped += 1
+            if rule.flagged in (*LIST_FLAGS, FLAG_UNMAPPED):
+                rule.flagged = None
+        rule.updated_at = utcnow()
+        session.add(rule)
+    await session.flush()
+    return TransferReport(rules=len(rules), mapped=mapped, unmapped=unmapped)
+
+
+async def _names(session: AsyncSession, integration_id: int) -> dict[ListKind, dict[str, str]]:
+    entries = (
+        await session.exec(select(ListEntry).where(ListEntry.integration_id == integration_id))
+    ).all()
+    lists: dict[ListKind, dict[str, str]] = {}
+    for entry in entries:
+        lists.setdefault(ListKind(entry.kind), {})[entry.code] = entry.name
+    return lists
+
+
+def _closest(name: str, choices: dict[str, str]) -> str | None:
+    """The code whose name is closest to `name`, if close enough to be the same thing."""
+    if not choices or not name:
+        return None
+    best = process.extractOne(
+        name, choices, scorer=fuzz.token_sort_ratio, processor=fold, score_cutoff=NAME_MATCH
+    )
+    return None if best is None else str(best[2])

@@ -1,0 +1,289 @@
+"""Beancount 3: a plain-text ledger is the accounting software (the embedded default).
+
+- The company is the ledger's absolute path; connecting checks that Beancount loads it
+  without an error, and a refusal carries Beancount's own message.
+- Lists: accounts from the Open directives still open, suppliers from the payees, tax rates
+  from accounts opened with a `tax_rate:` metadata (the percentage).
+- Publishing appends one balanced transaction, printed by Beancount's printer, with the
+  file copied beside the ledger (`documents/…`) and linked by `document:` metadata. The
+  ledger is reloaded after the write; on any error the file is cut back to its exact
+  former length, so the user's own lines are never touched.
+- Two writers (threads, processes) take an exclusive `flock` on the ledger; the append and
+  the undo are fsynced, the document file is written to a temporary name, fsynced, renamed.
+- Publishing a `courier_key` already in the ledger returns that transaction, so a retry
+  after a crash never makes a second entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from beancount import loader
+from beancount.core import amount, data, getters
+from beancount.parser import printer
+
+from core.accounting.errors import (
+    AuthorizationNotSupported,
+    LedgerInvalid,
+    Rejected,
+    Unavailable,
+)
+from core.accounting.provider import (
+    AuthKind,
+    AuthorizationStart,
+    Authorized,
+    Bill,
+    Company,
+    Grant,
+    ListItem,
+    ListKind,
+    Published,
+)
+from core.config import Settings
+from core.filenames import safe_filename
+
+NAME = "beancount"
+DEFAULT_PAYABLE = "Liabilities:AccountsPayable"
+#: Open metadata marking the account bills are owed on, and the VAT rate of a tax account.
+PAYABLE_META = "courier_payable"
+TAX_RATE_META = "tax_rate"
+KEY_META = "courier_key"
+DOCUMENTS_DIR = "documents"
+
+Loaded = tuple[list[Any], list[Any], dict[str, Any]]
+
+
+def build(settings: Settings) -> BeancountProvider:
+    del settings  # nothing to configure: the ledger path is the connection itself
+    # Beancount's pickle cache would write a hidden file beside the user's ledger.
+    loader.initialize(use_cache=False)
+    return BeancountProvider()
+
+
+class BeancountProvider:
+    name = NAME
+    display_name = "Beancount"
+    auth_kind = AuthKind.LOCAL_FILE
+    list_kinds = frozenset({ListKind.ACCOUNTS, ListKind.SUPPLIERS, ListKind.TAX_RATES})
+
+    def warning_starts_at(self, grant: Grant) -> datetime | None:
+        return None  # a file does not expire
+
+    def refresh_due_at(self, grant: Grant) -> datetime | None:
+        return None
+
+    async def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart:
+        raise AuthorizationNotSupported(provider=NAME, auth_kind=str(AuthKind.OAUTH2))
+
+    async def complete_authorization(
+        self, *, params: Mapping[str, str], redirect_uri: str, code_verifier: str | None
+    ) -> Authorized:
+        raise AuthorizationNotSupported(provider=NAME, auth_kind=str(AuthKind.OAUTH2))
+
+    async def connect_with_secret(self, *, secret: str) -> Authorized:
+        path, (_, errors, options) = await asyncio.to_thread(_resolve_and_load, secret)
+        if errors:
+            raise LedgerInvalid(path=str(path), reason=describe_errors(errors))
+        title = str(options.get("title") or "")
+        # Beancount's default title is "Beancount": a ledger without one is named by its file.
+        name = title if title and title != "Beancount" else path.name
+        return Authorized(grant=Grant(), company=Company(id=str(path), name=name))
+
+    async def refresh(self, *, grant: Grant) -> Grant:
+        return grant
+
+    async def load_list(self, *, grant: Grant, company: Company, kind: ListKind) -> list[ListItem]:
+        entries = await asyncio.to_thread(_load_clean, Path(company.id))
+        return lists_from_entries(entries, kind)
+
+    async def publish_bill(self, *, grant: Grant, company: Company, bill: Bill) -> Published:
+        return await asyncio.to_thread(_publish, Path(company.id), bill)
+
+    async def disconnect(self, *, grant: Grant, company: Company) -> None:
+        return None  # nothing to revoke: the ledger stays the user's
+
+
+def lists_from_entries(entries: Sequence[Any], kind: ListKind) -> list[ListItem]:
+    if kind == ListKind.SUPPLIERS:
+        payees = sorted({p for p in getters.get_all_payees(list(entries)) if p})
+        return [ListItem(code=p, name=p) for p in payees]
+    opened = getters.get_account_open_close(entries)  # type: ignore[no-untyped-call]
+    still_open = [(account, pair[0]) for account, pair in opened.items() if pair[1] is None]
+    if kind == ListKind.ACCOUNTS:
+        return [
+            ListItem(code=account, name=account.rsplit(":", 1)[-1], extra=_open_extra(o))
+            for account, o in sorted(still_open)
+        ]
+    if kind == ListKind.TAX_RATES:
+        return [
+            ListItem(
+                code=account,
+                name=f"{account} ({o.meta[TAX_RATE_META]} %)",
+                extra={"rate": str(o.meta[TAX_RATE_META])},
+            )
+            for account, o in sorted(still_open)
+            if TAX_RATE_META in (o.meta or {})
+        ]
+    return []  # a ledger has no customers list
+
+
+def _open_extra(open_entry: Any) -> dict[str, Any]:
+    root = str(open_entry.account).split(":", 1)[0]
+    return {"type": root, "currencies": list(open_entry.currencies or [])}
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """Beancount's own words: `file:line: message`, the first error and how many more."""
+    first = errors[0]
+    source = first.source or {}
+    where = f"{source.get('filename')}:{source.get('lineno')}: " if source.get("lineno") else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}{first.message}{more}"
+
+
+def _resolve_and_load(secret: str) -> tuple[Path, Loaded]:
+    path = Path(secret).expanduser().absolute()
+    return path, _load(path)
+
+
+def _load(path: Path) -> Loaded:
+    entries, errors, options = loader.load_file(str(path))
+    return list(entries), list(errors), dict(options)
+
+
+def _load_clean(path: Path) -> list[Any]:
+    entries, errors, _ = _load(path)
+    if errors:
+        # The user's ledger is broken right now: try again once they have fixed it.
+        raise Unavailable(provider=NAME, reason=describe_errors(errors))
+    return entries
+
+
+def _publish(path: Path, bill: Bill) -> Published:
+    if not path.is_file():
+        raise Unavailable(provider=NAME, reason=f'File "{path}" does not exist')
+    with path.open("rb+") as ledger:
+        fcntl.flock(ledger.fileno(), fcntl.LOCK_EX)
+        try:
+            return _publish_locked(path, ledger, bill)
+        finally:
+            fcntl.flock(ledger.fileno(), fcntl.LOCK_UN)
+
+
+def _publish_locked(path: Path, ledger: Any, bill: Bill) -> Published:
+    before = ledger.read()
+    found = _find_key(before, bill.idempotency_key)
+    if found is not None:
+        return Published(external_id=bill.idempotency_key, location=f"{path}:{found}")
+    entries = _load_clean(path)
+    payable = _payable_account(entries)
+    document = _store_document(path.parent, bill)
+    relative = document.relative_to(path.parent).as_posix()
+    text = printer.format_entry(_transaction(bill, payable=payable, document=relative))
+    separator = b"" if not before or before.endswith(b"\n") else b"\n"
+    addition = separator + b"\n" + text.encode("utf-8")
+    ledger.seek(0, os.SEEK_END)
+    ledger.write(addition)
+    ledger.flush()
+    os.fsync(ledger.fileno())
+    _, errors, _ = _load(path)
+    if errors:
+        _undo(ledger, length=len(before))
+        with suppress(FileNotFoundError):
+            document.unlink()
+        raise Rejected(provider=NAME, reason=describe_errors(errors))
+    # Past the user's lines: the separator (ending a last line without one), a blank line.
+    line = before.count(b"\n") + len(separator) + 2
+    return Published(external_id=bill.idempotency_key, location=f"{path}:{line}")
+
+
+def _undo(ledger: Any, *, length: int) -> None:
+    """Cut the file back to exactly what it was before our append."""
+    ledger.truncate(length)
+    ledger.flush()
+    os.fsync(ledger.fileno())
+
+
+def _find_key(text: bytes, key: str) -> int | None:
+    match = re.search(rf'^[ \t]+{KEY_META}:\s*"{re.escape(key)}"'.encode(), text, re.MULTILINE)
+    if match is None:
+        return None
+    return text.count(b"\n", 0, match.start())  # the transaction's line, just above
+
+
+def _payable_account(entries: Sequence[Any]) -> str:
+    opened_closed = getters.get_account_open_close(entries)  # type: ignore[no-untyped-call]
+    for account, (opened, closed) in opened_closed.items():
+        if closed is None and (opened.meta or {}).get(PAYABLE_META):
+            return str(account)
+    return DEFAULT_PAYABLE
+
+
+def _transaction(bill: Bill, *, payable: str, document: str) -> Any:
+    currency = bill.currency.upper()
+    with_tax = bill.tax_rate_code is not None and bill.total_tax != 0
+    expense = bill.total_excl if with_tax else bill.total_incl
+    postings = [_posting(bill.account_code, expense, currency)]
+    if with_tax:
+        assert bill.tax_rate_code is not None
+        postings.append(_posting(bill.tax_rate_code, bill.total_tax, currency))
+    postings.append(_posting(payable, -bill.total_incl, currency))
+    narration = " ".join(
+        part
+        for part in (
+            f"Invoice {bill.number}" if bill.number else bill.file.filename,
+            f"due {bill.due_date.isoformat()}" if bill.due_date else "",
+            bill.description,
+        )
+        if part
+    )
+    meta = data.new_metadata("<courier>", 0, {"document": document, KEY_META: bill.idempotency_key})
+    return data.Transaction(
+        meta,
+        bill.issue_date,
+        "*",
+        bill.supplier_code or bill.supplier_name,
+        narration,
+        data.EMPTY_SET,
+        data.EMPTY_SET,
+        postings,
+    )
+
+
+def _posting(account: str, value: Decimal, currency: str) -> Any:
+    return data.Posting(account, amount.Amount(value, currency), None, None, None, None)
+
+
+def _store_document(root: Path, bill: Bill) -> Path:
+    """Copy the file beside the ledger (temp + fsync + rename), named so it is unique."""
+    folder = root / DOCUMENTS_DIR
+    folder.mkdir(exist_ok=True)
+    unique = f"{bill.issue_date.isoformat()}.{bill.idempotency_key[-12:]}"
+    target = folder / f"{unique}.{safe_filename(bill.file.filename)}"
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".courier-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(bill.file.content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return target

@@ -1,0 +1,381 @@
+"""Linking a workspace to its accounting software, and managing the link's life.
+
+- connect: an OAuth2 software gets an authorisation URL whose `state` is stored (hashed,
+  single-use, expiring, tied to the workspace and the member); a token or a ledger path
+  connects at once. Either way the integration is `pending` until its lists are loaded.
+- reconnect: the same company only (else CompanyMismatch: that is a change of software);
+  rules and lists stay, and the documents the expiry blocked are published again.
+- change software: the old integration is fully disconnected, the new one loaded; rules
+  stay with the workspace, to be transferred (core.services.rules.transfer_rules).
+- disconnect, keeping the rules or not; the documents always stay.
+- refresh every list, or one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlmodel import col, delete, select
+
+from core.accounting.errors import (
+    AuthorizationStateInvalid,
+    CompanyMismatch,
+    IntegrationNotUsable,
+    ProviderFailure,
+    SecretRequired,
+)
+from core.accounting.provider import (
+    AccountingProvider,
+    AuthKind,
+    Authorized,
+    Company,
+    Grant,
+    ListItem,
+)
+from core.errors import IntegrationActive
+from core.models import (
+    AuthorizationPurpose,
+    AuthorizationRequest,
+    Integration,
+    IntegrationState,
+    ListKind,
+    Rule,
+)
+from core.models.base import utcnow
+from core.services.accounting import Accounting, call_with_link
+from core.services.integrations import (
+    apply_lists,
+    company_of,
+    current_integration,
+    move_integration,
+    open_grant,
+    release_documents,
+    require_integration,
+    require_manager,
+    seal_grant,
+    start_integration,
+)
+from core.services.publishing import publish_blocked
+
+log = logging.getLogger(__name__)
+
+P = AuthorizationPurpose
+
+
+@dataclass(frozen=True, slots=True)
+class Connecting:
+    """The outcome of a connect, reconnect or change: done, or a URL to open first."""
+
+    provider: str
+    authorization_url: str | None = None
+    integration_id: int | None = None
+    state: IntegrationState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    integration_id: int
+    counts: dict[ListKind, int]
+    flagged_rules: list[str]
+    state: IntegrationState
+
+
+def _hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+async def connect(
+    acc: Accounting,
+    *,
+    workspace_id: int,
+    actor: int | None,
+    provider_name: str,
+    secret: str | None = None,
+) -> Connecting:
+    """A first link (refused while one is live: that is `change_software`)."""
+    provider = acc.providers.get(provider_name)
+    async with acc.db.transaction() as session:
+        await require_manager(session=session, workspace_id=workspace_id, actor=actor)
+        existing = await current_integration(session=session, workspace_id=workspace_id)
+        if existing is not None:
+            raise IntegrationActive(provider=existing.provider, state=str(existing.state))
+    return await _begin(acc, provider, workspace_id, actor, P.CONNECT, None, secret)
+
+
+async def reconnect(
+    acc: Accounting, *, workspace_id: int, actor: int | None, secret: str | None = None
+) -> Connecting:
+    async with acc.db.transaction() as session:
+        await require_manager(session=session, workspace_id=workspace_id, actor=actor)
+        integration = await require_integration(session=session, workspace_id=workspace_id)
+    provider = acc.providers.get(integration.provider)
+    if secret is None and provider.auth_kind == AuthKind.LOCAL_FILE:
+        secret = integration.company_id  # the same ledger
+    return await _begin(acc, provider, workspace_id, actor, P.RECONNECT, integration.id, secret)
+
+
+async def change_software(
+    acc: Accounting,
+    *,
+    workspace_id: int,
+    actor: int | None,
+    provider_name: str,
+    secret: str | None = None,
+) -> Connecting:
+    """The old link is disconnected only once the new one is authorised."""
+    provider = acc.providers.get(provider_name)
+    async with acc.db.transaction() as session:
+        await require_manager(session=session, workspace_id=workspace_id, actor=actor)
+        old = await current_integration(session=session, workspace_id=workspace_id)
+    return await _begin(
+        acc, provider, workspace_id, actor, P.CHANGE, old.id if old else None, secret
+    )
+
+
+async def _begin(
+    acc: Accounting,
+    provider: AccountingProvider,
+    workspace_id: int,
+    actor: int | None,
+    purpose: AuthorizationPurpose,
+    integration_id: int | None,
+    secret: str | None,
+) -> Connecting:
+    if provider.auth_kind != AuthKind.OAUTH2:
+        if not secret:
+            what = "a ledger path" if provider.auth_kind == AuthKind.LOCAL_FILE else "a token"
+            raise SecretRequired(provider=provider.name, what=what)
+        authorized = await provider.connect_with_secret(secret=secret)
+        return await finish(
+            acc,
+            provider=provider,
+            workspace_id=workspace_id,
+            purpose=purpose,
+            integration_id=integration_id,
+            authorized=authorized,
+        )
+    state = secrets.token_urlsafe(32)
+    start = await provider.start_authorization(state=state, redirect_uri=acc.callback_url)
+    async with acc.db.transaction() as session:
+        session.add(
+            AuthorizationRequest(
+                workspace_id=workspace_id,
+                member_id=actor,
+                provider=provider.name,
+                purpose=purpose,
+                integration_id=integration_id,
+                state_hash=_hash(start.state),
+                code_verifier_sealed=(
+                    acc.vault.seal(start.code_verifier) if start.code_verifier else None
+                ),
+                expires_at=utcnow() + acc.state_ttl,
+            )
+        )
+    return Connecting(provider=provider.name, authorization_url=start.url)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackOutcome:
+    workspace_id: int
+    purpose: AuthorizationPurpose
+    connecting: Connecting
+
+
+async def complete_callback(acc: Accounting, *, params: Mapping[str, str]) -> CallbackOutcome:
+    """The OAuth2 callback: the state is spent first (even if what follows fails, it
+    cannot be replayed), then the code is exchanged and the link finished."""
+    state = params.get("state", "")
+    async with acc.db.transaction() as session:
+        request = (
+            await session.exec(
+                select(AuthorizationRequest)
+                .where(AuthorizationRequest.state_hash == _hash(state))
+                .with_for_update()
+            )
+        ).first()
+        if request is None or not state:
+            raise AuthorizationStateInvalid(reason="unknown_state")
+        if request.used_at is not None:
+            raise AuthorizationStateInvalid(reason="state_already_used")
+        if request.expires_at <= utcnow():
+            raise AuthorizationStateInvalid(reason="state_expired")
+        request.used_at = utcnow()
+        session.add(request)
+        verifier = (
+            acc.vault.open(request.code_verifier_sealed) if request.code_verifier_sealed else None
+        )
+        await require_manager(
+            session=session, workspace_id=request.workspace_id, actor=request.member_id
+        )
+        snapshot = (request.workspace_id, request.provider, request.purpose, request.integration_id)
+    workspace_id, provider_name, purpose, integration_id = snapshot
+    if params.get("error"):
+        # The person declined at the software, or the software refused: say which.
+        raise AuthorizationStateInvalid(reason=params["error"][:60])
+    provider = acc.providers.get(provider_name)
+    authorized = await provider.complete_authorization(
+        params=params, redirect_uri=acc.callback_url, code_verifier=verifier
+    )
+    connecting = await finish(
+        acc,
+        provider=provider,
+        workspace_id=workspace_id,
+        purpose=purpose,
+        integration_id=integration_id,
+        authorized=authorized,
+    )
+    return CallbackOutcome(workspace_id=workspace_id, purpose=purpose, connecting=connecting)
+
+
+async def finish(
+    acc: Accounting,
+    *,
+    provider: AccountingProvider,
+    workspace_id: int,
+    purpose: AuthorizationPurpose,
+    integration_id: int | None,
+    authorized: Authorized,
+) -> Connecting:
+    if purpose == P.RECONNECT:
+        assert integration_id is not None
+        return await _finish_reconnect(acc, provider, integration_id, authorized)
+    revoke: tuple[str, Grant, Company] | None = None
+    async with acc.db.transaction() as session:
+        if purpose == P.CHANGE and integration_id is not None:
+            old = await session.get(Integration, integration_id)
+            if old is not None and old.state != IntegrationState.DISCONNECTED:
+                revoke = (
+                    old.provider,
+                    open_grant(vault=acc.vault, integration=old),
+                    company_of(old),
+                )
+                move_integration(old, IntegrationState.DISCONNECTED)
+                session.add(old)
+                await release_documents(session=session, integration_id=integration_id)
+                await session.flush()
+        integration = await start_integration(
+            session=session, workspace_id=workspace_id, provider=provider.name
+        )
+        integration.company_id = authorized.company.id
+        integration.company_name = authorized.company.name[:200]
+        integration.authorized_at = utcnow()
+        seal_grant(vault=acc.vault, integration=integration, grant=authorized.grant)
+        session.add(integration)
+        await session.flush()
+        assert integration.id is not None
+        new_id = integration.id
+    if revoke is not None:
+        await _revoke(acc, *revoke)
+    refreshed = await refresh_lists(acc, workspace_id=workspace_id, actor=None)
+    return Connecting(provider=provider.name, integration_id=new_id, state=refreshed.state)
+
+
+async def _finish_reconnect(
+    acc: Accounting, provider: AccountingProvider, integration_id: int, authorized: Authorized
+) -> Connecting:
+    async with acc.db.transaction() as session:
+        integration = await session.get(Integration, integration_id)
+        if integration is None or integration.state == IntegrationState.DISCONNECTED:
+            raise IntegrationNotUsable(provider=provider.name, state="disconnected")
+        if integration.company_id != authorized.company.id:
+            mismatch = CompanyMismatch(
+                provider=provider.name,
+                expected=integration.company_name or integration.company_id or "",
+                got=authorized.company.name or authorized.company.id,
+            )
+        else:
+            mismatch = None
+            seal_grant(vault=acc.vault, integration=integration, grant=authorized.grant)
+            integration.authorized_at = utcnow()
+            integration.last_error = None
+            if integration.state in (IntegrationState.EXPIRED, IntegrationState.EXPIRING):
+                move_integration(integration, IntegrationState.ACTIVE)
+            session.add(integration)
+        state = IntegrationState(integration.state)
+    if mismatch is not None:
+        # Not ours to keep: the grant for the other company is given back at once.
+        await _revoke(acc, provider.name, authorized.grant, authorized.company)
+        raise mismatch
+    if state == IntegrationState.PENDING:
+        state = (await refresh_lists(acc, workspace_id=integration.workspace_id, actor=None)).state
+    await publish_blocked(acc, integration_id=integration_id)
+    return Connecting(provider=provider.name, integration_id=integration_id, state=state)
+
+
+async def _revoke(acc: Accounting, provider_name: str, grant: Grant, company: Company) -> None:
+    try:
+        await acc.providers.get(provider_name).disconnect(grant=grant, company=company)
+    except ProviderFailure as err:
+        # Revocation is a courtesy to the software; the link is gone on our side anyway.
+        log.warning("%s: could not revoke the grant (%s)", provider_name, err.key)
+
+
+async def refresh_lists(
+    acc: Accounting, *, workspace_id: int, actor: int | None, kind: ListKind | None = None
+) -> Refreshed:
+    """Reload every list (or one); a `pending` integration becomes `active` once all are."""
+    async with acc.db.transaction() as session:
+        await require_manager(session=session, workspace_id=workspace_id, actor=actor)
+        integration = await require_integration(session=session, workspace_id=workspace_id)
+    assert integration.id is not None
+    if integration.state == IntegrationState.EXPIRED:
+        raise IntegrationNotUsable(provider=integration.provider, state="expired")
+    provider = acc.providers.get(integration.provider)
+    kinds = [kind] if kind is not None else sorted(provider.list_kinds)
+    lists: dict[ListKind, list[ListItem]] = {}
+    for each in kinds:
+        if each not in provider.list_kinds:
+            lists[each] = []  # the software has no such list: loaded, and empty
+            continue
+        lists[each] = await call_with_link(
+            acc,
+            integration_id=integration.id,
+            call=lambda link, each=each: link.provider.load_list(  # type: ignore[misc]
+                grant=link.grant, company=link.company, kind=each
+            ),
+        )
+    async with acc.db.transaction() as session:
+        row = await session.get(Integration, integration.id)
+        assert row is not None
+        flagged = await apply_lists(session=session, integration=row, lists=lists)
+        if row.state == IntegrationState.PENDING and kind is None:
+            move_integration(row, IntegrationState.ACTIVE)
+            session.add(row)
+        return Refreshed(
+            integration_id=integration.id,
+            counts={k: len(v) for k, v in lists.items()},
+            flagged_rules=[r.party_name for r in flagged],
+            state=IntegrationState(row.state),
+        )
+
+
+async def disconnect(
+    acc: Accounting, *, workspace_id: int, actor: int | None, keep_rules: bool
+) -> int:
+    """Revoke where the software allows it, then forget the grant. Documents stay; those
+    waiting for this link go back to the inbox. Returns how many rules were dropped."""
+    async with acc.db.transaction() as session:
+        await require_manager(session=session, workspace_id=workspace_id, actor=actor)
+        integration = await require_integration(session=session, workspace_id=workspace_id)
+        assert integration.id is not None
+        provider_name, grant, company = (
+            integration.provider,
+            open_grant(vault=acc.vault, integration=integration),
+            company_of(integration),
+        )
+        move_integration(integration, IntegrationState.DISCONNECTED)
+        session.add(integration)
+        await release_documents(session=session, integration_id=integration.id)
+        dropped = 0
+        if not keep_rules:
+            rules = (
+                await session.exec(select(Rule.id).where(Rule.workspace_id == workspace_id))
+            ).all()
+            dropped = len(rules)
+            await session.exec(delete(Rule).where(col(Rule.workspace_id) == workspace_id))
+    await _revoke(acc, provider_name, grant, company)
+    return dropped

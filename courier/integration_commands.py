@@ -1,0 +1,422 @@
+"""`courier integration …`, `courier rules …` and `courier publish`: the accounting link
+from the command line. The operator at the server's command line acts with the owners'
+rights (no member id), like every other command here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, func, select
+
+from core.accounting.provider import AuthKind
+from core.accounting.registry import ProviderRegistry
+from core.config import Settings
+from core.models import Document, DocumentState, IntegrationState, ListKind
+from core.services.accounting import Accounting
+from core.services.authorisations import (
+    Connecting,
+    change_software,
+    connect,
+    disconnect,
+    reconnect,
+    refresh_lists,
+)
+from core.services.integrations import (
+    current_integration,
+    list_loads,
+    parse_list_kind,
+    waiting_documents,
+)
+from core.services.publishing import (
+    PublishOutcome,
+    on_document_ready,
+    publish_document,
+    publish_ready,
+)
+from core.services.rules import list_rules, set_rule, transfer_rules
+from core.services.workspaces import get_workspace
+from courier.output import emit_json, emit_rows
+from courier.prompts import read_secret
+from courier.runtime import Runtime, open_runtime
+from courier.texts import PUBLISH_REASONS
+
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+def build_accounting(rt: Runtime, providers: ProviderRegistry | None = None) -> Accounting:
+    return Accounting(
+        db=rt.db,
+        vault=rt.vault,
+        store=rt.store,
+        providers=providers or ProviderRegistry(rt.settings),
+        callback_url=rt.settings.oauth_callback_url,
+        state_ttl=timedelta(minutes=rt.settings.oauth_state_ttl_minutes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    acc: Accounting
+    workspace_id: int
+    slug: str
+
+
+@asynccontextmanager
+async def _open(settings: Settings, slug: str) -> AsyncIterator[_Session]:
+    async with open_runtime(settings) as rt:
+        acc = build_accounting(rt)
+        try:
+            async with rt.db.read() as session:
+                workspace = await get_workspace(session=session, slug=slug)
+            assert workspace.id is not None
+            yield _Session(acc, workspace.id, workspace.slug)
+        finally:
+            await acc.providers.aclose()
+
+
+async def _secret_for(acc: Accounting, provider_name: str, ledger: Path | None) -> str | None:
+    provider = acc.providers.get(provider_name)
+    if provider.auth_kind == AuthKind.LOCAL_FILE:
+        return str(ledger) if ledger is not None else None
+    if provider.auth_kind == AuthKind.TOKEN:
+        return (await read_secret(f"{provider.display_name} token: ")).get_secret_value() or None
+    return None
+
+
+def _report(connecting: Connecting, slug: str) -> None:
+    if connecting.authorization_url is not None:
+        print("Open this address to authorise Courier, then come back:")
+        print(connecting.authorization_url)
+        return
+    print(f"{slug} is linked to {connecting.provider}: {connecting.state}")
+
+
+async def integration_connect(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s:
+        secret = await _secret_for(s.acc, args.provider, args.ledger)
+        result = await connect(
+            s.acc,
+            workspace_id=s.workspace_id,
+            actor=None,
+            provider_name=args.provider,
+            secret=secret,
+        )
+    _report(result, s.slug)
+    return 0
+
+
+async def integration_reconnect(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s:
+        async with s.acc.db.read() as session:
+            live = await current_integration(session=session, workspace_id=s.workspace_id)
+        name = live.provider if live is not None else "beancount"
+        secret = await _secret_for(s.acc, name, args.ledger)
+        result = await reconnect(s.acc, workspace_id=s.workspace_id, actor=None, secret=secret)
+    _report(result, s.slug)
+    return 0
+
+
+async def integration_change(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s:
+        secret = await _secret_for(s.acc, args.provider, args.ledger)
+        result = await change_software(
+            s.acc,
+            workspace_id=s.workspace_id,
+            actor=None,
+            provider_name=args.provider,
+            secret=secret,
+        )
+    _report(result, s.slug)
+    if result.authorization_url is None:
+        print(f"Next: courier integration transfer-rules --workspace {s.slug}")
+    return 0
+
+
+async def integration_transfer_rules(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s, s.acc.db.transaction() as session:
+        report = await transfer_rules(session=session, workspace_id=s.workspace_id, actor=None)
+    unmapped = [
+        {"supplier": u.party_name, "field": u.field, "code": u.code, "name": u.name}
+        for u in report.unmapped
+    ]
+    if args.json:
+        emit_json({"rules": report.rules, "mapped": report.mapped, "unmapped": unmapped})
+        return 0
+    print(f"{report.mapped} of {report.rules} rules mapped to the new software")
+    if unmapped:
+        print("Not mapped (kept and flagged; set them with `courier rules set`):")
+        emit_rows(unmapped, ["supplier", "field", "code", "name"], as_json=False, empty="")
+    return 0
+
+
+async def integration_disconnect(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s:
+        dropped = await disconnect(
+            s.acc, workspace_id=s.workspace_id, actor=None, keep_rules=args.keep_rules
+        )
+    kept = "rules kept" if args.keep_rules else f"{dropped} rules dropped"
+    print(f"{s.slug} is disconnected ({kept}; documents stay in the inbox)")
+    return 0
+
+
+async def integration_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    kind: ListKind | None = parse_list_kind(args.list) if args.list else None
+    async with _open(settings, args.workspace) as s:
+        refreshed = await refresh_lists(s.acc, workspace_id=s.workspace_id, actor=None, kind=kind)
+    rows = [{"list": k, "count": n} for k, n in sorted(refreshed.counts.items())]
+    if args.json:
+        emit_json(
+            {"state": refreshed.state, "lists": rows, "flagged_rules": refreshed.flagged_rules}
+        )
+        return 0
+    for row in rows:
+        print(f"{row['list']:<10} {row['count']} loaded")
+    for name in refreshed.flagged_rules:
+        print(f"rule for {name} is flagged: its account or tax rate is gone (documents held)")
+    return 0
+
+
+async def integration_status(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s, s.acc.db.read() as session:
+        integration = await current_integration(session=session, workspace_id=s.workspace_id)
+        if integration is None:
+            status: dict[str, Any] = {"workspace": s.slug, "software": None, "state": None}
+        else:
+            assert integration.id is not None
+            loads = await list_loads(session=session, integration_id=integration.id)
+            held = await session.scalar(
+                select(func.count())
+                .select_from(Document)
+                .where(
+                    Document.workspace_id == s.workspace_id,
+                    col(Document.state).in_((DocumentState.BLOCKED, DocumentState.NEEDS_REVIEW)),
+                )
+            )
+            status = {
+                "workspace": s.slug,
+                "software": integration.provider,
+                "state": integration.state,
+                "company": integration.company_name,
+                "company_id": integration.company_id,
+                "authorized_at": integration.authorized_at,
+                "last_error": integration.last_error,
+                "lists": [
+                    {"list": load.kind, "count": load.count, "loaded_at": load.loaded_at}
+                    for load in loads
+                ],
+                "documents_waiting_reconnect": await waiting_documents(
+                    session=session, integration_id=integration.id
+                ),
+                "documents_held": int(held or 0),
+            }
+    if args.json:
+        emit_json(status)
+        return 0
+    if status["software"] is None:
+        print(f"{s.slug} has no accounting software linked")
+        return 0
+    print(f"software   {status['software']} ({status['company']})")
+    print(f"state      {status['state']}{_advice(IntegrationState(status['state']))}")
+    if status["last_error"]:
+        print(f"last error {status['last_error']}")
+    print(
+        f"waiting    {status['documents_waiting_reconnect']} documents for a reconnect, "
+        f"{status['documents_held']} held or to review"
+    )
+    emit_rows(
+        status["lists"], ["list", "count", "loaded_at"], as_json=False, empty="no list loaded"
+    )
+    return 0
+
+
+def _advice(state: IntegrationState) -> str:
+    return {
+        IntegrationState.PENDING: " (run `courier integration refresh` to load the lists)",
+        IntegrationState.EXPIRING: " (reconnect soon: `courier integration reconnect`)",
+        IntegrationState.EXPIRED: " (run `courier integration reconnect`)",
+    }.get(state, "")
+
+
+async def rules_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s, s.acc.db.read() as session:
+        rules = await list_rules(session=session, workspace_id=s.workspace_id)
+    rows = [
+        {
+            "supplier": r.party_name,
+            "account": r.account_code,
+            "tax_rate": r.tax_rate_code,
+            "contact": r.contact_code,
+            "auto_publish": r.auto_publish,
+            "flagged": r.flagged,
+        }
+        for r in rules
+    ]
+    emit_rows(
+        rows,
+        ["supplier", "account", "tax_rate", "contact", "auto_publish", "flagged"],
+        as_json=args.json,
+        empty="no rule yet",
+    )
+    return 0
+
+
+async def rules_set(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s, s.acc.db.transaction() as session:
+        rule = await set_rule(
+            session=session,
+            workspace_id=s.workspace_id,
+            party_name=args.supplier,
+            account_code=args.account,
+            tax_rate_code=args.tax_rate,
+            auto_publish=args.auto_publish,
+            check_lists=True,
+        )
+    auto = ", published automatically" if rule.auto_publish else ""
+    tax = f", tax rate {rule.tax_rate_code}" if rule.tax_rate_code else ""
+    print(f"{rule.party_name}: account {rule.account_code}{tax}{auto}")
+    return 0
+
+
+async def publish(args: argparse.Namespace, settings: Settings) -> int:
+    async with _open(settings, args.workspace) as s:
+        if args.document is not None:
+            outcomes = [
+                await publish_document(
+                    s.acc, workspace_id=s.workspace_id, document_id=args.document
+                )
+            ]
+        else:
+            outcomes = await publish_ready(s.acc, workspace_id=s.workspace_id)
+    rows = [_row(o) for o in outcomes]
+    emit_rows(
+        rows,
+        ["document", "state", "reason", "where"],
+        as_json=args.json,
+        empty="nothing ready to publish",
+    )
+    return 0
+
+
+def _row(outcome: PublishOutcome) -> dict[str, Any]:
+    reason = outcome.reason
+    explained = PUBLISH_REASONS.get(reason or "", reason)
+    if outcome.detail:
+        explained = f"{explained}: {outcome.detail}"
+    return {
+        "document": outcome.document_id,
+        "state": outcome.state,
+        "reason": explained,
+        "reason_key": reason,
+        "where": outcome.location or outcome.external_id,
+    }
+
+
+async def after_upload(rt: Runtime, document_id: int) -> PublishOutcome | None:
+    """A hand upload is ready like any other document: auto-publish if its rule says so."""
+    acc = build_accounting(rt)
+    try:
+        return await on_document_ready(acc, document_id=document_id)
+    finally:
+        await acc.providers.aclose()
+
+
+# --- Argument types and registration -----------------------------------------------------
+
+
+def amount(value: str) -> Decimal:
+    try:
+        number = Decimal(value.replace(",", "."))
+    except InvalidOperation as err:
+        raise argparse.ArgumentTypeError(f"not an amount: {value}") from err
+    if not number.is_finite() or number <= 0 or number.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise argparse.ArgumentTypeError(f"not an amount with at most 2 decimals: {value}")
+    return number
+
+
+def day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from err
+
+
+def currency(value: str) -> str:
+    if len(value) != 3 or not value.isalpha():
+        raise argparse.ArgumentTypeError(f"not a currency code such as EUR: {value}")
+    return value.upper()
+
+
+def register(
+    sub: argparse._SubParsersAction[Any],
+    leaf: Callable[[argparse._SubParsersAction[Any], str, Handler, str], argparse.ArgumentParser],
+) -> None:
+    """Adds `integration`, `rules` and `publish` to the `courier` parser."""
+
+    def workspace(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--workspace", required=True, metavar="SLUG", help="the workspace's slug"
+        )
+
+    def as_json(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    software = ["beancount", "xero", "quickbooks", "pennylane"]
+    group = sub.add_parser("integration", help="the accounting software").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    for name, handler, text in (
+        ("connect", integration_connect, "link the accounting software"),
+        ("change", integration_change, "change software: the old one is disconnected"),
+    ):
+        command = leaf(group, name, handler, text)
+        workspace(command)
+        command.add_argument("provider", choices=software)
+        command.add_argument("--ledger", type=Path, help="the Beancount ledger file")
+    again = leaf(group, "reconnect", integration_reconnect, "renew the authorisation")
+    workspace(again)
+    again.add_argument("--ledger", type=Path, help="the Beancount ledger file, if it moved")
+    status = leaf(group, "status", integration_status, "software, state, lists, documents waiting")
+    workspace(status)
+    as_json(status)
+    refresh = leaf(group, "refresh", integration_refresh, "reload every list, or one")
+    workspace(refresh)
+    refresh.add_argument("--list", choices=[k.value for k in ListKind])
+    as_json(refresh)
+    transfer = leaf(
+        group, "transfer-rules", integration_transfer_rules, "map the rules to the new software"
+    )
+    workspace(transfer)
+    as_json(transfer)
+    off = leaf(group, "disconnect", integration_disconnect, "unlink; documents stay")
+    workspace(off)
+    keep = off.add_mutually_exclusive_group(required=True)
+    keep.add_argument("--keep-rules", dest="keep_rules", action="store_true")
+    keep.add_argument("--drop-rules", dest="keep_rules", action="store_false")
+
+    rules = sub.add_parser("rules", help="supplier rules").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    listed = leaf(rules, "list", rules_list, "the supplier rules")
+    workspace(listed)
+    as_json(listed)
+    setting = leaf(rules, "set", rules_set, "set a supplier's account, tax rate, auto-publish")
+    workspace(setting)
+    setting.add_argument("--supplier", required=True, metavar="NAME")
+    setting.add_argument("--account", required=True, metavar="CODE")
+    setting.add_argument("--tax-rate", metavar="CODE")
+    setting.add_argument("--auto-publish", action="store_true")
+
+    out = leaf(sub, "publish", publish, "publish documents to the accounting software")
+    workspace(out)
+    which = out.add_mutually_exclusive_group(required=True)
+    which.add_argument("--document", type=int, metavar="ID")
+    which.add_argument("--all-ready", action="store_true")
+    as_json(out)

@@ -1,0 +1,92 @@
+"""The OAuth2 callback: where Xero and Intuit send the person back after they authorise.
+
+`GET /oauth/callback?code=…&state=…[&realmId=…]` completes the authorisation through the
+service (which checks the single-use state) and sends the person back to the chat
+(`https://t.me/<bot>?start=integration`) when the bot's username is set, or shows a short
+plain page. Register `<COURIER_PUBLIC_URL>/oauth/callback` as the redirect URI.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from core.accounting.errors import ProviderFailure
+from core.errors import CourierError
+from core.services.accounting import Accounting
+from core.services.authorisations import complete_callback
+from courier.texts import render_error
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/oauth/callback"
+ACCOUNTING: web.AppKey[Accounting] = web.AppKey("accounting", Accounting)
+BOT: web.AppKey[str] = web.AppKey("bot_username", str)
+
+
+def create_app(acc: Accounting, *, bot_username: str | None = None) -> web.Application:
+    app = web.Application()
+    app[ACCOUNTING] = acc
+    app[BOT] = bot_username or ""
+    app.router.add_get(CALLBACK_PATH, callback)
+    return app
+
+
+async def callback(request: web.Request) -> web.StreamResponse:
+    acc = request.app[ACCOUNTING]
+    params = dict(request.query.items())
+    try:
+        outcome = await complete_callback(acc, params=params)
+    except ProviderFailure as err:
+        log.warning("OAuth callback: the software failed (%s)", err.key)
+        return _page(502, "Not connected", render_error(err))
+    except CourierError as err:
+        return _page(400, "Not connected", render_error(err))
+    connecting = outcome.connecting
+    bot = request.app[BOT]
+    if bot:
+        raise web.HTTPFound(f"https://t.me/{bot}?start=integration_{connecting.integration_id}")
+    return _page(
+        200,
+        "Connected",
+        f"Courier is linked to {connecting.provider} ({connecting.state}). "
+        "You can close this page.",
+    )
+
+
+def _page(status: int, title: str, text: str) -> web.Response:
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+    )
+    # Never cached: the page follows a one-time code in the URL.
+    return web.Response(
+        status=status,
+        text=body,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@dataclass(slots=True)
+class RunningCallback:
+    url: str
+    runner: web.AppRunner
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_callback_server(
+    acc: Accounting, *, host: str, port: int, bot_username: str | None = None
+) -> RunningCallback:
+    runner = web.AppRunner(create_app(acc, bot_username=bot_username), shutdown_timeout=2.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    return RunningCallback(url=f"http://{host}:{bound}{CALLBACK_PATH}", runner=runner)
