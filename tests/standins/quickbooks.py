@@ -71,7 +71,7 @@ def bakery(realm_id: str = "9341453172541726") -> Realm:
         for n, (num, name, kind) in enumerate(
             (
                 ("6061", "Electricity", "Expense"),
-                ("6262", "Telephone", "Expense"),
+                ("6262", "Telephone & Internet", "Expense"),
                 ("6064", "Office Supplies", "Expense"),
                 ("4010", "Accounts Payable (A/P)", "Accounts Payable"),
             ),

@@ -81,7 +81,7 @@ async def test_every_list_is_loaded_page_by_page(served: Served) -> None:
         )
         for kind in ListKind
     }
-    assert [a.name for a in lists[ListKind.ACCOUNTS]][:2] == ["Electricity", "Telephone"]
+    assert [a.name for a in lists[ListKind.ACCOUNTS]][:2] == ["Electricity", "Telephone & Internet"]
     assert lists[ListKind.ACCOUNTS][0].extra["number"] == "6061"
     assert len(lists[ListKind.SUPPLIERS]) == 13
     assert [c.name for c in lists[ListKind.CUSTOMERS]] == ["Café du Coin"]
