@@ -5,6 +5,7 @@ from Xero to QuickBooks with its rules transferred, including the ones that cann
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from tests.integration.conftest import World
 from tests.standins import pennylane as pl
 from tests.standins import quickbooks as qb
 from tests.standins import running, xero
+from tests.standins.accounting_limits import Fault
 from tests.standins.xero import bakery as xero_bakery
 
 OTHER_TENANT = "5a8e1c3d-7f20-4b6a-9c4e-0d2b4f6a8c13"
@@ -257,3 +259,34 @@ async def test_changing_from_xero_to_quickbooks_transfers_the_rules_it_can(
     }
     assert rules["EDF Entreprises"].flagged == "transfer_unmapped"
     assert rules["EDF Entreprises"].account_code == "445"
+
+
+@pytest.mark.parametrize("fault", [Fault.SERVER_ERROR, Fault.RATE_LIMITED, Fault.MALFORMED_JSON])
+async def test_a_broken_or_busy_xero_delays_the_bill_and_leaves_the_link_alone(
+    stage: Stage, world: World, fault: Fault, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert world.workspace.id is not None
+    started = await connect(
+        stage.acc, workspace_id=world.workspace.id, actor=world.owner.id, provider_name="xero"
+    )
+    await _authorise(stage, started.authorization_url)
+    await _rule(stage, world, "EDF Entreprises", "445", "INPUT2")
+    stage.xero.knobs.fault = fault
+    stage.xero.knobs.retry_after = 600  # longer than a publish waits: handed to the scheduler
+    document = await add_document(stage.acc, world)
+
+    ((state, reason),) = await _publish(stage, world, [document])
+
+    assert state == "waiting"
+    assert reason in {"unavailable", "rate_limited"}
+    integration = await _integration(stage, world)
+    assert integration.state == IntegrationState.ACTIVE
+    assert stage.xero.bills == {}
+    assert await _alerts(stage) == []
+    # The tokens Xero issued are sealed at rest and never logged.
+    issued = [*stage.xero.tokens.access, *stage.xero.tokens.refresh]
+    assert issued
+    for token in issued:
+        assert token not in (integration.tokens_sealed or "")
+        assert token not in caplog.text
