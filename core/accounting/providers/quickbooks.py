@@ -51,6 +51,7 @@ MINOR_VERSION = "75"
 LIMITS = ApiLimits(windows=((10, 1.0), (500, 60.0)), concurrent=10)
 CAP = timedelta(days=5 * 365)
 WARN_BEFORE = timedelta(days=30)
+KEEP_ALIVE = timedelta(days=30)
 PAGE_SIZE = 1000
 ENTITIES = {
     ListKind.ACCOUNTS: "Account",
@@ -88,9 +89,12 @@ class QuickBooksProvider:
         return min(ends) - WARN_BEFORE if ends else None
 
     def refresh_due_at(self, grant: Grant) -> datetime | None:
-        if grant.access_expires_at is None:
-            return None
-        return grant.access_expires_at - timedelta(minutes=5)
+        # The services refresh a nearly spent access token before each call; the
+        # scheduler only rolls the 100-day refresh token on, monthly.
+        value = grant.extra.get("refreshed_at")
+        if isinstance(value, str):
+            return datetime.fromisoformat(value) + KEEP_ALIVE
+        return grant.access_expires_at
 
     async def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart:
         url = await self._oauth.authorization_url(state=state, redirect_uri=redirect_uri)
@@ -113,7 +117,7 @@ class QuickBooksProvider:
             token,
             now=now,
             refresh_lifetime=None,
-            extra={"cap_at": (now + CAP).isoformat()},
+            extra={"cap_at": (now + CAP).isoformat(), "refreshed_at": now.isoformat()},
         )
         company = Company(realm, realm)
         response = await self._send(grant, company, "GET", f"companyinfo/{realm}")
@@ -130,7 +134,7 @@ class QuickBooksProvider:
             token,
             now=now,
             refresh_lifetime=None,
-            extra=dict(grant.extra),
+            extra={**grant.extra, "refreshed_at": now.isoformat()},
             previous_refresh=grant.refresh_token,
         )
 

@@ -52,6 +52,7 @@ SCOPE = (
 LIMITS = ApiLimits(windows=((60, 60.0), (5000, 86400.0)), concurrent=5)
 REFRESH_UNUSED = timedelta(days=60)
 WARN_AFTER = timedelta(days=45)
+KEEP_ALIVE = timedelta(days=7)
 CONTACTS_PAGE = 100
 
 
@@ -83,12 +84,10 @@ class XeroProvider:
         return refreshed + WARN_AFTER if refreshed else None
 
     def refresh_due_at(self, grant: Grant) -> datetime | None:
-        # Refresh well before the access token lapses, and at least weekly, so the 60-day
-        # unused limit is never near.
-        if grant.access_expires_at is None:
-            return None
-        refreshed = _refreshed_at(grant) or datetime.now(UTC)
-        return min(grant.access_expires_at - timedelta(minutes=5), refreshed + timedelta(days=7))
+        # The services refresh a nearly spent access token before each call; the
+        # scheduler only keeps the refresh token alive, weekly, far from its 60 days.
+        refreshed = _refreshed_at(grant)
+        return refreshed + KEEP_ALIVE if refreshed else grant.access_expires_at
 
     async def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart:
         url = await self._oauth.authorization_url(state=state, redirect_uri=redirect_uri)
