@@ -1,0 +1,319 @@
+"""What the HTTP accounting providers share: the OAuth2 app (Authlib's httpx client), a
+limiter sized to each software's documented limits, and one `send` that maps HTTP to the
+typed failures.
+
+- `OAuthApp` builds the authorization URL and exchanges, refreshes and revokes tokens
+  through Authlib. `invalid_grant` becomes `IntegrationExpired`; a 5xx, a timeout or an
+  answer that is not JSON becomes `Unavailable`; a 429 becomes `RateLimited`.
+- `CallLimiter` keeps the calls under every window the software documents (60 a minute
+  and 5,000 a day for Xero...) and under its concurrency, counted so that a 429
+  is rare; when one comes anyway, every caller of that company waits out its Retry-After.
+- `ApiClient.send` goes through the limiter, retries a 429 after its Retry-After (up to a
+  bound) and raises the typed failure for the rest. Nothing here logs a header, a body
+  or a query string: tokens travel in headers and bodies only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import warnings
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from authlib.deprecate import AuthlibDeprecationWarning
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which
+    # is what Courier uses everywhere; the fallback is the same client.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+
+from core.accounting.errors import IntegrationExpired, RateLimited, Rejected, Unavailable
+from core.accounting.provider import Grant
+
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiLimits:
+    """A software's documented limits for one company, and how long a call may wait."""
+
+    #: (calls, seconds): at most `calls` in any `seconds`.
+    windows: tuple[tuple[int, float], ...]
+    concurrent: int
+    #: Share of each window kept spare, plus a fixed slack, for a server whose clock or
+    #: counting differs from the documentation's; the limiter needs none for jitter.
+    margin: float = 0.0
+    slack: float = 0.0
+    #: Longest Retry-After waited out inside one call; past it the caller gets RateLimited.
+    max_wait: float = 90.0
+    attempts: int = 8
+    #: The wait after a 429 that names none.
+    default_retry: float = 1.0
+
+    def scaled(self, time_scale: float) -> ApiLimits:
+        """The same limits `time_scale` times faster (the stand-ins' time scale)."""
+        return replace(
+            self,
+            windows=tuple((calls, seconds / time_scale) for calls, seconds in self.windows),
+            max_wait=self.max_wait / time_scale,
+            default_retry=self.default_retry / time_scale,
+        )
+
+
+class CallLimiter:
+    """Admits a call when every window has room and fewer than `concurrent` are in flight.
+
+    A call holds its place in each window from the moment it leaves until `period` after
+    its answer came back. The server counted it somewhere in between, so however the
+    network delays one call and not the next, the server never sees more than the limit in
+    a window: no margin has to be guessed for jitter.
+    """
+
+    def __init__(self, limits: ApiLimits) -> None:
+        self._limits = limits
+        self._semaphore = asyncio.Semaphore(limits.concurrent)
+        self._lock = asyncio.Lock()
+        #: Per window, when each finished call was answered (in order, so oldest first).
+        self._done: list[deque[float]] = [deque() for _ in limits.windows]
+        self._in_flight = 0
+        self._held_until = 0.0
+
+    def _wait(self, now: float) -> float:
+        wait = self._held_until - now
+        for (calls, seconds), done in zip(self._limits.windows, self._done, strict=True):
+            period = seconds * (1 + self._limits.margin) + self._limits.slack
+            while done and done[0] <= now - period:
+                done.popleft()
+            if len(done) + self._in_flight >= calls:
+                # The oldest answered call frees a place; if every place is in flight,
+                # look again shortly.
+                wait = max(wait, done[0] + period - now if done else seconds / calls)
+        return wait
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._semaphore:
+            async with self._lock:  # callers are admitted in order: none starves
+                while (wait := self._wait(time.monotonic())) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(wait)  # a deadline, not an event: nothing signals it
+                self._in_flight += 1
+            try:
+                yield
+            finally:
+                self._in_flight -= 1
+                answered = time.monotonic()
+                for done in self._done:
+                    done.append(answered)
+
+    def hold(self, seconds: float) -> None:
+        """Nobody calls this company before `seconds` from now (a 429's Retry-After)."""
+        self._held_until = max(self._held_until, time.monotonic() + seconds)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds: a number (decimals accepted) or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class ApiClient:
+    """One httpx client and one limiter per company, for one provider."""
+
+    def __init__(
+        self, *, provider: str, limits: ApiLimits, http: httpx.AsyncClient | None = None
+    ) -> None:
+        self.provider = provider
+        self.limits = limits
+        self._http = http or httpx.AsyncClient(timeout=TIMEOUT)
+        self._limiters: dict[str, CallLimiter] = {}
+        #: 429s met, and how many of them were waited out and sent again.
+        self.rate_limited = 0
+        self.retried = 0
+
+    def limiter(self, key: str) -> CallLimiter:
+        if key not in self._limiters:
+            self._limiters[key] = CallLimiter(self.limits)
+        return self._limiters[key]
+
+    async def send(self, method: str, url: str, *, key: str, **kwargs: Any) -> httpx.Response:
+        """The answer for a status below 500 other than 429; typed failures otherwise."""
+        limiter = self.limiter(key)
+        where = f"{method} {httpx.URL(url).path}"  # no query, no header: they may hold secrets
+        for attempt in range(self.limits.attempts):
+            async with limiter.slot():
+                try:
+                    response = await self._http.request(method, url, **kwargs)
+                except httpx.TimeoutException as err:
+                    raise Unavailable(provider=self.provider, reason=f"timeout on {where}") from err
+                except httpx.TransportError as err:
+                    reason = f"unreachable on {where}"
+                    raise Unavailable(provider=self.provider, reason=reason) from err
+            if response.status_code == 429:
+                self.rate_limited += 1
+                wait = retry_after(response.headers.get("Retry-After"))
+                wait = self.limits.default_retry if wait is None else wait
+                if wait > self.limits.max_wait or attempt == self.limits.attempts - 1:
+                    raise RateLimited(provider=self.provider, retry_after=wait)
+                limiter.hold(wait)
+                self.retried += 1
+                continue
+            if response.status_code >= 500:
+                reason = f"server error ({response.status_code}) on {where}"
+                raise Unavailable(provider=self.provider, reason=reason)
+            return response
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def json_of(response: httpx.Response, *, provider: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as err:
+        where = f"{response.request.method} {response.request.url.path}"
+        reason = f"malformed answer ({response.status_code}) on {where}"
+        raise Unavailable(provider=provider, reason=reason) from err
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthEndpoints:
+    authorize_url: str
+    token_url: str
+    revoke_url: str
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"OAuthEndpoints(authorize_url={self.authorize_url!r}, client_id=...)"
+
+
+class OAuthApp:
+    """The authorization-code grant against one identity server, through Authlib."""
+
+    def __init__(self, *, provider: str, endpoints: OAuthEndpoints, scope: str) -> None:
+        self.provider = provider
+        self._endpoints = endpoints
+        self._scope = scope
+
+    def __repr__(self) -> str:
+        return f"OAuthApp({self.provider!r})"
+
+    def _client(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
+        # A client per operation: Authlib's client keeps the last token in itself, and
+        # one provider serves many companies at once.
+        return AsyncOAuth2Client(
+            client_id=self._endpoints.client_id,
+            client_secret=self._endpoints.client_secret,
+            scope=self._scope,
+            redirect_uri=redirect_uri,
+            timeout=TIMEOUT,
+        )
+
+    async def authorization_url(self, *, state: str, redirect_uri: str) -> str:
+        async with self._client(redirect_uri) as client:
+            url, _ = client.create_authorization_url(self._endpoints.authorize_url, state=state)
+        return str(url)
+
+    async def exchange(self, *, code: str, redirect_uri: str) -> dict[str, Any]:
+        async with self._client(redirect_uri) as client:
+            return await self._token_call(
+                client.fetch_token(
+                    self._endpoints.token_url, code=code, grant_type="authorization_code"
+                )
+            )
+
+    async def refresh(self, *, refresh_token: str) -> dict[str, Any]:
+        async with self._client() as client:
+            return await self._token_call(
+                client.refresh_token(self._endpoints.token_url, refresh_token=refresh_token)
+            )
+
+    async def revoke(self, *, token: str, as_json: bool = False) -> None:
+        """Revoke where the server allows; Intuit wants `{"token": ...}` as JSON."""
+        async with self._client() as client:
+            try:
+                if as_json:
+                    response = await client.request(
+                        "POST",
+                        self._endpoints.revoke_url,
+                        json={"token": token},
+                        auth=(self._endpoints.client_id, self._endpoints.client_secret),
+                        headers={"Accept": "application/json"},
+                        withhold_token=True,
+                    )
+                else:
+                    response = await client.revoke_token(
+                        self._endpoints.revoke_url, token=token, token_type_hint="refresh_token"
+                    )
+            except httpx.HTTPError as err:
+                raise Unavailable(provider=self.provider, reason="revocation failed") from err
+        if response.status_code >= 500:
+            raise Unavailable(provider=self.provider, reason="revocation failed")
+
+    async def _token_call(self, call: Any) -> dict[str, Any]:
+        try:
+            token = await call
+        except OAuthError as err:
+            if err.error in {"invalid_grant", "access_denied"}:
+                raise IntegrationExpired(provider=self.provider, reason=err.error) from err
+            raise Rejected(provider=self.provider, reason=str(err.error)) from err
+        except httpx.HTTPStatusError as err:
+            status = err.response.status_code
+            if status == 429:
+                wait = retry_after(err.response.headers.get("Retry-After")) or 1.0
+                raise RateLimited(provider=self.provider, retry_after=wait) from err
+            raise Unavailable(provider=self.provider, reason=f"token server ({status})") from err
+        except httpx.TimeoutException as err:
+            raise Unavailable(provider=self.provider, reason="token server timeout") from err
+        except httpx.TransportError as err:
+            raise Unavailable(provider=self.provider, reason="token server unreachable") from err
+        except ValueError as err:  # a 4xx that is not JSON
+            raise Unavailable(provider=self.provider, reason="token server answer") from err
+        if not isinstance(token, Mapping) or not token.get("access_token"):
+            raise Unavailable(provider=self.provider, reason="token server answer")
+        return dict(token)
+
+
+def grant_from_token(
+    token: Mapping[str, Any],
+    *,
+    now: datetime,
+    refresh_lifetime: timedelta | None,
+    extra: Mapping[str, Any],
+    previous_refresh: str | None = None,
+) -> Grant:
+    """A grant from a token answer. The newest refresh token always wins; the old one is
+    kept only when the server sent none (it did not rotate)."""
+    expires_in = token.get("expires_in")
+    refresh_seconds = token.get("x_refresh_token_expires_in")
+    if refresh_seconds is not None:
+        refresh_expires: datetime | None = now + timedelta(seconds=float(refresh_seconds))
+    else:
+        refresh_expires = now + refresh_lifetime if refresh_lifetime else None
+    return Grant(
+        access_token=str(token["access_token"]),
+        refresh_token=str(token.get("refresh_token") or previous_refresh or "") or None,
+        access_expires_at=now + timedelta(seconds=float(expires_in)) if expires_in else None,
+        refresh_expires_at=refresh_expires,
+        extra=dict(extra),
+    )

@@ -1,0 +1,297 @@
+"""Pennylane, over its Company API v2 with a company token.
+
+- The token is pasted by the person, optionally followed by its expiry date as Pennylane
+  shows it when the token is made (`<token> 2027-03-31`); the warning starts 14 days
+  before. There is nothing to refresh: a 401 means the token expired or was revoked.
+- Bills: the file first (`POST file_attachments`, multipart), then `POST
+  supplier_invoices/import` with amounts as strings and lines that add up (422
+  otherwise). Pennylane has no idempotency key, so the bill carries ours as its
+  `external_reference` and is looked up by it first: a retry finds it instead of making a
+  second one. A 409 (the same supplier number again) is a duplicate.
+- Lists: ledger accounts, suppliers, customers with cursor paging; the VAT codes
+  (`FR_200`...) are Pennylane's fixed list.
+- Limit: 25 requests every 5 seconds per token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
+from core.accounting.provider import (
+    AuthKind,
+    AuthorizationStart,
+    Authorized,
+    Bill,
+    Company,
+    Grant,
+    ListItem,
+    ListKind,
+    Published,
+)
+from core.accounting.providers.oauth import ApiClient, ApiLimits, json_of
+from core.config import Settings
+
+NAME = "pennylane"
+LIMITS = ApiLimits(windows=((25, 5.0),), concurrent=5)
+WARN_BEFORE = timedelta(days=14)
+PAGE_SIZE = 100
+VAT_CODES = {
+    "FR_200": ("TVA 20 %", Decimal(20)),
+    "FR_100": ("TVA 10 %", Decimal(10)),
+    "FR_55": ("TVA 5,5 %", Decimal("5.5")),
+    "FR_21": ("TVA 2,1 %", Decimal("2.1")),
+    "exempt": ("Exonéré", Decimal(0)),
+}
+PATHS = {
+    ListKind.ACCOUNTS: "ledger_accounts",
+    ListKind.SUPPLIERS: "suppliers",
+    ListKind.CUSTOMERS: "customers",
+}
+
+
+class PennylaneProvider:
+    name = NAME
+    display_name = "Pennylane"
+    auth_kind = AuthKind.TOKEN
+    list_kinds = frozenset(ListKind)
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        limits: ApiLimits = LIMITS,
+        page_size: int = PAGE_SIZE,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._api_url = api_url.rstrip("/")
+        self._page_size = page_size
+        self.api = ApiClient(provider=NAME, limits=limits, http=http)
+
+    def __repr__(self) -> str:
+        return f"PennylaneProvider(api_url={self._api_url!r})"
+
+    def warning_starts_at(self, grant: Grant) -> datetime | None:
+        expires = grant.access_expires_at
+        return expires - WARN_BEFORE if expires else None
+
+    def refresh_due_at(self, grant: Grant) -> datetime | None:
+        return None  # a company token is not refreshed; a new one is pasted
+
+    async def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart:
+        raise Rejected(provider=NAME, reason="pennylane connects with a company token")
+
+    async def complete_authorization(
+        self, *, params: Mapping[str, str], redirect_uri: str, code_verifier: str | None
+    ) -> Authorized:
+        raise Rejected(provider=NAME, reason="pennylane connects with a company token")
+
+    async def connect_with_secret(self, *, secret: str) -> Authorized:
+        token, _, rest = secret.strip().partition(" ")
+        if not token:
+            raise Rejected(provider=NAME, reason="the token is empty")
+        expires: datetime | None = None
+        if rest.strip():
+            try:
+                day = date.fromisoformat(rest.strip())
+            except ValueError as err:
+                raise Rejected(provider=NAME, reason="the expiry date is not YYYY-MM-DD") from err
+            expires = datetime.combine(day, time.max, tzinfo=UTC)
+        grant = Grant(access_token=token, access_expires_at=expires, refresh_expires_at=expires)
+        data = json_of(await self._send(grant, "GET", "me"), provider=NAME)
+        company = data.get("company") if isinstance(data, dict) else None
+        if not isinstance(company, dict) or "id" not in company:
+            raise Unavailable(provider=NAME, reason="malformed answer on GET /me")
+        return Authorized(grant, Company(str(company["id"]), str(company.get("name") or "")))
+
+    async def refresh(self, *, grant: Grant) -> Grant:
+        return grant
+
+    async def disconnect(self, *, grant: Grant, company: Company) -> None:
+        return None  # Pennylane revokes company tokens in its settings, not over the API
+
+    async def load_list(self, *, grant: Grant, company: Company, kind: ListKind) -> list[ListItem]:
+        if kind is ListKind.TAX_RATES:
+            return [
+                ListItem(code, label, {"rate": str(rate)})
+                for code, (label, rate) in VAT_CODES.items()
+            ]
+        rows = await self._all(grant, PATHS[kind])
+        if kind is ListKind.ACCOUNTS:
+            return [
+                ListItem(
+                    str(r["id"]), f"{r.get('number')} {r.get('label')}", {"number": r.get("number")}
+                )
+                for r in rows
+                if r.get("enabled", True)
+            ]
+        return [ListItem(str(r["id"]), str(r.get("name"))) for r in rows]
+
+    async def publish_bill(self, *, grant: Grant, company: Company, bill: Bill) -> Published:
+        existing = await self._find(grant, bill.idempotency_key)
+        if existing is not None:
+            return existing
+        supplier = bill.supplier_code or await self._supplier_id(grant, bill.supplier_name)
+        response = await self._send(
+            grant,
+            "POST",
+            "file_attachments",
+            files={"file": (bill.file.filename, bill.file.content, bill.file.content_type)},
+        )
+        file_id = json_of(response, provider=NAME).get("id")
+        response = await self._send(
+            grant,
+            "POST",
+            "supplier_invoices/import",
+            json=_invoice(bill, supplier, file_id),
+            allow={409},
+        )
+        if response.status_code == 409:
+            found = await self._find(grant, bill.idempotency_key)
+            if found is not None:
+                return found
+            raise Rejected(provider=NAME, reason=_message(response), duplicate=True)
+        data = json_of(response, provider=NAME)
+        if not isinstance(data, dict) or "id" not in data:
+            raise Unavailable(provider=NAME, reason="malformed answer on import")
+        return _published(data["id"])
+
+    async def _find(self, grant: Grant, key: str) -> Published | None:
+        rule = [{"field": "external_reference", "operator": "eq", "value": key}]
+        response = await self._send(
+            grant, "GET", "supplier_invoices", params={"filter": json.dumps(rule), "limit": 1}
+        )
+        items = json_of(response, provider=NAME).get("items") or []
+        return _published(items[0]["id"]) if items else None
+
+    async def _supplier_id(self, grant: Grant, name: str) -> str:
+        wanted = name.casefold().strip()
+        for row in await self._all(grant, "suppliers"):
+            if str(row.get("name", "")).casefold().strip() == wanted:
+                return str(row["id"])
+        raise Rejected(provider=NAME, reason=f"no supplier named {name!r} in Pennylane")
+
+    async def _all(self, grant: Grant, path: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": self._page_size}
+            if cursor:
+                params["cursor"] = cursor
+            data = json_of(await self._send(grant, "GET", path, params=params), provider=NAME)
+            if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+                raise Unavailable(provider=NAME, reason=f"malformed answer on GET {path}")
+            rows += [r for r in data["items"] if isinstance(r, dict)]
+            cursor = data.get("next_cursor")
+            if not data.get("has_more") or not cursor:
+                return rows
+
+    async def _send(
+        self,
+        grant: Grant,
+        method: str,
+        path: str,
+        *,
+        allow: frozenset[int] | set[int] = frozenset(),
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = {
+            "Authorization": f"Bearer {grant.access_token or ''}",
+            "Accept": "application/json",
+        }
+        response = await self.api.send(
+            method,
+            f"{self._api_url}/{path}",
+            key=_limit_key(grant),
+            headers=headers,
+            **kwargs,
+        )
+        status = response.status_code
+        if status < 400 or status in allow:
+            return response
+        if status == 401:
+            raise IntegrationExpired(provider=NAME, reason="token expired or revoked")
+        raise Rejected(provider=NAME, reason=_message(response), duplicate=status == 409)
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+
+def _limit_key(grant: Grant) -> str:
+    """Pennylane counts per token; the limiter is keyed by a digest, never the token."""
+    return hashlib.sha256((grant.access_token or "").encode()).hexdigest()[:16]
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"refused ({response.status_code})"
+    if isinstance(body, dict) and body.get("error"):
+        return str(body["error"])
+    return f"refused ({response.status_code})"
+
+
+def _published(invoice_id: Any) -> Published:
+    return Published(
+        external_id=str(invoice_id),
+        location=f"https://app.pennylane.com/supplier_invoices/{invoice_id}",
+    )
+
+
+def _vat_code(rate: Decimal) -> str:
+    for code, (_, value) in VAT_CODES.items():
+        if value == rate:
+            return code
+    return "exempt" if rate == 0 else f"FR_{int(rate * 10)}"
+
+
+def _text(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def _invoice(bill: Bill, supplier: str, file_id: Any) -> dict[str, Any]:
+    lines = [
+        {
+            "label": bill.description or f"{bill.supplier_name} {bill.number or ''}".strip(),
+            "currency_amount": _text(line.base + line.tax),
+            "currency_tax": _text(line.tax),
+            "vat_rate": line.tax_rate_code or _vat_code(line.rate),
+            "ledger_account_id": int(bill.account_code) if bill.account_code.isdigit() else None,
+        }
+        for line in bill.vat_lines
+    ] or [
+        {
+            "label": bill.description or bill.supplier_name,
+            "currency_amount": _text(bill.total_incl),
+            "currency_tax": _text(bill.total_tax),
+            "vat_rate": bill.tax_rate_code or "exempt",
+            "ledger_account_id": int(bill.account_code) if bill.account_code.isdigit() else None,
+        }
+    ]
+    body: dict[str, Any] = {
+        "file_attachment_id": file_id,
+        "supplier_id": int(supplier) if supplier.isdigit() else supplier,
+        "date": bill.issue_date.isoformat(),
+        "deadline": (bill.due_date or bill.issue_date).isoformat(),
+        "currency": bill.currency,
+        "currency_amount": _text(bill.total_incl),
+        "currency_amount_before_tax": _text(bill.total_excl),
+        "currency_tax": _text(bill.total_tax),
+        "external_reference": bill.idempotency_key,
+        "invoice_lines": [{k: v for k, v in line.items() if v is not None} for line in lines],
+    }
+    if bill.number:
+        body["invoice_number"] = bill.number
+    return body
+
+
+def build(settings: Settings, *, limits: ApiLimits = LIMITS) -> PennylaneProvider:
+    return PennylaneProvider(api_url=settings.pennylane_api_url, limits=limits)

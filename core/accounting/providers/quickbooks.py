@@ -1,0 +1,325 @@
+"""QuickBooks Online, over Intuit's OAuth2 server and the Accounting API v3.
+
+- Tokens: access 1 hour; the refresh token lives 100 days from its issue, rolling with
+  each refresh, and never past 5 years from the consent (`x_refresh_token_expires_in`
+  says how long this one has). The callback carries `realmId`: the company.
+- Bills: `POST /bill?requestid=` (Intuit replays the first answer for the same requestid,
+  so a retry never makes a second bill), then `POST /upload` multipart with
+  `file_metadata_01` (an Attachable whose AttachableRef names the bill) and
+  `file_content_01`.
+- Lists through `/query` (Account, Vendor, Customer, TaxCode), STARTPOSITION/MAXRESULTS.
+- Faults: 401 with code 3200 is an expired or revoked authorisation; 403 with 3100 means
+  the app's keys are refused; a 400 ValidationFault is a refused bill (6140: duplicate).
+- Limits per realm: 500 calls a minute, 10 a second, 10 at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
+from core.accounting.provider import (
+    AuthKind,
+    AuthorizationStart,
+    Authorized,
+    Bill,
+    Company,
+    Grant,
+    ListItem,
+    ListKind,
+    Published,
+)
+from core.accounting.providers.oauth import (
+    ApiClient,
+    ApiLimits,
+    OAuthApp,
+    OAuthEndpoints,
+    grant_from_token,
+    json_of,
+)
+from core.config import Settings
+
+NAME = "quickbooks"
+SCOPE = "com.intuit.quickbooks.accounting"
+MINOR_VERSION = "75"
+LIMITS = ApiLimits(windows=((10, 1.0), (500, 60.0)), concurrent=10)
+CAP = timedelta(days=5 * 365)
+WARN_BEFORE = timedelta(days=30)
+KEEP_ALIVE = timedelta(days=30)
+PAGE_SIZE = 1000
+ENTITIES = {
+    ListKind.ACCOUNTS: "Account",
+    ListKind.SUPPLIERS: "Vendor",
+    ListKind.CUSTOMERS: "Customer",
+    ListKind.TAX_RATES: "TaxCode",
+}
+
+
+class QuickBooksProvider:
+    name = NAME
+    display_name = "QuickBooks Online"
+    auth_kind = AuthKind.OAUTH2
+    list_kinds = frozenset(ListKind)
+
+    def __init__(
+        self,
+        *,
+        endpoints: OAuthEndpoints,
+        api_url: str,
+        limits: ApiLimits = LIMITS,
+        page_size: int = PAGE_SIZE,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._oauth = OAuthApp(provider=NAME, endpoints=endpoints, scope=SCOPE)
+        self._api_url = api_url.rstrip("/")
+        self._page_size = page_size
+        self.api = ApiClient(provider=NAME, limits=limits, http=http)
+
+    def __repr__(self) -> str:
+        return f"QuickBooksProvider(api_url={self._api_url!r})"
+
+    def warning_starts_at(self, grant: Grant) -> datetime | None:
+        ends = [d for d in (grant.refresh_expires_at, _cap_at(grant)) if d is not None]
+        return min(ends) - WARN_BEFORE if ends else None
+
+    def refresh_due_at(self, grant: Grant) -> datetime | None:
+        # The services refresh a nearly spent access token before each call; the
+        # scheduler only rolls the 100-day refresh token on, monthly.
+        value = grant.extra.get("refreshed_at")
+        if isinstance(value, str):
+            return datetime.fromisoformat(value) + KEEP_ALIVE
+        return grant.access_expires_at
+
+    async def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart:
+        url = await self._oauth.authorization_url(state=state, redirect_uri=redirect_uri)
+        return AuthorizationStart(url=url, state=state)
+
+    async def connect_with_secret(self, *, secret: str) -> Authorized:
+        raise Rejected(provider=NAME, reason="quickbooks connects through its authorisation page")
+
+    async def complete_authorization(
+        self, *, params: Mapping[str, str], redirect_uri: str, code_verifier: str | None
+    ) -> Authorized:
+        if params.get("error"):
+            raise IntegrationExpired(provider=NAME, reason=params["error"])
+        code, realm = params.get("code"), params.get("realmId")
+        if not code or not realm:
+            raise Rejected(provider=NAME, reason="the callback lacks code or realmId")
+        now = datetime.now(UTC)
+        token = await self._oauth.exchange(code=code, redirect_uri=redirect_uri)
+        grant = grant_from_token(
+            token,
+            now=now,
+            refresh_lifetime=None,
+            extra={"cap_at": (now + CAP).isoformat(), "refreshed_at": now.isoformat()},
+        )
+        company = Company(realm, realm)
+        response = await self._send(grant, company, "GET", f"companyinfo/{realm}")
+        data = json_of(response, provider=NAME)
+        info = (data.get("CompanyInfo") if isinstance(data, dict) else None) or {}
+        return Authorized(grant, Company(realm, str(info.get("CompanyName") or realm)))
+
+    async def refresh(self, *, grant: Grant) -> Grant:
+        if not grant.refresh_token:
+            raise IntegrationExpired(provider=NAME, reason="no refresh token")
+        now = datetime.now(UTC)
+        token = await self._oauth.refresh(refresh_token=grant.refresh_token)
+        return grant_from_token(
+            token,
+            now=now,
+            refresh_lifetime=None,
+            extra={**grant.extra, "refreshed_at": now.isoformat()},
+            previous_refresh=grant.refresh_token,
+        )
+
+    async def disconnect(self, *, grant: Grant, company: Company) -> None:
+        token = grant.refresh_token or grant.access_token
+        if token:
+            await self._oauth.revoke(token=token, as_json=True)
+
+    async def load_list(self, *, grant: Grant, company: Company, kind: ListKind) -> list[ListItem]:
+        entity = ENTITIES[kind]
+        rows: list[dict[str, Any]] = []
+        start = 1
+        while True:
+            page = await self._query(
+                grant,
+                company,
+                f"select * from {entity} STARTPOSITION {start} MAXRESULTS {self._page_size}",
+                entity,
+            )
+            rows += page
+            if len(page) < self._page_size:
+                break
+            start += self._page_size
+        return [_item(kind, row) for row in rows if row.get("Active", True)]
+
+    async def publish_bill(self, *, grant: Grant, company: Company, bill: Bill) -> Published:
+        vendor = bill.supplier_code or await self._vendor_id(grant, company, bill.supplier_name)
+        response = await self._send(
+            grant,
+            company,
+            "POST",
+            "bill",
+            params={"requestid": bill.idempotency_key[:50]},
+            json=_bill(bill, vendor),
+        )
+        try:
+            bill_id = str(json_of(response, provider=NAME)["Bill"]["Id"])
+        except (KeyError, TypeError) as err:
+            raise Unavailable(provider=NAME, reason="malformed answer on POST bill") from err
+        metadata = {
+            "AttachableRef": [{"EntityRef": {"type": "Bill", "value": bill_id}}],
+            "FileName": bill.file.filename,
+            "ContentType": bill.file.content_type,
+        }
+        response = await self._send(
+            grant,
+            company,
+            "POST",
+            "upload",
+            params={"requestid": "file-" + bill.idempotency_key[-40:]},
+            files={
+                "file_metadata_01": (None, json.dumps(metadata), "application/json"),
+                "file_content_01": (bill.file.filename, bill.file.content, bill.file.content_type),
+            },
+        )
+        json_of(response, provider=NAME)
+        return Published(
+            external_id=bill_id,
+            location=f"https://qbo.intuit.com/app/bill?txnId={bill_id}",
+        )
+
+    async def _vendor_id(self, grant: Grant, company: Company, name: str) -> str:
+        quoted = name.replace("'", "\\'")
+        rows = await self._query(
+            grant, company, f"select * from Vendor where DisplayName = '{quoted}'", "Vendor"
+        )
+        if not rows:
+            raise Rejected(provider=NAME, reason=f"no vendor named {name!r} in QuickBooks")
+        return str(rows[0]["Id"])
+
+    async def _query(
+        self, grant: Grant, company: Company, statement: str, entity: str
+    ) -> list[dict[str, Any]]:
+        response = await self._send(grant, company, "GET", "query", params={"query": statement})
+        data = json_of(response, provider=NAME)
+        result = data.get("QueryResponse") if isinstance(data, dict) else None
+        if not isinstance(result, dict):
+            raise Unavailable(provider=NAME, reason="malformed answer on GET query")
+        rows = result.get(entity, [])
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+    async def _send(
+        self, grant: Grant, company: Company, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        params = {"minorversion": MINOR_VERSION, **kwargs.pop("params", {})}
+        headers = {
+            "Authorization": f"Bearer {grant.access_token or ''}",
+            "Accept": "application/json",
+        }
+        response = await self.api.send(
+            method,
+            f"{self._api_url}/v3/company/{company.id}/{path}",
+            key=company.id,
+            headers=headers,
+            params=params,
+            **kwargs,
+        )
+        _raise_for(response)
+        return response
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+
+def _raise_for(response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    fault = (body.get("Fault") or body.get("fault") or {}) if isinstance(body, dict) else {}
+    errors = fault.get("Error") or fault.get("error") or []
+    codes = {str(e.get("code", "")).lstrip("0") for e in errors if isinstance(e, dict)}
+    details = "; ".join(
+        str(e.get("Detail") or e.get("detail") or e.get("Message") or e.get("message"))
+        for e in errors
+        if isinstance(e, dict)
+    )
+    if status == 401 or "3200" in codes:
+        raise IntegrationExpired(provider=NAME, reason="authorisation expired or revoked (3200)")
+    if status == 403 and "3100" in codes:
+        raise Rejected(provider=NAME, reason="the app's keys are refused (3100)")
+    raise Rejected(
+        provider=NAME, reason=details or f"refused ({status})", duplicate="6140" in codes
+    )
+
+
+def _item(kind: ListKind, row: Mapping[str, Any]) -> ListItem:
+    if kind is ListKind.ACCOUNTS:
+        return ListItem(
+            str(row["Id"]),
+            str(row.get("Name")),
+            {"number": row.get("AcctNum"), "type": row.get("AccountType")},
+        )
+    if kind is ListKind.TAX_RATES:
+        return ListItem(str(row["Id"]), str(row.get("Name")))
+    return ListItem(str(row["Id"]), str(row.get("DisplayName")))
+
+
+def _bill(bill: Bill, vendor: str) -> dict[str, Any]:
+    def line(base: Decimal, tax_code: str | None) -> dict[str, Any]:
+        detail: dict[str, Any] = {"AccountRef": {"value": bill.account_code}}
+        if tax_code:
+            detail["TaxCodeRef"] = {"value": tax_code}
+        return {
+            "DetailType": "AccountBasedExpenseLineDetail",
+            "Amount": float(base.quantize(Decimal("0.01"))),
+            "Description": bill.description or f"{bill.supplier_name} {bill.number or ''}".strip(),
+            "AccountBasedExpenseLineDetail": detail,
+        }
+
+    lines = [line(v.base, v.tax_rate_code or bill.tax_rate_code) for v in bill.vat_lines] or [
+        line(bill.total_excl, bill.tax_rate_code)
+    ]
+    body: dict[str, Any] = {
+        "VendorRef": {"value": vendor},
+        "TxnDate": bill.issue_date.isoformat(),
+        "CurrencyRef": {"value": bill.currency},
+        "GlobalTaxCalculation": "TaxExcluded",
+        "Line": lines,
+    }
+    if bill.due_date:
+        body["DueDate"] = bill.due_date.isoformat()
+    if bill.number:
+        body["DocNumber"] = bill.number[:21]  # QuickBooks' limit for DocNumber
+    return body
+
+
+def _cap_at(grant: Grant) -> datetime | None:
+    value = grant.extra.get("cap_at")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def build(settings: Settings, *, limits: ApiLimits = LIMITS) -> QuickBooksProvider:
+    secret = settings.quickbooks_client_secret
+    return QuickBooksProvider(
+        endpoints=OAuthEndpoints(
+            authorize_url=settings.quickbooks_authorize_url,
+            token_url=settings.quickbooks_token_url,
+            revoke_url=settings.quickbooks_revoke_url,
+            client_id=settings.quickbooks_client_id or "",
+            client_secret=secret.get_secret_value() if secret else "",
+        ),
+        api_url=settings.quickbooks_api_url,
+        limits=limits,
+    )

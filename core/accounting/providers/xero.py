@@ -1,0 +1,343 @@
+"""Xero, over its OAuth2 identity server and Accounting API 2.0.
+
+- Tokens: access 30 minutes; the refresh token is single-use and rotates (the previous one
+  still answers for 30 minutes), and dies after 60 days unused. `invalid_grant` means the
+  authorisation is gone. The grant remembers when it was last refreshed, for the 45-day
+  warning.
+- The company is a tenant from `GET /connections`; every API call carries `xero-tenant-id`.
+  A 403 `AuthenticationUnsuccessful` means the tenant was disconnected from the app.
+- Bills: `PUT Invoices` (Type ACCPAY, DRAFT) with the bill's `Idempotency-Key`, then the
+  file as raw bytes to `PUT Invoices/{id}/Attachments/{FileName}` (same name: replaced).
+- Limits per tenant: 60 calls a minute, 5,000 a day, 5 at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
+from core.accounting.provider import (
+    AuthKind,
+    AuthorizationStart,
+    Authorized,
+    Bill,
+    Company,
+    Grant,
+    ListItem,
+    ListKind,
+    Published,
+)
+from core.accounting.providers.oauth import (
+    ApiClient,
+    ApiLimits,
+    OAuthApp,
+    OAuthEndpoints,
+    grant_from_token,
+    json_of,
+)
+from core.config import Settings
+
+NAME = "xero"
+SCOPE = (
+    "openid profile email offline_access accounting.transactions accounting.contacts "
+    "accounting.settings.read accounting.attachments"
+)
+LIMITS = ApiLimits(windows=((60, 60.0), (5000, 86400.0)), concurrent=5)
+REFRESH_UNUSED = timedelta(days=60)
+WARN_AFTER = timedelta(days=45)
+KEEP_ALIVE = timedelta(days=7)
+CONTACTS_PAGE = 100
+
+
+class XeroProvider:
+    name = NAME
+    display_name = "Xero"
+    auth_kind = AuthKind.OAUTH2
+    list_kinds = frozenset(ListKind)
+
+    def __init__(
+        self,
+        *,
+        endpoints: OAuthEndpoints,
+        api_url: str,
+        limits: ApiLimits = LIMITS,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._oauth = OAuthApp(provider=NAME, endpoints=endpoints, scope=SCOPE)
+        self._api_url = api_url.rstrip("/")
+        self.api = ApiClient(provider=NAME, limits=limits, http=http)
+
+    def __repr__(self) -> str:
+        return f"XeroProvider(api_url={self._api_url!r})"
+
+    # --- the grant's life ---------------------------------------------------------------
+
+    def warning_starts_at(self, grant: Grant) -> datetime | None:
+        refreshed = _refreshed_at(grant)
+        return refreshed + WARN_AFTER if refreshed else None
+
+    def refresh_due_at(self, grant: Grant) -> datetime | None:
+        # The services refresh a nearly spent access token before each call; the
+        # scheduler only keeps the refresh token alive, weekly, far from its 60 days.
+        refreshed = _refreshed_at(grant)
+        return refreshed + KEEP_ALIVE if refreshed else grant.access_expires_at
+
+    async def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart:
+        url = await self._oauth.authorization_url(state=state, redirect_uri=redirect_uri)
+        return AuthorizationStart(url=url, state=state)
+
+    async def connect_with_secret(self, *, secret: str) -> Authorized:
+        raise Rejected(provider=NAME, reason="xero connects through its authorisation page")
+
+    async def complete_authorization(
+        self, *, params: Mapping[str, str], redirect_uri: str, code_verifier: str | None
+    ) -> Authorized:
+        if params.get("error"):
+            raise IntegrationExpired(provider=NAME, reason=params["error"])
+        code = params.get("code")
+        if not code:
+            raise Rejected(provider=NAME, reason="the callback carries no code")
+        now = datetime.now(UTC)
+        token = await self._oauth.exchange(code=code, redirect_uri=redirect_uri)
+        grant = self._grant(token, now=now, previous=None)
+        tenants = await self._connections(grant)
+        if not tenants:
+            raise IntegrationExpired(provider=NAME, reason="no organisation was connected")
+        # The organisation just consented to comes last; Xero also tags it with this
+        # authorisation's event, which an older connection does not carry.
+        chosen = max(tenants, key=lambda t: str(t.get("updatedDateUtc") or ""))
+        grant = _with_extra(grant, connection_id=str(chosen["id"]))
+        return Authorized(grant, Company(str(chosen["tenantId"]), str(chosen["tenantName"])))
+
+    async def refresh(self, *, grant: Grant) -> Grant:
+        if not grant.refresh_token:
+            raise IntegrationExpired(provider=NAME, reason="no refresh token")
+        now = datetime.now(UTC)
+        token = await self._oauth.refresh(refresh_token=grant.refresh_token)
+        return self._grant(token, now=now, previous=grant)
+
+    async def disconnect(self, *, grant: Grant, company: Company) -> None:
+        if grant.refresh_token:
+            # Revoking the refresh token ends the grant and its connections at Xero.
+            await self._oauth.revoke(token=grant.refresh_token)
+
+    def _grant(self, token: Mapping[str, Any], *, now: datetime, previous: Grant | None) -> Grant:
+        extra = dict(previous.extra) if previous else {}
+        extra["refreshed_at"] = now.isoformat()
+        return grant_from_token(
+            token,
+            now=now,
+            refresh_lifetime=REFRESH_UNUSED,
+            extra=extra,
+            previous_refresh=previous.refresh_token if previous else None,
+        )
+
+    async def _connections(self, grant: Grant) -> list[dict[str, Any]]:
+        response = await self.api.send(
+            "GET", f"{self._api_url}/connections", key="connections", headers=_auth(grant)
+        )
+        self._raise_for(response)
+        data = json_of(response, provider=NAME)
+        if not isinstance(data, list):
+            raise Unavailable(provider=NAME, reason="malformed answer on GET /connections")
+        return [t for t in data if isinstance(t, dict) and t.get("tenantId")]
+
+    # --- lists ----------------------------------------------------------------------------
+
+    async def load_list(self, *, grant: Grant, company: Company, kind: ListKind) -> list[ListItem]:
+        if kind is ListKind.ACCOUNTS:
+            rows = await self._get(grant, company, "Accounts", "Accounts")
+            return [
+                ListItem(
+                    str(r["Code"]),
+                    str(r["Name"]),
+                    {"id": r.get("AccountID"), "type": r.get("Type")},
+                )
+                for r in rows
+                if r.get("Code") and r.get("Status", "ACTIVE") == "ACTIVE"
+            ]
+        if kind is ListKind.TAX_RATES:
+            rows = await self._get(grant, company, "TaxRates", "TaxRates")
+            return [
+                ListItem(str(r["TaxType"]), str(r["Name"]), {"rate": r.get("EffectiveRate")})
+                for r in rows
+                if r.get("Status", "ACTIVE") == "ACTIVE"
+            ]
+        where = "IsSupplier==true" if kind is ListKind.SUPPLIERS else "IsCustomer==true"
+        items: list[ListItem] = []
+        page = 1
+        while True:
+            rows = await self._get(
+                grant, company, "Contacts", "Contacts", params={"where": where, "page": page}
+            )
+            items += [ListItem(str(r["ContactID"]), str(r["Name"])) for r in rows]
+            if len(rows) < CONTACTS_PAGE:
+                return items
+            page += 1
+
+    async def _get(
+        self,
+        grant: Grant,
+        company: Company,
+        path: str,
+        field: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        response = await self.api.send(
+            "GET",
+            f"{self._api_url}/api.xro/2.0/{path}",
+            key=company.id,
+            headers=_auth(grant, company),
+            params=dict(params or {}),
+        )
+        self._raise_for(response)
+        data = json_of(response, provider=NAME)
+        rows = data.get(field) if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise Unavailable(provider=NAME, reason=f"malformed answer on GET {path}")
+        return [r for r in rows if isinstance(r, dict)]
+
+    # --- publish --------------------------------------------------------------------------
+
+    async def publish_bill(self, *, grant: Grant, company: Company, bill: Bill) -> Published:
+        headers = _auth(grant, company) | {"Idempotency-Key": bill.idempotency_key}
+        response = await self.api.send(
+            "PUT",
+            f"{self._api_url}/api.xro/2.0/Invoices",
+            key=company.id,
+            headers=headers,
+            json={"Invoices": [_invoice(bill)]},
+        )
+        self._raise_for(response)
+        data = json_of(response, provider=NAME)
+        try:
+            invoice_id = str(data["Invoices"][0]["InvoiceID"])
+        except (KeyError, IndexError, TypeError) as err:
+            raise Unavailable(provider=NAME, reason="malformed answer on PUT Invoices") from err
+        name = quote(bill.file.filename, safe="")
+        response = await self.api.send(
+            "PUT",
+            f"{self._api_url}/api.xro/2.0/Invoices/{invoice_id}/Attachments/{name}",
+            key=company.id,
+            headers=_auth(grant, company) | {"Content-Type": bill.file.content_type},
+            content=bill.file.content,
+        )
+        self._raise_for(response)
+        json_of(response, provider=NAME)
+        return Published(
+            external_id=invoice_id,
+            location=f"https://go.xero.com/AccountsPayable/View.aspx?InvoiceID={invoice_id}",
+        )
+
+    def _raise_for(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        body: Any = None
+        with contextlib.suppress(ValueError):
+            body = response.json()
+        detail = str(body.get("Detail") or "") if isinstance(body, dict) else ""
+        if status == 401:
+            raise IntegrationExpired(provider=NAME, reason="access token refused")
+        if status == 403 and "AuthenticationUnsuccessful" in detail:
+            raise IntegrationExpired(provider=NAME, reason="organisation disconnected")
+        if status == 400 and isinstance(body, dict) and body.get("Type") == "ValidationException":
+            messages = [
+                str(error.get("Message"))
+                for element in body.get("Elements") or []
+                for error in element.get("ValidationErrors") or []
+            ]
+            raise Rejected(provider=NAME, reason="; ".join(messages) or "validation failed")
+        raise Rejected(provider=NAME, reason=f"{status} {detail or body or ''}".strip())
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+
+def _invoice(bill: Bill) -> dict[str, Any]:
+    contact = (
+        {"ContactID": bill.supplier_code} if bill.supplier_code else {"Name": bill.supplier_name}
+    )
+    vat_lines = bill.vat_lines or ()
+    lines = [
+        {
+            "Description": bill.description or f"{bill.supplier_name} {bill.number or ''}".strip(),
+            "Quantity": 1,
+            "UnitAmount": _amount(line.base),
+            "TaxAmount": _amount(line.tax),
+            "AccountCode": bill.account_code,
+            "TaxType": line.tax_rate_code or bill.tax_rate_code,
+        }
+        for line in vat_lines
+    ] or [
+        {
+            "Description": bill.description or bill.supplier_name,
+            "Quantity": 1,
+            "UnitAmount": _amount(bill.total_excl),
+            "TaxAmount": _amount(bill.total_tax),
+            "AccountCode": bill.account_code,
+            "TaxType": bill.tax_rate_code,
+        }
+    ]
+    invoice: dict[str, Any] = {
+        "Type": "ACCPAY",
+        "Contact": contact,
+        "Date": bill.issue_date.isoformat(),
+        "CurrencyCode": bill.currency,
+        "LineAmountTypes": "Exclusive",
+        "Status": "DRAFT",
+        "LineItems": [{k: v for k, v in line.items() if v is not None} for line in lines],
+    }
+    if bill.due_date:
+        invoice["DueDate"] = bill.due_date.isoformat()
+    if bill.number:
+        invoice["InvoiceNumber"] = bill.number
+    return invoice
+
+
+def _amount(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01")))
+
+
+def _auth(grant: Grant, company: Company | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {grant.access_token or ''}", "Accept": "application/json"}
+    if company is not None:
+        headers["xero-tenant-id"] = company.id
+    return headers
+
+
+def _refreshed_at(grant: Grant) -> datetime | None:
+    value = grant.extra.get("refreshed_at")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _with_extra(grant: Grant, **values: str) -> Grant:
+    return Grant(
+        access_token=grant.access_token,
+        refresh_token=grant.refresh_token,
+        access_expires_at=grant.access_expires_at,
+        refresh_expires_at=grant.refresh_expires_at,
+        extra={**grant.extra, **values},
+    )
+
+
+def build(settings: Settings, *, limits: ApiLimits = LIMITS) -> XeroProvider:
+    secret = settings.xero_client_secret
+    return XeroProvider(
+        endpoints=OAuthEndpoints(
+            authorize_url=settings.xero_authorize_url,
+            token_url=settings.xero_token_url,
+            revoke_url=settings.xero_revoke_url,
+            client_id=settings.xero_client_id or "",
+            client_secret=secret.get_secret_value() if secret else "",
+        ),
+        api_url=settings.xero_api_url,
+        limits=limits,
+    )

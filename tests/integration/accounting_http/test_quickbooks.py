@@ -1,0 +1,214 @@
+"""QuickBooks Online through its stand-in over real HTTP on loopback, one story per test."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
+from core.accounting.provider import AccountingProvider, Authorized, ListKind
+from core.accounting.providers.oauth import OAuthEndpoints
+from core.accounting.providers.quickbooks import LIMITS, QuickBooksProvider
+from tests.integration.accounting_http import CALLBACK, consent, make_bill
+from tests.standins import running
+from tests.standins.accounting_limits import Fault
+from tests.standins.quickbooks import (
+    ACCESS_SECONDS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_SECONDS,
+    STANDIN,
+    QuickBooksStandin,
+    bakery,
+    create_app,
+)
+
+
+@dataclass
+class Served:
+    provider: QuickBooksProvider
+    standin: QuickBooksStandin
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Served]:
+    app = create_app()
+    async with running(app) as origin:
+        provider = QuickBooksProvider(
+            endpoints=OAuthEndpoints(
+                authorize_url=f"{origin}/connect/oauth2",
+                token_url=f"{origin}/oauth2/v1/tokens/bearer",
+                revoke_url=f"{origin}/v2/oauth2/tokens/revoke",
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+            ),
+            api_url=origin,
+            limits=LIMITS.scaled(1000),
+            page_size=4,
+        )
+        yield Served(provider, app[STANDIN])
+        await provider.aclose()
+
+
+async def connect(served: Served) -> Authorized:
+    start = await served.provider.start_authorization(state="qb-state", redirect_uri=CALLBACK)
+    params = await consent(start.url)
+    assert params["state"] == "qb-state"
+    assert params["realmId"] == bakery().realm_id
+    return await served.provider.complete_authorization(
+        params=params, redirect_uri=CALLBACK, code_verifier=None
+    )
+
+
+async def test_connect_names_the_realm_from_the_callback(served: Served) -> None:
+    assert isinstance(served.provider, AccountingProvider)
+    authorized = await connect(served)
+    assert authorized.company.id == "9341453172541726"
+    assert authorized.company.name == "Boulangerie Dupont"
+    assert authorized.grant.refresh_expires_at
+    assert authorized.grant.access_expires_at
+    assert served.provider.warning_starts_at(authorized.grant) is not None
+
+
+async def test_every_list_is_loaded_page_by_page(served: Served) -> None:
+    authorized = await connect(served)
+    lists = {
+        kind: await served.provider.load_list(
+            grant=authorized.grant, company=authorized.company, kind=kind
+        )
+        for kind in ListKind
+    }
+    assert [a.name for a in lists[ListKind.ACCOUNTS]][:2] == ["Electricity", "Telephone & Internet"]
+    assert lists[ListKind.ACCOUNTS][0].extra["number"] == "6061"
+    assert len(lists[ListKind.SUPPLIERS]) == 13
+    assert [c.name for c in lists[ListKind.CUSTOMERS]] == ["Café du Coin"]
+    assert {t.code for t in lists[ListKind.TAX_RATES]} == {"4", "5", "NON"}
+    vendor_pages = [p for _, p in served.standin.knobs.requests if "Vendor" in p]
+    assert len(vendor_pages) == 4  # 13 vendors, 4 a page: STARTPOSITION 1, 5, 9, 13
+
+
+async def test_a_bill_is_published_once_with_its_file(served: Served) -> None:
+    authorized = await connect(served)
+    bill = make_bill(account="30", tax_rate="4")  # no vendor code: found by its name
+    first = await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+    again = await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+    assert again.external_id == first.external_id
+    (stored,) = served.standin.bills_of(authorized.company.id)
+    assert stored.body["VendorRef"] == {"value": "100"}
+    assert stored.body["DocNumber"] == "FA-2026-0117"
+    line = stored.body["Line"][0]["AccountBasedExpenseLineDetail"]
+    assert line == {"AccountRef": {"value": "30"}, "TaxCodeRef": {"value": "4"}}
+    assert stored.attachments == [("FA-2026-0117.pdf", bill.file.content)]
+
+
+async def test_refused_and_duplicate_bills_are_rejected(served: Served) -> None:
+    authorized = await connect(served)
+    with pytest.raises(Rejected, match="Accounts element id 999 not found"):
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=make_bill(account="999")
+        )
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=make_bill(account="30")
+    )
+    with pytest.raises(Rejected) as caught:  # another document, same supplier number
+        await served.provider.publish_bill(
+            grant=authorized.grant,
+            company=authorized.company,
+            bill=make_bill(account="30", document_id=2),
+        )
+    assert caught.value.duplicate
+    with pytest.raises(Rejected, match="no vendor named"):
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=make_bill(supplier="Nobody")
+        )
+    assert len(served.standin.bills) == 1
+
+
+async def test_tokens_roll_and_a_used_refresh_token_is_refused(served: Served) -> None:
+    authorized = await connect(served)
+    served.standin.clock.advance(ACCESS_SECONDS + 1)
+    with pytest.raises(IntegrationExpired, match="3200"):
+        await served.provider.load_list(
+            grant=authorized.grant, company=authorized.company, kind=ListKind.TAX_RATES
+        )
+    new = await served.provider.refresh(grant=authorized.grant)
+    assert new.refresh_token != authorized.grant.refresh_token
+    assert await served.provider.load_list(
+        grant=new, company=authorized.company, kind=ListKind.TAX_RATES
+    )
+    with pytest.raises(IntegrationExpired, match="invalid_grant"):
+        await served.provider.refresh(grant=authorized.grant)
+
+
+async def test_the_refresh_token_dies_after_100_days_unused(served: Served) -> None:
+    authorized = await connect(served)
+    served.standin.clock.advance(REFRESH_SECONDS + 1)
+    with pytest.raises(IntegrationExpired, match="invalid_grant"):
+        await served.provider.refresh(grant=authorized.grant)
+
+
+async def test_rolling_refreshes_stop_at_the_five_year_cap(served: Served) -> None:
+    authorized = await connect(served)
+    grant = authorized.grant
+    for _ in range(18):  # 18 × 99 days: 1,782 days, 43 short of five years
+        served.standin.clock.advance(99 * 24 * 3600)
+        grant = await served.provider.refresh(grant=grant)
+    # The last refresh token lives to the cap, not 100 days.
+    assert grant.refresh_expires_at
+    assert grant.access_expires_at
+    assert (grant.refresh_expires_at - grant.access_expires_at).days < 44
+    served.standin.clock.advance(99 * 24 * 3600)
+    with pytest.raises(IntegrationExpired, match="invalid_grant"):
+        await served.provider.refresh(grant=grant)
+
+
+async def test_wrong_app_keys_are_rejected_not_expired(served: Served) -> None:
+    authorized = await connect(served)
+    served.standin.keys_revoked = True
+    with pytest.raises(Rejected, match="3100"):
+        await served.provider.load_list(
+            grant=authorized.grant, company=authorized.company, kind=ListKind.ACCOUNTS
+        )
+
+
+@pytest.mark.parametrize("fault", [Fault.SERVER_ERROR, Fault.MALFORMED_JSON])
+async def test_a_broken_answer_is_unavailable(served: Served, fault: Fault) -> None:
+    authorized = await connect(served)
+    served.standin.knobs.fault = fault
+    with pytest.raises(Unavailable):
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=make_bill(account="30")
+        )
+    assert served.standin.bills == {}
+
+
+async def test_throttling_is_waited_out(served: Served) -> None:
+    authorized = await connect(served)
+    served.standin.knobs.fault, served.standin.knobs.fault_times = Fault.RATE_LIMITED, 1
+    served.standin.knobs.retry_after = 0.01
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=make_bill(account="30")
+    )
+    assert served.provider.api.rate_limited == served.provider.api.retried == 1
+    assert len(served.standin.bills) == 1
+
+
+async def test_disconnect_revokes_and_no_token_is_logged(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    authorized = await connect(served)
+    await served.provider.disconnect(grant=authorized.grant, company=authorized.company)
+    with pytest.raises(IntegrationExpired) as caught:
+        await served.provider.refresh(grant=authorized.grant)
+    seen = caplog.text + repr(authorized) + str(caught.value) + repr(served.provider)
+    for secret in (authorized.grant.access_token, authorized.grant.refresh_token, CLIENT_SECRET):
+        assert secret
+        assert secret not in seen
