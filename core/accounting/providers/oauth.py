@@ -37,6 +37,7 @@ with warnings.catch_warnings():
 
 from core.accounting.errors import IntegrationExpired, RateLimited, Rejected, Unavailable
 from core.accounting.provider import Grant
+from core.errors import ConfigInvalid
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -229,7 +230,17 @@ class OAuthApp:
             timeout=TIMEOUT,
         )
 
+    def _require_registration(self) -> None:
+        # Without the app's id the software would show its own cryptic error page after the
+        # person clicked; say what to set before any link is handed out.
+        if not self._endpoints.client_id or not self._endpoints.client_secret:
+            raise ConfigInvalid(
+                setting=f"COURIER_{self.provider.upper()}_CLIENT_ID",
+                reason="not set, nor its secret: register an app with the software first",
+            )
+
     async def authorization_url(self, *, state: str, redirect_uri: str) -> str:
+        self._require_registration()
         async with self._client(redirect_uri) as client:
             url, _ = client.create_authorization_url(self._endpoints.authorize_url, state=state)
         return str(url)
