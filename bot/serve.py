@@ -67,5 +67,5 @@ async def serve_telegram(
     finally:
         delivering.cancel()
         await asyncio.gather(delivering, return_exceptions=True)
-        await verifier.drain()
+        await verifier.close()
         await bot.session.close()

@@ -14,13 +14,25 @@ import os
 import socket
 from datetime import timedelta
 
+from sqlmodel import col, select
+
 from core.db import Database
-from core.models import Connection, Supplier
+from core.models import Connection, ConnectionRun, ConnectionState, RunOutcome, Supplier
 from core.services.fetch import ConnectionRunner, RunResult
 from core.services.fetch_claims import claim_connection
 from core.services.notifications import enqueue
 
 log = logging.getLogger(__name__)
+
+#: A run is under way (or about to start) in these states.
+UNSETTLED = frozenset(
+    {
+        ConnectionState.NEW,
+        ConnectionState.SYNCING,
+        ConnectionState.AWAITING_CODE,
+        ConnectionState.AWAITING_APPROVAL,
+    }
+)
 
 #: The outbox kind that tells the person how the check of a new account went.
 VERIFIED = "connection_verified"
@@ -34,11 +46,13 @@ class Verifier:
         runner: ConnectionRunner,
         lease: timedelta = timedelta(minutes=30),
         name: str | None = None,
+        settle_poll: float = 0.5,
     ) -> None:
         self.db = db
         self.runner = runner
         self.lease = lease
         self.name = name or f"bot:{socket.gethostname()}:{os.getpid()}"
+        self.settle_poll = settle_poll
         self._running: set[asyncio.Task[None]] = set()
 
     @property
@@ -60,14 +74,45 @@ class Verifier:
                 claimed = await claim_connection(
                     session=session, connection_id=connection_id, worker=self.name, lease=self.lease
                 )
-            if not claimed:
-                return  # a scheduler holds it and runs it
+            if not claimed:  # a scheduler holds it and runs it: its outcome is told
+                if announce:
+                    await self._tell_when_settled(connection_id)
+                return
             result = await self.runner.run(connection_id)
             if announce:
                 await self._tell(connection_id, result)
         except Exception:
             # The claim's lease runs out and a scheduler takes the connection over.
             log.exception("connection %s: the run started from the chat failed", connection_id)
+
+    async def _tell_when_settled(self, connection_id: int) -> None:
+        """Wait for another worker's run of this connection to end, then tell its outcome."""
+        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds()
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(self.settle_poll)
+            async with self.db.read() as session:
+                connection = await session.get(Connection, connection_id)
+                if connection is None:
+                    return
+                if connection.claimed_by is not None or connection.state in UNSETTLED:
+                    continue
+                run = (
+                    await session.exec(
+                        select(ConnectionRun)
+                        .where(ConnectionRun.connection_id == connection_id)
+                        .order_by(col(ConnectionRun.id).desc())
+                        .limit(1)
+                    )
+                ).first()
+            result = RunResult(
+                run.outcome if run else RunOutcome.ERROR,
+                ConnectionState(connection.state),
+                found=run.documents_found if run else 0,
+                new=run.documents_new if run else 0,
+                error=connection.last_error,
+            )
+            await self._tell(connection_id, result)
+            return
 
     async def _tell(self, connection_id: int, result: RunResult) -> None:
         async with self.db.transaction() as session:
@@ -91,5 +136,13 @@ class Verifier:
             )
 
     async def drain(self) -> None:
+        """Wait for the runs in flight (tests)."""
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop now: a run waiting minutes for a code must not hold the process. Its
+        claim's lease runs out and a scheduler takes the connection over."""
+        for task in self._running:
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)

@@ -14,6 +14,11 @@ class IsMember(Filter):
         return actor.member is not None
 
 
+class IsStranger(Filter):
+    async def __call__(self, event: TelegramObject, actor: Actor) -> bool:
+        return actor.member is None
+
+
 class Manages(Filter):
     """Owners and admins: they manage connections, mailboxes and integrations."""
 

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.callbacks import WorkspacePick
 from bot.context import Actor, Replies
 from bot.i18n import Texts, texts_for
+from bot.routers.gate import IsStranger
 from core.models import Workspace
 from core.services.conversations import set_active_workspace
 from core.services.members import join_workspace
@@ -134,6 +135,8 @@ def build() -> Router:
 def build_stranger() -> Router:
     """A fresh router (a router joins one dispatcher only), its handlers in order."""
     stranger_router = Router(name="strangers")
+    stranger_router.message.filter(IsStranger())
+    stranger_router.callback_query.filter(IsStranger())
     stranger_router.message.register(stranger)
     stranger_router.callback_query.register(stranger_button)
     return stranger_router

@@ -14,16 +14,27 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from pydantic import SecretStr
+from sqlmodel import select
 
 from bot.app import build_bot, build_dispatcher, run_polling
 from bot.serve import build_deps
 from bot.verification import Verifier
 from core.catalog.entries import load_entries
 from core.db import Database
-from core.models import Locale, Role, Workspace, WorkspaceCreate
+from core.models import (
+    Connection,
+    ConnectionCreate,
+    Locale,
+    Role,
+    Supplier,
+    Workspace,
+    WorkspaceCreate,
+)
 from core.services.catalog import sync_catalog
+from core.services.connections import create_connection
 from core.services.fetch import ConnectionRunner, FetchPolicy
-from core.services.members import create_invite
+from core.services.members import create_invite, find_member
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
 from core.vault import Vault, generate_key
@@ -158,3 +169,37 @@ async def harness(db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
         await bot.session.close()
         await demo.close()
         await api.close()
+
+
+async def add_connection(
+    harness: Harness, workspace: Workspace, person: TelegramUser, *, login: str
+) -> Connection:
+    """A Demo Supplier account connected by `person`, set up without the chat."""
+    async with harness.db.transaction() as session:
+        supplier = (
+            await session.exec(select(Supplier).where(Supplier.key == "demo-supplier"))
+        ).one()
+        assert workspace.id is not None
+        owner = await find_member(
+            session=session, workspace_id=workspace.id, telegram_user_id=person.id
+        )
+        assert owner is not None
+        assert owner.id is not None
+        assert supplier.id is not None
+        return await create_connection(
+            session=session,
+            vault=harness.vault,
+            data=ConnectionCreate(
+                workspace_id=workspace.id,
+                supplier_id=supplier.id,
+                owner_member_id=owner.id,
+                login=login,
+                password=SecretStr("demo"),
+            ),
+        )
+
+
+async def press(person: TelegramUser, label: str, *, message: BotMessage | None = None) -> str:
+    """Press a button and read the bot's answer to it (the toast; "" when silent)."""
+    await person.press(label, message=message)
+    return (await person.wait_for_answer()).text

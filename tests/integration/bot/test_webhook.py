@@ -1,0 +1,82 @@
+"""Webhook mode: Telegram (the stand-in) posts updates to the bot's aiohttp server, which
+refuses any request without the secret token."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import aiohttp
+
+from bot.app import WEBHOOK_PATH, build_bot, build_dispatcher, run_webhook
+from bot.serve import build_deps
+from core.db import Database
+from core.services.fetch import ConnectionRunner
+from core.storage import LocalDocumentStore
+from core.vault import Vault, generate_key
+from courier.connectors import build_registry
+from courier.sandbox.botapi import BotApi
+from courier.sandbox.chat import TelegramUser
+from tests.conftest import make_settings
+from tests.integration.bot.conftest import TOKEN
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_updates_arrive_by_webhook_and_a_request_without_the_secret_is_refused(
+    db: Database, tmp_path: Path
+) -> None:
+    api = BotApi()
+    await api.start()
+    world = api.add_bot(TOKEN, username="courier_hook_bot")
+    port = _free_port()
+    settings = make_settings(
+        tmp_path / "var",
+        telegram_token=TOKEN,
+        telegram_api_url=api.url,
+        telegram_webhook_url=f"http://127.0.0.1:{port}",
+        telegram_webhook_secret="s3cret-hook_token",
+        telegram_webhook_port=port,
+    )
+    vault, store = Vault([generate_key()]), LocalDocumentStore(tmp_path / "documents")
+    runner = ConnectionRunner(
+        db=db, store=store, vault=vault, connector_for=build_registry().connector_for
+    )
+    deps, verifier = await build_deps(
+        settings=settings, db=db, store=store, vault=vault, runner=runner
+    )
+    bot = build_bot(settings)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(run_webhook(bot, build_dispatcher(deps), settings, stop))
+    try:
+        stranger = TelegramUser.create(world, first_name="Paul")
+        await stranger.say("hello")
+        assert "invite code" in (await stranger.wait_for_reply(within=10)).text
+        assert world.webhook is not None
+        update = {
+            "update_id": 999,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 1, "type": "private"},
+                "text": "/help",
+            },
+        }
+        async with aiohttp.ClientSession() as client:
+            url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+            async with client.post(url, json=update) as refused:
+                assert refused.status == 401
+            wrong = {"X-Telegram-Bot-Api-Secret-Token": "not-it"}
+            async with client.post(url, json=update, headers=wrong) as refused:
+                assert refused.status == 401
+    finally:
+        stop.set()
+        await serving
+        await verifier.close()
+        await bot.session.close()
+        await api.close()

@@ -1,0 +1,59 @@
+"""The flood limit and the 429 retry, above fakes of what they wrap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import GetMe
+from aiogram.types import User
+
+from bot.middlewares import FloodLimit, RetryAfter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_flood_is_cut_and_the_person_is_heard_again_later() -> None:
+    clock = Clock()
+    limit = FloodLimit(burst=3, window=10, clock=clock)
+    handled: list[int] = []
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:
+        handled.append(data["n"])
+
+    user = User(id=7, is_bot=False, first_name="Eve")
+    for n in range(5):
+        await limit(handler, object(), {"event_from_user": user, "n": n})  # type: ignore[arg-type]
+    assert handled == [0, 1, 2]
+    other = User(id=8, is_bot=False, first_name="Marie")
+    await limit(handler, object(), {"event_from_user": other, "n": 99})  # type: ignore[arg-type]
+    assert handled == [0, 1, 2, 99]
+    clock.now = 11
+    await limit(handler, object(), {"event_from_user": user, "n": 5})  # type: ignore[arg-type]
+    assert handled == [0, 1, 2, 99, 5]
+
+
+async def test_a_429_is_retried_after_its_wait_then_given_up() -> None:
+    calls: list[str] = []
+    method = GetMe()
+
+    async def make_request(bot: Any, method: Any) -> Any:
+        calls.append("call")
+        if len(calls) < 3:
+            raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=0)
+        return "ok"
+
+    result: Any = await RetryAfter(attempts=3)(make_request, None, method)  # type: ignore[arg-type]
+    assert result == "ok"
+    assert len(calls) == 3
+    calls.clear()
+    with pytest.raises(TelegramRetryAfter):
+        await RetryAfter(attempts=2)(make_request, None, method)  # type: ignore[arg-type]
+    assert len(calls) == 2
