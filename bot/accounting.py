@@ -43,17 +43,6 @@ async def open_accounting(deps: Deps) -> AsyncIterator[Accounting]:
         await acc.providers.aclose()
 
 
-def error_text(texts: Texts, err: CourierError) -> str:
-    """The integration table words the accounting errors; the rest are common errors."""
-    key = f"integration.error_{err.key}"
-    if texts.has(key):
-        try:
-            return texts(key, **err.params)
-        except (KeyError, IndexError):
-            return texts(key.rsplit(".", 1)[0] + ".error_generic")
-    return texts.error(err)
-
-
 def after_commit(
     *,
     bot: Bot,
@@ -68,7 +57,7 @@ def after_commit(
         try:
             await work()
         except CourierError as err:
-            await bot.send_message(chat_id, error_text(texts, err))
+            await bot.send_message(chat_id, texts.error(err))
         except Exception:
             log.exception("accounting work after commit failed")
             await bot.send_message(chat_id, texts("common.internal_error"))
