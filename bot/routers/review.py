@@ -38,20 +38,26 @@ def reason_text(reason: str | None, texts: Texts) -> str:
     return texts(key) if texts.has(key) else texts("review.reason_other")
 
 
+def _read(document: Document, name: str) -> str | None:
+    """A value as read from the page, even one not trusted enough for the columns."""
+    item = (document.fields or {}).get(name)
+    value = item.get("value") if isinstance(item, dict) else None
+    return None if value is None else str(value)
+
+
 def summary(document: Document, texts: Texts) -> str:
     """What was read, in one block: the person sees it before the question."""
     unknown = texts("review.unknown")
-    total = (
-        f"{document.total_amount} {document.currency or ''}".strip()
-        if document.total_amount is not None
-        else unknown
-    )
+    amount = document.total_amount if document.total_amount is not None else None
+    total = str(amount) if amount is not None else _read(document, "total_incl_tax")
+    currency = document.currency or _read(document, "currency") or ""
+    day = document.issue_date.isoformat() if document.issue_date else None
     return texts(
         "review.summary",
         filename=document.filename,
-        supplier=document.supplier_name or unknown,
-        total=total,
-        date=document.issue_date.isoformat() if document.issue_date else unknown,
+        supplier=document.supplier_name or _read(document, "supplier_name") or unknown,
+        total=f"{total} {currency}".strip() if total is not None else unknown,
+        date=day or _read(document, "issue_date") or unknown,
         reason=reason_text(document.state_reason, texts),
     )
 
