@@ -308,3 +308,84 @@ async def test_the_pennylane_token_is_deleted_at_once_and_never_kept(
     async with harness.db.read() as session:  # nor in the conversation's stored data
         stored = (await session.exec(select(Conversation))).all()
     assert all(token not in str(row.data) for row in stored)
+
+
+async def test_changing_software_shows_the_rule_transfer_before_applying_it(
+    harness: Harness, ledger: Path, tmp_path: Path
+) -> None:
+    workspace, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    await _link_from_the_chat(marie, ledger)
+    status = await marie.wait_for_reply()
+    assert workspace.id is not None
+    async with harness.db.transaction() as session:
+        for supplier, account in (
+            ("EDF Entreprises", "Expenses:Energy"),
+            ("Orange", "Expenses:Telecom"),
+        ):
+            await set_rule(
+                session=session,
+                workspace_id=workspace.id,
+                party_name=supplier,
+                account_code=account,
+            )
+    # The new books have no telecom account.
+    other = tmp_path / "books" / "new.beancount"
+    other.write_text(LEDGER.replace("2026-01-01 open Expenses:Telecom           EUR\n", ""))
+
+    await marie.press("Change software", message=status)
+    choose = await marie.wait_for_reply()
+    await marie.press("Beancount", message=choose)
+    await marie.wait_for_edit()
+    await marie.wait_for_reply()
+    await marie.say(str(other))
+    await marie.wait_for_reply()  # checking
+    assert "Linked to Beancount." in (await marie.wait_for_reply()).text
+    preview = await marie.wait_for_reply()
+    assert "1 of 2 map to the new software" in preview.text
+    assert "• Orange: account Telecom (Expenses:Telecom)" in preview.text
+    assert preview.labels == ["Transfer the rules", "Leave the rules as they are"]
+    async with harness.db.read() as session:  # only shown so far: not transferred yet
+        rules = (await session.exec(select(Rule))).all()
+    assert all(r.flagged != "transfer_unmapped" for r in rules)
+
+    await marie.press("Transfer the rules", message=preview)
+    done = await marie.wait_for_edit()
+    assert "Rules transferred: 1 of 2 mapped." in done.text
+    async with harness.db.read() as session:
+        rules = (await session.exec(select(Rule))).all()
+    assert {r.party_name: r.flagged for r in rules} == {
+        "EDF Entreprises": None,
+        "Orange": "transfer_unmapped",
+    }
+    integration = await _integration(harness, workspace)
+    assert integration is not None
+    assert integration.company_id == str(other)
+
+
+async def test_the_oauth_callback_brings_the_owner_back_to_a_confirmation(
+    harness: Harness, ledger: Path, acc: Accounting, tmp_path: Path
+) -> None:
+    workspace, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    garage, other = await harness.workspace("Garage")
+    zoe = await harness.member("Zoe", other)
+    assert workspace.id is not None
+    await connect(
+        acc, workspace_id=workspace.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    integration = await _integration(harness, workspace)
+    assert integration is not None
+
+    # As courier/oauth_callback.py redirects: https://t.me/<bot>?start=integration_<id>
+    await marie.say(f"/start integration_{integration.id}")
+    back = await marie.wait_for_reply()
+    assert back.text.startswith("Linked to Beancount.")
+    assert "working" in back.text
+    assert "Disconnect" in back.labels
+
+    await zoe.say(f"/start integration_{integration.id}")
+    assert (await zoe.wait_for_reply()).text == "This action has expired."
+    await zoe.say("/start integration_nonsense")
+    assert (await zoe.wait_for_reply()).text == "This action has expired."
+    assert garage.id is not None
