@@ -171,15 +171,8 @@ class MailWorker:
                     message.sha256 = None  # a code's message is not kept once relayed
         for sha256 in forget:
             await self._forget(sha256)
-        hook = self.on_filed
-        if hook is None:
-            filed = []
-        for document_id in filed:
-            try:
-                assert hook is not None
-                await hook(document_id)
-            except Exception:  # committed already: the scheduler's sweep retries it
-                log.exception("document %s: the hook after filing failed", document_id)
+        if self.on_filed is not None:
+            await _hand_over(self.on_filed, filed)
 
     async def _forget(self, sha256: str) -> None:
         """Delete the raw file unless another row (another workspace, a document) uses it."""
@@ -197,3 +190,11 @@ class MailWorker:
             )
         if not used:
             await self.store.delete(sha256)
+
+
+async def _hand_over(hook: Callable[[int], Awaitable[object]], document_ids: list[int]) -> None:
+    for document_id in document_ids:
+        try:
+            await hook(document_id)
+        except Exception:  # committed already: the scheduler's sweep retries it
+            log.exception("document %s: the hook after filing failed", document_id)
