@@ -160,8 +160,11 @@ async def came_back(
 ) -> None:
     """The OAuth callback sent the person back here once the software said yes."""
     ident = (command.args or "").removeprefix(DEEP_LINK)
+    if actor.member is not None and not actor.manages:
+        say(message.answer(texts("common.not_allowed")))
+        return
     integration = None
-    if ident.isdigit() and actor.manages:
+    if ident.isdigit():
         integration = await owned_integration(
             session=session,
             workspace_id=actor.workspace_id,
