@@ -19,13 +19,6 @@ class IsStranger(Filter):
         return actor.member is None
 
 
-class Manages(Filter):
-    """Owners and admins: they manage connections, mailboxes and integrations."""
-
-    async def __call__(self, event: TelegramObject, actor: Actor) -> bool:
-        return actor.manages
-
-
 def members_only(router: Router) -> None:
     router.message.filter(IsMember())
     router.callback_query.filter(IsMember())
