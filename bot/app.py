@@ -31,7 +31,18 @@ from aiohttp import web
 from bot.context import Deps
 from bot.i18n import Texts, languages
 from bot.middlewares import FloodLimit, RetryAfter, UnitOfWork
-from bot.routers import codes, common, connect, connections, fallback, inbox, mail, start
+from bot.routers import (
+    codes,
+    common,
+    connect,
+    connections,
+    fallback,
+    inbox,
+    integration,
+    mail,
+    review,
+    start,
+)
 from bot.routers.gate import members_only
 from bot.storage import DatabaseStorage
 from bot.uploads import FetchUploads
@@ -69,8 +80,10 @@ def build_routers() -> list[Router]:
     members.include_routers(
         connect.build(), connections.build(), inbox.build(), mail.build(), codes.build_bare()
     )
+    members.include_routers(integration.build(), review.build())  # accounting link, review
     return [
         common.build(),
+        integration.build_deep_link(),  # `/start integration_<id>`, before invite codes
         start.build(),
         codes.build_reply(),
         members,

@@ -16,6 +16,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import ChallengePick, ConnectionAction, ConnectionVerb
+from bot.flow_render import needs_review, reconnect_button
 from bot.i18n import Texts
 from bot.prompts import code_prompt, render_verified
 
@@ -224,14 +225,13 @@ def _approval(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
 
 
 def _integration_expiring(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
-    # A Reconnect button waits for the bot's integration buttons (issue #7); /integration meanwhile.
     text = texts(
         "notify.integration_expiring",
         provider=p.get("provider") or "",
         company=p.get("company") or "",
         date=str(p.get("expires_at") or "")[:10],
     )
-    return Outgoing(text)
+    return Outgoing(text, _buttons(reconnect_button(p, texts)))
 
 
 def _integration_expired(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
@@ -241,7 +241,7 @@ def _integration_expired(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Ou
         company=p.get("company") or "",
         waiting=_int(p.get("documents_waiting")),
     )
-    return Outgoing(text)
+    return Outgoing(text, _buttons(reconnect_button(p, texts)))
 
 
 Renderer = Callable[[Mapping[str, Any], Texts, Facts], Outgoing]
@@ -258,6 +258,7 @@ RENDERERS: dict[str, Renderer] = {
     "approval_requested": _approval,
     "integration_expiring": _integration_expiring,
     "integration_expired": _integration_expired,
+    "document_needs_review": lambda p, texts, facts: Outgoing(*needs_review(p, texts)),
     "connection_verified": _verified,
     "connection_auth_failed": _state_alert("auth_failed"),
     "connection_action_required": _state_alert("action_required"),

@@ -49,6 +49,7 @@ async def serve_mail(
 ) -> None:
     """The SMTP gateway and the worker that reads what it accepts."""
     sessions = SessionCap(limit=rt.settings.smtp_max_sessions)
+    accounting = build_accounting(rt)  # the auto-publish hook for what mail files
     worker = MailWorker(
         db=rt.db,
         store=rt.store,
@@ -57,6 +58,7 @@ async def serve_mail(
         resolver=DnspythonResolver() if rt.settings.mail_authentication else None,
         receiver=rt.settings.greeting_hostname,
         busy=lambda: sessions.active > 0,
+        on_filed=AccountingJobs(accounting).document_ready,
     )
     handler = GatewayHandler(
         db=rt.db, store=rt.store, mail_domain=rt.settings.mail_domain, on_accepted=worker.wake
@@ -73,6 +75,7 @@ async def serve_mail(
     finally:
         await gateway.close()
         await asyncio.gather(work, polling)
+        await accounting.providers.aclose()
 
 
 async def poll_mailboxes(rt: Runtime, worker: MailWorker, stop: asyncio.Event) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -59,6 +59,7 @@ class MailWorker:
         resolver: DnsResolver | None = None,
         receiver: str = "courier",
         busy: Callable[[], bool] = lambda: False,
+        on_filed: Callable[[int], Awaitable[object]] | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -69,6 +70,8 @@ class MailWorker:
         self.resolver = resolver
         self.receiver = receiver
         self.busy = busy
+        #: Runs for each document filed, once its batch committed (the auto-publish hook).
+        self.on_filed = on_filed
         self._wake = asyncio.Event()
         self._domains: tuple[float, DomainIndex] | None = None
 
@@ -132,6 +135,7 @@ class MailWorker:
         still its own unit (a failure undoes only its work), for one commit's fsync."""
         now = utcnow()
         forget: list[str] = []
+        filed: list[int] = []
         async with self.db.transaction() as session:
             context = Context(
                 session=session,
@@ -161,11 +165,14 @@ class MailWorker:
                     retry_later(message, reason=error, now=now)
                     continue
                 settle_message(message, state, now=now)
+                filed.extend(job.added)
                 if state == InboundState.CODE_RELAYED and message.sha256:
                     forget.append(message.sha256)
                     message.sha256 = None  # a code's message is not kept once relayed
         for sha256 in forget:
             await self._forget(sha256)
+        if self.on_filed is not None:
+            await _hand_over(self.on_filed, filed)
 
     async def _forget(self, sha256: str) -> None:
         """Delete the raw file unless another row (another workspace, a document) uses it."""
@@ -183,3 +190,11 @@ class MailWorker:
             )
         if not used:
             await self.store.delete(sha256)
+
+
+async def _hand_over(hook: Callable[[int], Awaitable[object]], document_ids: list[int]) -> None:
+    for document_id in document_ids:
+        try:
+            await hook(document_id)
+        except Exception:  # committed already: the scheduler's sweep retries it
+            log.exception("document %s: the hook after filing failed", document_id)

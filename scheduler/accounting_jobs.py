@@ -8,8 +8,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from core.errors import CourierError
 from core.services.accounting import Accounting
-from core.services.publishing import publish_auto_ready, retry_due
+from core.services.publishing import on_document_ready, publish_auto_ready, retry_due
 from core.services.upkeep import keep_tokens_fresh, warn_expiring
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,13 @@ class AccountingJobs:
 
     async def retry_publications(self) -> int:
         return len(await retry_due(self.acc))
+
+    async def document_ready(self, document_id: int) -> None:
+        """The auto-publish hook, after a document's reading committed."""
+        try:
+            await on_document_ready(self.acc, document_id=document_id)
+        except CourierError as err:  # no link, or not usable: the document waits in the inbox
+            log.info("document %s not published after reading: %s", document_id, err.key)
 
     async def auto_publish(self) -> int:
         return len(await publish_auto_ready(self.acc))

@@ -52,4 +52,5 @@ def build_scheduler(
     )
     if accounting is not None:
         accounting.register(scheduler, options)
+        jobs.on_read = accounting.document_ready
     return scheduler

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from core.db import Database
@@ -43,6 +44,8 @@ class Jobs:
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._running: set[asyncio.Task[None]] = set()
+        #: Runs after each document's reading commits (the accounting auto-publish hook).
+        self.on_read: Callable[[int], Awaitable[object]] | None = None
 
     @property
     def running(self) -> int:
@@ -76,7 +79,7 @@ class Jobs:
         """Read what arrived since the last tick: fields, totals, what needs a review."""
         if self.store is None:
             return 0
-        return await read_waiting_documents(db=self.db, store=self.store)
+        return await read_waiting_documents(db=self.db, store=self.store, on_filed=self.on_read)
 
     async def expire_challenges(self) -> int:
         async with self.db.transaction() as session:

@@ -12,8 +12,10 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.accounting import document_ready
 from bot.callbacks import DocumentAction, owned
 from bot.context import Actor, Deps, Replies
+from bot.flow_render import review_button
 from bot.i18n import Texts
 from bot.uploads import Upload
 from core.models import Document, DocumentSource, DocumentState
@@ -68,6 +70,13 @@ async def upload(
         return
     line = texts("common.workspace_line", name=actor.workspace.name)
     say(message.answer(texts("inbox.saved", workspace_line=line, filename=document.filename)))
+    assert document.id is not None
+    document_id = document.id
+
+    async def ready() -> None:  # the auto-publish hook, once the upload is committed
+        await document_ready(deps, document_id)
+
+    say.then(ready)
 
 
 def _line(number: int, document: Document, texts: Texts) -> str:
@@ -107,6 +116,8 @@ async def show(
                 callback_data=DocumentAction(do="open", id=document.id).pack(),
             )
         ]
+        if document.state == DocumentState.NEEDS_REVIEW:
+            buttons.append(review_button(document.id, number, texts))
         if document.state != DocumentState.ARCHIVED:
             buttons.append(
                 InlineKeyboardButton(

@@ -19,6 +19,7 @@ stays held for its first reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ from core.extraction.sandbox import read_document
 from core.models import Document, DocumentState
 from core.models.base import utcnow
 from core.services.documents import move_document
+from core.services.review_notices import announce_review
 from core.services.supplier_profiles import (
     CatalogName,
     check_bank_account,
@@ -70,12 +72,15 @@ async def read_waiting_documents(
     limit: int = 10,
     read_timeout: float = 30.0,
     memory_mb: int = 512,
+    on_filed: Callable[[int], Awaitable[object]] | None = None,
 ) -> int:
     """Read up to `limit` waiting documents, oldest first; return how many were read.
 
     A file the engine cannot read counts as not read, gets its error marker and never
     stops the others. `read_timeout` bounds each file's read, in seconds, and `memory_mb`
-    the reading process's address space.
+    the reading process's address space. A document held for review is announced to its
+    people in the transaction that files it; `on_filed(document_id)` runs after that
+    transaction commits (the auto-publish hook), and its failure stops nothing.
     """
     async with db.read() as session:
         # As text, `fields["_read"]` is SQL NULL exactly when the key is absent, on SQLite
@@ -115,8 +120,14 @@ async def read_waiting_documents(
                 if catalog is None:
                     catalog = await load_catalog_names(session=session)
                 await file_reading(session=session, document=document, data=data, catalog=catalog)
+                await announce_review(session=session, document=document)
                 read += 1
             session.add(document)
+        if data is not None and on_filed is not None:
+            try:
+                await on_filed(item.id)
+            except Exception:
+                log.exception("document %s: the hook after reading failed", item.id)
     return read
 
 

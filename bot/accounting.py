@@ -1,0 +1,77 @@
+"""The accounting link as the bot uses it: an `Accounting` bundle built from the bot's
+parts, and work that must run after the update's transaction commits.
+
+The accounting services open their own short transactions around each call to the
+software (core/services/accounting.py), so the bot never calls them inside the update's
+unit of work: a handler queues them with `say.then(...)`, and they run once it commits.
+A failure there is no longer the unit of work's to tell, so `after_commit` tells it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from aiogram import Bot
+
+from bot.context import Deps
+from bot.i18n import Texts
+from core.accounting.registry import ProviderRegistry
+from core.errors import CourierError
+from core.services.accounting import Accounting
+from core.services.publishing import PublishOutcome, on_document_ready
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def open_accounting(deps: Deps) -> AsyncIterator[Accounting]:
+    """An `Accounting` for one piece of work; the providers' HTTP clients closed after."""
+    acc = Accounting(
+        db=deps.db,
+        vault=deps.vault,
+        store=deps.store,
+        providers=ProviderRegistry(deps.settings),
+        callback_url=deps.settings.oauth_callback_url,
+        state_ttl=timedelta(minutes=deps.settings.oauth_state_ttl_minutes),
+    )
+    try:
+        yield acc
+    finally:
+        await acc.providers.aclose()
+
+
+def after_commit(
+    *,
+    bot: Bot,
+    chat_id: int,
+    texts: Texts,
+    work: Callable[[], Awaitable[None]],
+) -> Callable[[], Awaitable[None]]:
+    """`work`, with a CourierError told to the person in their words (and the rest logged
+    and told as an internal error): nothing after a commit may fail silently."""
+
+    async def run() -> None:
+        try:
+            await work()
+        except CourierError as err:
+            await bot.send_message(chat_id, texts.error(err))
+        except Exception:
+            log.exception("accounting work after commit failed")
+            await bot.send_message(chat_id, texts("common.internal_error"))
+
+    return run
+
+
+async def document_ready(deps: Deps, document_id: int) -> PublishOutcome | None:
+    """The auto-publish hook for a document the bot just made ready (an upload, a review
+    answer). Failures are the publication's state, told by /integration and the inbox;
+    a link that is missing or unusable simply leaves the document in the inbox."""
+    try:
+        async with open_accounting(deps) as acc:
+            return await on_document_ready(acc, document_id=document_id)
+    except CourierError as err:
+        log.info("document %s not published: %s", document_id, err.key)
+        return None

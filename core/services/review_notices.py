@@ -1,0 +1,34 @@
+"""Telling people that a document waits for their review (outbox kind
+`document_needs_review`), once per document and reason, in the transaction that held it."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import Document, DocumentState, Notification
+from core.services.notifications import enqueue
+
+KIND = "document_needs_review"
+
+
+def review_dedupe_key(document: Document) -> str:
+    return f"document:{document.id}:needs_review:{document.state_reason or ''}"
+
+
+async def announce_review(*, session: AsyncSession, document: Document) -> Notification | None:
+    """The person who sent the document (else the owners and admins) is asked to review
+    it; a document held again for the same reason is not announced twice."""
+    if document.state != DocumentState.NEEDS_REVIEW or document.id is None:
+        return None
+    return await enqueue(
+        session=session,
+        kind=KIND,
+        workspace_id=document.workspace_id,
+        recipient_member_id=document.owner_member_id,
+        payload={
+            "document_id": document.id,
+            "filename": document.filename,
+            "reason": document.state_reason,
+        },
+        dedupe_key=review_dedupe_key(document),
+    )
