@@ -51,7 +51,7 @@ from core.errors import ConfigInvalid
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
-COMMANDS = ("connect", "connections", "inbox", "mail", "workspace", "help", "cancel")
+COMMANDS = ("connect", "connections", "inbox", "mail", "integration", "workspace", "help", "cancel")
 
 
 def api_server(settings: Settings) -> TelegramAPIServer:
