@@ -456,7 +456,9 @@ def cli() -> None:
     parser.add_argument("--key", default="")
     parser.add_argument("--demo-url", default="")
     parser.add_argument("--name", default="bench")
-    parser.add_argument("--profile", default="", help="profile the schedulers with pyinstrument (a sampling profiler) into this dir")
+    parser.add_argument(
+        "--profile", default="", help="pyinstrument-profile the schedulers into this dir"
+    )
     parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one phase only")
     args = parser.parse_args()
     if args.role == "demo":
