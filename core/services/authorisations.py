@@ -60,6 +60,7 @@ from core.services.integrations import (
     start_integration,
 )
 from core.services.publishing import publish_blocked
+from core.services.rules import release_rule_holds
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class Refreshed:
     counts: dict[ListKind, int]
     flagged_rules: list[str]
     state: IntegrationState
+    #: Documents held for their rule that the new lists un-flagged: back in the inbox.
+    released: tuple[int, ...] = ()
 
 
 def _hash(state: str) -> str:
@@ -342,6 +345,7 @@ async def refresh_lists(
         row = await session.get(Integration, integration.id)
         assert row is not None
         flagged = await apply_lists(session=session, integration=row, lists=lists)
+        released = await release_rule_holds(session=session, workspace_id=workspace_id)
         if row.state == IntegrationState.PENDING and kind is None:
             move_integration(row, IntegrationState.ACTIVE)
             session.add(row)
@@ -350,6 +354,7 @@ async def refresh_lists(
             counts={k: len(v) for k, v in lists.items()},
             flagged_rules=[r.party_name for r in flagged],
             state=IntegrationState(row.state),
+            released=tuple(released),
         )
 
 
