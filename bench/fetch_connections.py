@@ -456,7 +456,9 @@ def cli() -> None:
     parser.add_argument("--key", default="")
     parser.add_argument("--demo-url", default="")
     parser.add_argument("--name", default="bench")
-    parser.add_argument("--profile", default="", help="cProfile the schedulers into this dir")
+    parser.add_argument(
+        "--profile", default="", help="pyinstrument-profile the schedulers into this dir"
+    )
     parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one phase only")
     args = parser.parse_args()
     if args.role == "demo":
@@ -474,7 +476,7 @@ def cli() -> None:
         if not args.profile:
             asyncio.run(work)
             return
-        # A sampling profiler (pip install pyinstrument): it shows where the CPU goes
+        # A sampling profiler (in the `test` extra): it shows where the CPU goes
         # in async code, where cProfile's cumulative times mix the tasks together.
         from pyinstrument import Profiler
 

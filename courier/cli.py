@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -260,7 +261,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         handler: Handler = args.handler
-        return asyncio.run(handler(args, settings))
+        code = asyncio.run(handler(args, settings))
+        # Flushed here, not at exit, so that a reader gone early is caught below.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted. Python would still flush stdout at exit
+        # and print a second error, so stdout now points at /dev/null. 141 = 128 + SIGPIPE,
+        # the status any Unix tool cut short by its reader exits with.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except CourierError as err:
         print(f"courier: {render_error(err)}", file=sys.stderr)
         return err.exit_code

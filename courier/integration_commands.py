@@ -6,7 +6,7 @@ rights (no member id), like every other command here.
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -41,7 +41,7 @@ from core.services.publishing import (
     publish_document,
     publish_ready,
 )
-from core.services.rules import list_rules, set_rule, transfer_rules
+from core.services.rules import held_by_rule, list_rules, set_rule, transfer_rules
 from core.services.workspaces import get_workspace
 from courier.output import emit_json, emit_rows
 from courier.prompts import read_secret
@@ -171,6 +171,7 @@ async def integration_refresh(args: argparse.Namespace, settings: Settings) -> i
     kind: ListKind | None = parse_list_kind(args.list) if args.list else None
     async with _open(settings, args.workspace) as s:
         refreshed = await refresh_lists(s.acc, workspace_id=s.workspace_id, actor=None, kind=kind)
+        await _send_released(s.acc, refreshed.released)
     rows = [{"list": k, "count": n} for k, n in sorted(refreshed.counts.items())]
     if args.json:
         emit_json(
@@ -269,20 +270,52 @@ async def rules_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def rules_set(args: argparse.Namespace, settings: Settings) -> int:
-    async with _open(settings, args.workspace) as s, s.acc.db.transaction() as session:
-        rule = await set_rule(
-            session=session,
-            workspace_id=s.workspace_id,
-            party_name=args.supplier,
-            account_code=args.account,
-            tax_rate_code=args.tax_rate,
-            auto_publish=args.auto_publish,
-            check_lists=True,
-        )
+    async with _open(settings, args.workspace) as s:
+        async with s.acc.db.transaction() as session:
+            held = [
+                d
+                for d in (
+                    await session.exec(
+                        select(Document).where(
+                            Document.workspace_id == s.workspace_id,
+                            col(Document.state).in_(
+                                (DocumentState.NEEDS_REVIEW, DocumentState.BLOCKED)
+                            ),
+                        )
+                    )
+                ).all()
+                if held_by_rule(d)
+            ]
+            rule = await set_rule(
+                session=session,
+                workspace_id=s.workspace_id,
+                party_name=args.supplier,
+                account_code=args.account,
+                tax_rate_code=args.tax_rate,
+                auto_publish=args.auto_publish,
+                check_lists=True,
+            )
+            # set_rule let the supplier's documents held for want of a rule back in the inbox.
+            released = [d.id for d in held if d.id is not None and d.state == DocumentState.INBOX]
+        sent = await _send_released(s.acc, released)
     auto = ", published automatically" if rule.auto_publish else ""
     tax = f", tax rate {rule.tax_rate_code}" if rule.tax_rate_code else ""
     print(f"{rule.party_name}: account {rule.account_code}{tax}{auto}")
+    if released:
+        print(
+            f"{len(released)} held document(s) released: {sent} published, "
+            f"{len(released) - sent} ready for `courier publish --all-ready`"
+        )
     return 0
+
+
+async def _send_released(acc: Accounting, released: Sequence[int]) -> int:
+    """Released documents go out now if their rule auto-publishes (after the commit)."""
+    sent = 0
+    for document_id in released:
+        outcome = await on_document_ready(acc, document_id=document_id)
+        sent += outcome is not None and outcome.state == "published"
+    return sent
 
 
 async def publish(args: argparse.Namespace, settings: Settings) -> int:

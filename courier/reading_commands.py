@@ -12,12 +12,16 @@ from core.config import Settings
 from core.errors import AnswerInvalid, NotFound
 from core.extraction import ExtractionError, invoice_to_dict
 from core.extraction.sandbox import read_document, shutdown_sandbox
+from core.models import DocumentState
 from core.services.documents import get_document
 from core.services.review import Question, answer_question, ask_next
 from core.services.workspaces import get_workspace
 from core.sniff import sniff_content_type
 from courier.output import emit_json
 from courier.runtime import open_runtime
+
+# The states a review question can be answered in (core.services.review.answer_question).
+REVIEWABLE = (DocumentState.INBOX, DocumentState.NEEDS_REVIEW)
 
 
 async def extract(args: argparse.Namespace, settings: Settings) -> int:
@@ -93,6 +97,17 @@ async def inbox_review(args: argparse.Namespace, settings: Settings) -> int:
         if workspace.id is None:
             raise NotFound(kind="workspace", ident=args.workspace)
         question: Question | None
+        document = await get_document(
+            session=session, workspace_id=workspace.id, document_id=args.id
+        )
+        if document.state not in REVIEWABLE:
+            # A published or archived document's question could not be answered anyway.
+            if args.json:
+                emit_json(None)
+            else:
+                held = f" ({document.state_reason})" if document.state_reason else ""
+                print(f"document {args.id} is {document.state}{held}: nothing to review")
+            return 0
         if args.answer is None:
             question = await ask_next(
                 session=session, workspace_id=workspace.id, document_id=args.id

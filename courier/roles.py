@@ -218,7 +218,8 @@ async def serve_demo(
     demo = await start_demo_supplier(demo_config(rt.settings), port=rt.settings.demo_supplier_port)
     announce(
         f"demo: Demo Supplier at {demo.url}"
-        " (logins demo@, sms@, app@, mail@example.com; password demo)"
+        " (logins demo@, sms@, app@, mail@example.com; password demo);"
+        f" its SMS codes show on the demo phone at {demo.url}/phone"
     )
     try:
         await stop.wait()

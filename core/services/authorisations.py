@@ -4,7 +4,9 @@
   single-use, expiring, tied to the workspace and the member); a token or a ledger path
   connects at once. Either way the integration is `pending` until its lists are loaded.
 - reconnect: the same company only (else CompanyMismatch: that is a change of software);
-  rules and lists stay, and the documents the expiry blocked are published again.
+  rules and lists stay, and the documents the expiry blocked are published again. A
+  company that is a place (a Beancount ledger file) may have moved: a provider that can
+  tell the same books at a new place (`Relocatable`) follows them there.
 - change software: the old integration is fully disconnected, the new one loaded; rules
   stay with the workspace, to be transferred (core.services.rules.transfer_rules).
 - disconnect, keeping the rules or not; the documents always stay.
@@ -16,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.accounting.errors import (
     AuthorizationStateInvalid,
@@ -43,6 +47,8 @@ from core.models import (
     Integration,
     IntegrationState,
     ListKind,
+    Publication,
+    PublicationState,
     Rule,
 )
 from core.models.base import utcnow
@@ -60,10 +66,23 @@ from core.services.integrations import (
     start_integration,
 )
 from core.services.publishing import publish_blocked
+from core.services.rules import release_rule_holds
 
 log = logging.getLogger(__name__)
 
 P = AuthorizationPurpose
+
+
+@runtime_checkable
+class Relocatable(Protocol):
+    """A provider whose company is a place that can move and stay the same books."""
+
+    async def same_books(
+        self, *, old: Company, new: Company, published_keys: Sequence[str]
+    ) -> bool:
+        """Whether `new` is `old` moved; `published_keys` are the idempotency keys of
+        what Courier published to `old`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +101,8 @@ class Refreshed:
     counts: dict[ListKind, int]
     flagged_rules: list[str]
     state: IntegrationState
+    #: Documents held for their rule that the new lists un-flagged: back in the inbox.
+    released: tuple[int, ...] = ()
 
 
 def _hash(state: str) -> str:
@@ -281,14 +302,26 @@ async def _finish_reconnect(
         integration = await session.get(Integration, integration_id)
         if integration is None or integration.state == IntegrationState.DISCONNECTED:
             raise IntegrationNotUsable(provider=provider.name, state="disconnected")
-        if integration.company_id != authorized.company.id:
+        moved = integration.company_id != authorized.company.id and await _moved(
+            session, provider, integration, authorized.company
+        )
+        if integration.company_id != authorized.company.id and not moved:
             mismatch = CompanyMismatch(
                 provider=provider.name,
-                expected=integration.company_name or integration.company_id or "",
-                got=authorized.company.name or authorized.company.id,
+                expected=_company_label(company_of(integration), authorized.company),
+                got=_company_label(authorized.company, company_of(integration)),
             )
         else:
             mismatch = None
+            if moved:
+                log.info(
+                    "%s: the books moved from %s to %s",
+                    provider.name,
+                    integration.company_id,
+                    authorized.company.id,
+                )
+                integration.company_id = authorized.company.id
+                integration.company_name = authorized.company.name[:200]
             seal_grant(vault=acc.vault, integration=integration, grant=authorized.grant)
             integration.authorized_at = utcnow()
             integration.last_error = None
@@ -300,10 +333,37 @@ async def _finish_reconnect(
         # Not ours to keep: the grant for the other company is given back at once.
         await _revoke(acc, provider.name, authorized.grant, authorized.company)
         raise mismatch
-    if state == IntegrationState.PENDING:
+    if state == IntegrationState.PENDING or moved:
+        # Books at a new place are read again: they are the lists from now on.
         state = (await refresh_lists(acc, workspace_id=integration.workspace_id, actor=None)).state
     await publish_blocked(acc, integration_id=integration_id)
     return Connecting(provider=provider.name, integration_id=integration_id, state=state)
+
+
+async def _moved(
+    session: AsyncSession, provider: AccountingProvider, integration: Integration, new: Company
+) -> bool:
+    if not isinstance(provider, Relocatable):
+        return False
+    keys = (
+        await session.exec(
+            select(Publication.idempotency_key).where(
+                Publication.integration_id == integration.id,
+                Publication.state == PublicationState.PUBLISHED,
+            )
+        )
+    ).all()
+    return await provider.same_books(
+        old=company_of(integration), new=new, published_keys=list(keys)
+    )
+
+
+def _company_label(company: Company, other: Company) -> str:
+    """The company's name, or its id where both names are alike (two ledgers named
+    main.beancount are told apart by their paths)."""
+    if company.name and company.name != other.name:
+        return company.name
+    return company.id or company.name
 
 
 async def _revoke(acc: Accounting, provider_name: str, grant: Grant, company: Company) -> None:
@@ -342,6 +402,7 @@ async def refresh_lists(
         row = await session.get(Integration, integration.id)
         assert row is not None
         flagged = await apply_lists(session=session, integration=row, lists=lists)
+        released = await release_rule_holds(session=session, workspace_id=workspace_id)
         if row.state == IntegrationState.PENDING and kind is None:
             move_integration(row, IntegrationState.ACTIVE)
             session.add(row)
@@ -350,6 +411,7 @@ async def refresh_lists(
             counts={k: len(v) for k, v in lists.items()},
             flagged_rules=[r.party_name for r in flagged],
             state=IntegrationState(row.state),
+            released=tuple(released),
         )
 
 

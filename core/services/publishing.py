@@ -60,6 +60,7 @@ from core.services.integrations import (
     refresh_expiry_alert,
 )
 from core.services.reading import READ_MARKER
+from core.services.rules import held_by_rule, usable_rule
 
 log = logging.getLogger(__name__)
 
@@ -458,7 +459,8 @@ def _bill(document: Document, rule: Rule, key: str, contact: str | None, content
 
 async def publish_ready(acc: Accounting, *, workspace_id: int) -> list[PublishOutcome]:
     """Every document ready to go, oldest first: in the inbox and read (or given its amount
-    and supplier by hand), and those held by a rule that has been fixed since."""
+    and supplier by hand), those held by a rule that has been fixed since, and those held
+    for want of an account that their supplier's rule now gives."""
     async with acc.db.read() as session:
         if await current_integration(session=session, workspace_id=workspace_id) is None:
             raise NoIntegration()
@@ -467,7 +469,9 @@ async def publish_ready(acc: Accounting, *, workspace_id: int) -> list[PublishOu
                 select(Document)
                 .where(
                     Document.workspace_id == workspace_id,
-                    col(Document.state).in_((DocumentState.INBOX, DocumentState.BLOCKED)),
+                    col(Document.state).in_(
+                        (DocumentState.INBOX, DocumentState.BLOCKED, DocumentState.NEEDS_REVIEW)
+                    ),
                 )
                 .order_by(col(Document.received_at), col(Document.id))
             )
@@ -479,6 +483,12 @@ async def publish_ready(acc: Accounting, *, workspace_id: int) -> list[PublishOu
             and (
                 (d.state == DocumentState.INBOX and _is_ready(d))
                 or (d.state == DocumentState.BLOCKED and (d.state_reason or "").startswith("rule_"))
+                # Held for want of an account that a rule has given since.
+                or (
+                    d.state == DocumentState.NEEDS_REVIEW
+                    and held_by_rule(d)
+                    and await usable_rule(session, d) is not None
+                )
             )
         ]
     return [

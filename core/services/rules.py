@@ -17,6 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.accounting.errors import NoIntegration, RuleCodeUnknown
 from core.catalog.index import fold
 from core.models import (
+    Document,
+    DocumentState,
     Integration,
     IntegrationState,
     ListEntry,
@@ -26,9 +28,14 @@ from core.models import (
     Rule,
 )
 from core.models.base import utcnow
+from core.services.documents import move_document
 from core.services.integrations import LIST_FLAGS, current_integration, require_manager
 
 FLAG_UNMAPPED = "transfer_unmapped"
+#: The publish's hold reason when the supplier has no rule, or a rule without an account.
+MISSING_ACCOUNT = "missing_account"
+#: Prefix of the publish's hold reasons for a flagged rule (rule_account_deleted, ...).
+RULE_HOLD = "rule_"
 #: How alike two names must be (0-100, token_sort_ratio on folded names) to be one account:
 #: strict on purpose, since a wrong account is worse than a question (WRatio matched
 #: "Assets:VAT:Deductible (20 %)" with "TVA 20 %" on the shared "20 %").
@@ -78,7 +85,61 @@ async def set_rule(
     rule.updated_at = utcnow()
     session.add(rule)
     await session.flush()
+    await release_rule_holds(session=session, workspace_id=workspace_id, party_key=key)
     return rule
+
+
+def held_by_rule(document: Document) -> bool:
+    """Held by a publish for want of a usable rule: no account, or a flagged rule."""
+    reason = document.state_reason or ""
+    return (document.state == DocumentState.NEEDS_REVIEW and reason == MISSING_ACCOUNT) or (
+        document.state == DocumentState.BLOCKED and reason.startswith(RULE_HOLD)
+    )
+
+
+async def usable_rule(session: AsyncSession, document: Document) -> Rule | None:
+    """The document's supplier rule (by name, else by supplier) if it can publish now."""
+    if not document.supplier_name:
+        return None
+    rules = (
+        await session.exec(select(Rule).where(Rule.workspace_id == document.workspace_id))
+    ).all()
+    key = fold(document.supplier_name)
+    rule = next((r for r in rules if r.party_key == key), None)
+    if rule is None and document.supplier_id is not None:
+        rule = next((r for r in rules if r.supplier_id == document.supplier_id), None)
+    if rule is None or not rule.account_code or rule.flagged:
+        return None
+    return rule
+
+
+async def release_rule_holds(
+    *, session: AsyncSession, workspace_id: int, party_key: str | None = None
+) -> list[int]:
+    """Documents held for their rule whose rule is now usable go back to the inbox, ready:
+    `courier publish --all-ready` takes them, and an auto-publish rule sends them (the
+    caller runs `on_document_ready` for the returned ids once this has committed).
+    With `party_key` (a folded supplier name), that supplier's documents only."""
+    documents = (
+        await session.exec(
+            select(Document).where(
+                Document.workspace_id == workspace_id,
+                col(Document.state).in_((DocumentState.NEEDS_REVIEW, DocumentState.BLOCKED)),
+            )
+        )
+    ).all()
+    released: list[int] = []
+    for document in documents:
+        if document.id is None or not held_by_rule(document):
+            continue
+        rule = await usable_rule(session, document)
+        if rule is None or (party_key is not None and rule.party_key != party_key):
+            continue
+        move_document(document, DocumentState.INBOX)
+        session.add(document)
+        released.append(document.id)
+    await session.flush()
+    return released
 
 
 async def _check_codes(

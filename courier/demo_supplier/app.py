@@ -135,7 +135,7 @@ async def _deliver(state: DemoState, account: DemoAccount, code: str) -> None:
         state.sent_codes.append(SentCode(account.login, code, "email", account.email))
         ttl = int(state.config.code_ttl.total_seconds() // 60)
         await send_code(state.config.smtp, to=account.email, code=code, ttl_minutes=ttl)
-    else:  # the demo has no SMS gateway: the code is only recorded, for tests and the demo
+    else:  # the demo has no SMS gateway: the code is recorded, and GET /phone shows it
         state.sent_codes.append(SentCode(account.login, code, "sms", account.phone))
 
 
@@ -145,6 +145,17 @@ def _destination(account: DemoAccount) -> str:
     if account.two_factor == "email":
         return f"par e-mail à {pages.mask_email(account.email)}"
     return f"par SMS au {pages.mask_phone(account.phone)}"
+
+
+#: How many texts the pretend phone keeps on screen.
+PHONE_TEXTS = 10
+
+
+async def phone(request: web.Request) -> web.StreamResponse:
+    """The pretend phone the "SMS" codes go to, so a person can finish an SMS login by hand."""
+    sent = [c for c in request.app[STATE].sent_codes if c.channel == "sms"]
+    texts = [(c.destination, c.login, c.code) for c in reversed(sent[-PHONE_TEXTS:])]
+    return _html(pages.phone_page(texts))
 
 
 async def verify_form(request: web.Request) -> web.StreamResponse:
@@ -308,4 +319,5 @@ def create_app(config: DemoConfig) -> web.Application:
     app.router.add_get("/invoices/{reference}.pdf", invoice_file)
     app.router.add_get("/logout", logout)
     app.router.add_post("/app/approvals", app_decision)
+    app.router.add_get("/phone", phone)
     return app

@@ -146,6 +146,18 @@ def message_page(title: str, message: str) -> str:
     return layout(title, f'<p class="message">{escape(message)}</p>')
 
 
+def phone_page(texts: Sequence[tuple[str, str, str]]) -> str:
+    """The demo's pretend phone: the texts it "sent", newest first, as (number, login, code).
+    The demo has no SMS gateway; this page is where a person reads the code."""
+    rows = "".join(
+        f'<li class="sms">SMS au {escape(mask_phone(number))} ({escape(login)}) : '
+        f'votre code Demo Supplier est <strong class="code">{escape(code)}</strong></li>'
+        for number, login, code in texts
+    )
+    body = f'<ul id="texts">{rows}</ul>' if rows else '<p id="texts">Aucun SMS pour le moment.</p>'
+    return layout("Téléphone de démonstration", body)
+
+
 def mask_email(address: str) -> str:
     return "•••@" + address.rpartition("@")[2]
 

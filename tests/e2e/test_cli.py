@@ -251,3 +251,23 @@ def test_the_bot_without_a_token_says_how_to_get_one(courier: Courier) -> None:
     assert role.code == 2
     assert "COURIER_TELEGRAM_TOKEN" in _one_line(role)
     assert "@BotFather" in _one_line(role)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(courier: Courier) -> None:
+    """`courier catalog search a --json | head -1`: head leaves after one line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "courier", "catalog", "search", "a", "--json"],
+        cwd=courier.home,
+        env=courier.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()  # nobody reads: the first write meets a broken pipe
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in err
+    assert "BrokenPipeError" not in err

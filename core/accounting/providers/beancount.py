@@ -2,6 +2,10 @@
 
 - The company is the ledger's absolute path; connecting checks that Beancount loads it
   without an error, and a refusal carries Beancount's own message.
+- A ledger may move (`courier integration reconnect --ledger NEW`): the file at the new
+  path is the same books when it holds every entry Courier published to the old one
+  (their `courier_key`), or, nothing published yet, when it has the same `title` option.
+  Anything else is another ledger, which is a change of software.
 - Lists: accounts from the Open directives still open, suppliers from the payees, tax rates
   from accounts opened with a `tax_rate:` metadata (the percentage).
 - Publishing appends one balanced transaction, printed by Beancount's printer, with the
@@ -98,6 +102,17 @@ class BeancountProvider:
         # Beancount's default title is "Beancount": a ledger without one is named by its file.
         name = title if title and title != "Beancount" else path.name
         return Authorized(grant=Grant(), company=Company(id=str(path), name=name))
+
+    async def same_books(
+        self, *, old: Company, new: Company, published_keys: Sequence[str]
+    ) -> bool:
+        if published_keys:
+            text = await asyncio.to_thread(Path(new.id).read_bytes)
+            return all(_find_key(text, key) is not None for key in published_keys)
+        # Nothing to recognise the books by but their title; a ledger without one is
+        # named by its file, which says nothing about what is in it.
+        titled = new.name != Path(new.id).name
+        return titled and new.name == old.name
 
     async def refresh(self, *, grant: Grant) -> Grant:
         return grant
