@@ -28,6 +28,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.chat_marks import ClearBlockedMark
 from bot.context import Deps
 from bot.i18n import Texts, languages
 from bot.middlewares import FloodLimit, RetryAfter, UnitOfWork
@@ -93,6 +94,8 @@ def build_dispatcher(deps: Deps, *, storage: BaseStorage | None = None) -> Dispa
     unit = UnitOfWork()
     dp.message.outer_middleware(unit)
     dp.callback_query.outer_middleware(unit)
+    dp.message.outer_middleware(ClearBlockedMark())  # inside the unit: its session, its actor
+    dp.callback_query.outer_middleware(ClearBlockedMark())
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*build_routers())
     return dp

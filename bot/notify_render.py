@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import ChallengePick, ConnectionAction, ConnectionVerb
+from bot.callbacks import ChallengePick, ConnectionAction, ConnectionVerb, DocumentAction
 from bot.i18n import Texts
 from bot.prompts import code_prompt, render_verified
 
@@ -29,6 +30,14 @@ FIX_BUTTON: dict[str, tuple[str, ConnectionVerb]] = {
     "temp_error": ("connections.fetch", "fetch"),
 }
 MAILBOX_REASONS = ("auth_failed", "token_expired", "unreachable", "folder_missing", "server_error")
+#: The documents of one fetch listed by name, each with its Open button; the rest via /inbox.
+LISTED_AT_MOST = 10
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFact:
+    filename: str
+    day: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,7 @@ class Facts:
 
     suppliers: Mapping[int, str] = field(default_factory=dict)  # connection id → supplier
     challenges: Mapping[int, int] = field(default_factory=dict)  # challenge id → connection id
+    documents: Mapping[int, DocumentFact] = field(default_factory=dict)  # document id → its name
 
     def supplier(self, connection_id: Any) -> str:
         return self.suppliers.get(_int(connection_id), "")
@@ -91,7 +101,31 @@ def _code_button(challenge_id: Any, label: str) -> InlineKeyboardButton:
 
 def _fetched(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
-    return Outgoing(texts("notify.fetched", supplier=supplier, new=_int(p.get("new"))))
+    lines = [texts("notify.fetched", supplier=supplier, new=_int(p.get("new")))]
+    known = [
+        (ident, facts.documents[ident])
+        for ident in (_int(i) for i in p.get("document_ids") or ())
+        if ident in facts.documents
+    ]
+    buttons: list[InlineKeyboardButton] = []
+    for number, (ident, document) in enumerate(known[:LISTED_AT_MOST], start=1):
+        day = document.day.isoformat()
+        lines.append(texts("fetched.line", number=number, filename=document.filename, date=day))
+        buttons.append(
+            InlineKeyboardButton(
+                text=texts("inbox.open", number=number),
+                callback_data=DocumentAction(do="open", id=ident).pack(),
+            )
+        )
+    if len(known) > LISTED_AT_MOST:
+        lines.append(texts("fetched.more", count=len(known) - LISTED_AT_MOST))
+    markup = None
+    if buttons:
+        builder = InlineKeyboardBuilder()
+        builder.add(*buttons)
+        builder.adjust(3)
+        markup = builder.as_markup()
+    return Outgoing("\n".join(lines), markup)
 
 
 def _received(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
