@@ -32,7 +32,7 @@ from bot.chat_marks import ClearBlockedMark
 from bot.context import Deps
 from bot.i18n import Texts, languages
 from bot.middlewares import FloodLimit, RetryAfter, UnitOfWork
-from bot.routers import codes, common, connect, connections, fallback, inbox, mail, start
+from bot.routers import codes, common, connect, connections, digest, fallback, inbox, mail, start
 from bot.routers.gate import members_only
 from bot.storage import DatabaseStorage
 from bot.uploads import FetchUploads
@@ -70,6 +70,7 @@ def build_routers() -> list[Router]:
     members.include_routers(
         connect.build(), connections.build(), inbox.build(), mail.build(), codes.build_bare()
     )
+    members.include_router(digest.build())
     return [
         common.build(),
         start.build(),

@@ -30,6 +30,7 @@ FIX_BUTTON: dict[str, tuple[str, ConnectionVerb]] = {
     "temp_error": ("connections.fetch", "fetch"),
 }
 MAILBOX_REASONS = ("auth_failed", "token_expired", "unreachable", "folder_missing", "server_error")
+SOURCES = ("connector", "email", "imap", "telegram", "upload")
 #: The documents of one fetch listed by name, each with its Open button; the rest via /inbox.
 LISTED_AT_MOST = 10
 
@@ -278,6 +279,34 @@ def _integration_expired(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Ou
     return Outgoing(text)
 
 
+def _digest(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    lines = [
+        texts("digest.header", first_day=p.get("first_day") or "", last_day=p.get("last_day") or "")
+    ]
+    received = p.get("received") or {}
+    if received:
+        sources = ", ".join(
+            texts("digest.source", source=texts(f"inbox.source_{source}"), count=_int(count))
+            for source, count in received.items()
+            if source in SOURCES
+        )
+        total = sum(_int(count) for count in received.values())
+        lines.append(texts("digest.received", count=total, sources=sources))
+    else:
+        lines.append(texts("digest.nothing_received"))
+    if _int(p.get("review")):
+        lines.append(texts("digest.review", count=_int(p.get("review"))))
+    if _int(p.get("published")):
+        lines.append(texts("digest.published", count=_int(p.get("published"))))
+    buttons = []
+    for stuck in p.get("needs_action") or ():
+        state = str(stuck.get("state") or "")
+        lines.append(texts("digest.needs_action", supplier=stuck.get("supplier") or ""))
+        buttons.append(_fix_button(texts, state, stuck.get("connection_id")))
+    lines.append(texts("digest.footer"))
+    return Outgoing("\n".join(lines), _buttons(*buttons))
+
+
 Renderer = Callable[[Mapping[str, Any], Texts, Facts], Outgoing]
 RENDERERS: dict[str, Renderer] = {
     "documents_fetched": _fetched,
@@ -301,6 +330,7 @@ RENDERERS: dict[str, Renderer] = {
     "connection_check_portal": _check_portal,
     "mailbox_error": _mailbox_error,
     "mailbox_reset": _mailbox_reset,
+    "weekly_digest": _digest,
 }
 
 
