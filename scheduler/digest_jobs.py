@@ -7,24 +7,34 @@ schedulers run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.db import Database
+from core.models.base import utcnow
 from core.services.digests import DigestPolicy, enqueue_due_digests
 
 DIGEST_TICK_SECONDS = 900
 
 
 class DigestJobs:
-    def __init__(self, *, db: Database, policy: DigestPolicy | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        policy: DigestPolicy | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.db = db
         self.policy = policy or DigestPolicy()
+        self.clock = clock
 
     async def enqueue_digests(self) -> int:
         async with self.db.transaction() as session:
-            return await enqueue_due_digests(session=session, policy=self.policy)
+            return await enqueue_due_digests(session=session, now=self.clock(), policy=self.policy)
 
     def register(self, scheduler: AsyncIOScheduler, options: dict[str, Any]) -> None:
         scheduler.add_job(

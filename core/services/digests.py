@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.errors import NotFound
 from core.models import (
     Connection,
     ConnectionState,
@@ -211,3 +212,22 @@ def set_weekly_digest(member: Member, *, enabled: bool) -> bool:
         return False
     member.weekly_digest = enabled
     return True
+
+
+async def digest_readers(
+    *, session: AsyncSession, workspace_id: int, telegram_user_id: int | None = None
+) -> list[Member]:
+    """The workspace's owners and admins (or the one with this Telegram id), whatever
+    their setting: the people a digest setting can be changed for."""
+    query = (
+        select(Member)
+        .where(Member.workspace_id == workspace_id)
+        .where(col(Member.role).in_((Role.OWNER, Role.ADMIN)))
+        .order_by(col(Member.id))
+    )
+    if telegram_user_id is not None:
+        query = query.where(Member.telegram_user_id == telegram_user_id)
+    found = list((await session.exec(query)).all())
+    if telegram_user_id is not None and not found:
+        raise NotFound(kind="owner or admin with Telegram id", ident=telegram_user_id)
+    return found

@@ -21,6 +21,9 @@ from core.models import (
 from core.services.digests import DigestPolicy, due_week, enqueue_due_digests
 from core.services.members import create_invite, join_workspace
 from core.vault import Vault
+from scheduler.app import build_scheduler
+from scheduler.digest_jobs import DIGEST_TICK_SECONDS, DigestJobs
+from scheduler.jobs import Jobs
 from tests.integration.conftest import World, connect
 
 #: Monday 30 November 2026, 09:30 in Paris: the digest of week 48 (23–29 November) is due.
@@ -177,3 +180,15 @@ async def test_a_blocked_chat_gets_no_digest_row(db: Database, world: World) -> 
         )
     async with db.transaction() as session:
         assert await enqueue_due_digests(session=session, now=MONDAY_MORNING) == 0
+
+
+async def test_the_scheduler_runs_the_digest_job_on_its_tick(db: Database, world: World) -> None:
+    async with db.transaction() as session:
+        session.add(_document(world, "a", DocumentSource.UPLOAD, IN_WEEK))
+    digests = DigestJobs(db=db, clock=lambda: MONDAY_MORNING + timedelta(hours=1))
+    scheduler = build_scheduler(Jobs(db=db, runner=None), digests=digests)  # type: ignore[arg-type]
+    job = scheduler.get_job("enqueue_digests")
+    assert job is not None
+    assert job.trigger.interval == timedelta(seconds=DIGEST_TICK_SECONDS)
+    assert await digests.enqueue_digests() == 1
+    assert await digests.enqueue_digests() == 0
