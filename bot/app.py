@@ -28,6 +28,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.chat_marks import ClearBlockedMark
 from bot.context import Deps
 from bot.i18n import Texts, languages
 from bot.middlewares import FloodLimit, RetryAfter, UnitOfWork
@@ -36,6 +37,7 @@ from bot.routers import (
     common,
     connect,
     connections,
+    digest,
     fallback,
     inbox,
     integration,
@@ -51,7 +53,17 @@ from core.errors import ConfigInvalid
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
-COMMANDS = ("connect", "connections", "inbox", "mail", "integration", "workspace", "help", "cancel")
+COMMANDS = (
+    "connect",
+    "connections",
+    "inbox",
+    "mail",
+    "integration",
+    "digest",
+    "workspace",
+    "help",
+    "cancel",
+)
 
 
 def api_server(settings: Settings) -> TelegramAPIServer:
@@ -81,6 +93,7 @@ def build_routers() -> list[Router]:
         connect.build(), connections.build(), inbox.build(), mail.build(), codes.build_bare()
     )
     members.include_routers(integration.build(), review.build())  # accounting link, review
+    members.include_router(digest.build())
     return [
         common.build(),
         integration.build_deep_link(),  # `/start integration_<id>`, before invite codes
@@ -106,6 +119,8 @@ def build_dispatcher(deps: Deps, *, storage: BaseStorage | None = None) -> Dispa
     unit = UnitOfWork()
     dp.message.outer_middleware(unit)
     dp.callback_query.outer_middleware(unit)
+    dp.message.outer_middleware(ClearBlockedMark())  # inside the unit: its session, its actor
+    dp.callback_query.outer_middleware(ClearBlockedMark())
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*build_routers())
     return dp

@@ -6,7 +6,9 @@ messages a second overall and one a second per chat, and settles every row:
 
 - delivered to every recipient → `sent`;
 - a recipient who blocked the bot (403) or has no chat with it → not retried for them;
-  when nobody could be reached, the row is `undeliverable`;
+  when nobody could be reached, the row is `undeliverable`. A 403 marks the person's chat
+  (`Member.chat_blocked_at`): their later rows go straight to `undeliverable` without a
+  call to Telegram, until they write to the bot again (bot/chat_marks.py);
 - a 429 → that chat waits `retry_after`, then the message is sent again;
 - Telegram unreachable (network, 5xx) → the batch stops, its rows wait with back-off and
   go later: nothing is lost;
@@ -41,14 +43,32 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import texts_for
 from bot.notify_pacing import ChatQueues, Pace, Pacer
-from bot.notify_render import MERGEABLE, RENDERERS, Facts, Outgoing, render, render_batch
+from bot.notify_render import (
+    MERGEABLE,
+    RENDERERS,
+    DocumentFact,
+    Facts,
+    Outgoing,
+    render,
+    render_batch,
+)
 from core.db import Database
-from core.models import Challenge, Connection, Member, Notification, Role, Supplier, Workspace
+from core.models import (
+    Challenge,
+    Connection,
+    Document,
+    Member,
+    Notification,
+    Role,
+    Supplier,
+    Workspace,
+)
 from core.models.base import utcnow
 from core.services.notifications import (
     claim_due_notifications,
@@ -89,6 +109,8 @@ class Plan:
     #: Rows with nobody left to tell, and rows of a kind not known yet.
     nobody: list[int] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)
+    #: Chats that answered 403 in this batch: marked blocked when the batch settles.
+    forbidden: set[int] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -157,7 +179,7 @@ class Notifier:
             if not rows:
                 return 0
             plan = await self._plan(session, rows)
-        outcomes = await self._send(plan.envelopes)
+        outcomes = await self._send(plan.envelopes, plan.forbidden)
         async with self.db.transaction() as session:
             await self._settle(session, plan, outcomes)
         return len(rows)
@@ -176,7 +198,9 @@ class Notifier:
                 continue
             already = set(row.payload.get(SENT_TO) or ())
             recipients = [
-                m for m in await _recipients(session, row) if m.telegram_user_id not in already
+                m
+                for m in await _recipients(session, row)
+                if m.telegram_user_id not in already and m.chat_blocked_at is None
             ]
             if not recipients:
                 plan.nobody.append(row.id)
@@ -193,7 +217,7 @@ class Notifier:
 
     # -- sending ------------------------------------------------------------------------
 
-    async def _send(self, envelopes: list[Envelope]) -> dict[int, Outcome]:
+    async def _send(self, envelopes: list[Envelope], forbidden: set[int]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
         queues = ChatQueues(self.pacer)
         for index, envelope in enumerate(envelopes):
@@ -207,7 +231,7 @@ class Notifier:
         async def one(index: int) -> None:
             envelope = envelopes[index]
             try:
-                outcomes[index] = await self._deliver(envelope)
+                outcomes[index] = await self._deliver(envelope, forbidden)
             except TelegramRetryAfter as err:
                 self.stats.retry_after += 1
                 refusals[index] += 1
@@ -248,13 +272,14 @@ class Notifier:
             task.add_done_callback(running.discard)
         return outcomes
 
-    async def _deliver(self, envelope: Envelope) -> Outcome:
+    async def _deliver(self, envelope: Envelope, forbidden: set[int]) -> Outcome:
         try:
             await self.bot.send_message(
                 envelope.chat_id, envelope.outgoing.text, reply_markup=envelope.outgoing.markup
             )
         except TelegramForbiddenError:
             self.stats.blocked += 1
+            forbidden.add(envelope.chat_id)
             return Outcome.BLOCKED
         except TelegramBadRequest as err:
             if "chat not found" in err.message:
@@ -278,6 +303,13 @@ class Notifier:
         self, session: AsyncSession, plan: Plan, outcomes: dict[int, Outcome]
     ) -> None:
         now = utcnow()
+        if plan.forbidden:
+            await session.exec(
+                update(Member)
+                .where(col(Member.telegram_user_id).in_(plan.forbidden))
+                .where(col(Member.chat_blocked_at).is_(None))
+                .values(chat_blocked_at=now)
+            )
         per_row: dict[int, list[tuple[int, Outcome]]] = defaultdict(list)
         for index, envelope in enumerate(plan.envelopes):
             outcome = outcomes.get(index, Outcome.POSTPONED)
@@ -368,9 +400,12 @@ async def _recipients(session: AsyncSession, row: Notification) -> list[Member]:
 async def _facts(session: AsyncSession, rows: list[Notification]) -> Facts:
     connection_ids: set[int] = set()
     challenge_ids: set[int] = set()
+    document_ids: set[int] = set()
     for row in rows:
         payload = row.payload
         with contextlib.suppress(TypeError, ValueError):
+            if row.kind == "documents_fetched":
+                document_ids.update(int(i) for i in payload.get("document_ids") or ())
             if payload.get("connection_id") is not None:
                 connection_ids.add(int(payload["connection_id"]))
             if payload.get("challenge_id") is not None:
@@ -393,4 +428,14 @@ async def _facts(session: AsyncSession, rows: list[Notification]) -> Facts:
             .where(col(Connection.id).in_(connection_ids))
         )
         suppliers = {int(cid): name for cid, name in names.all() if cid is not None}
-    return Facts(suppliers=suppliers, challenges=challenges)
+    documents: dict[int, DocumentFact] = {}
+    if document_ids:
+        found_documents = await session.exec(
+            select(Document).where(col(Document.id).in_(document_ids))
+        )
+        documents = {
+            d.id: DocumentFact(d.filename, d.issue_date or d.received_at.date())
+            for d in found_documents.all()
+            if d.id is not None
+        }
+    return Facts(suppliers=suppliers, challenges=challenges, documents=documents)

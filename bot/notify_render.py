@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import ChallengePick, ConnectionAction, ConnectionVerb
+from bot.callbacks import ChallengePick, ConnectionAction, ConnectionVerb, DocumentAction
 from bot.flow_render import needs_review, reconnect_button
 from bot.i18n import Texts
 from bot.prompts import code_prompt, render_verified
@@ -30,6 +31,15 @@ FIX_BUTTON: dict[str, tuple[str, ConnectionVerb]] = {
     "temp_error": ("connections.fetch", "fetch"),
 }
 MAILBOX_REASONS = ("auth_failed", "token_expired", "unreachable", "folder_missing", "server_error")
+SOURCES = ("connector", "email", "imap", "telegram", "upload")
+#: The documents of one fetch listed by name, each with its Open button; the rest via /inbox.
+LISTED_AT_MOST = 10
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFact:
+    filename: str
+    day: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +48,7 @@ class Facts:
 
     suppliers: Mapping[int, str] = field(default_factory=dict)  # connection id → supplier
     challenges: Mapping[int, int] = field(default_factory=dict)  # challenge id → connection id
+    documents: Mapping[int, DocumentFact] = field(default_factory=dict)  # document id → its name
 
     def supplier(self, connection_id: Any) -> str:
         return self.suppliers.get(_int(connection_id), "")
@@ -92,7 +103,31 @@ def _code_button(challenge_id: Any, label: str) -> InlineKeyboardButton:
 
 def _fetched(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
-    return Outgoing(texts("notify.fetched", supplier=supplier, new=_int(p.get("new"))))
+    lines = [texts("notify.fetched", supplier=supplier, new=_int(p.get("new")))]
+    known = [
+        (ident, facts.documents[ident])
+        for ident in (_int(i) for i in p.get("document_ids") or ())
+        if ident in facts.documents
+    ]
+    buttons: list[InlineKeyboardButton] = []
+    for number, (ident, document) in enumerate(known[:LISTED_AT_MOST], start=1):
+        day = document.day.isoformat()
+        lines.append(texts("fetched.line", number=number, filename=document.filename, date=day))
+        buttons.append(
+            InlineKeyboardButton(
+                text=texts("inbox.open", number=number),
+                callback_data=DocumentAction(do="open", id=ident).pack(),
+            )
+        )
+    if len(known) > LISTED_AT_MOST:
+        lines.append(texts("fetched.more", count=len(known) - LISTED_AT_MOST))
+    markup = None
+    if buttons:
+        builder = InlineKeyboardBuilder()
+        builder.add(*buttons)
+        builder.adjust(3)
+        markup = builder.as_markup()
+    return Outgoing("\n".join(lines), markup)
 
 
 def _received(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
@@ -244,6 +279,34 @@ def _integration_expired(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Ou
     return Outgoing(text, _buttons(reconnect_button(p, texts)))
 
 
+def _digest(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    lines = [
+        texts("digest.header", first_day=p.get("first_day") or "", last_day=p.get("last_day") or "")
+    ]
+    received = p.get("received") or {}
+    if received:
+        sources = ", ".join(
+            texts("digest.source", source=texts(f"inbox.source_{source}"), count=_int(count))
+            for source, count in received.items()
+            if source in SOURCES
+        )
+        total = sum(_int(count) for count in received.values())
+        lines.append(texts("digest.received", count=total, sources=sources))
+    else:
+        lines.append(texts("digest.nothing_received"))
+    if _int(p.get("review")):
+        lines.append(texts("digest.review", count=_int(p.get("review"))))
+    if _int(p.get("published")):
+        lines.append(texts("digest.published", count=_int(p.get("published"))))
+    buttons = []
+    for stuck in p.get("needs_action") or ():
+        state = str(stuck.get("state") or "")
+        lines.append(texts("digest.needs_action", supplier=stuck.get("supplier") or ""))
+        buttons.append(_fix_button(texts, state, stuck.get("connection_id")))
+    lines.append(texts("digest.footer"))
+    return Outgoing("\n".join(lines), _buttons(*buttons))
+
+
 Renderer = Callable[[Mapping[str, Any], Texts, Facts], Outgoing]
 RENDERERS: dict[str, Renderer] = {
     "documents_fetched": _fetched,
@@ -268,6 +331,7 @@ RENDERERS: dict[str, Renderer] = {
     "connection_check_portal": _check_portal,
     "mailbox_error": _mailbox_error,
     "mailbox_reset": _mailbox_reset,
+    "weekly_digest": _digest,
 }
 
 

@@ -17,6 +17,7 @@ from core.models import InboundState
 from courier import (
     commands,
     connection_commands,
+    digest_commands,
     integration_commands,
     mail_commands,
     reading_commands,
@@ -239,6 +240,8 @@ def build_parser() -> Parser:
 
     # Accounting integrations (issue #7): `integration …`, `rules …`, `publish`.
     integration_commands.register(sub, leaf)
+    # The weekly digest (issue #5): `digest list|on|off`.
+    digest_commands.register(sub, leaf)
 
     secrets = sub.add_parser("secrets", help="encryption keys").add_subparsers(
         dest="action", required=True, metavar="ACTION"

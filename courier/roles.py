@@ -28,6 +28,7 @@ from mail.smtp import GatewayHandler, SessionCap, start_gateway
 from mail.worker import MailWorker
 from scheduler.accounting_jobs import AccountingJobs
 from scheduler.app import build_scheduler
+from scheduler.digest_jobs import DigestJobs
 from scheduler.jobs import Jobs
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ async def serve_scheduler(
         jobs,
         fetch_tick_seconds=rt.settings.scheduler_tick_seconds,
         accounting=AccountingJobs(accounting),
+        digests=DigestJobs(db=rt.db),
     )
     scheduler.start()
     announce(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from scheduler.accounting_jobs import AccountingJobs
+from scheduler.digest_jobs import DigestJobs
 from scheduler.jobs import Jobs
 
 FETCH_TICK_SECONDS = 15
@@ -24,6 +25,7 @@ def build_scheduler(
     *,
     fetch_tick_seconds: int = FETCH_TICK_SECONDS,
     accounting: AccountingJobs | None = None,
+    digests: DigestJobs | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     # coalesce + one instance: a late tick runs once, never piles up.
@@ -53,4 +55,6 @@ def build_scheduler(
     if accounting is not None:
         accounting.register(scheduler, options)
         jobs.on_read = accounting.document_ready
+    if digests is not None:
+        digests.register(scheduler, options)
     return scheduler

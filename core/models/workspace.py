@@ -61,6 +61,10 @@ class Member(SQLModel, table=True):
     role: Role = Field(default=Role.MEMBER, sa_type=String(12))
     language_code: str | None = Field(default=None, max_length=12)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: When Telegram said this person blocked the bot (403); cleared when they write again.
+    chat_blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The weekly digest (owners and admins get it; on unless they turn it off).
+    weekly_digest: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
 
 
 class Invite(SQLModel, table=True):

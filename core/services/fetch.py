@@ -118,6 +118,8 @@ class RunResult:
     new: int = 0
     error: str | None = None
     retry_after: float | None = None
+    #: The documents this run added, for the owner's one message about them.
+    new_document_ids: tuple[int, ...] = ()
 
 
 class _Stop(Exception):
@@ -531,7 +533,8 @@ class ConnectionRunner:
             )
             connection, record = (await session.exec(query)).one()
             delivered = await ingest_stored(session=session, documents=run.fetched)
-            result = replace(result, new=sum(d.created for d in delivered))
+            created = tuple(d.document.id for d in delivered if d.created and d.document.id)
+            result = replace(result, new=len(created), new_document_ids=created)
             if run.session_state is not None:
                 connection.session_sealed = self.vault.seal_json(run.session_state)
             if connection.state != result.state:
@@ -577,7 +580,7 @@ class ConnectionRunner:
                 kind="documents_fetched",
                 workspace_id=connection.workspace_id,
                 recipient_member_id=connection.owner_member_id,
-                payload=payload,
+                payload={**payload, "document_ids": list(result.new_document_ids)},
             )
         if result.state in (S.AUTH_FAILED, S.ACTION_REQUIRED, S.NEEDS_USER, S.BROKEN):
             # One message per episode: the state changed at this moment, once.

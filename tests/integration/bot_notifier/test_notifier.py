@@ -185,7 +185,7 @@ async def test_two_notifiers_never_send_a_row_twice(
 async def test_a_kind_without_words_waits_rather_than_vanishes(
     db: Database, world: World, notifier: Notifier, marie: TelegramUser
 ) -> None:
-    row_id = await notify(db, world, "weekly_digest", documents=3)
+    row_id = await notify(db, world, "monthly_report", documents=3)  # no words for it yet
     await notifier.deliver_due()
     waiting = await row(db, row_id)
     assert waiting.state == NotificationState.PENDING
