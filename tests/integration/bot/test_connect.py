@@ -64,19 +64,24 @@ async def test_connect_with_a_code_typed_in_the_chat(
     await marie.say(sent)
     assert "Code passed on to Demo Supplier" in (await marie.wait_for_reply()).text
 
-    async def active() -> Connection | None:
-        found = await _connection(harness)
-        return found if found and found.state == ConnectionState.ACTIVE else None
+    async def verified() -> list[Notification] | None:
+        # The owner is told once the verification has settled, which is a moment after
+        # the connection turns active: wait for what the user sees, not for the state.
+        async with harness.db.read() as session:
+            rows = (
+                await session.exec(
+                    select(Notification).where(Notification.kind == "connection_verified")
+                )
+            ).all()
+        return list(rows) or None
 
-    connection = await eventually(active, "the connection to be active")
+    told = await eventually(verified, "the owner to be told the connection works")
+    connection = await _connection(harness)
+    assert connection is not None
+    assert connection.state == ConnectionState.ACTIVE
     assert connection.fetch_from is None
     async with harness.db.read() as session:
         documents = (await session.exec(select(Document))).all()
-        told = (
-            await session.exec(
-                select(Notification).where(Notification.kind == "connection_verified")
-            )
-        ).all()
     assert len(documents) == 12
     assert {d.source for d in documents} == {DocumentSource.CONNECTOR}
     assert [n.payload["state"] for n in told] == ["active"]
