@@ -200,6 +200,7 @@ def _draft_of(rule: Rule | None, party: str, nonce: str) -> dict[str, Any]:
         "account": rule.account_code if rule else None,
         "tax": rule.tax_rate_code if rule else None,
         "auto": bool(rule.auto_publish) if rule else False,
+        "flag": rule.flagged if rule else None,
     }
 
 
@@ -216,6 +217,9 @@ async def _draft_view(
         tax_rate=_named(data["tax"], rates, texts),
         auto=texts("rules.auto_on" if auto else "rules.auto_off"),
     )
+    if data.get("flag"):
+        key = f"rules.flag_{data['flag']}"
+        text += "\n" + (texts(key) if texts.has(key) else texts("rules.flag_other"))
     nonce = str(data["n"])
     builder = InlineKeyboardBuilder()
     builder.button(text=texts("rules.choose_account"), callback_data=RuleAction(do="acct", n=nonce))

@@ -192,6 +192,7 @@ async def test_a_rule_whose_account_left_the_ledger_says_why_and_can_be_deleted(
 
     await marie.press("Edit Orange", message=listing)
     draft = await marie.wait_for_reply()
+    assert "its account was deleted" in draft.text
     await marie.press("Delete this rule", message=draft)
     confirm = await marie.wait_for_reply()
     assert "Delete the rule for Orange?" in confirm.text
@@ -319,3 +320,37 @@ async def test_a_member_is_refused_and_forged_presses_do_nothing(
         "Expenses:Energy",
     )
     assert "Edit EDF" in listing.labels
+
+
+async def test_many_rules_are_paged_and_the_integration_view_leads_to_them(
+    harness: Harness, books: tuple[Accounting, Path]
+) -> None:
+    acc, ledger = books
+    bakery, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    assert bakery.id is not None
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    suppliers = ["Amazon", "Boulanger", "Castorama", "Darty", "EDF", "Free", "Google"]
+    async with harness.db.transaction() as session:
+        for supplier in suppliers:
+            await set_rule(
+                session=session,
+                workspace_id=bakery.id,
+                party_name=supplier,
+                account_code="Expenses:Supplies",
+            )
+
+    await marie.say("/integration")
+    status = await marie.wait_for_reply()
+    await marie.press("Supplier rules", message=status)
+    first = await marie.wait_for_reply()
+    assert first.text.splitlines()[0] == "Supplier rules (7): (page 1 of 2)"
+    assert first.labels == [*(f"Edit {s}" for s in suppliers[:5]), "Next ▶", "Add a rule"]
+    await marie.press("Next ▶", message=first)
+    second = await marie.wait_for_edit()
+    assert second.text.splitlines()[0] == "Supplier rules (7): (page 2 of 2)"
+    assert "• Google: account Supplies (Expenses:Supplies)" in second.text
+    assert "Amazon" not in second.text
+    assert second.labels == ["Edit Free", "Edit Google", "◀ Previous", "Add a rule"]
