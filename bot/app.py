@@ -43,6 +43,7 @@ from bot.routers import (
     integration,
     mail,
     review,
+    rules,
     start,
 )
 from bot.routers.gate import members_only
@@ -59,6 +60,7 @@ COMMANDS = (
     "inbox",
     "mail",
     "integration",
+    "rules",
     "digest",
     "workspace",
     "help",
@@ -92,7 +94,9 @@ def build_routers() -> list[Router]:
     members.include_routers(
         connect.build(), connections.build(), inbox.build(), mail.build(), codes.build_bare()
     )
-    members.include_routers(integration.build(), review.build())  # accounting link, review
+    members.include_routers(
+        integration.build(), rules.build(), review.build()
+    )  # link, rules, review
     members.include_router(digest.build())
     return [
         common.build(),

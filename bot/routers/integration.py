@@ -30,6 +30,7 @@ from bot.callbacks import Cancel, new_nonce
 from bot.context import Actor, Deps, Replies
 from bot.flow_callbacks import IntegrationAction, SoftwarePick, owned_integration
 from bot.i18n import Texts
+from bot.rule_callbacks import RuleAction
 from bot.secrets import delete_secret_message
 from core.db import Database
 from core.models import Document, DocumentState, Integration, IntegrationState, ListKind, Rule
@@ -77,6 +78,7 @@ def actions(integration: Integration, texts: Texts) -> InlineKeyboardMarkup:
             text=texts(f"integration.{verb}"),
             callback_data=IntegrationAction(do=verb, id=integration.id),
         )
+    builder.button(text=texts("rules.button"), callback_data=RuleAction(do="list"))
     builder.adjust(1)
     return builder.as_markup()
 

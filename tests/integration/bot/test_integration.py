@@ -99,6 +99,7 @@ async def test_an_owner_links_the_ledger_reloads_it_and_disconnects_keeping_the_
         "Reload one list",
         "Change software",
         "Disconnect",
+        "Supplier rules",
     ]
     integration = await _integration(harness, workspace)
     assert integration is not None

@@ -1,0 +1,356 @@
+"""`/rules` in the chat: the bakery's admin gives Moulin Bio an account and a tax rate from
+the ledger's lists and switches auto-publish on, and the invoice held for want of a rule
+goes to the ledger; a rule whose account left the ledger says why it is not applied; an
+edit can be cancelled halfway; a plain member is refused; a press forged from another
+workspace does nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.rule_callbacks import RuleAction
+from core.accounting.registry import ProviderRegistry
+from core.config import Settings
+from core.models import Document, DocumentSource, DocumentState, ListEntry, ListKind, Role, Rule
+from core.services.accounting import Accounting
+from core.services.authorisations import connect, refresh_lists
+from core.services.documents import IncomingDocument, ingest_document
+from core.services.integrations import current_integration
+from core.services.publishing import publish_document
+from core.services.rules import set_rule
+from tests.integration.accounting.conftest import LEDGER
+from tests.integration.bot.conftest import Harness
+from tests.integration.bot.test_integration import toast
+
+
+@pytest.fixture
+async def books(harness: Harness, tmp_path: Path) -> AsyncIterator[tuple[Accounting, Path]]:
+    """The accounting services over the bot's database, and the bakery's ledger."""
+    ledger = tmp_path / "books" / "main.beancount"
+    ledger.parent.mkdir()
+    ledger.write_text(LEDGER, encoding="utf-8")
+    providers = ProviderRegistry(Settings(_env_file=None, data_dir=tmp_path / "acc"))
+    yield (
+        Accounting(
+            db=harness.db,
+            vault=harness.vault,
+            store=harness.store,
+            providers=providers,
+            callback_url="http://127.0.0.1:8780/oauth/callback",
+        ),
+        ledger,
+    )
+    await providers.aclose()
+
+
+async def _held_invoice(acc: Accounting, workspace_id: int, supplier: str) -> int:
+    """An invoice a publish held: its supplier has no rule yet."""
+    async with acc.db.transaction() as session:
+        added = await ingest_document(
+            session=session,
+            store=acc.store,
+            incoming=IncomingDocument(
+                workspace_id=workspace_id,
+                source=DocumentSource.UPLOAD,
+                content=b"%PDF-1.4\n% moulin\n%%EOF\n",
+                filename="moulin-2026-11.pdf",
+                supplier_name=supplier,
+                issue_date=date(2026, 11, 3),
+                total_amount=Decimal("60.00"),
+                currency="EUR",
+            ),
+        )
+        assert added.document.id is not None
+        ident = added.document.id
+    held = await publish_document(acc, workspace_id=workspace_id, document_id=ident)
+    assert (held.state, held.reason) == ("needs_review", "missing_account")
+    return ident
+
+
+async def _rules(harness: Harness) -> list[Rule]:
+    async with harness.db.read() as session:
+        return list((await session.exec(select(Rule))).all())
+
+
+async def test_an_admin_gives_a_supplier_its_account_and_the_held_invoice_goes_out(
+    harness: Harness, books: tuple[Accounting, Path]
+) -> None:
+    acc, ledger = books
+    bakery, code = await harness.workspace("Boulangerie")
+    await harness.member("Marie", code)
+    luc = await harness.member("Luc", await harness.invite(bakery, Role.ADMIN))
+    assert bakery.id is not None
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    held = await _held_invoice(acc, bakery.id, "Moulin Bio")
+
+    await luc.say("/rules")
+    listing = await luc.wait_for_reply()
+    assert "No supplier rule yet" in listing.text
+    await luc.press("Add a rule", message=listing)
+    ask = await luc.wait_for_reply()
+    assert "Which supplier?" in ask.text
+    assert ask.labels == ["Moulin Bio", "Cancel"]  # the supplier of the held invoice
+    await luc.press("Moulin Bio", message=ask)
+    draft = await luc.wait_for_reply()
+    assert "Rule for Moulin Bio:" in draft.text
+    assert "Account: none" in draft.text
+
+    # Saving without an account is refused: a rule without one publishes nothing.
+    await luc.press("Save", message=draft)
+    assert await toast(luc) == "Choose the account first."
+
+    await luc.press("Choose the account", message=draft)
+    assert "Type part of the account" in (await luc.wait_for_reply()).text
+    await luc.say("plumbing")
+    assert "No account matches “plumbing”" in (await luc.wait_for_reply()).text
+    await luc.say("suppl")
+    matches = await luc.wait_for_reply()
+    assert matches.labels == ["Supplies (Expenses:Supplies)", "Cancel"]
+    await luc.press("Supplies (Expenses:Supplies)", message=matches)
+    draft = await luc.wait_for_reply()
+    assert "Account: Supplies (Expenses:Supplies)" in draft.text
+
+    await luc.press("Choose the tax rate", message=draft)
+    rates = await luc.wait_for_reply()
+    assert rates.labels[-2:] == ["No tax rate", "Cancel"]
+    assert len(rates.labels) == 3  # the ledger's one tax rate
+    await luc.press(rates.labels[0], message=rates)
+    draft = await luc.wait_for_reply()
+    assert f"Tax rate: {rates.labels[0]}" in draft.text
+    assert "published when you ask" in draft.text
+
+    await luc.press("Publish automatically", message=draft)
+    draft = await luc.wait_for_edit()
+    assert "published automatically" in draft.text
+    await luc.press("Save", message=draft)
+    assert "Rule saved for Moulin Bio." in (await luc.wait_for_edit()).text
+    released = await luc.wait_for_reply()
+    assert "1 held document(s) released: 1 published" in released.text
+    async with harness.db.read() as session:
+        document = await session.get(Document, held)
+        assert document is not None
+        assert document.state == DocumentState.PUBLISHED
+    assert "Moulin Bio" in ledger.read_text(encoding="utf-8")
+
+    # The list shows the rule; auto-publish is switched off again from it.
+    await luc.say("/rules")
+    listing = await luc.wait_for_reply()
+    assert "• Moulin Bio: account Supplies (Expenses:Supplies)" in listing.text
+    assert "published automatically" in listing.text
+    await luc.press("Edit Moulin Bio", message=listing)
+    draft = await luc.wait_for_reply()
+    await luc.press("Stop publishing automatically", message=draft)
+    draft = await luc.wait_for_edit()
+    assert "published when you ask" in draft.text
+    await luc.press("Save", message=draft)
+    assert "Rule saved for Moulin Bio." in (await luc.wait_for_edit()).text
+    [rule] = await _rules(harness)
+    assert (rule.account_code, rule.auto_publish) == ("Expenses:Supplies", False)
+    assert rule.tax_rate_code is not None
+
+
+async def test_a_rule_whose_account_left_the_ledger_says_why_and_can_be_deleted(
+    harness: Harness, books: tuple[Accounting, Path]
+) -> None:
+    acc, ledger = books
+    bakery, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    assert bakery.id is not None
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    async with harness.db.transaction() as session:
+        for supplier, account in (("Orange", "Expenses:Telecom"), ("EDF", "Expenses:Energy")):
+            await set_rule(
+                session=session,
+                workspace_id=bakery.id,
+                party_name=supplier,
+                account_code=account,
+                check_lists=True,
+            )
+    ledger.write_text(
+        LEDGER.replace("2026-01-01 open Expenses:Telecom           EUR\n", ""), encoding="utf-8"
+    )
+    await refresh_lists(acc, workspace_id=bakery.id, actor=None)
+
+    await marie.say("/rules")
+    listing = await marie.wait_for_reply()
+    lines = listing.text.splitlines()
+    assert lines[0] == "Supplier rules (2):"
+    orange = lines.index(next(line for line in lines if line.startswith("• Orange")))
+    assert "its account was deleted in the accounting software" in lines[orange + 1]
+    assert not any("⚠" in line for line in lines[1:orange])  # EDF's rule is fine
+    assert listing.labels == ["Edit EDF", "Edit Orange", "Add a rule"]
+
+    await marie.press("Edit Orange", message=listing)
+    draft = await marie.wait_for_reply()
+    assert "its account was deleted" in draft.text
+    await marie.press("Delete this rule", message=draft)
+    confirm = await marie.wait_for_reply()
+    assert "Delete the rule for Orange?" in confirm.text
+    await marie.press("Delete it", message=confirm)
+    assert "The rule for Orange is deleted." in (await marie.wait_for_edit()).text
+    assert [r.party_name for r in await _rules(harness)] == ["EDF"]
+    # The draft's buttons name a rule that is gone now.
+    await marie.press("Delete this rule", message=draft)
+    assert await toast(marie) == "This action has expired."
+
+
+async def test_an_edit_can_be_cancelled_halfway(
+    harness: Harness, books: tuple[Accounting, Path]
+) -> None:
+    acc, ledger = books
+    bakery, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    assert bakery.id is not None
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    await marie.say("/rules")
+    await marie.press("Add a rule", message=await marie.wait_for_reply())
+    await marie.wait_for_reply()
+    await marie.say("EDF")
+    draft = await marie.wait_for_reply()
+    assert "Rule for EDF:" in draft.text
+    await marie.press("Choose the account", message=draft)
+    await marie.wait_for_reply()
+    await marie.say("/cancel")
+    assert "Cancelled" in (await marie.wait_for_reply()).text
+    await marie.say("energy")  # no longer taken for an account
+    assert "Matching accounts" not in (await marie.wait_for_reply()).text
+    await marie.press("Save", message=draft)  # the cancelled edit's button
+    assert await toast(marie) == "This action has expired."
+    assert await _rules(harness) == []
+
+    await marie.say("/rules")
+    await marie.press("Add a rule", message=await marie.wait_for_reply())
+    ask = await marie.wait_for_reply()
+    await marie.press("Cancel", message=ask)
+    assert "Cancelled" in (await marie.wait_for_edit()).text
+    await marie.say("EDF")  # no longer taken for a supplier
+    assert "Rule for" not in (await marie.wait_for_reply()).text
+
+
+async def test_a_member_is_refused_and_forged_presses_do_nothing(
+    harness: Harness, books: tuple[Accounting, Path], tmp_path: Path
+) -> None:
+    acc, ledger = books
+    bakery, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    paul = await harness.member("Paul", await harness.invite(bakery, Role.MEMBER))
+    garage, other = await harness.workspace("Garage")
+    zoe = await harness.member("Zoe", other)
+    assert bakery.id is not None
+    assert garage.id is not None
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    theirs = tmp_path / "garage.beancount"
+    theirs.write_text(LEDGER, encoding="utf-8")
+    await connect(
+        acc, workspace_id=garage.id, actor=None, provider_name="beancount", secret=str(theirs)
+    )
+    async with harness.db.transaction() as session:
+        rule = await set_rule(
+            session=session,
+            workspace_id=bakery.id,
+            party_name="EDF",
+            account_code="Expenses:Energy",
+            check_lists=True,
+        )
+        link = await current_integration(session=session, workspace_id=bakery.id)
+        assert link is not None
+        foreign = (
+            await session.exec(
+                select(ListEntry).where(
+                    ListEntry.integration_id == link.id,
+                    ListEntry.kind == ListKind.ACCOUNTS,
+                    ListEntry.code == "Expenses:Telecom",
+                )
+            )
+        ).one()
+    assert rule.id is not None
+    assert foreign.id is not None
+
+    await paul.say("/rules")
+    assert "Only the workspace's owners and admins" in (await paul.wait_for_reply()).text
+    await marie.say("/rules")
+    listing = await marie.wait_for_reply()
+    await paul.say("/inbox")
+    on = await paul.wait_for_reply()
+    harness.forge_press(paul, RuleAction(do="rm", id=rule.id).pack(), on)
+    assert (await toast(paul)).startswith("Only the workspace's owners")
+
+    # Zoe, owner of the garage, forges presses naming the bakery's rule...
+    await zoe.say("/rules")
+    hers = await zoe.wait_for_reply()
+    for data in (RuleAction(do="rm", id=rule.id), RuleAction(do="edit", id=rule.id)):
+        harness.forge_press(zoe, data.pack(), hers)
+        assert await toast(zoe) == "This action has expired."
+    # ...and, inside her own edit, an account of the bakery's ledger.
+    await zoe.press("Add a rule", message=hers)
+    await zoe.wait_for_reply()
+    await zoe.say("Total Energies")
+    draft = await zoe.wait_for_reply()
+    await zoe.press("Choose the account", message=draft)
+    await zoe.wait_for_reply()
+    await zoe.say("energy")
+    matches = await zoe.wait_for_reply()
+    assert matches.labels == ["Energy (Expenses:Energy)", "Cancel"]
+    pressed = matches.buttons[0][0].callback_data
+    assert pressed is not None
+    nonce = RuleAction.unpack(pressed).n
+    harness.forge_press(zoe, RuleAction(do="setacct", id=foreign.id, n=nonce).pack(), matches)
+    assert await toast(zoe) == "This action has expired."
+    await zoe.press("Energy (Expenses:Energy)", message=matches)  # her own ledger's is fine
+    assert "Account: Energy (Expenses:Energy)" in (await zoe.wait_for_reply()).text
+
+    [kept] = await _rules(harness)
+    assert (kept.workspace_id, kept.party_name, kept.account_code) == (
+        bakery.id,
+        "EDF",
+        "Expenses:Energy",
+    )
+    assert "Edit EDF" in listing.labels
+
+
+async def test_many_rules_are_paged_and_the_integration_view_leads_to_them(
+    harness: Harness, books: tuple[Accounting, Path]
+) -> None:
+    acc, ledger = books
+    bakery, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    assert bakery.id is not None
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    suppliers = ["Amazon", "Boulanger", "Castorama", "Darty", "EDF", "Free", "Google"]
+    async with harness.db.transaction() as session:
+        for supplier in suppliers:
+            await set_rule(
+                session=session,
+                workspace_id=bakery.id,
+                party_name=supplier,
+                account_code="Expenses:Supplies",
+            )
+
+    await marie.say("/integration")
+    status = await marie.wait_for_reply()
+    await marie.press("Supplier rules", message=status)
+    first = await marie.wait_for_reply()
+    assert first.text.splitlines()[0] == "Supplier rules (7): (page 1 of 2)"
+    assert first.labels == [*(f"Edit {s}" for s in suppliers[:5]), "Next ▶", "Add a rule"]
+    await marie.press("Next ▶", message=first)
+    second = await marie.wait_for_edit()
+    assert second.text.splitlines()[0] == "Supplier rules (7): (page 2 of 2)"
+    assert "• Google: account Supplies (Expenses:Supplies)" in second.text
+    assert "Amazon" not in second.text
+    assert second.labels == ["Edit Free", "Edit Google", "◀ Previous", "Add a rule"]
