@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest services bench clean
+.PHONY: run sandbox test lint typecheck pytest services bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(INSTALLED): pyproject.toml
 
 run: $(INSTALLED)
 	$(BIN)/courier run
+
+# The same install, then the whole system with a local Telegram stand-in and a chat in the
+# terminal: every flow, with no Telegram account and no token.
+sandbox: $(INSTALLED)
+	$(BIN)/courier sandbox
 
 services:
 	scripts/ensure-services
