@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.callbacks import Cancel, HistoryPick, OwnerPick, SupplierPick, new_nonce, owned
 from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
-from bot.secrets import delete_secret_message
+from bot.secrets import PASSWORD, take_secret
 from core.errors import ConnectionDuplicate, DateInvalid
 from core.models import ConnectionCreate, Member, Supplier
 from core.models.base import utcnow
@@ -191,15 +191,8 @@ async def login(message: Message, state: FSMContext, texts: Texts, say: Replies)
 async def password(
     message: Message, bot: Bot, state: FSMContext, deps: Deps, texts: Texts, say: Replies
 ) -> None:
-    secret = message.text or ""
-    deleted = await delete_secret_message(bot, message)
-    say(
-        message.answer(
-            texts("connect.password_deleted" if deleted else "connect.password_not_deleted")
-        )
-    )
-    if not secret.strip():
-        say(message.answer(texts("connect.empty_password")))
+    secret = await take_secret(message, bot, texts, say, PASSWORD)
+    if secret is None:
         return
     # Kept sealed between steps: the conversation's row never holds it in clear.
     await state.update_data(password_sealed=deps.vault.seal(secret))

@@ -20,7 +20,7 @@ from bot.callbacks import Cancel, ConnectionAction, ConnectionVerb, new_nonce, o
 from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
 from bot.routers.connect import INTERACTIVE_FOR
-from bot.secrets import delete_secret_message
+from bot.secrets import PASSWORD, take_secret
 from core.models import Connection, ConnectionState, Supplier
 from core.services.connections import (
     list_connections,
@@ -247,15 +247,8 @@ async def new_password(
     texts: Texts,
     say: Replies,
 ) -> None:
-    secret = message.text or ""
-    deleted = await delete_secret_message(bot, message)
-    say(
-        message.answer(
-            texts("connect.password_deleted" if deleted else "connect.password_not_deleted")
-        )
-    )
-    if not secret.strip():
-        say(message.answer(texts("connect.empty_password")))
+    secret = await take_secret(message, bot, texts, say, PASSWORD)
+    if secret is None:
         return
     data = await state.get_data()
     await state.clear()

@@ -31,7 +31,7 @@ from bot.context import Actor, Deps, Replies
 from bot.flow_callbacks import IntegrationAction, SoftwarePick, owned_integration
 from bot.i18n import Texts
 from bot.rule_callbacks import RuleAction
-from bot.secrets import delete_secret_message
+from bot.secrets import TOKEN, take_secret
 from core.db import Database
 from core.models import Document, DocumentState, Integration, IntegrationState, ListKind, Rule
 from core.services.authorisations import (
@@ -268,16 +268,10 @@ async def token(
     texts: Texts,
     say: Replies,
 ) -> None:
-    secret = (message.text or "").strip()
-    deleted = await delete_secret_message(bot, message)
-    say(
-        message.answer(
-            texts("integration.token_deleted" if deleted else "integration.token_not_deleted")
-        )
-    )
-    if not secret:
-        say(message.answer(texts("integration.empty_token")))
+    taken = await take_secret(message, bot, texts, say, TOKEN)
+    if taken is None:
         return
+    secret = taken.strip()
     data = await state.get_data()
     await state.clear()
     provider, purpose = str(data["provider"]), str(data["purpose"])

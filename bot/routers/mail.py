@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.callbacks import Cancel, MailboxAction, owned
 from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
-from bot.secrets import delete_secret_message
+from bot.secrets import MAILBOX_SECRET, take_secret
 from core.models import Mailbox, MailboxCreate
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import inbox_address
@@ -146,11 +146,8 @@ async def secret(
     texts: Texts,
     say: Replies,
 ) -> None:
-    value = message.text or ""
-    deleted = await delete_secret_message(bot, message)
-    say(message.answer(texts("mail.secret_deleted" if deleted else "connect.password_not_deleted")))
-    if not value.strip():
-        say(message.answer(texts("connect.empty_password")))
+    value = await take_secret(message, bot, texts, say, MAILBOX_SECRET)
+    if value is None:
         return
     data = await state.get_data()
     await state.clear()
