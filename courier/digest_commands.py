@@ -46,26 +46,3 @@ async def digest_switch(args: argparse.Namespace, settings: Settings) -> int:
         changed = sum(set_weekly_digest(m, enabled=enabled) for m in readers)
     print(f"weekly digest {args.action} for {len(readers)} member(s) ({changed} changed)")
     return 0
-
-
-def register(
-    sub: argparse._SubParsersAction[Any],
-    leaf: Callable[[argparse._SubParsersAction[Any], str, Handler, str], argparse.ArgumentParser],
-) -> None:
-    """Adds `digest list|on|off` to the `courier` parser."""
-    group = sub.add_parser("digest", help="the weekly digest").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
-    listing = leaf(group, "list", digest_list, "owners and admins, and who gets the digest")
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    commands = [listing]
-    for name, text in (("on", "send the weekly digest"), ("off", "stop the weekly digest")):
-        command = leaf(group, name, digest_switch, text)
-        command.add_argument(
-            "--telegram-id", type=int, help="one owner or admin (default: all of them)"
-        )
-        commands.append(command)
-    for command in commands:
-        command.add_argument(
-            "--workspace", required=True, metavar="SLUG", help="the workspace's slug"
-        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from core.models import VaultCanary
 from core.services.secrets import CANARY, count_sealed
 from core.storage import LocalDocumentStore
 from core.vault import Vault
+from courier.output import emit_json
 from courier.texts import render_error
 
 
@@ -91,3 +93,14 @@ async def diagnose(settings: Settings) -> list[Check]:
     finally:
         await db.dispose()
     return results
+
+
+async def doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """`courier doctor`: every check, one line each; exit 1 when one fails."""
+    checks = await diagnose(settings)
+    if args.json:
+        emit_json([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks])
+    else:
+        for check in checks:
+            print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<10}  {check.detail}")
+    return 0 if all(c.ok for c in checks) else 1

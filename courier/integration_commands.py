@@ -9,8 +9,7 @@ import argparse
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -359,97 +358,3 @@ async def after_upload(rt: Runtime, document_id: int) -> PublishOutcome | None:
         return await on_document_ready(acc, document_id=document_id)
     finally:
         await acc.providers.aclose()
-
-
-# --- Argument types and registration -----------------------------------------------------
-
-
-def amount(value: str) -> Decimal:
-    try:
-        number = Decimal(value.replace(",", "."))
-    except InvalidOperation as err:
-        raise argparse.ArgumentTypeError(f"not an amount: {value}") from err
-    if not number.is_finite() or number <= 0 or number.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise argparse.ArgumentTypeError(f"not an amount with at most 2 decimals: {value}")
-    return number
-
-
-def day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from err
-
-
-def currency(value: str) -> str:
-    if len(value) != 3 or not value.isalpha():
-        raise argparse.ArgumentTypeError(f"not a currency code such as EUR: {value}")
-    return value.upper()
-
-
-def register(
-    sub: argparse._SubParsersAction[Any],
-    leaf: Callable[[argparse._SubParsersAction[Any], str, Handler, str], argparse.ArgumentParser],
-) -> None:
-    """Adds `integration`, `rules` and `publish` to the `courier` parser."""
-
-    def workspace(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--workspace", required=True, metavar="SLUG", help="the workspace's slug"
-        )
-
-    def as_json(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-    software = ["beancount", "xero", "quickbooks", "pennylane"]
-    group = sub.add_parser("integration", help="the accounting software").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
-    for name, handler, text in (
-        ("connect", integration_connect, "link the accounting software"),
-        ("change", integration_change, "change software: the old one is disconnected"),
-    ):
-        command = leaf(group, name, handler, text)
-        workspace(command)
-        command.add_argument("provider", choices=software)
-        command.add_argument("--ledger", type=Path, help="the Beancount ledger file")
-    again = leaf(group, "reconnect", integration_reconnect, "renew the authorisation")
-    workspace(again)
-    again.add_argument("--ledger", type=Path, help="the Beancount ledger file, if it moved")
-    status = leaf(group, "status", integration_status, "software, state, lists, documents waiting")
-    workspace(status)
-    as_json(status)
-    refresh = leaf(group, "refresh", integration_refresh, "reload every list, or one")
-    workspace(refresh)
-    refresh.add_argument("--list", choices=[k.value for k in ListKind])
-    as_json(refresh)
-    transfer = leaf(
-        group, "transfer-rules", integration_transfer_rules, "map the rules to the new software"
-    )
-    workspace(transfer)
-    as_json(transfer)
-    off = leaf(group, "disconnect", integration_disconnect, "unlink; documents stay")
-    workspace(off)
-    keep = off.add_mutually_exclusive_group(required=True)
-    keep.add_argument("--keep-rules", dest="keep_rules", action="store_true")
-    keep.add_argument("--drop-rules", dest="keep_rules", action="store_false")
-
-    rules = sub.add_parser("rules", help="supplier rules").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
-    listed = leaf(rules, "list", rules_list, "the supplier rules")
-    workspace(listed)
-    as_json(listed)
-    setting = leaf(rules, "set", rules_set, "set a supplier's account, tax rate, auto-publish")
-    workspace(setting)
-    setting.add_argument("--supplier", required=True, metavar="NAME")
-    setting.add_argument("--account", required=True, metavar="CODE")
-    setting.add_argument("--tax-rate", metavar="CODE")
-    setting.add_argument("--auto-publish", action="store_true")
-
-    out = leaf(sub, "publish", publish, "publish documents to the accounting software")
-    workspace(out)
-    which = out.add_mutually_exclusive_group(required=True)
-    which.add_argument("--document", type=int, metavar="ID")
-    which.add_argument("--all-ready", action="store_true")
-    as_json(out)

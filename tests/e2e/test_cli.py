@@ -271,3 +271,27 @@ def test_a_reader_that_stops_early_gets_no_traceback(courier: Courier) -> None:
     assert process.wait(timeout=60) == 141
     assert "Traceback" not in err
     assert "BrokenPipeError" not in err
+
+
+def test_help_answers_without_loading_any_part_of_courier(courier: Courier) -> None:
+    """`courier --help` and a mistyped command load no handler: the command tree names its
+    handlers as text, so asking for help does not pay for the bot, mail and reading."""
+    probe = (
+        "import sys; from courier.cli import main\n"
+        "try:\n    main(sys.argv[1:])\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = {'aiogram', 'aiosmtpd', 'imap_tools', 'sqlmodel', 'aiohttp', 'PIL', 'pypdf'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+        "print(sorted(m for m in sys.modules if m.endswith('_commands')))\n"
+    )
+    for argv in (["--help"], ["inbox", "list", "--help"], ["no-such-command"]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *argv],
+            cwd=courier.home,
+            env=courier.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.stdout.splitlines()[-2:] == ["[]", "[]"], (argv, done.stdout, done.stderr)
+    assert "usage: courier" in courier("--help").out

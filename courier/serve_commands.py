@@ -1,0 +1,48 @@
+"""`courier run` and the single roles: the long-running commands, which alone load the bot,
+the mail gateway and the scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from core.config import Settings
+from core.db.migrate import head_revision
+from core.services.workspaces import list_workspaces
+from courier.roles import BUILT, MISSING, serve, startup_notes, stop_on_signals
+from courier.runtime import open_runtime
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Everything in one process on the embedded defaults, until Ctrl-C or SIGTERM."""
+    async with open_runtime(settings, refresh_catalog=True) as rt:
+        suppliers = rt.suppliers
+        async with rt.db.read() as session:
+            workspaces = await list_workspaces(session=session)
+        print(f"Courier is set up in {settings.data_dir}/")
+        print(f"  database   {settings.safe_db_url()} (schema {head_revision()})")
+        print(f"  documents  {settings.documents_dir}/")
+        print(f"  catalog    {suppliers} suppliers")
+        print(f"  workspaces {len(workspaces)}")
+        if not workspaces:
+            print('Next: courier workspace create "My Business"')
+        for note in startup_notes(settings):
+            print(f"  {note}")
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve(rt, BUILT + (("demo",) if settings.demo_supplier else ()), stop)
+    print("Courier stopped.")
+    return 0
+
+
+async def role(args: argparse.Namespace, settings: Settings) -> int:
+    """One role alone, as docker-compose runs them."""
+    if args.command in MISSING:
+        print(f"courier {args.command}: {MISSING[args.command]}", file=sys.stderr)
+        return 1
+    async with open_runtime(settings) as rt:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve(rt, (args.command,), stop)
+    return 0
