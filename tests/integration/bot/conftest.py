@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -111,17 +111,6 @@ class Harness:
             },
         )
         return query_id
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], what: str, within: float = 20) -> T:
-    """Wait for a state another process or task reaches (a run, a row); checks often."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

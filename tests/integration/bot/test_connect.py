@@ -18,7 +18,8 @@ from core.models import (
     Notification,
 )
 from courier.sandbox.chat import TelegramUser
-from tests.integration.bot.conftest import Harness, eventually
+from tests.integration.bot.conftest import Harness
+from tests.waiting import eventually
 
 
 async def _connection(harness: Harness) -> Connection | None:

@@ -9,7 +9,8 @@ import pytest
 from sqlmodel import select
 
 from core.models import Connection, ConnectionState
-from tests.integration.bot.conftest import Harness, add_connection, eventually, press
+from tests.integration.bot.conftest import Harness, add_connection, press
+from tests.waiting import eventually
 
 
 async def _state(harness: Harness, connection_id: int) -> Connection | None:

@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from tests.integration.bot.conftest import Harness, eventually
+from tests.integration.bot.conftest import Harness
+from tests.waiting import eventually
 
 FLOOD = 50
 BURST = 20  # bot/middlewares.py FloodLimit's default

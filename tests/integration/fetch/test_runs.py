@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,7 +37,8 @@ from core.suppliers.connector import (
 )
 from core.suppliers.registry import ConnectorRegistry
 from core.vault import Vault
-from tests.integration.fetch.conftest import Site, invoice
+from tests.integration.fetch.conftest import QUICK, Site, invoice, make_runner
+from tests.waiting import eventually
 
 S = ConnectionState
 
@@ -126,7 +128,7 @@ async def test_a_code_typed_in_the_chat_reaches_the_waiting_run(
         await submit_code(
             session=session, vault=vault, challenge_id=challenge.id, code="000000", via="chat"
         )
-    await asyncio.sleep(0.3)
+    await _await_open_again(db, challenge)  # the run tried the wrong code and asks again
     async with db.transaction() as session:
         await submit_code(
             session=session, vault=vault, challenge_id=challenge.id, code="482913", via="chat"
@@ -140,12 +142,22 @@ async def test_a_code_typed_in_the_chat_reaches_the_waiting_run(
 
 
 async def _await_challenge(db: Database) -> Challenge:
-    for _ in range(100):
+    async def opened() -> Challenge | None:
         challenges: list[Challenge] = await _rows(db, Challenge)
-        if challenges:
-            return challenges[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError("no challenge was opened")
+        return challenges[0] if challenges else None
+
+    return await eventually(opened, "a challenge to open")
+
+
+async def _await_open_again(db: Database, challenge: Challenge) -> None:
+    """A wrong code re-opens the challenge once the run has tried it."""
+
+    async def reopened() -> bool:
+        async with db.read() as session:
+            current = await session.get(Challenge, challenge.id)
+        return current is not None and current.state == ChallengeState.OPEN
+
+    await eventually(reopened, "the challenge to open again")
 
 
 async def test_a_background_run_never_makes_a_site_send_an_sms(
@@ -189,12 +201,7 @@ async def test_three_wrong_codes_stop_before_the_account_locks(
     challenge = await _await_challenge(db)
     assert challenge.id is not None
     for attempt in range(3):
-        for _ in range(100):  # each wrong code re-opens the challenge for the next try
-            async with db.read() as session:
-                current = await session.get(Challenge, challenge.id)
-            if current is not None and current.state == ChallengeState.OPEN:
-                break
-            await asyncio.sleep(0.05)
+        await _await_open_again(db, challenge)
         async with db.transaction() as session:
             await submit_code(
                 session=session,
@@ -210,12 +217,13 @@ async def test_three_wrong_codes_stop_before_the_account_locks(
 
 
 async def test_an_unanswered_code_ends_in_needs_user(
-    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+    db: Database, vault: Vault, store: LocalDocumentStore, connection: Connection, site: Site
 ) -> None:
     site.code = "482913"
     await _interactive(db, connection)
     assert connection.id is not None
-    result = await runner.run(connection.id)  # the policy's challenge lives 3 s
+    short = replace(QUICK, challenge_ttl=timedelta(seconds=1))
+    result = await make_runner(db, vault, store, site, short).run(connection.id)
     assert (result.state, result.error) == (S.NEEDS_USER, "code_timeout")
     [challenge] = await _rows(db, Challenge)
     assert challenge.state == ChallengeState.EXPIRED

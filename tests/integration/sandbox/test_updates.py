@@ -12,7 +12,7 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, WebhookInfo
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -21,6 +21,7 @@ from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import TelegramUser
 from courier.sandbox.world import BotWorld
 from tests.integration.sandbox.conftest import png
+from tests.waiting import eventually, until
 
 
 class Fetch(CallbackData, prefix="f"):
@@ -102,8 +103,9 @@ async def test_long_polling_returns_as_soon_as_a_user_writes(bot: Bot, world: Bo
 
 
 async def test_a_second_poller_ends_the_first_with_a_conflict(bot: Bot, world: BotWorld) -> None:
+    polls = world.poll_generation
     first = asyncio.create_task(bot.get_updates(timeout=30))
-    await asyncio.sleep(0.05)
+    await until(lambda: world.poll_generation > polls, "the first poll to wait")
     second = asyncio.create_task(bot.get_updates(timeout=1))
     with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
         await asyncio.wait_for(first, timeout=5)
@@ -177,12 +179,13 @@ async def test_updates_reach_a_webhook_with_its_secret_token(
     try:
         await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="wrong-token")
         await marie.say("first")
+
         # aiogram refuses the wrong secret: the update stays queued, the error is shown.
-        for _ in range(100):
+        async def refused() -> WebhookInfo | None:
             info = await bot.get_webhook_info()
-            if info.last_error_message:
-                break
-            await asyncio.sleep(0.02)
+            return info if info.last_error_message else None
+
+        info = await eventually(refused, "the webhook's refusal")
         assert info.pending_update_count == 1
         assert info.last_error_message == "Wrong response from the webhook: 401"
         with pytest.raises(TelegramConflictError, match="webhook is active"):
