@@ -2,6 +2,9 @@
 #   make run    installs Courier in .venv and runs it on its embedded defaults
 #   make test   installs Courier and its test tools, then runs ruff, mypy and the whole suite
 PYTHON ?= python3
+# Test workers: the suite waits on subprocesses, servers and the database as much as it
+# computes, so more workers than the 2 cores here pay off (see README, Development).
+TEST_WORKERS ?= 4
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -33,7 +36,7 @@ typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
 pytest: $(INSTALLED) services
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 test: lint typecheck pytest
 

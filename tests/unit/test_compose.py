@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from core.config import Settings
-from courier.cli import build_parser
+from courier.parser import build_parser
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
