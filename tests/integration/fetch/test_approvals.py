@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -23,8 +24,9 @@ from core.models import (
 from core.services.challenges import open_challenges, submit_code
 from core.services.fetch import ConnectionRunner
 from core.services.fetch_claims import request_fetch
+from core.storage import LocalDocumentStore
 from core.vault import Vault
-from tests.integration.fetch.conftest import Site
+from tests.integration.fetch.conftest import QUICK, Site, make_runner
 
 S = ConnectionState
 
@@ -95,13 +97,14 @@ async def test_an_approval_on_the_phone_lets_the_waiting_run_go_on(
 
 
 async def test_an_approval_nobody_gives_ends_in_needs_user_with_one_message(
-    db: Database, runner: ConnectionRunner, connection: Connection, site: Site
+    db: Database, vault: Vault, store: LocalDocumentStore, connection: Connection, site: Site
 ) -> None:
     site.approval = True  # and nobody ever taps
     await _sync_now(db, connection)
     assert connection.id is not None
 
-    result = await runner.run(connection.id)  # the policy's challenge lives 3 s
+    short = replace(QUICK, challenge_ttl=timedelta(seconds=1))
+    result = await make_runner(db, vault, store, site, short).run(connection.id)
 
     assert (result.state, result.error) == (S.NEEDS_USER, "approval_timeout")
     [challenge] = await _challenges(db)
