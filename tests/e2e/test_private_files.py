@@ -25,7 +25,7 @@ def test_a_fresh_install_keeps_its_files_to_itself(courier: Courier) -> None:
     assert _mode(data) == 0o700
     assert _mode(data / "courier.db") == 0o600
     assert _mode(data / "secret.key") == 0o600
-    stored = [p for p in (data / "documents").rglob("*")]
+    stored = list((data / "documents").rglob("*"))
     assert stored, "the invoice was stored"
     assert _mode(data / "documents") == 0o700
     for path in stored:

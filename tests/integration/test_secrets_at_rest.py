@@ -143,7 +143,9 @@ async def test_a_failed_insert_logs_no_sealed_credentials(
     """Two processes connect the same account at once: the second insert breaks the
     unique constraint, and the IntegrityError is logged. Its text named every parameter
     of the statement, the sealed credentials among them."""
-    assert world.workspace.id and world.supplier.id and world.owner.id
+    assert world.workspace.id
+    assert world.supplier.id
+    assert world.owner.id
     data = ConnectionCreate(
         workspace_id=world.workspace.id,
         supplier_id=world.supplier.id,
