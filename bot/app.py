@@ -92,7 +92,12 @@ def build_routers() -> list[Router]:
     members = Router(name="members")
     members_only(members)
     members.include_routers(
-        connect.build(), connections.build(), inbox.build(), mail.build(), codes.build_bare()
+        integration.build_ledger_upload(),  # a ledger sent when asked for, not the inbox's
+        connect.build(),
+        connections.build(),
+        inbox.build(),
+        mail.build(),
+        codes.build_bare(),
     )
     members.include_routers(
         integration.build(), rules.build(), review.build()

@@ -33,6 +33,17 @@ class SoftwarePick(CallbackData, prefix="is"):
     change: int = 0
 
 
+class LedgerPick(CallbackData, prefix="lp"):
+    """The i-th ledger of the workspace's folder as listed in this conversation (its
+    names are kept in the conversation, never sent in a button), or NEW_LEDGER."""
+
+    n: str
+    i: int
+
+
+NEW_LEDGER = -1
+
+
 class ReviewAction(CallbackData, prefix="rv"):
     """A review step on document `id`: `c` >= 0 answers `f` with the question's c-th
     likely answer; TYPE asks to type it; SHOW shows the next question."""

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     storage_dir: Path | None = Field(
         default=None, description="Document store folder; defaults to <data_dir>/documents."
     )
+    ledger_root: Path | None = Field(
+        default=None,
+        description="Where the chat keeps ledgers, one folder per workspace; "
+        "defaults to <data_dir>/ledgers.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet keys, comma-separated, newest first; else <data_dir>/secret.key.",
@@ -166,6 +171,11 @@ class Settings(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "documents"
+
+    @property
+    def ledgers_dir(self) -> Path:
+        """The ledger root: nothing named in the chat is opened outside its folders."""
+        return self.ledger_root or self.data_dir / "ledgers"
 
     @property
     def oauth_callback_url(self) -> str:

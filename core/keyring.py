@@ -16,6 +16,7 @@ from typing import Literal
 from core.config import Settings
 from core.durable import fsync_dir
 from core.errors import SecretKeyInvalid
+from core.permissions import make_private_dir
 from core.vault import fingerprint, generate_key
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def read_keyring(settings: Settings) -> KeyRing | None:
 
 def write_key_file(path: Path, keys: tuple[bytes, ...]) -> None:
     """Replace the key file atomically, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -70,7 +71,7 @@ def write_key_file(path: Path, keys: tuple[bytes, ...]) -> None:
 
 def create_key_file(path: Path) -> KeyRing:
     """Generate the first key. O_EXCL makes two processes starting at once agree on one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     key = generate_key()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from core.durable import fsync_dir
 from core.errors import NotFound, StorageFailed
+from core.permissions import make_private_dir
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -95,7 +96,7 @@ class LocalDocumentStore:
         if path.is_file() and path.stat().st_size == len(data):
             return  # same name means same content: nothing to do
         created = [d for d in (path.parent.parent, path.parent) if not d.is_dir()]
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as handle:

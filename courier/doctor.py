@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.config import Settings
 from core.db import Database, create_database
@@ -13,6 +14,7 @@ from core.db.migrate import current_revision, head_revision
 from core.errors import CourierError, SecretKeyMissing
 from core.keyring import read_keyring
 from core.models import VaultCanary
+from core.permissions import make_private_dir, open_to_others
 from core.services.secrets import CANARY, count_sealed
 from core.storage import LocalDocumentStore
 from core.vault import Vault
@@ -28,7 +30,7 @@ class Check:
 
 
 async def _data_dir(settings: Settings, db: Database) -> str:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     if not os.access(settings.data_dir, os.W_OK):
         raise PermissionError(f"{settings.data_dir} is not writable")
     return f"{settings.data_dir.resolve()} is writable"
@@ -68,12 +70,27 @@ async def _secret_key(settings: Settings, db: Database) -> str:
     return f"key {vault.primary_fingerprint} ({ring.origin}) opens the stored secrets"
 
 
+async def _private(settings: Settings, db: Database) -> str:
+    """The key decrypts every stored credential, and the database holds them sealed."""
+    files = [settings.key_file]
+    if db.backend == "sqlite" and settings.db_url.database:
+        files.append(Path(settings.db_url.database))
+    exposed = [str(f.resolve()) for f in files if f.exists() and open_to_others(f)]
+    if exposed:
+        raise PermissionError(
+            f"{', '.join(exposed)} can be read by others: chmod 600 it, and chmod 700 "
+            f"{settings.data_dir.resolve()}"
+        )
+    return "the key and the database are readable by their owner only"
+
+
 CHECKS: tuple[tuple[str, Callable[[Settings, Database], Awaitable[str]]], ...] = (
     ("data_dir", _data_dir),
     ("database", _database),
     ("schema", _schema),
     ("storage", _storage),
     ("secret_key", _secret_key),
+    ("private", _private),
 )
 
 

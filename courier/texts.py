@@ -56,6 +56,18 @@ ERRORS: dict[str, str] = {
         "use `courier integration change` to switch"
     ),
     "ledger_invalid": "the ledger {path} cannot be used: {reason}",
+    "ledger_name_invalid": "'{name}' is not a ledger name (a plain name such as main.beancount)",
+    "ledger_not_found": "there is no ledger {name} in the workspace's ledger folder",
+    "ledger_exists": "a ledger named {name} is already in the workspace's ledger folder",
+    "ledger_outside_folder": (
+        "the ledger {name} is under the ledger root but leads outside its workspace's folder "
+        "(a link, an include, a document folder)"
+    ),
+    "ledger_plugin_refused": (
+        "the ledger {name} is under the ledger root and asks for the plugin {plugin}; only "
+        "Beancount's own plugins run there"
+    ),
+    "ledger_linked_elsewhere": "the ledger {name} is already linked by another workspace",
     "authorization_not_supported": "{provider} does not connect that way ({auth_kind})",
     "integration_manager_required": (
         "only the workspace's owners and admins manage its accounting software"

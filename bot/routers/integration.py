@@ -1,6 +1,8 @@
 """`/integration`: the workspace's accounting software from the chat, for owners and admins.
 
-With no link: choose the software (Beancount asks for the ledger's path; Xero and QuickBooks
+With no link: choose the software (Beancount: a ledger picked from the workspace's folder
+under the ledger root, created there, or sent as a `.beancount` file, never a path typed
+in the chat; Xero and QuickBooks
 give the authorisation address, and the OAuth callback brings the person back with
 `/start integration_<id>`; Pennylane asks for the company token, whose message is deleted at
 once). With one: its software, state, lists and waiting documents, and the buttons to
@@ -14,6 +16,7 @@ the accounting services open their own short transactions around each call.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
@@ -28,10 +31,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.accounting import after_commit, open_accounting
 from bot.callbacks import Cancel, new_nonce
 from bot.context import Actor, Deps, Replies
-from bot.flow_callbacks import IntegrationAction, SoftwarePick, owned_integration
+from bot.flow_callbacks import (
+    NEW_LEDGER,
+    IntegrationAction,
+    LedgerPick,
+    SoftwarePick,
+    owned_integration,
+)
 from bot.i18n import Texts
 from bot.rule_callbacks import RuleAction
 from bot.secrets import TOKEN, take_secret
+from bot.uploads import Upload
+from core.accounting.ledger_folder import LedgerFolder
 from core.db import Database
 from core.models import Document, DocumentState, Integration, IntegrationState, ListKind, Rule
 from core.services.authorisations import (
@@ -53,10 +64,13 @@ SOFTWARE: dict[str, str] = {
 }
 OAUTH = frozenset({"xero", "quickbooks"})
 DEEP_LINK = "integration_"
+#: Ledgers offered as buttons; more can still be named by typing their name.
+LISTED_LEDGERS = 20
 
 
 class Linking(StatesGroup):
     ledger = State()
+    new_ledger = State()
     token = State()
 
 
@@ -233,13 +247,72 @@ async def pick_software(
         say.then(_linking(deps, bot, query.message.chat.id, texts, actor, name, purpose, None))
         return
     await state.clear()
-    await state.set_state(Linking.ledger if name == "beancount" else Linking.token)
-    await state.set_data({"n": new_nonce(), "provider": name, "purpose": purpose})
-    key = "integration.ask_ledger" if name == "beancount" else "integration.ask_token"
-    say(query.message.answer(texts(key)))
+    nonce = new_nonce()
+    if name != "beancount":
+        await state.set_state(Linking.token)
+        await state.set_data({"n": nonce, "provider": name, "purpose": purpose})
+        say(query.message.answer(texts("integration.ask_token")))
+        return
+    names = (await (await _folder(actor, deps)).names())[:LISTED_LEDGERS]
+    await state.set_state(Linking.ledger)
+    await state.set_data({"n": nonce, "provider": name, "purpose": purpose, "ledgers": names})
+    say(
+        query.message.answer(
+            texts("integration.ask_ledger"), reply_markup=_ledger_keyboard(names, nonce, texts)
+        )
+    )
 
 
-async def ledger_path(
+async def _folder(actor: Actor, deps: Deps) -> LedgerFolder:
+    """The workspace's folder under the ledger root (made on first use)."""
+    assert actor.workspace is not None
+    return await LedgerFolder.open(root=deps.settings.ledgers_dir, slug=actor.workspace.slug)
+
+
+def _ledger_keyboard(names: list[str], nonce: str, texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for index, name in enumerate(names):
+        builder.button(text=name, callback_data=LedgerPick(n=nonce, i=index))
+    builder.button(
+        text=texts("integration.new_ledger"), callback_data=LedgerPick(n=nonce, i=NEW_LEDGER)
+    )
+    builder.button(text=texts("common.cancel_button"), callback_data=Cancel())
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+async def pick_ledger(
+    query: CallbackQuery,
+    callback_data: LedgerPick,
+    actor: Actor,
+    state: FSMContext,
+    bot: Bot,
+    deps: Deps,
+    callback_answer: CallbackAnswer,
+    texts: Texts,
+    say: Replies,
+) -> None:
+    data = await state.get_data()
+    names = list(data.get("ledgers") or [])
+    current = await state.get_state()
+    if (
+        current != Linking.ledger.state
+        or data.get("n") != callback_data.n
+        or not (callback_data.i == NEW_LEDGER or 0 <= callback_data.i < len(names))
+        or not isinstance(query.message, Message)
+    ):
+        callback_answer.text = texts("common.expired")
+        return
+    if callback_data.i == NEW_LEDGER:
+        await state.set_state(Linking.new_ledger)
+        say(query.message.answer(texts("integration.ask_ledger_name")))
+        return
+    folder = await _folder(actor, deps)
+    path = await folder.locate(names[callback_data.i])
+    await _link_ledger(query.message, path, actor, state, bot, deps, texts, say)
+
+
+async def ledger_named(
     message: Message,
     actor: Actor,
     state: FSMContext,
@@ -248,15 +321,65 @@ async def ledger_path(
     texts: Texts,
     say: Replies,
 ) -> None:
-    path = (message.text or "").strip()
-    if not path or len(path) > 500:
-        say(message.answer(texts("integration.empty_ledger")))
+    """A ledger named by typing: looked for in the workspace's folder, and only there."""
+    folder = await _folder(actor, deps)
+    path = await folder.locate((message.text or "")[:200])
+    await _link_ledger(message, path, actor, state, bot, deps, texts, say)
+
+
+async def new_ledger(
+    message: Message,
+    actor: Actor,
+    state: FSMContext,
+    bot: Bot,
+    deps: Deps,
+    texts: Texts,
+    say: Replies,
+) -> None:
+    assert actor.workspace is not None
+    folder = await _folder(actor, deps)
+    path = await folder.create((message.text or "")[:200], title=actor.workspace.name)
+    await _link_ledger(message, path, actor, state, bot, deps, texts, say)
+
+
+async def ledger_sent(
+    message: Message,
+    actor: Actor,
+    state: FSMContext,
+    bot: Bot,
+    deps: Deps,
+    texts: Texts,
+    say: Replies,
+    upload: Upload | None = None,
+) -> None:
+    """A `.beancount` file sent while a ledger is asked for: kept in the folder, linked."""
+    if upload is None or upload.refused == "unreachable":
+        say(message.answer(texts("common.internal_error")))
         return
+    if upload.refused == "too_big":
+        say(message.answer(texts("integration.ledger_too_big")))
+        return
+    folder = await _folder(actor, deps)
+    path = await folder.receive(upload.filename, upload.content)
+    await _link_ledger(message, path, actor, state, bot, deps, texts, say)
+
+
+async def _link_ledger(
+    message: Message,
+    path: Path,
+    actor: Actor,
+    state: FSMContext,
+    bot: Bot,
+    deps: Deps,
+    texts: Texts,
+    say: Replies,
+) -> None:
     data = await state.get_data()
     await state.clear()
     say(message.answer(texts("integration.checking")))
     provider, purpose = str(data["provider"]), str(data["purpose"])
-    say.then(_linking(deps, bot, message.chat.id, texts, actor, provider, purpose, path))
+    secret = str(path)  # resolved inside the workspace's folder
+    say.then(_linking(deps, bot, message.chat.id, texts, actor, provider, purpose, secret))
 
 
 async def token(
@@ -563,6 +686,17 @@ def build() -> Router:
     router.message.register(show, Command("integration"), StateFilter("*"))
     router.callback_query.register(pick_software, SoftwarePick.filter(), StateFilter("*"))
     router.callback_query.register(act, IntegrationAction.filter(), StateFilter("*"))
-    router.message.register(ledger_path, Linking.ledger, F.text)
+    router.callback_query.register(pick_ledger, LedgerPick.filter(), StateFilter("*"))
+    router.message.register(ledger_named, Linking.ledger, F.text)
+    router.message.register(new_ledger, Linking.new_ledger, F.text)
     router.message.register(token, Linking.token, F.text)
+    return router
+
+
+def build_ledger_upload() -> Router:
+    """A `.beancount` file sent while a ledger is asked for: before the inbox's uploads."""
+    router = Router(name="integration_ledger_upload")
+    router.message.register(
+        ledger_sent, StateFilter(Linking.ledger, Linking.new_ledger), F.document
+    )
     return router

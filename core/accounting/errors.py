@@ -133,3 +133,58 @@ class RuleCodeUnknown(CourierError):
 
     def __init__(self, *, kind: str, code: str) -> None:
         super().__init__(kind=kind, code=code)
+
+
+class LedgerNameInvalid(CourierError):
+    """A ledger from the chat is named by a plain `.beancount` file name, never a path."""
+
+    key = "ledger_name_invalid"
+
+    def __init__(self, *, name: str) -> None:
+        super().__init__(name=name[:60])
+
+
+class LedgerNotFound(CourierError):
+    """No ledger of that name in the workspace's folder (only that folder is ever looked at)."""
+
+    key = "ledger_not_found"
+
+    def __init__(self, *, name: str) -> None:
+        super().__init__(name=name)
+
+
+class LedgerExists(CourierError):
+    """A new or uploaded ledger would replace one already in the folder."""
+
+    key = "ledger_exists"
+
+    def __init__(self, *, name: str) -> None:
+        super().__init__(name=name)
+
+
+class LedgerOutsideFolder(CourierError):
+    """The ledger, a link or an `include` leads out of its workspace's ledger folder (or to
+    a file that is not a ledger): nothing of that file is read, nor quoted."""
+
+    key = "ledger_outside_folder"
+
+    def __init__(self, *, name: str) -> None:
+        super().__init__(name=name)
+
+
+class LedgerPluginRefused(CourierError):
+    """A ledger in the ledger root asks to run a plugin that is not Beancount's own."""
+
+    key = "ledger_plugin_refused"
+
+    def __init__(self, *, name: str, plugin: str) -> None:
+        super().__init__(name=name, plugin=plugin[:80])
+
+
+class LedgerLinkedElsewhere(CourierError):
+    """A ledger is the books of one workspace only."""
+
+    key = "ledger_linked_elsewhere"
+
+    def __init__(self, *, name: str) -> None:
+        super().__init__(name=name)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import DatabaseUnreachable
+from core.permissions import make_private_dir, make_private_file
 
 # SQLite: WAL lets readers work while one writer writes; FULL makes each commit survive a
 # crash of the process and of the machine, since an SMTP 250 promises exactly that.
@@ -60,15 +61,23 @@ def create_engine(
 ) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # It holds the sealed credentials: Courier's user only, from its first byte.
+            make_private_dir(Path(url.database).parent)
+            make_private_file(Path(url.database))
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30, **(connect_args or {})}
+            url,
+            echo=echo,
+            connect_args={"timeout": 30, **(connect_args or {})},
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
         url,
         echo=echo,
+        # A statement's parameters hold sealed credentials and codes: an IntegrityError
+        # (or any DBAPIError) would otherwise carry them into every log that prints it.
+        hide_parameters=True,
         connect_args=connect_args or {},
         pool_pre_ping=True,
         pool_size=10,

@@ -70,7 +70,8 @@ class Member(SQLModel, table=True):
 class Invite(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE", index=True)
-    code: str = Field(max_length=32, unique=True, index=True)
+    #: sha256 of the code, as the OAuth state is kept: the code itself is shown once.
+    code_hash: str = Field(max_length=64, unique=True, index=True)
     role: Role = Field(default=Role.MEMBER, sa_type=String(12))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)

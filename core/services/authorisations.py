@@ -29,6 +29,7 @@ from core.accounting.errors import (
     AuthorizationStateInvalid,
     CompanyMismatch,
     IntegrationNotUsable,
+    LedgerLinkedElsewhere,
     ProviderFailure,
     SecretRequired,
 )
@@ -278,6 +279,7 @@ async def finish(
                 session.add(old)
                 await release_documents(session=session, integration_id=integration_id)
                 await session.flush()
+        await _claim(session, provider, workspace_id, authorized.company)
         integration = await start_integration(
             session=session, workspace_id=workspace_id, provider=provider.name
         )
@@ -314,6 +316,7 @@ async def _finish_reconnect(
         else:
             mismatch = None
             if moved:
+                await _claim(session, provider, integration.workspace_id, authorized.company)
                 log.info(
                     "%s: the books moved from %s to %s",
                     provider.name,
@@ -338,6 +341,25 @@ async def _finish_reconnect(
         state = (await refresh_lists(acc, workspace_id=integration.workspace_id, actor=None)).state
     await publish_blocked(acc, integration_id=integration_id)
     return Connecting(provider=provider.name, integration_id=integration_id, state=state)
+
+
+async def _claim(
+    session: AsyncSession, provider: AccountingProvider, workspace_id: int, company: Company
+) -> None:
+    """A ledger is one workspace's books: refused while another workspace links it. (A
+    company at an online software is its own to share; the software checks access.)"""
+    if provider.auth_kind != AuthKind.LOCAL_FILE:
+        return
+    taken = await session.exec(
+        select(Integration.id).where(
+            Integration.provider == provider.name,
+            Integration.company_id == company.id,
+            Integration.workspace_id != workspace_id,
+            Integration.state != IntegrationState.DISCONNECTED,
+        )
+    )
+    if taken.first() is not None:
+        raise LedgerLinkedElsewhere(name=company.name)
 
 
 async def _moved(

@@ -1,8 +1,14 @@
-"""Members and invite codes. A code joins one person, once, before it expires."""
+"""Members and invite codes. A code joins one person, once, before it expires.
+
+Only a code's sha256 is stored: the code is given once, when it is made (`NewInvite`), so
+a copy of the database joins no one.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
@@ -18,6 +24,20 @@ def new_invite_code() -> str:
     return secrets.token_urlsafe(9)
 
 
+def hash_invite_code(code: str) -> str:
+    return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvite:
+    """An invite just made, with its code: the only time the code is known."""
+
+    code: str = field(repr=False)
+    role: Role
+    expires_at: datetime
+    workspace_id: int
+
+
 async def create_invite(
     *,
     session: AsyncSession,
@@ -25,15 +45,21 @@ async def create_invite(
     role: Role = Role.MEMBER,
     ttl: timedelta,
     now: datetime | None = None,
-) -> Invite:
+) -> NewInvite:
     assert workspace.id is not None
     now = now or utcnow()
+    code = new_invite_code()
     invite = Invite(
-        workspace_id=workspace.id, code=new_invite_code(), role=role, expires_at=now + ttl
+        workspace_id=workspace.id,
+        code_hash=hash_invite_code(code),
+        role=role,
+        expires_at=now + ttl,
     )
     session.add(invite)
     await session.flush()
-    return invite
+    return NewInvite(
+        code=code, role=Role(invite.role), expires_at=invite.expires_at, workspace_id=workspace.id
+    )
 
 
 async def join_workspace(
@@ -48,7 +74,9 @@ async def join_workspace(
     """Spend an invite code. Someone already in the workspace keeps their role and the code."""
     now = now or utcnow()
     invite = (
-        await session.exec(select(Invite).where(Invite.code == code.strip()).with_for_update())
+        await session.exec(
+            select(Invite).where(Invite.code_hash == hash_invite_code(code)).with_for_update()
+        )
     ).first()
     if invite is None:
         raise InviteUnknown()

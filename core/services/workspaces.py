@@ -11,9 +11,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import SlugInvalid, SlugTaken, WorkspaceNotFound
-from core.models import Invite, Role, Workspace, WorkspaceCreate, WorkspacePublic
+from core.models import Role, Workspace, WorkspaceCreate, WorkspacePublic
 from core.models.base import utcnow
-from core.services.members import create_invite
+from core.services.members import NewInvite, create_invite
 
 # A slug is the local part of an address: no "+", which separates the tag in slug+tag@.
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -70,7 +70,7 @@ async def create_workspace(
     data: WorkspaceCreate,
     invite_ttl: timedelta,
     now: datetime | None = None,
-) -> tuple[Workspace, Invite]:
+) -> tuple[Workspace, NewInvite]:
     """Create the workspace and the owner's invite code, in the caller's transaction."""
     slug = check_slug(data.slug if data.slug else make_slug(data.name))
     if await session.scalar(select(Workspace.id).where(Workspace.slug == slug)) is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from core.db import Database
@@ -134,3 +135,39 @@ async def test_rotation_reseals_every_secret_under_the_new_key(
     assert (
         read_credentials(vault=only_new, connection=stored).password.get_secret_value() == PASSWORD
     )
+
+
+async def test_a_failed_insert_logs_no_sealed_credentials(
+    db: Database, vault: Vault, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two processes connect the same account at once: the second insert breaks the
+    unique constraint, and the IntegrityError is logged. Its text named every parameter
+    of the statement, the sealed credentials among them."""
+    assert world.workspace.id
+    assert world.supplier.id
+    assert world.owner.id
+    data = ConnectionCreate(
+        workspace_id=world.workspace.id,
+        supplier_id=world.supplier.id,
+        owner_member_id=world.owner.id,
+        login="compta@dupont.fr",
+        password=SecretStr(PASSWORD),
+    )
+    async with db.transaction() as session:
+        first = await create_connection(session=session, vault=vault, data=data)
+    racer = Connection(
+        workspace_id=first.workspace_id,
+        supplier_id=first.supplier_id,
+        owner_member_id=first.owner_member_id,
+        login=first.login,
+        account_key=first.account_key,
+        credentials_sealed=vault.seal(PASSWORD),
+    )
+    with pytest.raises(IntegrityError) as raised:
+        async with db.transaction() as session:
+            session.add(racer)
+    logging.getLogger("courier.test").error("the insert failed", exc_info=raised.value)
+    assert "UNIQUE" in caplog.text.upper()  # the failure itself is still told
+    for sealed in (racer.credentials_sealed, first.credentials_sealed):
+        assert sealed not in str(raised.value)
+        assert sealed not in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from core.db import Database
 from core.errors import (
@@ -140,3 +141,24 @@ async def test_one_person_can_belong_to_many_workspaces(db: Database) -> None:
             session=session, code=second.code, telegram_user_id=42, display_name="Firm"
         )
     assert a.workspace_id != b.workspace_id
+
+
+async def test_a_copy_of_the_database_holds_no_invite_code(db: Database) -> None:
+    """Whoever reads the database (a backup, a copied file) finds no code to join with:
+    only its hash, as the OAuth state is kept."""
+    async with db.transaction() as session:
+        workspace, owner = await create_workspace(
+            session=session, data=WorkspaceCreate(name="Acme"), invite_ttl=HOUR
+        )
+        member = await create_invite(session=session, workspace=workspace, ttl=HOUR)
+    async with db.engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT * FROM invite"))).all()
+    stored = " ".join(str(value) for row in rows for value in row)
+    assert len(rows) == 2
+    for code in (owner.code, member.code):
+        assert code not in stored
+    async with db.transaction() as session:
+        joined = await join_workspace(
+            session=session, code=f" {member.code} ", telegram_user_id=9, display_name="Dan"
+        )
+    assert joined.role == Role.MEMBER

@@ -1,7 +1,11 @@
 """Beancount 3: a plain-text ledger is the accounting software (the embedded default).
 
-- The company is the ledger's absolute path; connecting checks that Beancount loads it
-  without an error, and a refusal carries Beancount's own message.
+- The company is the ledger's resolved path (links followed); connecting checks that
+  Beancount loads it without an error, and a refusal carries Beancount's own message.
+- A ledger under the ledger root (where the chat keeps each workspace's ledgers) is held
+  to its workspace's folder (ledger_bounds): before every load, nothing it names may lead
+  outside, and it is named to people by its name in the folder, not its server path. The
+  operator's command line may link a ledger anywhere else.
 - A ledger may move (`courier integration reconnect --ledger NEW`): the file at the new
   path is the same books when it holds every entry Courier published to the old one
   (their `courier_key`), or, nothing published yet, when it has the same `title` option.
@@ -53,6 +57,7 @@ from core.accounting.provider import (
     ListKind,
     Published,
 )
+from core.accounting.providers.ledger_bounds import check_bounds, display_name, folder_of
 from core.config import Settings
 from core.filenames import safe_filename
 
@@ -68,10 +73,9 @@ Loaded = tuple[list[Any], list[Any], dict[str, Any]]
 
 
 def build(settings: Settings) -> BeancountProvider:
-    del settings  # nothing to configure: the ledger path is the connection itself
     # Beancount's pickle cache would write a hidden file beside the user's ledger.
     loader.initialize(use_cache=False)
-    return BeancountProvider()
+    return BeancountProvider(ledger_root=settings.ledgers_dir)
 
 
 class BeancountProvider:
@@ -79,6 +83,9 @@ class BeancountProvider:
     display_name = "Beancount"
     auth_kind = AuthKind.LOCAL_FILE
     list_kinds = frozenset({ListKind.ACCOUNTS, ListKind.SUPPLIERS, ListKind.TAX_RATES})
+
+    def __init__(self, *, ledger_root: Path | None = None) -> None:
+        self._root = ledger_root
 
     def warning_starts_at(self, grant: Grant) -> datetime | None:
         return None  # a file does not expire
@@ -95,9 +102,13 @@ class BeancountProvider:
         raise AuthorizationNotSupported(provider=NAME, auth_kind=str(AuthKind.OAUTH2))
 
     async def connect_with_secret(self, *, secret: str) -> Authorized:
-        path, (_, errors, options) = await asyncio.to_thread(_resolve_and_load, secret)
+        path, folder, (_, errors, options) = await asyncio.to_thread(
+            _resolve_and_load, secret, self._root
+        )
         if errors:
-            raise LedgerInvalid(path=str(path), reason=describe_errors(errors))
+            raise LedgerInvalid(
+                path=display_name(path, folder), reason=describe_errors(errors, folder)
+            )
         title = str(options.get("title") or "")
         # Beancount's default title is "Beancount": a ledger without one is named by its file.
         name = title if title and title != "Beancount" else path.name
@@ -118,14 +129,19 @@ class BeancountProvider:
         return grant
 
     async def load_list(self, *, grant: Grant, company: Company, kind: ListKind) -> list[ListItem]:
-        entries = await asyncio.to_thread(_load_clean, Path(company.id))
+        path = Path(company.id)
+        entries = await asyncio.to_thread(_load_clean, path, self._folder(path))
         return lists_from_entries(entries, kind)
 
     async def publish_bill(self, *, grant: Grant, company: Company, bill: Bill) -> Published:
-        return await asyncio.to_thread(_publish, Path(company.id), bill)
+        path = Path(company.id)
+        return await asyncio.to_thread(_publish, path, self._folder(path), bill)
 
     async def disconnect(self, *, grant: Grant, company: Company) -> None:
         return None  # nothing to revoke: the ledger stays the user's
+
+    def _folder(self, path: Path) -> Path | None:
+        return _bounding_folder(path, self._root)
 
 
 def lists_from_entries(entries: Sequence[Any], kind: ListKind) -> list[ListItem]:
@@ -157,50 +173,65 @@ def _open_extra(open_entry: Any) -> dict[str, Any]:
     return {"type": root, "currencies": list(open_entry.currencies or [])}
 
 
-def describe_errors(errors: Sequence[Any]) -> str:
-    """Beancount's own words: `file:line: message`, the first error and how many more."""
+def describe_errors(errors: Sequence[Any], folder: Path | None = None) -> str:
+    """Beancount's own words: `file:line: message`, the first error and how many more.
+    For a ledger held to a folder, only what a file of that folder says is quoted."""
     first = errors[0]
     source = first.source or {}
-    where = f"{source.get('filename')}:{source.get('lineno')}: " if source.get("lineno") else ""
+    filename = str(source.get("filename") or "")
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if folder is not None:
+        inside = filename.startswith("/") and Path(filename).resolve().is_relative_to(folder)
+        if not inside:
+            return f"Beancount reported an error{more}"
+        filename = display_name(Path(filename).resolve(), folder)
+    where = f"{filename}:{source.get('lineno')}: " if source.get("lineno") else ""
     return f"{where}{first.message}{more}"
 
 
-def _resolve_and_load(secret: str) -> tuple[Path, Loaded]:
-    path = Path(secret).expanduser().absolute()
-    return path, _load(path)
+def _bounding_folder(path: Path, root: Path | None) -> Path | None:
+    return folder_of(path.resolve(), root.resolve()) if root is not None else None
 
 
-def _load(path: Path) -> Loaded:
+def _resolve_and_load(secret: str, root: Path | None) -> tuple[Path, Path | None, Loaded]:
+    path = Path(secret).expanduser().resolve()
+    folder = _bounding_folder(path, root)
+    return path, folder, _load(path, folder)
+
+
+def _load(path: Path, folder: Path | None) -> Loaded:
+    if folder is not None:
+        check_bounds(path, folder)
     entries, errors, options = loader.load_file(str(path))
     return list(entries), list(errors), dict(options)
 
 
-def _load_clean(path: Path) -> list[Any]:
-    entries, errors, _ = _load(path)
+def _load_clean(path: Path, folder: Path | None) -> list[Any]:
+    entries, errors, _ = _load(path, folder)
     if errors:
         # The user's ledger is broken right now: try again once they have fixed it.
-        raise Unavailable(provider=NAME, reason=describe_errors(errors))
+        raise Unavailable(provider=NAME, reason=describe_errors(errors, folder))
     return entries
 
 
-def _publish(path: Path, bill: Bill) -> Published:
+def _publish(path: Path, folder: Path | None, bill: Bill) -> Published:
     if not path.is_file():
-        raise Unavailable(provider=NAME, reason=f'File "{path}" does not exist')
+        shown = display_name(path, folder)
+        raise Unavailable(provider=NAME, reason=f'File "{shown}" does not exist')
     with path.open("rb+") as ledger:
         fcntl.flock(ledger.fileno(), fcntl.LOCK_EX)
         try:
-            return _publish_locked(path, ledger, bill)
+            return _publish_locked(path, folder, ledger, bill)
         finally:
             fcntl.flock(ledger.fileno(), fcntl.LOCK_UN)
 
 
-def _publish_locked(path: Path, ledger: Any, bill: Bill) -> Published:
+def _publish_locked(path: Path, folder: Path | None, ledger: Any, bill: Bill) -> Published:
     before = ledger.read()
     found = _find_key(before, bill.idempotency_key)
     if found is not None:
         return Published(external_id=bill.idempotency_key, location=f"{path}:{found}")
-    entries = _load_clean(path)
+    entries = _load_clean(path, folder)
     payable = _payable_account(entries)
     document = _store_document(path.parent, bill)
     relative = document.relative_to(path.parent).as_posix()
@@ -211,12 +242,15 @@ def _publish_locked(path: Path, ledger: Any, bill: Bill) -> Published:
     ledger.write(addition)
     ledger.flush()
     os.fsync(ledger.fileno())
-    _, errors, _ = _load(path)
-    if errors:
+    try:
+        _, errors, _ = _load(path, folder)
+        if errors:
+            raise Rejected(provider=NAME, reason=describe_errors(errors, folder))
+    except BaseException:
         _undo(ledger, length=len(before))
         with suppress(FileNotFoundError):
             document.unlink()
-        raise Rejected(provider=NAME, reason=describe_errors(errors))
+        raise
     # Past the user's lines: the separator (ending a last line without one), a blank line.
     line = before.count(b"\n") + len(separator) + 2
     return Published(external_id=bill.idempotency_key, location=f"{path}:{line}")

@@ -23,7 +23,7 @@ from core.services.accounting import Accounting
 from core.services.authorisations import connect
 from core.services.integrations import expire_integration
 from core.services.rules import set_rule
-from courier.sandbox.chat import TelegramUser
+from courier.sandbox.chat import BotMessage, TelegramUser
 from tests.conftest import make_settings
 from tests.integration.accounting.conftest import LEDGER
 from tests.integration.bot.conftest import TOKEN, Harness
@@ -31,8 +31,9 @@ from tests.integration.bot.conftest import TOKEN, Harness
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Path:
-    path = tmp_path / "books" / "main.beancount"
-    path.parent.mkdir()
+    """The bakery's ledger, in its folder under the ledger root (the harness's data dir)."""
+    path = tmp_path / "var" / "ledgers" / "boulangerie" / "main.beancount"
+    path.parent.mkdir(parents=True)
     path.write_text(LEDGER, encoding="utf-8")
     return path
 
@@ -64,15 +65,22 @@ async def _integration(harness: Harness, workspace: Workspace) -> Integration | 
         return (await session.exec(query.order_by(Integration.id.desc()))).first()  # type: ignore[union-attr]
 
 
-async def _link_from_the_chat(marie: TelegramUser, ledger: Path) -> None:
+async def _ask_for_a_ledger(marie: TelegramUser) -> BotMessage:
     await marie.say("/integration")
     offer = await marie.wait_for_reply()
     assert "No accounting software is linked yet" in offer.text
     assert offer.labels[:4] == ["Beancount", "Xero", "QuickBooks Online", "Pennylane"]
     await marie.press("Beancount", message=offer)
     assert "You chose Beancount" in (await marie.wait_for_edit()).text
-    assert "path of the Beancount ledger" in (await marie.wait_for_reply()).text
-    await marie.say(str(ledger))
+    ask = await marie.wait_for_reply()
+    assert "Which ledger?" in ask.text
+    return ask
+
+
+async def _link_from_the_chat(marie: TelegramUser, ledger: Path) -> None:
+    """The ledger picked from the list of the workspace's folder."""
+    ask = await _ask_for_a_ledger(marie)
+    await marie.press(ledger.name, message=ask)
     assert "Checking the ledger" in (await marie.wait_for_reply()).text
 
 
@@ -82,11 +90,15 @@ async def test_an_owner_links_the_ledger_reloads_it_and_disconnects_keeping_the_
     workspace, code = await harness.workspace("Boulangerie")
     marie = await harness.member("Marie", code)
 
-    # A ledger that does not exist is refused with Beancount's reason; nothing is linked.
-    await _link_from_the_chat(marie, tmp_path / "nowhere.beancount")
+    # A name that is no ledger of the folder is refused; nothing is linked.
+    ask = await _ask_for_a_ledger(marie)
+    assert ask.labels == ["main.beancount", "New ledger", "Cancel"]
+    await marie.say("nowhere")
     refused = await marie.wait_for_reply()
-    assert "cannot be used" in refused.text
+    assert "There is no ledger nowhere.beancount" in refused.text
     assert await _integration(harness, workspace) is None
+    await marie.say("/cancel")
+    await marie.wait_for_reply()
 
     await _link_from_the_chat(marie, ledger)
     linked = await marie.wait_for_reply()
@@ -331,7 +343,7 @@ async def test_changing_software_shows_the_rule_transfer_before_applying_it(
                 account_code=account,
             )
     # The new books have no telecom account.
-    other = tmp_path / "books" / "new.beancount"
+    other = ledger.parent / "new.beancount"
     other.write_text(LEDGER.replace("2026-01-01 open Expenses:Telecom           EUR\n", ""))
 
     await marie.press("Change software", message=status)
@@ -339,7 +351,7 @@ async def test_changing_software_shows_the_rule_transfer_before_applying_it(
     await marie.press("Beancount", message=choose)
     await marie.wait_for_edit()
     await marie.wait_for_reply()
-    await marie.say(str(other))
+    await marie.say("new.beancount")  # typed, rather than pressed
     await marie.wait_for_reply()  # checking
     assert "Linked to Beancount." in (await marie.wait_for_reply()).text
     preview = await marie.wait_for_reply()
