@@ -16,7 +16,7 @@ from typing import Literal
 from core.config import Settings
 from core.durable import fsync_dir
 from core.errors import SecretKeyInvalid
-from core.permissions import make_private_dir
+from core.file_modes import make_private_dir
 from core.vault import fingerprint, generate_key
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from core.durable import fsync_dir
 from core.errors import NotFound, StorageFailed
-from core.permissions import make_private_dir
+from core.file_modes import make_private_dir
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -12,9 +12,9 @@ from core.config import Settings
 from core.db import Database, create_database
 from core.db.migrate import current_revision, head_revision
 from core.errors import CourierError, SecretKeyMissing
+from core.file_modes import make_private_dir, open_to_others
 from core.keyring import read_keyring
 from core.models import VaultCanary
-from core.permissions import make_private_dir, open_to_others
 from core.services.secrets import CANARY, count_sealed
 from core.storage import LocalDocumentStore
 from core.vault import Vault

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import DatabaseUnreachable
-from core.permissions import make_private_dir, make_private_file
+from core.file_modes import make_private_dir, make_private_file
 
 # SQLite: WAL lets readers work while one writer writes; FULL makes each commit survive a
 # crash of the process and of the machine, since an SMTP 250 promises exactly that.
