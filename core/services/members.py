@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.errors import InviteExpired, InviteUnknown, InviteUsed, MemberNotInWorkspace
+from core.errors import (
+    AnswerInvalid,
+    InviteExpired,
+    InviteUnknown,
+    InviteUsed,
+    MemberNotInWorkspace,
+)
 from core.models import Invite, Member, Role, Workspace
 from core.models.base import utcnow
 
@@ -103,7 +109,10 @@ async def set_mail_address(*, session: AsyncSession, member: Member, address: st
 
     What arrives from it, authenticated as its own domain, is trusted as the member's word.
     """
-    member.mail_address = normalise_address(address) if address else None
+    normalised = normalise_address(address) if address else None
+    if normalised == "":
+        raise AnswerInvalid(field="mail_address", reason="not_an_address")
+    member.mail_address = normalised
     session.add(member)
     await session.flush()
 
