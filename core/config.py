@@ -78,7 +78,8 @@ class Settings(BaseSettings):
         default=60, ge=1, description="A dead mail worker's messages are taken over after this."
     )
     mail_authentication: bool = Field(
-        default=True, description="Check SPF, DKIM, ARC and DMARC of mail received over SMTP."
+        default=True,
+        description="Check SPF, DKIM, ARC and DMARC of mail (off: no mail vouches for a supplier).",
     )
     smtp_auth_user: str | None = Field(default=None, description="Enables AUTH for submission.")
     smtp_auth_password: SecretStr | None = Field(default=None, description="AUTH's password.")

@@ -21,10 +21,16 @@ class DomainIndex:
         self._owners = owners
 
     def supplier_for(self, sender_domain: str) -> int | None:
+        found = self.suppliers_for(sender_domain)
+        # A domain two suppliers share (a marketplace) names neither of them.
+        return next(iter(found)) if len(found) == 1 else None
+
+    def suppliers_for(self, sender_domain: str) -> frozenset[int]:
+        """Every supplier using the nearest listed domain: several for a shared one
+        (EDF's entities, a telecom's brands), all of which a forger may pose as."""
         labels = sender_domain.lower().rstrip(".").split(".")
         for start in range(len(labels) - 1):
             found = self._owners.get(".".join(labels[start:]))
             if found:
-                # A domain two suppliers share (a marketplace) names neither of them.
-                return next(iter(found)) if len(found) == 1 else None
-        return None
+                return frozenset(found)
+        return frozenset()

@@ -125,3 +125,9 @@ class AnswerInvalid(CourierError):
     """A person's answer in review cannot be the asked field's value (core/services/review)."""
 
     key = "answer_invalid"
+
+
+class ConfirmationManagerRequired(CourierError):
+    """Only owners and admins confirm new bank details or an unproven sender."""
+
+    key = "confirmation_manager_required"

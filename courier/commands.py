@@ -10,12 +10,13 @@ from pathlib import Path
 from core.config import Settings
 from core.db import create_database
 from core.db.migrate import head_revision, upgrade
+from core.errors import MemberNotInWorkspace
 from core.keyring import read_keyring, write_key_file
 from core.models import DocumentSource, Locale, Role, WorkspaceCreate
 from core.services.catalog import load_search
 from core.services.connections import list_connections
 from core.services.documents import IncomingDocument, ingest_document, list_documents
-from core.services.members import create_invite, join_workspace
+from core.services.members import create_invite, find_member, join_workspace, set_mail_address
 from core.services.secrets import reseal_all
 from core.services.workspaces import (
     create_workspace,
@@ -120,6 +121,21 @@ async def workspace_join(args: argparse.Namespace, settings: Settings) -> int:
             display_name=args.name,
         )
     print(f"{member.display_name} joined as {member.role}")
+    return 0
+
+
+async def workspace_member_address(args: argparse.Namespace, settings: Settings) -> int:
+    """Mail from this address, authenticated as its own domain, is the member's word."""
+    async with open_runtime(settings) as rt, rt.db.transaction() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        member = await find_member(
+            session=session, workspace_id=workspace.id, telegram_user_id=args.telegram_id
+        )
+        if member is None:
+            raise MemberNotInWorkspace(member_id=args.telegram_id)
+        await set_mail_address(session=session, member=member, address=args.address)
+    print(f"{member.display_name} forwards from {member.mail_address or 'no address'}")
     return 0
 
 

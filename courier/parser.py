@@ -152,6 +152,15 @@ def build_parser() -> Parser:
         "--telegram-id", type=int, required=True, help="the person's Telegram user id"
     )
     join.add_argument("--name", required=True)
+    forwards = leaf(
+        ws,
+        "member-address",
+        "commands:workspace_member_address",
+        "the address a member forwards invoices from (what they forward, Courier trusts)",
+    )
+    _workspace_flag(forwards)
+    forwards.add_argument("--telegram-id", type=int, required=True, help="the member's id")
+    forwards.add_argument("address", nargs="?", help="omit it to forget the address")
 
     catalog = sub.add_parser("catalog", help="the supplier catalog").add_subparsers(
         dest="action", required=True, metavar="ACTION"

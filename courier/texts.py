@@ -43,6 +43,9 @@ ERRORS: dict[str, str] = {
         "this workspace is already linked to {provider} ({state}); change software instead"
     ),
     "list_kind_unknown": "unknown list '{kind}'; choose one of {known}",
+    "confirmation_manager_required": (
+        "only the workspace's owners and admins confirm bank details or a sender ({subject})"
+    ),
     # Accounting integrations (issue #7)
     "provider_failure": "{provider} failed",
     "integration_expired": (

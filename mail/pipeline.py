@@ -16,8 +16,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.domains import DomainIndex
 from core.errors import ChallengeClosed
+from core.extraction.errors import ExtractionError
+from core.extraction.safexml import parse_xml
 from core.filenames import safe_filename
 from core.models import (
+    Document,
     DocumentSource,
     DocumentState,
     InboundChannel,
@@ -27,17 +30,28 @@ from core.models import (
 )
 from core.services.challenges import challenges_for_sender, submit_code
 from core.services.documents import IncomingDocument, ingest_document, move_document
+from core.services.members import member_by_address
 from core.services.notifications import enqueue
+from core.services.provenance import VOUCHED, trusted_for, vouched
+from core.sniff import einvoice_syntax
 from core.storage import DocumentStore
 from core.vault import Vault
-from mail.authentication import DnsResolver, authenticate, looks_spoofed
+from mail.authentication import DnsResolver, SenderAuth, authenticate, vouched_by
 from mail.otp import find_code
-from mail.parse import ParsedMessage, document_attachments, forwarding_confirmation
+from mail.parse import Attachment, ParsedMessage, document_attachments, forwarding_confirmation
 
 log = logging.getLogger(__name__)
 
 #: Why a document is held: its sender posed as a known supplier, unauthenticated.
 SPOOFED = "sender_unauthenticated"
+#: Why a message's state carries a note: parts of it were not read (see outcome["skipped"]).
+SKIPPED = "content_skipped"
+#: Forwarded originals whose signature is checked, at most: each costs DNS lookups.
+MAX_ORIGINALS = 4
+#: The reading marker (core/services/reading.py): a file refused here is never parsed there.
+_READ = "_read"
+#: Notes of what was skipped, at most, on one message.
+_NOTES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +75,12 @@ class Job:
     raw: bytes
     added: list[int] = field(default_factory=list)
     already: list[int] = field(default_factory=list)
-    #: Set when the sender claims to be a known supplier and nothing vouches for it.
-    spoofed: bool = False
+    #: What the mail's own authentication proves for its documents (provenance.vouched).
+    vouch: dict[str, Any] | None = None
+    #: The same for each forwarded original that a supplier's domain signed, by index.
+    original_vouches: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The message's state_reason, when it has one.
+    reason: str | None = None
 
     @property
     def workspace_id(self) -> int:
@@ -94,6 +112,34 @@ def _notice(job: Job, kind: str, **payload: Any) -> dict[str, Any]:
 async def _supplier(ctx: Context, domain: str) -> Supplier | None:
     supplier_id = ctx.domains.supplier_for(domain)
     return await ctx.session.get(Supplier, supplier_id) if supplier_id is not None else None
+
+
+async def _claimed_suppliers(ctx: Context, domain: str) -> list[Supplier]:
+    """Every known supplier the sender's domain names, a shared domain's several included."""
+    found = [await ctx.session.get(Supplier, i) for i in sorted(ctx.domains.suppliers_for(domain))]
+    return [supplier for supplier in found if supplier is not None]
+
+
+def _vouch_for(job: Job, attachment: Attachment | None) -> dict[str, Any] | None:
+    """What vouches for one file: the member who forwarded it, the supplier that signed
+    the forwarded original holding it, or what authenticates the mail itself."""
+    if job.vouch is not None and job.vouch["by"] == "member_forward":
+        return job.vouch
+    if attachment is not None and attachment.original in job.original_vouches:
+        return job.original_vouches[attachment.original]
+    return job.vouch
+
+
+async def _judge(job: Job, ctx: Context, document: Document, attachment: Attachment | None) -> None:
+    """Record what vouches for a new document, and hold it when its sender poses as a
+    known supplier that nothing proves (bank-detail fraud). Reading checks the supplier
+    again once the page names it (VAT number, SIREN, name)."""
+    record = _vouch_for(job, attachment)
+    if record is not None:
+        document.fields = {**(document.fields or {}), VOUCHED: record}
+    claimed = await _claimed_suppliers(ctx, job.parsed.from_domain)
+    if claimed and not any(trusted_for(document, s.domains) for s in claimed):
+        move_document(document, DocumentState.NEEDS_REVIEW, reason=SPOOFED)
 
 
 class Postmaster:
@@ -177,28 +223,67 @@ class OneTimeCode:
 
 class SenderAuthentication:
     """SPF, DKIM, ARC and DMARC, after the 250 and never a reason to refuse: forwarding
-    breaks SPF, and a refused invoice is lost. A sender posing as a known supplier with
-    nothing to vouch for it gets its documents held for review (bank-detail fraud)."""
+    breaks SPF, and a refused invoice is lost. It records what vouches for the message's
+    documents: the From domain authenticated (a supplier's, or a member's own address),
+    and each forwarded original a domain signed. Nothing proven, nothing recorded."""
 
     name = "sender_authentication"
 
     async def process(self, job: Job, ctx: Context) -> InboundState | None:
-        if ctx.resolver is None or job.message.channel != InboundChannel.SMTP:
-            return None  # a mailbox's own server has already judged what it delivered
-        auth = await authenticate(
+        if ctx.resolver is None:
+            return None  # authentication is off: nothing can vouch for the mail
+        # A watched mailbox's message has no SMTP peer here: SPF says "none", and DKIM,
+        # which survives delivery, still proves the signer.
+        smtp = job.message.channel == InboundChannel.SMTP
+        auth = await self._authenticate(
             job.raw,
-            mail_from=job.message.mail_from,
-            peer_ip=job.message.peer,
-            helo=job.message.helo,
+            ctx,
+            mail_from=job.message.mail_from if smtp else "",
+            peer_ip=job.message.peer if smtp else None,
+            helo=job.message.helo if smtp else None,
+        )
+        job.message.outcome = job.message.outcome | {"auth": auth.to_json()}
+        if vouched_by(auth) is not None:
+            job.vouch = await self._sender_vouch(job, ctx, auth)
+        wanted = sorted(
+            {a.original for a in document_attachments(job.parsed) if a.original is not None}
+        )
+        for index in wanted[:MAX_ORIGINALS]:
+            inner = await self._authenticate(job.parsed.originals[index], ctx)
+            # Only a signature counts: SPF and ARC describe a delivery long past.
+            if vouched_by(inner) == "dkim":
+                job.original_vouches[index] = vouched("forwarded_original", inner.from_domain)
+        return None
+
+    @staticmethod
+    async def _authenticate(
+        raw: bytes,
+        ctx: Context,
+        *,
+        mail_from: str = "",
+        peer_ip: str | None = None,
+        helo: str | None = None,
+    ) -> SenderAuth:
+        assert ctx.resolver is not None
+        return await authenticate(
+            raw,
+            mail_from=mail_from,
+            peer_ip=peer_ip,
+            helo=helo,
             resolver=ctx.resolver,
             receiver=ctx.receiver,
         )
-        job.message.outcome = job.message.outcome | {"auth": auth.to_json()}
-        supplier = await _supplier(ctx, auth.from_domain or job.parsed.from_domain)
-        job.spoofed = supplier is not None and looks_spoofed(
-            auth, supplier_domains=supplier.domains
+
+    @staticmethod
+    async def _sender_vouch(job: Job, ctx: Context, auth: SenderAuth) -> dict[str, Any]:
+        address = job.parsed.from_address
+        member = await member_by_address(
+            session=ctx.session, workspace_id=job.workspace_id, address=address
         )
-        return None
+        if member is not None and address.rpartition("@")[2].lower() == auth.from_domain:
+            # The person vouches for what they forward from their own, proven, address.
+            return vouched("member_forward", auth.from_domain)
+        return vouched("supplier_domain", auth.from_domain)
 
 
 class Attachments:
@@ -226,10 +311,25 @@ class Attachments:
                 now=ctx.now,
             )
             assert result.document.id is not None
-            if result.created and job.spoofed:
-                move_document(result.document, DocumentState.NEEDS_REVIEW, reason=SPOOFED)
+            if result.created:
+                refuse_hostile_xml(result.document, attachment)
+                await _judge(job, ctx, result.document, attachment)
             (job.added if result.created else job.already).append(result.document.id)
         return None
+
+
+def refuse_hostile_xml(document: Document, attachment: Attachment) -> None:
+    """An XML file that is no e-invoice (a DTD, entities: XXE, billion laughs) stays in
+    the inbox with the parser's reason, and is never handed to the reader."""
+    if not attachment.content_type.endswith("xml") or einvoice_syntax(attachment.data):
+        return
+    try:
+        parse_xml(attachment.data)
+    except ExtractionError as err:
+        reason = err.reason
+    else:
+        reason = "unsupported_xml"
+    document.fields = {**(document.fields or {}), _READ: {"error": reason}}
 
 
 class LinkOnly:
@@ -260,6 +360,7 @@ class LinkOnly:
             document.fields = document.fields | {
                 "links": {"value": list(job.parsed.links), "source": "email", "confidence": 1.0}
             }
+            await _judge(job, ctx, document, None)
             job.added.append(document.id)
         else:
             job.already.append(document.id)
@@ -277,6 +378,11 @@ class Report:
             "already": job.already,
             "links": list(job.parsed.links),
         }
+        if job.parsed.skipped:
+            # What was not read, and why, stays with the message: nothing goes silently.
+            skipped = list(job.parsed.skipped[:_NOTES])
+            job.message.outcome = job.message.outcome | {"skipped": skipped}
+            job.reason = SKIPPED
         if job.added:
             await enqueue(
                 session=ctx.session, **_notice(job, "documents_received", document_ids=job.added)

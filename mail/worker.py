@@ -164,7 +164,7 @@ class MailWorker:
                 if error is not None:
                     retry_later(message, reason=error, now=now)
                     continue
-                settle_message(message, state, now=now)
+                settle_message(message, state, reason=job.reason, now=now)
                 filed.extend(job.added)
                 if state == InboundState.CODE_RELAYED and message.sha256:
                     forget.append(message.sha256)

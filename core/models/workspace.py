@@ -65,6 +65,8 @@ class Member(SQLModel, table=True):
     chat_blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: The weekly digest (owners and admins get it; on unless they turn it off).
     weekly_digest: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
+    #: The member's own mail address: what they forward from it, authenticated, they vouch for.
+    mail_address: str | None = Field(default=None, max_length=320, index=True)
 
 
 class Invite(SQLModel, table=True):

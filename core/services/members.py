@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.errors import InviteExpired, InviteUnknown, InviteUsed, MemberNotInWorkspace
+from core.errors import (
+    AnswerInvalid,
+    InviteExpired,
+    InviteUnknown,
+    InviteUsed,
+    MemberNotInWorkspace,
+)
 from core.models import Invite, Member, Role, Workspace
 from core.models.base import utcnow
 
@@ -124,3 +130,36 @@ async def get_member(*, session: AsyncSession, workspace_id: int, member_id: int
 async def list_members(*, session: AsyncSession, workspace_id: int) -> list[Member]:
     query = select(Member).where(Member.workspace_id == workspace_id).order_by(col(Member.id))
     return list((await session.exec(query)).all())
+
+
+async def set_mail_address(*, session: AsyncSession, member: Member, address: str | None) -> None:
+    """The address `member` forwards invoices from; None forgets it.
+
+    What arrives from it, authenticated as its own domain, is trusted as the member's word.
+    """
+    normalised = normalise_address(address) if address else None
+    if normalised == "":
+        raise AnswerInvalid(field="mail_address", reason="not_an_address")
+    member.mail_address = normalised
+    session.add(member)
+    await session.flush()
+
+
+async def member_by_address(
+    *, session: AsyncSession, workspace_id: int, address: str
+) -> Member | None:
+    wanted = normalise_address(address)
+    if not wanted:
+        return None
+    query = (
+        select(Member)
+        .where(Member.workspace_id == workspace_id, Member.mail_address == wanted)
+        .order_by(col(Member.id))
+    )
+    return (await session.exec(query)).first()
+
+
+def normalise_address(address: str) -> str:
+    """Lower case, no angle brackets: "<Marie@Acme.fr>" and "marie@acme.fr" are one."""
+    text = address.strip().strip("<>").strip().lower()
+    return text if text.count("@") == 1 and len(text) <= 320 else ""

@@ -32,9 +32,10 @@ from core.errors import NotFound
 from core.extraction import ExtractionError, InvoiceData, invoice_to_dict
 from core.extraction.fields import Field
 from core.extraction.sandbox import read_document
-from core.models import Document, DocumentState
+from core.models import Document, DocumentSource, DocumentState, Supplier
 from core.models.base import utcnow
 from core.services.documents import move_document
+from core.services.provenance import trusted_for
 from core.services.review_notices import announce_review
 from core.services.supplier_profiles import (
     CatalogName,
@@ -49,6 +50,9 @@ from core.storage import DocumentStore
 log = logging.getLogger(__name__)
 
 READ_MARKER = "_read"
+#: The confirmations a held document waits for, in order: "sender", "iban".
+CONFIRM = "_confirm"
+SENDER_UNAUTHENTICATED = "sender_unauthenticated"
 #: Below this, a value is shown to a person but not copied into the document's columns.
 TRUSTED_CONFIDENCE = 0.8
 # The columns' widths (core/models/document.py): PostgreSQL refuses longer values.
@@ -154,11 +158,21 @@ async def file_reading(
     profile = await remember_supplier(
         session=session, workspace_id=document.workspace_id, match=match, data=data
     )
+    suppliers = await _suppliers_named(
+        session, document.supplier_id, match.supplier_id if match else None
+    )
+    # Each supplier the document is filed under must vouch for it, whoever named it.
+    trusted = all(trusted_for(document, s.domains) for s in suppliers)
+    pending: list[str] = []
+    if not trusted and _by_mail(document) and any(s.domains for s in suppliers):
+        pending.append("sender")
     fields = dict(document.fields)
-    fraud: str | None = None
     if profile is not None:
         fields["_supplier"] = {"profile_id": profile.id, "matched_by": match.by if match else "new"}
-        fraud = check_bank_account(profile, data)
+        # Without a supplier whose domain could prove it, only a person's word counts.
+        vouched = trusted_for(document, ()) or (trusted and any(s.domains for s in suppliers))
+        if check_bank_account(profile, data, trusted=vouched) is not None:
+            pending.append("iban")
         fields = apply_habits(fields, profile.habits)
         rule = await find_supplier_rule(
             session=session,
@@ -184,6 +198,10 @@ async def file_reading(
         document.fields = {**document.fields, "_duplicate_of": original}
         move_document(document, DocumentState.ARCHIVED, reason="duplicate")
         return
+    if pending:
+        # Each confirmation is asked in turn (core/services/review.py), sender first.
+        document.fields = {**document.fields, CONFIRM: pending}
+    fraud = {"sender": SENDER_UNAUTHENTICATED, "iban": "new_iban"}[pending[0]] if pending else None
     reason = fraud or review_reason(
         data, known_total=document.total_amount, supplier_known=document.supplier_name is not None
     )
@@ -191,6 +209,15 @@ async def file_reading(
         reason = "missing_currency"
     if reason is not None and document.state == DocumentState.INBOX:
         move_document(document, DocumentState.NEEDS_REVIEW, reason=reason)
+
+
+async def _suppliers_named(session: AsyncSession, *ids: int | None) -> list[Supplier]:
+    found = [await session.get(Supplier, i) for i in sorted({i for i in ids if i is not None})]
+    return [supplier for supplier in found if supplier is not None]
+
+
+def _by_mail(document: Document) -> bool:
+    return DocumentSource(document.source) in (DocumentSource.EMAIL, DocumentSource.IMAP)
 
 
 def apply_habits(fields: dict[str, Any], habits: dict[str, Any]) -> dict[str, Any]:

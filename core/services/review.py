@@ -21,13 +21,13 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.errors import AnswerInvalid
+from core.errors import AnswerInvalid, ConfirmationManagerRequired, MemberNotInWorkspace
 from core.extraction.amounts import parse_amount
 from core.extraction.dates import find_dates
 from core.extraction.identifiers import is_valid_iban
-from core.models import Document, DocumentState, SupplierProfile
+from core.models import Document, DocumentState, Member, SupplierProfile
 from core.services.documents import get_document, move_document
-from core.services.reading import TRUSTED_CONFIDENCE
+from core.services.reading import CONFIRM, TRUSTED_CONFIDENCE
 from core.services.supplier_profiles import trust_bank_account
 
 #: Fields a person may be asked for, most important first.
@@ -78,8 +78,12 @@ def next_question(document: Document, *, habits: dict[str, Any] | None = None) -
     habits = habits or {}
     confirmed = set(fields.get("_confirmed", []))
     if document.state == DocumentState.NEEDS_REVIEW:
-        subject = CONFIRMATIONS.get(document.state_reason or "")
-        if subject is not None and subject not in confirmed:
+        # The reason's confirmation first, then any other the reading found (both an
+        # unproven sender and an unknown account: each needs its own "yes").
+        subjects = [CONFIRMATIONS.get(document.state_reason or ""), *fields.get(CONFIRM, [])]
+        for subject in dict.fromkeys(s for s in subjects if s in CONFIRMATIONS.values()):
+            if subject is None or subject in confirmed:
+                continue
             shown = _value(fields.get("iban")) if subject == "iban" else document.supplier_name
             read = None if shown is None else str(shown)
             return Question(document.id, subject, f"review.confirm.{subject}", read, (YES, NO))
@@ -154,6 +158,45 @@ async def answer_question(
     upcoming = next_question(document, habits=profile.habits if profile else None)
     if upcoming is None and document.state == DocumentState.NEEDS_REVIEW:
         move_document(document, DocumentState.INBOX)
+    session.add(document)
+    await session.flush()
+    return upcoming
+
+
+async def confirm_held_document(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    document_id: int,
+    subject: str,
+    accept: bool,
+    member: Member,
+) -> Question | None:
+    """A manager's answer to a fraud confirmation ("iban": new bank details, "sender": an
+    unproven sender); returns the next question, as `answer_question` does.
+
+    Only owners and admins may vouch for a supplier's bank account: a confirmed account is
+    trusted for every later invoice of the supplier. Raises MemberNotInWorkspace or
+    ConfirmationManagerRequired, and AnswerInvalid for an unknown `subject`.
+    """
+    if member.workspace_id != workspace_id:
+        raise MemberNotInWorkspace(member_id=member.id)
+    if not member.role.manages:
+        raise ConfirmationManagerRequired(subject=subject)
+    if subject not in CONFIRMATIONS.values():
+        raise AnswerInvalid(field=subject, reason="unknown_field")
+    upcoming = await answer_question(
+        session=session,
+        workspace_id=workspace_id,
+        document_id=document_id,
+        field=subject,
+        answer=YES if accept else NO,
+    )
+    document = await get_document(
+        session=session, workspace_id=workspace_id, document_id=document_id
+    )
+    by = dict(document.fields.get("_confirmed_by", {}))
+    document.fields = {**document.fields, "_confirmed_by": {**by, subject: member.id}}
     session.add(document)
     await session.flush()
     return upcoming

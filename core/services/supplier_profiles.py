@@ -130,8 +130,8 @@ async def remember_supplier(
     """The profile for this reading's supplier, created on first sight; None if nameless.
 
     Identifiers are added when missing, never replaced. Bank accounts are not added here:
-    the first one is trusted on first use by `check_bank_account`, later ones only when
-    a person confirms them.
+    the first one from a trusted document by `check_bank_account`, others only when a
+    manager confirms them.
     """
     profile = match.profile if match is not None else None
     if profile is None:
@@ -178,24 +178,26 @@ async def _by_key(session: AsyncSession, workspace_id: int, key: str) -> Supplie
     return (await session.exec(query)).first()
 
 
-def check_bank_account(profile: SupplierProfile, data: InvoiceData) -> str | None:
-    """ "new_iban" when a known supplier's invoice asks to be paid into a new account.
+def check_bank_account(profile: SupplierProfile, data: InvoiceData, *, trusted: bool) -> str | None:
+    """ "new_iban" when an invoice asks to be paid into an account the supplier never used.
 
-    The first account a supplier's invoice shows is trusted on first use and remembered.
+    Only a `trusted` document (see core/services/provenance) may give a supplier its first
+    account: a forger's invoice arriving first must not make the forger's account the one
+    the real invoices are measured against. Any other account waits for a manager.
     """
     if data.iban is None:
         return None
     iban = _compact(data.iban.value)
-    if not profile.ibans:
-        profile.ibans = [iban]
-        return None
     if iban in profile.ibans:
+        return None
+    if trusted and not profile.ibans:
+        profile.ibans = [iban]
         return None
     return "new_iban"
 
 
 def trust_bank_account(profile: SupplierProfile, iban: str) -> None:
-    """A person confirmed the account: later invoices paying into it pass."""
+    """A manager confirmed the account: later invoices paying into it pass."""
     compact = _compact(iban)
     if compact not in profile.ibans:
         # A new list: the JSON column only notices reassignment.

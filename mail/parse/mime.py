@@ -43,6 +43,7 @@ MAX_PARTS = 500
 MAX_FORWARD_NESTING = 8
 _MAX_DEPTH = 60
 _RFC822 = "message/rfc822"
+_XML_HEAD = 8192
 _HEADERS_WITH_DEFECTS = ("from", "to", "cc", "subject", "date", "message-id")
 
 
@@ -71,19 +72,36 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 
 def document_attachments(msg: ParsedMessage) -> tuple[Attachment, ...]:
-    """Return the attachments that may be invoices: PDFs, images, office files, e-invoices."""
+    """Return the attachments that may be invoices: PDFs, images, office files, e-invoices,
+    and XML with a DTD or entities (XXE, billion laughs), kept to be refused with a reason."""
     return tuple(
         attachment
         for attachment in msg.attachments
         if is_document_type(attachment.content_type)
-        and (not attachment.content_type.endswith("xml") or einvoice_syntax(attachment.data))
+        and (
+            not attachment.content_type.endswith("xml")
+            or einvoice_syntax(attachment.data)
+            or _declares_dtd(attachment.data)
+        )
     )
+
+
+_DTD_MARKERS = tuple(
+    marker.encode(encoding)
+    for marker in ("<!DOCTYPE", "<!ENTITY")
+    for encoding in ("utf-8", "utf-16-le", "utf-16-be")
+)
+
+
+def _declares_dtd(data: bytes) -> bool:
+    head = data[:_XML_HEAD]
+    return any(marker in head for marker in _DTD_MARKERS)
 
 
 def _read(raw: bytes, mail_policy: Policy, defects: list[str]) -> ParsedMessage:
     msg = email.message_from_bytes(raw, policy=mail_policy)
     walk = _Walk(mail_policy, defects)
-    walk.visit(msg, (), 0)
+    walk.visit(msg, (), 0, None)
     for name in _HEADERS_WITH_DEFECTS:
         for defect in getattr(_safe_get(msg, name), "defects", ()):
             walk.defect(f"{name}: {type(defect).__name__}")
@@ -111,6 +129,8 @@ def _read(raw: bytes, mail_policy: Policy, defects: list[str]) -> ParsedMessage:
         attachments=kept,
         links=invoice_links("\n".join(body for _, body in walk.texts) or text, readings),
         defects=tuple(dict.fromkeys(defects)),
+        originals=tuple(walk.originals),
+        skipped=tuple(dict.fromkeys(walk.skipped)),
     )
 
 
@@ -132,7 +152,17 @@ def _best_text(walk: _Walk, readings: tuple[HtmlReading, ...]) -> str:
 class _Walk:
     """The state of one pass over a message's parts."""
 
-    __slots__ = ("budget", "defects", "found", "htmls", "parts", "policy", "texts")
+    __slots__ = (
+        "budget",
+        "defects",
+        "found",
+        "htmls",
+        "originals",
+        "parts",
+        "policy",
+        "skipped",
+        "texts",
+    )
 
     def __init__(self, mail_policy: Policy, defects: list[str]) -> None:
         self.policy = mail_policy
@@ -142,18 +172,27 @@ class _Walk:
         self.texts: list[tuple[int, str]] = []
         self.htmls: list[tuple[int, str]] = []
         self.found: list[tuple[Attachment, str | None]] = []
+        self.originals: list[bytes] = []
+        self.skipped: list[str] = []
 
     def defect(self, text: str) -> None:
         self.defects.append(text)
 
-    def visit(self, part: Message, origin: tuple[str, ...], depth: int) -> None:
+    def skip(self, text: str) -> None:
+        """Something was not read: a defect, and a note the message keeps (nothing silent)."""
+        self.defects.append(text)
+        self.skipped.append(text)
+
+    def visit(
+        self, part: Message, origin: tuple[str, ...], depth: int, original: int | None
+    ) -> None:
         self.parts += 1
         if self.parts > MAX_PARTS or depth > _MAX_DEPTH:
-            self.defect(f"more than {MAX_PARTS} parts or {_MAX_DEPTH} levels, rest skipped")
+            self.skip(f"more than {MAX_PARTS} parts or {_MAX_DEPTH} levels, rest skipped")
             return
         content_type = _content_type(part)
         if not part.is_multipart():
-            self._leaf(part, content_type, origin)
+            self._leaf(part, content_type, origin, original)
         # Read after the leaf: decoding a bad base64 body is what records its defect.
         for defect in getattr(part, "defects", ()):
             self.defect(f"{content_type}: {type(defect).__name__}")
@@ -164,18 +203,28 @@ class _Walk:
             return
         if content_type.startswith("message/"):
             if origin.count(_RFC822) >= MAX_FORWARD_NESTING:
-                self.defect(f"forwarded more than {MAX_FORWARD_NESTING} levels deep, skipped")
+                self.skip(f"forwarded more than {MAX_FORWARD_NESTING} levels deep, skipped")
                 return
             encoded = _encoded_message(part, payload)
             if encoded is not None:
                 self._forwarded(encoded, origin)
                 return
             origin = (*origin, _RFC822)
+            if content_type == _RFC822 and isinstance(payload[0], Message):
+                original = self._original(_message_bytes(payload[0]))
         for sub in payload:
             if isinstance(sub, Message):
-                self.visit(sub, origin, depth + 1)
+                self.visit(sub, origin, depth + 1, original)
 
-    def _leaf(self, part: Message, content_type: str, origin: tuple[str, ...]) -> None:
+    def _original(self, data: bytes | None) -> int | None:
+        if data is None:
+            return None
+        self.originals.append(data)
+        return len(self.originals) - 1
+
+    def _leaf(
+        self, part: Message, content_type: str, origin: tuple[str, ...], original: int | None
+    ) -> None:
         data = _payload(part)
         filename = part_filename(part)
         is_body = content_type in ("text/plain", "text/html") and filename is None
@@ -187,7 +236,8 @@ class _Walk:
         if not data:
             return
         content_id = header_text(part, "content-id")
-        self.route(data, filename, content_type, origin, normalise_cid(content_id) or None, 0)
+        cid = normalise_cid(content_id) or None
+        self.route(data, filename, content_type, origin, cid, 0, original)
 
     def route(
         self,
@@ -197,6 +247,7 @@ class _Walk:
         origin: tuple[str, ...],
         content_id: str | None,
         zip_depth: int,
+        original: int | None = None,
     ) -> None:
         sniffed = sniff_content_type(data, filename)
         if sniffed == TNEF:
@@ -205,7 +256,7 @@ class _Walk:
         elif sniffed == ZIP:
             label = safe_filename(filename, default="archive.zip")
             if zip_depth >= self.budget.limits.max_depth:
-                self.defect(f"{label}: zip nested too deep, not unpacked")
+                self.skip(f"{label}: zip nested too deep, not unpacked")
                 return
             members, defects = unpack_zip(data, name=label, budget=self.budget)
             zip_depth += 1
@@ -218,24 +269,26 @@ class _Walk:
             name = safe_filename(filename, default=f"document{extension_for(sniffed)}")
             if "." not in name[-6:] and is_document_type(sniffed):
                 name += extension_for(sniffed)  # "scan" from a copier, yet a PDF
-            self.found.append((Attachment(name, sniffed, declared, data, origin), content_id))
+            found = Attachment(name, sniffed, declared, data, origin, original)
+            self.found.append((found, content_id))
             return
-        self.defects.extend(defects)
+        for defect in defects:
+            self.skip(defect)  # an archive's defects are all files left unread
         for member in members:
             guessed = sniff_content_type(b"", member.path)  # what the name alone claims
             nested = (*origin, label)
-            self.route(member.data, member.path, guessed, nested, None, zip_depth)
+            self.route(member.data, member.path, guessed, nested, None, zip_depth, original)
 
     def _forwarded(self, data: bytes, origin: tuple[str, ...]) -> None:
         if origin.count(_RFC822) >= MAX_FORWARD_NESTING:
-            self.defect(f"forwarded more than {MAX_FORWARD_NESTING} levels deep, skipped")
+            self.skip(f"forwarded more than {MAX_FORWARD_NESTING} levels deep, skipped")
             return
         try:
             inner = email.message_from_bytes(data, policy=self.policy)
         except Exception as error:
-            self.defect(f"forwarded message unreadable: {type(error).__name__}")
+            self.skip(f"forwarded message unreadable: {type(error).__name__}")
             return
-        self.visit(inner, (*origin, _RFC822), 0)
+        self.visit(inner, (*origin, _RFC822), 0, self._original(data))
 
 
 def _encoded_message(part: Message, payload: list[Message | str]) -> bytes | None:
@@ -251,6 +304,18 @@ def _encoded_message(part: Message, payload: list[Message | str]) -> bytes | Non
         if encoding == "base64":
             return binascii.a2b_base64(b"".join(text.split()))
         return quopri.decodestring(text)
+    except Exception:
+        return None
+
+
+def _message_bytes(inner: Message) -> bytes | None:
+    """A forwarded mail's bytes as sent, for its DKIM signature to be checked.
+
+    compat32 writes headers back as they were read (no refolding), which is what a
+    signature's relaxed canonicalisation needs; a policy that refolds would break it.
+    """
+    try:
+        return inner.as_bytes(policy=policy.compat32.clone(linesep="\r\n"))
     except Exception:
         return None
 

@@ -14,7 +14,8 @@ class Attachment:
     `content_type` comes from the bytes; `declared_type` is what the sender's mailer
     claimed, kept for the record. `origin` names the containers it was found in, from
     the outside in: ("message/rfc822", "winmail.dat") is a file of a TNEF attachment
-    inside a forwarded mail; () is a file attached to the mail itself.
+    inside a forwarded mail; () is a file attached to the mail itself. `original` is the
+    index in `ParsedMessage.originals` of the innermost forwarded mail holding it.
     """
 
     filename: str
@@ -22,6 +23,7 @@ class Attachment:
     declared_type: str
     data: bytes
     origin: tuple[str, ...] = ()
+    original: int | None = None
 
     @property
     def size(self) -> int:
@@ -30,7 +32,11 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
-    """What Courier reads of an inbound mail. `defects` records what was malformed."""
+    """What Courier reads of an inbound mail. `defects` records what was malformed.
+
+    `originals` are the forwarded mails (message/rfc822) it holds, as bytes, so that a
+    supplier's signature on one can be checked; `skipped` says what was not read, and why.
+    """
 
     message_id: str
     subject: str
@@ -44,6 +50,8 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...]
     links: tuple[str, ...]
     defects: tuple[str, ...]
+    originals: tuple[bytes, ...] = ()
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

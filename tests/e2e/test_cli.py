@@ -295,3 +295,18 @@ def test_help_answers_without_loading_any_part_of_courier(courier: Courier) -> N
         )
         assert done.stdout.splitlines()[-2:] == ["[]", "[]"], (argv, done.stdout, done.stderr)
     assert "usage: courier" in courier("--help").out
+
+
+def test_a_member_names_the_address_they_forward_invoices_from(courier: Courier) -> None:
+    code = courier("workspace", "create", "Boulangerie Dupont", "--json").json()["invite_code"]
+    joined = courier("workspace", "join", code, "--telegram-id", "1001", "--name", "Marie")
+    assert joined.code == 0, joined.err
+    args = ("workspace", "member-address", "--workspace", "boulangerie-dupont")
+    named = courier(*args, "--telegram-id", "1001", "Marie@Boulangerie-Dupont.fr")
+    assert (named.code, named.out.strip()) == (0, "Marie forwards from marie@boulangerie-dupont.fr")
+    refused = courier(*args, "--telegram-id", "1001", "not an address")
+    assert refused.code == 2
+    assert "mail_address" in _one_line(refused)
+    stranger = courier(*args, "--telegram-id", "999", "x@example.com")
+    assert stranger.code == 2
+    assert "999" in _one_line(stranger)

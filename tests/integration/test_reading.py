@@ -37,7 +37,8 @@ async def _ingest(
     assert world.workspace.id is not None
     incoming = IncomingDocument(
         workspace_id=world.workspace.id,
-        source=DocumentSource.EMAIL,
+        # The owner's upload: a person vouches for it, bank details included.
+        source=DocumentSource.UPLOAD,
         content=content,
         filename=filename,
         **known,  # type: ignore[arg-type]

@@ -60,7 +60,7 @@ async def test_bad_files_get_their_reasons_and_the_good_one_is_still_read(
                 store=store,
                 incoming=IncomingDocument(
                     workspace_id=world.workspace.id,
-                    source=DocumentSource.EMAIL,
+                    source=DocumentSource.UPLOAD,  # a person vouches for its bank details
                     content=content,
                     filename=name,
                 ),

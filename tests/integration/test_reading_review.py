@@ -53,7 +53,8 @@ async def _deliver(
             store=store,
             incoming=IncomingDocument(
                 workspace_id=world.workspace.id,
-                source=DocumentSource.EMAIL,
+                # By mail when the sender failed authentication, else the owner's upload.
+                source=DocumentSource.EMAIL if spoofed else DocumentSource.UPLOAD,
                 content=build_pdf(lines),
                 filename="facture.pdf",
             ),

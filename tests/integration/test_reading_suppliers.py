@@ -13,6 +13,7 @@ from core.db import Database
 from core.extraction.sandbox import shutdown_sandbox
 from core.models import Document, DocumentSource, DocumentState, SupplierProfile
 from core.services.documents import IncomingDocument, ingest_document, move_document
+from core.services.provenance import VOUCHED, vouched
 from core.services.reading import read_waiting_documents
 from core.services.rules import set_rule
 from core.storage import LocalDocumentStore
@@ -39,10 +40,15 @@ async def _deliver(
     world: World,
     content: bytes,
     *,
-    source: DocumentSource = DocumentSource.EMAIL,
+    source: DocumentSource = DocumentSource.UPLOAD,
     spoofed: bool = False,
+    vouched_by: str | None = None,
     **known: object,
 ) -> int:
+    """Deliver a file as its source would; by default the owner uploads it (trusted).
+
+    `vouched_by` is the domain whose authentication the mail gateway recorded.
+    """
     async with db.transaction() as session:
         assert world.workspace.id is not None
         result = await ingest_document(
@@ -56,6 +62,8 @@ async def _deliver(
                 **known,  # type: ignore[arg-type]
             ),
         )
+        if vouched_by is not None:  # what mail/pipeline.py records for an authenticated mail
+            result.document.fields = {VOUCHED: vouched("supplier_domain", vouched_by)}
         if spoofed:  # what mail/pipeline.py does for a sender that failed authentication
             move_document(
                 result.document, DocumentState.NEEDS_REVIEW, reason="sender_unauthenticated"
@@ -124,7 +132,14 @@ async def test_a_known_suppliers_invoice_with_a_new_iban_is_held_for_review(
 async def test_a_sender_that_failed_authentication_stays_held_after_reading(
     db: Database, store: LocalDocumentStore, world: World
 ) -> None:
-    held = await _deliver(db, store, world, build_pdf(visible_lines(BAKERY)), spoofed=True)
+    held = await _deliver(
+        db,
+        store,
+        world,
+        build_pdf(visible_lines(BAKERY)),
+        source=DocumentSource.EMAIL,
+        spoofed=True,
+    )
     assert await read_waiting_documents(db=db, store=store) == 1
     document = await _get(db, held)
     assert (document.state, document.state_reason) == (
@@ -158,9 +173,21 @@ async def test_the_same_invoice_by_connector_and_by_mail_is_one_document(
         supplier_name=world.supplier.name,
         external_ref=EDF.number,
     )
-    by_mail = await _deliver(db, store, world, build_pdf(visible_lines(EDF)))
+    by_mail = await _deliver(
+        db,
+        store,
+        world,
+        build_pdf(visible_lines(EDF)),
+        source=DocumentSource.EMAIL,
+        vouched_by="edf.fr",
+    )
     other_invoice = await _deliver(
-        db, store, world, build_pdf(visible_lines(dataclasses.replace(EDF, number="FA-9")))
+        db,
+        store,
+        world,
+        build_pdf(visible_lines(dataclasses.replace(EDF, number="FA-9"))),
+        source=DocumentSource.EMAIL,
+        vouched_by="edf.fr",
     )
     await read_waiting_documents(db=db, store=store)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import smtplib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import col, select
 
 from core.config import Settings
@@ -40,6 +43,20 @@ def fixture_bytes(name: str) -> bytes:
     """A corpus message as an MTA would relay it: CRLF line ends (see the field notes)."""
     data = (FIXTURES / name).read_bytes()
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def dkim_key() -> tuple[bytes, str]:
+    """A signing key made for the test run: its PEM, and the TXT record publishing it."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
 
 
 def invoice_mail(

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-
 import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from core.models import DocumentState, InboundState
 from mail.authentication import StaticResolver
 from mail.pipeline import SPOOFED
-from tests.integration.smtp.conftest import Gateway, invoice_mail
+from tests.integration.smtp.conftest import Gateway, dkim_key, invoice_mail
 
-
-def _key() -> tuple[bytes, str]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
-
-
-PEM, RECORD = _key()
+PEM, RECORD = dkim_key()
 # EDF publishes a strict policy; its servers are not 127.0.0.1, where our test client sends from.
 RESOLVER = StaticResolver(
     {
