@@ -125,3 +125,13 @@ class AnswerInvalid(CourierError):
     """A person's answer in review cannot be the asked field's value (core/services/review)."""
 
     key = "answer_invalid"
+
+
+class NotAllowed(CourierError):
+    """The person's role does not allow the action (core/permissions.py holds the table).
+
+    Params: `action` (a core.permissions.Action value), so each interface can say what
+    was refused and who may do it instead.
+    """
+
+    key = "not_allowed"

@@ -24,6 +24,7 @@ ERRORS: dict[str, str] = {
     "storage_failed": "cannot store documents in {root}: {reason}",
     "not_found": "no {kind} {ident}",
     "answer_invalid": "that answer does not fit {field} ({reason})",
+    "not_allowed": "this member's role does not allow {action} (README: Who may do what)",
     "workspace_not_found": "no workspace '{slug}'; `courier workspace list` shows them",
     "slug_taken": "the slug '{slug}' is taken; choose another with --slug",
     "slug_invalid": (

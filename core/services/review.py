@@ -26,6 +26,7 @@ from core.extraction.amounts import parse_amount
 from core.extraction.dates import find_dates
 from core.extraction.identifiers import is_valid_iban
 from core.models import Document, DocumentState, SupplierProfile
+from core.permissions import Action, Who, require
 from core.services.documents import get_document, move_document
 from core.services.reading import TRUSTED_CONFIDENCE
 from core.services.supplier_profiles import trust_bank_account
@@ -117,11 +118,13 @@ async def answer_question(
     document_id: int,
     field: str,
     answer: str,
+    by: Who,
 ) -> Question | None:
-    """Store a person's `answer` for `field`; return the next question, or None when done.
+    """Store `by`'s `answer` for `field`; return the next question, or None when done.
 
     When nothing is left to ask, a held document goes back to the inbox, ready to publish.
     Refusing new bank details or a sender fails the document: it is never published.
+    Either answer to such a confirmation is for owners and admins only (NotAllowed).
     Raises AnswerInvalid (key "answer_invalid") for an answer that cannot be the field's.
     """
     document = await get_document(
@@ -132,6 +135,7 @@ async def answer_question(
     profile = await _profile(session, document)
     fields: dict[str, Any] = dict(document.fields or {})
     if field in CONFIRMATIONS.values():
+        require(by, Action.CONFIRM_TRUST, workspace_id=workspace_id)
         if answer not in (YES, NO):
             raise AnswerInvalid(field=field, reason="yes_or_no")
         if answer == NO:

@@ -28,6 +28,7 @@ from core.models import (
     Rule,
 )
 from core.models.base import utcnow
+from core.permissions import Action
 from core.services.documents import move_document
 from core.services.integrations import LIST_FLAGS, current_integration, require_manager
 
@@ -205,7 +206,9 @@ async def transfer_rules(
     *, session: AsyncSession, workspace_id: int, actor: int | None
 ) -> TransferReport:
     """Map every rule from the previous software's codes to the current software's."""
-    await require_manager(session=session, workspace_id=workspace_id, actor=actor)
+    await require_manager(
+        session=session, workspace_id=workspace_id, actor=actor, action=Action.MANAGE_RULES
+    )
     current = await current_integration(session=session, workspace_id=workspace_id)
     if current is None:
         raise NoIntegration()
