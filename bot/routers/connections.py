@@ -22,6 +22,7 @@ from bot.i18n import Texts
 from bot.routers.connect import INTERACTIVE_FOR
 from bot.secrets import PASSWORD, take_secret
 from core.models import Connection, ConnectionState, Supplier
+from core.permissions import Action
 from core.services.connections import (
     list_connections,
     move_connection,
@@ -168,11 +169,11 @@ async def act(
     assert connection.id is not None
     message, verb = query.message, callback_data.do
     if verb == "show":
-        markup = actions(connection, texts) if actor.manages else None
+        markup = actions(connection, texts) if actor.may(Action.MANAGE_CONNECTIONS) else None
         say(message.answer(detail(connection, supplier, texts), reply_markup=markup))
         return
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if not actor.may(Action.MANAGE_CONNECTIONS):
+        callback_answer.text = texts("permissions.manage_connections")
         return
     connection_id = connection.id
 

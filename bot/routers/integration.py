@@ -34,6 +34,7 @@ from bot.rule_callbacks import RuleAction
 from bot.secrets import TOKEN, take_secret
 from core.db import Database
 from core.models import Document, DocumentState, Integration, IntegrationState, ListKind, Rule
+from core.permissions import Action
 from core.services.authorisations import (
     change_software,
     connect,
@@ -139,8 +140,8 @@ async def show(
     say: Replies,
 ) -> None:
     assert actor.workspace_id is not None
-    if not actor.manages:
-        say(message.answer(texts("common.not_allowed")))
+    if not actor.may(Action.MANAGE_INTEGRATION):
+        say(message.answer(texts("permissions.manage_integration")))
         return
     await state.clear()
     integration = await current_integration(session=session, workspace_id=actor.workspace_id)
@@ -162,8 +163,8 @@ async def came_back(
 ) -> None:
     """The OAuth callback sent the person back here once the software said yes."""
     ident = (command.args or "").removeprefix(DEEP_LINK)
-    if actor.member is not None and not actor.manages:
-        say(message.answer(texts("common.not_allowed")))
+    if actor.member is not None and not actor.may(Action.MANAGE_INTEGRATION):
+        say(message.answer(texts("permissions.manage_integration")))
         return
     integration = None
     if ident.isdigit():
@@ -212,8 +213,8 @@ async def pick_software(
     say: Replies,
 ) -> None:
     assert actor.workspace_id is not None
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if not actor.may(Action.MANAGE_INTEGRATION):
+        callback_answer.text = texts("permissions.manage_integration")
         return
     current = await current_integration(session=session, workspace_id=actor.workspace_id)
     # A first link needs none live; a change names the live one it replaces.
@@ -442,8 +443,8 @@ async def act(
     if integration is None or not isinstance(query.message, Message):
         callback_answer.text = texts("common.expired")
         return
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if not actor.may(Action.MANAGE_INTEGRATION):
+        callback_answer.text = texts("permissions.manage_integration")
         return
     assert integration.id is not None
     assert actor.workspace_id is not None

@@ -31,6 +31,7 @@ from bot.rule_callbacks import RuleAction
 from core.catalog.index import fold
 from core.errors import CourierError
 from core.models import Document, DocumentState, ListEntry, ListKind, Rule
+from core.permissions import Action
 from core.services.integrations import current_integration
 from core.services.publishing import on_document_ready
 from core.services.rules import held_by_rule, list_rules, set_rule
@@ -132,8 +133,8 @@ async def show(
     say: Replies,
 ) -> None:
     assert actor.workspace_id is not None
-    if not actor.manages:
-        say(message.answer(texts("common.not_allowed")))
+    if not actor.may(Action.MANAGE_RULES):
+        say(message.answer(texts("permissions.manage_rules")))
         return
     await state.clear()
     text, keyboard = await _listing(session, actor.workspace_id, 0, texts)
@@ -340,8 +341,8 @@ async def act(
     if not isinstance(query.message, Message) or actor.workspace_id is None:
         callback_answer.text = texts("common.expired")
         return
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if not actor.may(Action.MANAGE_RULES):
+        callback_answer.text = texts("permissions.manage_rules")
         return
     message, verb, workspace_id = query.message, callback_data.do, actor.workspace_id
     if verb in ("list", "page"):

@@ -8,8 +8,9 @@ from typing import TypeVar
 
 from sqlmodel import select
 
-from bot.callbacks import ChallengePick, DocumentAction
+from bot.callbacks import ChallengePick, ConnectionAction, DocumentAction, MailboxAction
 from bot.flow_callbacks import ReviewAction
+from bot.rule_callbacks import RuleAction
 from core.models import (
     Challenge,
     ChallengeChannel,
@@ -219,3 +220,59 @@ async def test_a_bare_code_goes_only_to_the_member_s_own_challenge_or_anywhere_f
     which = await marie.wait_for_reply()
     assert "Which one" in which.text
     assert which.labels == ["Demo Supplier", "Demo Supplier", "Cancel"]
+
+
+# The rows below were refused in the chat before issue #13 as well; they now read core's
+# table (Actor.may), so these stories guard that move rather than reproduce an attack.
+
+
+async def test_a_member_cannot_manage_connections_not_even_their_own(harness: Harness) -> None:
+    workspace, _, paul = await _acme(harness)
+    connection = await add_connection(harness, workspace, paul, login="paul@example.com")
+    assert connection.id is not None
+    await paul.say("/connect")
+    refused = "Only the workspace's owners and admins can manage the supplier connections."
+    assert (await paul.wait_for_reply()).text == refused
+    await paul.say("/connections")
+    listing = await paul.wait_for_reply()
+    harness.forge_press(paul, ConnectionAction(do="rm", id=connection.id).pack(), listing)
+    assert await toast(paul) == refused
+    async with harness.db.read() as session:
+        assert await session.get(Connection, connection.id) is not None
+
+
+async def test_a_member_cannot_manage_the_accounting_software(harness: Harness) -> None:
+    _, _, paul = await _acme(harness)
+    await paul.say("/integration")
+    assert (await paul.wait_for_reply()).text == (
+        "Only the workspace's owners and admins can manage the accounting software."
+    )
+
+
+async def test_a_member_cannot_manage_supplier_rules(harness: Harness) -> None:
+    _, _, paul = await _acme(harness)
+    refused = "Only the workspace's owners and admins can manage the supplier rules."
+    await paul.say("/rules")
+    on = await paul.wait_for_reply()
+    assert on.text == refused
+    harness.forge_press(paul, RuleAction(do="new").pack(), on)
+    assert await toast(paul) == refused
+
+
+async def test_a_member_cannot_manage_watched_mailboxes(harness: Harness) -> None:
+    _, _, paul = await _acme(harness)
+    await paul.say("/mail")
+    listing = await paul.wait_for_reply()
+    assert listing.labels == []
+    harness.forge_press(paul, MailboxAction(do="add").pack(), listing)
+    assert await toast(paul) == (
+        "Only the workspace's owners and admins can manage the watched mailboxes."
+    )
+
+
+async def test_a_member_gets_no_weekly_digest(harness: Harness) -> None:
+    _, marie, paul = await _acme(harness)
+    await paul.say("/digest on")
+    assert "owners and admins" in (await paul.wait_for_reply()).text
+    await marie.say("/digest off")
+    assert "The weekly digest is off" in (await marie.wait_for_reply()).text
