@@ -70,13 +70,18 @@ class Actor:
     workspace: Workspace | None
     memberships: tuple[tuple[Member, Workspace], ...] = field(default=())
 
-    def may(self, action: Action) -> bool:
+    def may(self, action: Action, *, resource_owner_id: int | None = None) -> bool:
         """Whether core's permission table lets this person do `action` in the active
-        workspace: the chat hides and refuses what core would refuse anyway."""
+        workspace (on what `resource_owner_id` owns): the chat hides what core refuses."""
         return (
             self.member is not None
             and self.workspace_id is not None
-            and allows(self.member, action, workspace_id=self.workspace_id)
+            and allows(
+                self.member,
+                action,
+                workspace_id=self.workspace_id,
+                resource_owner_id=resource_owner_id,
+            )
         )
 
     @property

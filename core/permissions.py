@@ -31,6 +31,8 @@ class Action(StrEnum):
     #: publishes the document and, for bank details, trusts them for the supplier.
     CONFIRM_TRUST = "confirm_trust"
     ANSWER_CODE = "answer_code"
+    ADD_CONNECTION = "add_connection"
+    #: Run now, pause, resume, new credentials, remove (core/services/connection_controls).
     MANAGE_CONNECTIONS = "manage_connections"
     MANAGE_INTEGRATION = "manage_integration"
     MANAGE_RULES = "manage_rules"
@@ -54,7 +56,8 @@ TABLE: Final[Mapping[Action, Grant]] = MappingProxyType(
         Action.ARCHIVE_DOCUMENT: Grant(MANAGERS, own=EVERYONE),
         Action.CONFIRM_TRUST: Grant(MANAGERS),
         Action.ANSWER_CODE: Grant(MANAGERS, own=EVERYONE),
-        Action.MANAGE_CONNECTIONS: Grant(MANAGERS),
+        Action.ADD_CONNECTION: Grant(MANAGERS),
+        Action.MANAGE_CONNECTIONS: Grant(MANAGERS, own=EVERYONE),
         Action.MANAGE_INTEGRATION: Grant(MANAGERS),
         Action.MANAGE_RULES: Grant(MANAGERS),
         Action.MANAGE_MAILBOXES: Grant(MANAGERS),

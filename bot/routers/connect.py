@@ -71,8 +71,8 @@ async def start(
     message: Message, actor: Actor, state: FSMContext, texts: Texts, say: Replies
 ) -> None:
     assert actor.workspace is not None
-    if not actor.may(Action.MANAGE_CONNECTIONS):
-        say(message.answer(texts("permissions.manage_connections")))
+    if not actor.may(Action.ADD_CONNECTION):
+        say(message.answer(texts("permissions.add_connection")))
         return
     await state.clear()
     await state.set_state(Connect.supplier)

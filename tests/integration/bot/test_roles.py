@@ -222,23 +222,55 @@ async def test_a_bare_code_goes_only_to_the_member_s_own_challenge_or_anywhere_f
     assert which.labels == ["Demo Supplier", "Demo Supplier", "Cancel"]
 
 
+async def test_a_member_manages_their_own_connection_but_not_another_s(
+    harness: Harness,
+) -> None:
+    workspace, marie, paul = await _acme(harness)
+    maries = await add_connection(harness, workspace, marie, login="marie@example.com")
+    pauls = await add_connection(harness, workspace, paul, login="paul@example.com")
+    assert maries.id is not None
+    assert pauls.id is not None
+    await paul.say("/connections")
+    listing = await paul.wait_for_reply()
+
+    # Marie's: he sees it, with no button, and forged presses change nothing.
+    await press(paul, "1. Demo Supplier", message=listing)
+    assert (await paul.wait_for_reply()).labels == []
+    refused = (
+        "Only the workspace's owners and admins, and the person whose supplier account "
+        "it is, can manage this connection."
+    )
+    for verb in ("pause", "update", "rm"):
+        harness.forge_press(paul, ConnectionAction(do=verb, id=maries.id).pack(), listing)
+        assert await toast(paul) == refused
+    async with harness.db.read() as session:
+        untouched = await session.get(Connection, maries.id)
+    assert untouched is not None
+    assert untouched.state == maries.state
+
+    # His own: he pauses it, resumes it, and removes it.
+    await press(paul, "2. Demo Supplier", message=listing)
+    own = await paul.wait_for_reply()
+    assert "Pause" in own.labels
+    await press(paul, "Pause", message=own)
+    assert "paused" in (await paul.wait_for_reply()).text
+    harness.forge_press(paul, ConnectionAction(do="rm", id=pauls.id).pack(), listing)
+    await paul.wait_for_edit()
+    async with harness.db.read() as session:
+        assert await session.get(Connection, pauls.id) is None
+        assert await session.get(Connection, maries.id) is not None
+
+
 # The rows below were refused in the chat before issue #13 as well; they now read core's
 # table (Actor.may), so these stories guard that move rather than reproduce an attack.
 
 
-async def test_a_member_cannot_manage_connections_not_even_their_own(harness: Harness) -> None:
-    workspace, _, paul = await _acme(harness)
-    connection = await add_connection(harness, workspace, paul, login="paul@example.com")
-    assert connection.id is not None
+async def test_a_member_cannot_connect_a_supplier_account(harness: Harness) -> None:
+    _, _, paul = await _acme(harness)
     await paul.say("/connect")
-    refused = "Only the workspace's owners and admins can manage the supplier connections."
-    assert (await paul.wait_for_reply()).text == refused
-    await paul.say("/connections")
-    listing = await paul.wait_for_reply()
-    harness.forge_press(paul, ConnectionAction(do="rm", id=connection.id).pack(), listing)
-    assert await toast(paul) == refused
-    async with harness.db.read() as session:
-        assert await session.get(Connection, connection.id) is not None
+    assert (await paul.wait_for_reply()).text == (
+        "Only the workspace's owners and admins can connect a supplier account."
+    )
 
 
 async def test_a_member_cannot_manage_the_accounting_software(harness: Harness) -> None:
