@@ -12,6 +12,7 @@ from aiogram.methods import TelegramMethod
 from core.config import Settings
 from core.db import Database
 from core.models import Member, Workspace
+from core.permissions import Action, allows
 from core.services.catalog import SupplierSearch
 from core.storage import DocumentStore
 from core.vault import Vault
@@ -69,9 +70,19 @@ class Actor:
     workspace: Workspace | None
     memberships: tuple[tuple[Member, Workspace], ...] = field(default=())
 
-    @property
-    def manages(self) -> bool:
-        return self.member is not None and self.member.role in ("owner", "admin")
+    def may(self, action: Action, *, resource_owner_id: int | None = None) -> bool:
+        """Whether core's permission table lets this person do `action` in the active
+        workspace (on what `resource_owner_id` owns): the chat hides what core refuses."""
+        return (
+            self.member is not None
+            and self.workspace_id is not None
+            and allows(
+                self.member,
+                action,
+                workspace_id=self.workspace_id,
+                resource_owner_id=resource_owner_id,
+            )
+        )
 
     @property
     def workspace_id(self) -> int | None:

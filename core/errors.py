@@ -127,7 +127,11 @@ class AnswerInvalid(CourierError):
     key = "answer_invalid"
 
 
-class ConfirmationManagerRequired(CourierError):
-    """Only owners and admins confirm new bank details or an unproven sender."""
+class NotAllowed(CourierError):
+    """The person's role does not allow the action (core/permissions.py holds the table).
 
-    key = "confirmation_manager_required"
+    Params: `action` (a core.permissions.Action value), so each interface can say what
+    was refused and who may do it instead.
+    """
+
+    key = "not_allowed"

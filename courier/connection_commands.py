@@ -11,7 +11,8 @@ from sqlmodel import col, select
 from core.config import Settings
 from core.errors import DateInvalid, NotFound
 from core.models import Challenge, ChallengeState, ConnectionCreate, ConnectionRun, Supplier
-from core.services.challenges import submit_code
+from core.permissions import OPERATOR
+from core.services.challenges import answer_code
 from core.services.connections import create_connection, get_connection
 from core.services.fetch_claims import request_fetch
 from core.services.members import find_member, list_members
@@ -115,8 +116,14 @@ async def connection_code(args: argparse.Namespace, settings: Settings) -> int:
         if challenge is None or challenge.id is None:
             print("courier: no code is awaited for this connection", file=sys.stderr)
             return 2
-        await submit_code(
-            session=session, vault=rt.vault, challenge_id=challenge.id, code=code, via="cli"
+        await answer_code(
+            session=session,
+            vault=rt.vault,
+            by=OPERATOR,  # the server's operator: the table does not bind them
+            workspace_id=workspace.id,
+            challenge_id=challenge.id,
+            code=code,
+            via="cli",
         )
     print("code passed on to the waiting fetch")
     return 0

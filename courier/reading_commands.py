@@ -13,6 +13,7 @@ from core.errors import AnswerInvalid, NotFound
 from core.extraction import ExtractionError, invoice_to_dict
 from core.extraction.sandbox import read_document, shutdown_sandbox
 from core.models import DocumentState
+from core.permissions import OPERATOR
 from core.services.documents import get_document
 from core.services.review import Question, answer_question, ask_next
 from core.services.workspaces import get_workspace
@@ -122,6 +123,7 @@ async def inbox_review(args: argparse.Namespace, settings: Settings) -> int:
                 document_id=args.id,
                 field=field.strip(),
                 answer=value,
+                by=OPERATOR,  # the server's operator: the table does not bind them
             )
     shown = (
         None

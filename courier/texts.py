@@ -24,6 +24,7 @@ ERRORS: dict[str, str] = {
     "storage_failed": "cannot store documents in {root}: {reason}",
     "not_found": "no {kind} {ident}",
     "answer_invalid": "that answer does not fit {field} ({reason})",
+    "not_allowed": "this member's role does not allow {action} (README: Who may do what)",
     "workspace_not_found": "no workspace '{slug}'; `courier workspace list` shows them",
     "slug_taken": "the slug '{slug}' is taken; choose another with --slug",
     "slug_invalid": (
@@ -43,9 +44,6 @@ ERRORS: dict[str, str] = {
         "this workspace is already linked to {provider} ({state}); change software instead"
     ),
     "list_kind_unknown": "unknown list '{kind}'; choose one of {known}",
-    "confirmation_manager_required": (
-        "only the workspace's owners and admins confirm bank details or a sender ({subject})"
-    ),
     # Accounting integrations (issue #7)
     "provider_failure": "{provider} failed",
     "integration_expired": (

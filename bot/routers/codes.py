@@ -2,8 +2,9 @@
 
 - A reply to a code prompt answers that prompt's challenge, in any state.
 - "Type the code" under a prompt makes the next message the code.
-- A bare code outside any conversation answers the one open challenge of the workspace;
-  with several open, the bot asks which (the code waits sealed, never in clear).
+- A bare code outside any conversation answers the one open challenge the person may
+  answer (their own connections', or any when they manage the workspace: core's
+  permission table); with several, the bot asks which (the code waits sealed).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from bot.callbacks import Cancel, ChallengePick, owned
 from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
 from bot.prompts import challenge_of_prompt
-from core.models import Challenge, Connection, Supplier
-from core.services.challenges import open_challenges, submit_code
+from bot.refusals import refusal
+from core.errors import NotAllowed
+from core.models import Challenge, Connection, Member, Supplier
+from core.services.challenges import answer_code, answerable_challenges
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +54,10 @@ async def _supplier_of(session: AsyncSession, challenge: Challenge) -> str:
 
 async def _challenge_for(
     session: AsyncSession, actor: Actor, challenge_id: int
-) -> Challenge | None:
+) -> tuple[Challenge, Member] | None:
     """The challenge, if it belongs to one of the presser's workspaces (a prompt may come
-    from a workspace other than the active one)."""
-    for _, workspace in actor.memberships:
+    from a workspace other than the active one), with the presser's membership there."""
+    for member, workspace in actor.memberships:
         found = await owned(
             session=session,
             workspace_id=workspace.id,
@@ -64,7 +67,7 @@ async def _challenge_for(
             quiet=True,
         )
         if isinstance(found, Challenge):
-            return found
+            return found, member
     log.warning(
         "refused a code for challenge %s: not in a workspace of telegram user %s",
         challenge_id,
@@ -79,13 +82,24 @@ async def _submit(
     deps: Deps,
     texts: Texts,
     challenge: Challenge,
+    member: Member,
     code: str,
     say: Replies,
 ) -> None:
     assert challenge.id is not None
-    await submit_code(
-        session=session, vault=deps.vault, challenge_id=challenge.id, code=code, via="chat"
-    )
+    try:
+        await answer_code(
+            session=session,
+            vault=deps.vault,
+            by=member,
+            workspace_id=member.workspace_id,
+            challenge_id=challenge.id,
+            code=code,
+            via="chat",
+        )
+    except NotAllowed as err:
+        say(message.answer(refusal(err, texts)))
+        return
     say(message.answer(texts("codes.passed", supplier=await _supplier_of(session, challenge))))
 
 
@@ -100,11 +114,11 @@ async def reply_to_prompt(
     challenge_id = challenge_of_prompt(message.reply_to_message)
     assert challenge_id is not None
     code = looks_like_code(message.text)
-    challenge = await _challenge_for(session, actor, challenge_id)
-    if challenge is None or code is None:
-        say(message.answer(texts("codes.closed" if challenge is None else "codes.not_a_code")))
+    found = await _challenge_for(session, actor, challenge_id)
+    if found is None or code is None:
+        say(message.answer(texts("codes.closed" if found is None else "codes.not_a_code")))
         return
-    await _submit(message, session, deps, texts, challenge, code, say)
+    await _submit(message, session, deps, texts, *found, code, say)
 
 
 async def pick_challenge(
@@ -118,10 +132,11 @@ async def pick_challenge(
     texts: Texts,
     say: Replies,
 ) -> None:
-    challenge = await _challenge_for(session, actor, callback_data.id)
-    if challenge is None or challenge.state != "open":
+    found = await _challenge_for(session, actor, callback_data.id)
+    if found is None or found[0].state != "open":
         callback_answer.text = texts("common.expired")
         return
+    challenge, member = found
     sealed = (
         (await state.get_data()).get("code_sealed")
         if await state.get_state() == Codes.which.state
@@ -129,7 +144,8 @@ async def pick_challenge(
     )
     if sealed and isinstance(query.message, Message):
         await state.clear()
-        await _submit(query.message, session, deps, texts, challenge, deps.vault.open(sealed), say)
+        code = deps.vault.open(sealed)
+        await _submit(query.message, session, deps, texts, challenge, member, code, say)
         return
     await state.set_state(Codes.typing)
     await state.set_data({"challenge_id": challenge.id})
@@ -152,11 +168,11 @@ async def typed_code(
         return
     challenge_id = int((await state.get_data()).get("challenge_id", 0))
     await state.clear()
-    challenge = await _challenge_for(session, actor, challenge_id)
-    if challenge is None:
+    found = await _challenge_for(session, actor, challenge_id)
+    if found is None:
         say(message.answer(texts("codes.closed")))
         return
-    await _submit(message, session, deps, texts, challenge, code, say)
+    await _submit(message, session, deps, texts, *found, code, say)
 
 
 async def bare_code(
@@ -169,14 +185,18 @@ async def bare_code(
     say: Replies,
 ) -> None:
     assert actor.workspace_id is not None
+    assert actor.member is not None
     code = looks_like_code(message.text)
     assert code is not None
-    waiting = await open_challenges(session=session, workspace_id=actor.workspace_id)
+    # Only what this person may answer: another member's challenge is not theirs to guess.
+    waiting = await answerable_challenges(
+        session=session, workspace_id=actor.workspace_id, by=actor.member
+    )
     if not waiting:
         say(message.answer(texts("codes.none_awaited")))
         return
     if len(waiting) == 1:
-        await _submit(message, session, deps, texts, waiting[0], code, say)
+        await _submit(message, session, deps, texts, waiting[0], actor.member, code, say)
         return
     # Which one? The code waits sealed in the conversation, never in clear.
     await state.set_state(Codes.which)

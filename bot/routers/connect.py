@@ -28,6 +28,7 @@ from bot.secrets import PASSWORD, take_secret
 from core.errors import ConnectionDuplicate, DateInvalid
 from core.models import ConnectionCreate, Member, Supplier
 from core.models.base import utcnow
+from core.permissions import Action
 from core.services.connections import check_fetch_from, create_connection
 from core.services.fetch_claims import request_fetch
 from core.services.members import list_members
@@ -70,8 +71,8 @@ async def start(
     message: Message, actor: Actor, state: FSMContext, texts: Texts, say: Replies
 ) -> None:
     assert actor.workspace is not None
-    if not actor.manages:
-        say(message.answer(texts("common.not_allowed")))
+    if not actor.may(Action.ADD_CONNECTION):
+        say(message.answer(texts("permissions.add_connection")))
         return
     await state.clear()
     await state.set_state(Connect.supplier)

@@ -1,6 +1,7 @@
 """`/connections`: each connection's state, last and next fetch, and the one action that
 fixes a state that needs the person (the reference page's troubleshooting list, in the
-bot's words). Owners and admins act; members only look."""
+bot's words). Owners and admins act on every connection, a member on their own
+(core/services/connection_controls.py checks); the others they only look at."""
 
 from __future__ import annotations
 
@@ -19,16 +20,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.callbacks import Cancel, ConnectionAction, ConnectionVerb, new_nonce, owned
 from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
+from bot.refusals import refusal
 from bot.routers.connect import INTERACTIVE_FOR
 from bot.secrets import PASSWORD, take_secret
+from core.errors import IllegalTransition, NotAllowed
 from core.models import Connection, ConnectionState, Supplier
-from core.services.connections import (
-    list_connections,
-    move_connection,
-    remove_connection,
-    replace_credentials,
-)
-from core.services.fetch_claims import request_fetch
+from core.permissions import Action
+from core.services import connection_controls as controls
+from core.services.connections import list_connections
 
 S = ConnectionState
 
@@ -167,63 +166,63 @@ async def act(
     assert supplier is not None
     assert connection.id is not None
     message, verb = query.message, callback_data.do
+    mine = connection.owner_member_id
     if verb == "show":
-        markup = actions(connection, texts) if actor.manages else None
+        allowed = actor.may(Action.MANAGE_CONNECTIONS, resource_owner_id=mine)
+        markup = actions(connection, texts) if allowed else None
         say(message.answer(detail(connection, supplier, texts), reply_markup=markup))
         return
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if actor.member is None or actor.workspace_id is None:
+        callback_answer.text = texts("common.expired")
         return
+    target = controls.Target(actor.member, actor.workspace_id, connection.id)
     connection_id = connection.id
 
-    async def run_now(announce: bool = False) -> None:
+    async def run_now_later(announce: bool = False) -> None:
         deps.runs.start(connection_id, announce=announce)
 
-    if verb in ("fetch", "reconnect", "resume"):
-        if verb == "resume":
-            if connection.state != S.DISABLED:
-                callback_answer.text = texts("common.expired")
-                return
-            move_connection(connection, S.SYNCING)
-        elif connection.state == S.DISABLED:
-            callback_answer.text = texts("common.expired")
-            return
-        request_fetch(connection, interactive_for=INTERACTIVE_FOR)
-        if connection.claimed_by is None:  # a run in flight already does it
-            say.then(run_now)
-        key = "connections.resumed" if verb == "resume" else "connections.fetch_requested"
-        say(message.answer(texts(key, supplier=supplier.name)))
-    elif verb == "pause":
-        if connection.state == S.DISABLED:
-            callback_answer.text = texts("common.expired")
-            return
-        move_connection(connection, S.DISABLED)
-        connection.next_fetch_at = None
-        say(message.answer(texts("connections.paused", supplier=supplier.name)))
-    elif verb == "remove":
-        builder = InlineKeyboardBuilder()
-        builder.button(
-            text=texts("connections.confirm_yes"),
-            callback_data=ConnectionAction(do="rm", id=connection_id),
-        )
-        builder.button(text=texts("common.cancel_button"), callback_data=Cancel())
-        builder.adjust(1)
-        say(
-            message.answer(
-                texts("connections.confirm_remove", supplier=supplier.name),
-                reply_markup=builder.as_markup(),
+    try:
+        if verb in ("fetch", "reconnect", "resume"):
+            run = controls.resume if verb == "resume" else controls.run_now
+            await run(session=session, target=target, interactive_for=INTERACTIVE_FOR)
+            if connection.claimed_by is None:  # a run in flight already does it
+                say.then(run_now_later)
+            key = "connections.resumed" if verb == "resume" else "connections.fetch_requested"
+            say(message.answer(texts(key, supplier=supplier.name)))
+        elif verb == "pause":
+            await controls.pause(session=session, target=target)
+            say(message.answer(texts("connections.paused", supplier=supplier.name)))
+        elif verb == "remove":
+            # Asked only of who may remove it.
+            await controls.controlled(session=session, target=target)
+            builder = InlineKeyboardBuilder()
+            builder.button(
+                text=texts("connections.confirm_yes"),
+                callback_data=ConnectionAction(do="rm", id=connection_id),
             )
-        )
-    elif verb == "rm":
-        await remove_connection(session=session, connection=connection)
-        say(message.edit_text(texts("connections.removed", supplier=supplier.name)))
-    elif verb == "update":
-        await state.clear()
-        await state.set_state(Credentials.login)
-        await state.set_data(
-            {"n": new_nonce(), "connection_id": connection_id, "supplier": supplier.name}
-        )
-        say(message.answer(texts("connections.ask_login", supplier=supplier.name)))
+            builder.button(text=texts("common.cancel_button"), callback_data=Cancel())
+            builder.adjust(1)
+            say(
+                message.answer(
+                    texts("connections.confirm_remove", supplier=supplier.name),
+                    reply_markup=builder.as_markup(),
+                )
+            )
+        elif verb == "rm":
+            await controls.remove(session=session, target=target)
+            say(message.edit_text(texts("connections.removed", supplier=supplier.name)))
+        elif verb == "update":
+            await controls.controlled(session=session, target=target)
+            await state.clear()
+            await state.set_state(Credentials.login)
+            await state.set_data(
+                {"n": new_nonce(), "connection_id": connection_id, "supplier": supplier.name}
+            )
+            say(message.answer(texts("connections.ask_login", supplier=supplier.name)))
+    except NotAllowed as err:
+        callback_answer.text = refusal(err, texts)
+    except IllegalTransition:  # pressed twice, or the state moved on
+        callback_answer.text = texts("common.expired")
 
 
 async def new_login(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
@@ -259,18 +258,26 @@ async def new_password(
         ident=int(data["connection_id"]),
         presser=actor.telegram_user_id,
     )
-    if not isinstance(connection, Connection) or connection.id is None:
+    if (
+        not isinstance(connection, Connection)
+        or connection.id is None
+        or actor.member is None
+        or actor.workspace_id is None
+    ):
         say(message.answer(texts("common.expired")))
         return
-    replace_credentials(
-        vault=deps.vault,
-        connection=connection,
-        login=str(data["login"]),
-        password=SecretStr(secret),
-    )
-    if connection.state == S.DISABLED:
-        move_connection(connection, S.SYNCING)
-    request_fetch(connection, interactive_for=INTERACTIVE_FOR)
+    try:
+        await controls.update_credentials(
+            session=session,
+            vault=deps.vault,
+            target=controls.Target(actor.member, actor.workspace_id, connection.id),
+            login=str(data["login"]),
+            password=SecretStr(secret),
+            interactive_for=INTERACTIVE_FOR,
+        )
+    except NotAllowed as err:
+        say(message.answer(refusal(err, texts)))
+        return
     connection_id = connection.id
 
     async def verify() -> None:

@@ -8,6 +8,7 @@ from aiogram.types import Message
 
 from bot.context import Actor, Replies
 from bot.i18n import Texts
+from core.permissions import Action
 from core.services.digests import set_weekly_digest
 
 CHOICES = {"on": True, "off": False}
@@ -16,7 +17,7 @@ CHOICES = {"on": True, "off": False}
 async def digest(
     message: Message, command: CommandObject, actor: Actor, texts: Texts, say: Replies
 ) -> None:
-    if actor.member is None or not actor.manages:
+    if actor.member is None or not actor.may(Action.WEEKLY_DIGEST):
         say(message.answer(texts("digest.managers_only")))
         return
     choice = (command.args or "").strip().lower()

@@ -17,13 +17,16 @@ from bot.callbacks import DocumentAction, owned
 from bot.context import Actor, Deps, Replies
 from bot.flow_render import review_button
 from bot.i18n import Texts
+from bot.refusals import refusal
 from bot.uploads import Upload
+from core.errors import NotAllowed
 from core.models import Document, DocumentSource, DocumentState
+from core.permissions import Action, allows
 from core.services.documents import (
     IncomingDocument,
+    archive_document,
     ingest_document,
     list_documents,
-    move_document,
 )
 from core.services.workspaces import inbox_address
 from core.sniff import is_document_type, sniff_content_type
@@ -91,6 +94,15 @@ def _line(number: int, document: Document, texts: Texts) -> str:
     )
 
 
+def _may_archive(actor: Actor, document: Document) -> bool:
+    return actor.member is not None and allows(
+        actor.member,
+        Action.ARCHIVE_DOCUMENT,
+        workspace_id=document.workspace_id,
+        resource_owner_id=document.owner_member_id,
+    )
+
+
 async def show(
     message: Message, actor: Actor, session: AsyncSession, texts: Texts, say: Replies
 ) -> None:
@@ -118,7 +130,7 @@ async def show(
         ]
         if document.state == DocumentState.NEEDS_REVIEW:
             buttons.append(review_button(document.id, number, texts))
-        if document.state != DocumentState.ARCHIVED:
+        if document.state != DocumentState.ARCHIVED and _may_archive(actor, document):
             buttons.append(
                 InlineKeyboardButton(
                     text=texts("inbox.archive", number=number),
@@ -158,10 +170,20 @@ async def act(
             )
         )
         return
-    if document.state == DocumentState.ARCHIVED:  # pressed twice: it acts once
+    if document.state == DocumentState.ARCHIVED or actor.member is None:  # pressed twice
         callback_answer.text = texts("common.expired")
         return
-    move_document(document, DocumentState.ARCHIVED)
+    assert document.id is not None
+    try:
+        await archive_document(
+            session=session,
+            by=actor.member,
+            workspace_id=document.workspace_id,
+            document_id=document.id,
+        )
+    except NotAllowed as err:
+        callback_answer.text = refusal(err, texts)
+        return
     say(query.message.answer(texts("inbox.archived", filename=document.filename)))
 
 

@@ -45,6 +45,7 @@ from bot.uploads import Upload
 from core.accounting.ledger_folder import LedgerFolder
 from core.db import Database
 from core.models import Document, DocumentState, Integration, IntegrationState, ListKind, Rule
+from core.permissions import Action
 from core.services.authorisations import (
     change_software,
     connect,
@@ -153,8 +154,8 @@ async def show(
     say: Replies,
 ) -> None:
     assert actor.workspace_id is not None
-    if not actor.manages:
-        say(message.answer(texts("common.not_allowed")))
+    if not actor.may(Action.MANAGE_INTEGRATION):
+        say(message.answer(texts("permissions.manage_integration")))
         return
     await state.clear()
     integration = await current_integration(session=session, workspace_id=actor.workspace_id)
@@ -176,8 +177,8 @@ async def came_back(
 ) -> None:
     """The OAuth callback sent the person back here once the software said yes."""
     ident = (command.args or "").removeprefix(DEEP_LINK)
-    if actor.member is not None and not actor.manages:
-        say(message.answer(texts("common.not_allowed")))
+    if actor.member is not None and not actor.may(Action.MANAGE_INTEGRATION):
+        say(message.answer(texts("permissions.manage_integration")))
         return
     integration = None
     if ident.isdigit():
@@ -226,8 +227,8 @@ async def pick_software(
     say: Replies,
 ) -> None:
     assert actor.workspace_id is not None
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if not actor.may(Action.MANAGE_INTEGRATION):
+        callback_answer.text = texts("permissions.manage_integration")
         return
     current = await current_integration(session=session, workspace_id=actor.workspace_id)
     # A first link needs none live; a change names the live one it replaces.
@@ -565,8 +566,8 @@ async def act(
     if integration is None or not isinstance(query.message, Message):
         callback_answer.text = texts("common.expired")
         return
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if not actor.may(Action.MANAGE_INTEGRATION):
+        callback_answer.text = texts("permissions.manage_integration")
         return
     assert integration.id is not None
     assert actor.workspace_id is not None

@@ -20,6 +20,7 @@ from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
 from bot.secrets import MAILBOX_SECRET, take_secret
 from core.models import Mailbox, MailboxCreate
+from core.permissions import Action
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import inbox_address
 
@@ -68,7 +69,7 @@ async def show(
         )
     builder.button(text=texts("mail.add"), callback_data=MailboxAction(do="add"))
     builder.adjust(1)
-    markup = builder.as_markup() if actor.manages else None
+    markup = builder.as_markup() if actor.may(Action.MANAGE_MAILBOXES) else None
     say(message.answer("\n".join(lines), reply_markup=markup))
 
 
@@ -82,8 +83,8 @@ async def act(
     texts: Texts,
     say: Replies,
 ) -> None:
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if not actor.may(Action.MANAGE_MAILBOXES):
+        callback_answer.text = texts("permissions.manage_mailboxes")
         return
     if not isinstance(query.message, Message):
         callback_answer.text = texts("common.expired")

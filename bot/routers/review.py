@@ -24,8 +24,10 @@ from bot.callbacks import Cancel, new_nonce, owned
 from bot.context import Actor, Deps, Replies
 from bot.flow_callbacks import SHOW, TYPE, ReviewAction
 from bot.i18n import Texts
-from core.errors import AnswerInvalid
+from bot.refusals import refusal
+from core.errors import AnswerInvalid, NotAllowed
 from core.models import Document, DocumentState
+from core.permissions import Action, allows
 from core.services.review import CONFIRMATIONS, Question, answer_question, ask_next
 
 
@@ -89,6 +91,17 @@ def question_message(question: Question, texts: Texts) -> tuple[str, InlineKeybo
     return text, builder.as_markup()
 
 
+def _may_answer(actor: Actor, question: Question) -> bool:
+    """Confirmations of trust are for owners and admins (core/permissions.py)."""
+    if question.field not in CONFIRMATIONS.values():
+        return True
+    return (
+        actor.member is not None
+        and actor.workspace_id is not None
+        and allows(actor.member, Action.CONFIRM_TRUST, workspace_id=actor.workspace_id)
+    )
+
+
 async def _document(session: AsyncSession, actor: Actor, ident: int) -> Document | None:
     found = await owned(
         session=session,
@@ -128,6 +141,10 @@ async def step(
         await state.clear()
         if question is None:
             say(message.answer(texts("review.nothing", filename=document.filename)))
+            return
+        if not _may_answer(actor, question):  # not asked: its buttons would only refuse
+            refused = refusal(NotAllowed(action=str(Action.CONFIRM_TRUST)), texts)
+            say(message.answer(f"{summary(document, texts)}\n\n{refused}"))
             return
         text, markup = question_message(question, texts)
         say(message.answer(f"{summary(document, texts)}\n\n{text}", reply_markup=markup))
@@ -218,6 +235,7 @@ async def _answer(
     """Store the answer; say the next question, or that the document is done. False when
     the answer cannot be the field's (the person is told why and may try again)."""
     assert actor.workspace_id is not None
+    assert actor.member is not None
     assert document.id is not None
     try:
         upcoming = await answer_question(
@@ -226,7 +244,11 @@ async def _answer(
             document_id=document.id,
             field=field,
             answer=answer,
+            by=actor.member,
         )
+    except NotAllowed as err:
+        say(message.answer(refusal(err, texts)))
+        return True  # nothing to type again: the question is not theirs
     except AnswerInvalid as err:
         reason = str(err.params.get("reason", ""))
         key = f"review.invalid_{reason}"

@@ -27,13 +27,15 @@ from bot.accounting import after_commit, open_accounting
 from bot.callbacks import Cancel, new_nonce
 from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
+from bot.refusals import refusal
 from bot.rule_callbacks import RuleAction
 from core.catalog.index import fold
-from core.errors import CourierError
+from core.errors import CourierError, NotAllowed
 from core.models import Document, DocumentState, ListEntry, ListKind, Rule
+from core.permissions import Action
 from core.services.integrations import current_integration
 from core.services.publishing import on_document_ready
-from core.services.rules import held_by_rule, list_rules, set_rule
+from core.services.rules import delete_rule, held_by_rule, list_rules, save_rule
 
 log = logging.getLogger(__name__)
 #: Rules per page of the list, and matches or suggestions offered as buttons.
@@ -132,8 +134,8 @@ async def show(
     say: Replies,
 ) -> None:
     assert actor.workspace_id is not None
-    if not actor.manages:
-        say(message.answer(texts("common.not_allowed")))
+    if not actor.may(Action.MANAGE_RULES):
+        say(message.answer(texts("permissions.manage_rules")))
         return
     await state.clear()
     text, keyboard = await _listing(session, actor.workspace_id, 0, texts)
@@ -340,8 +342,8 @@ async def act(
     if not isinstance(query.message, Message) or actor.workspace_id is None:
         callback_answer.text = texts("common.expired")
         return
-    if not actor.manages:
-        callback_answer.text = texts("common.not_allowed")
+    if not actor.may(Action.MANAGE_RULES):
+        callback_answer.text = texts("permissions.manage_rules")
         return
     message, verb, workspace_id = query.message, callback_data.do, actor.workspace_id
     if verb in ("list", "page"):
@@ -391,10 +393,16 @@ async def act(
             )
         else:
             await state.clear()
-            name = rule.party_name
-            await session.delete(rule)
-            await session.flush()
-            say(message.edit_text(texts("rules.deleted", supplier=name)))
+            assert actor.member is not None
+            assert rule.id is not None
+            try:
+                await delete_rule(
+                    session=session, by=actor.member, workspace_id=workspace_id, rule_id=rule.id
+                )
+            except NotAllowed as err:
+                callback_answer.text = refusal(err, texts)
+                return
+            say(message.edit_text(texts("rules.deleted", supplier=rule.party_name)))
         return
     # The steps of an edit: only the edit that made the button may use it.
     data = await state.get_data()
@@ -509,16 +517,20 @@ async def act(
         ).all()
         if held_by_rule(d)
     ]
+    assert actor.member is not None
     try:
-        rule = await set_rule(
+        rule = await save_rule(
             session=session,
+            by=actor.member,
             workspace_id=workspace_id,
             party_name=str(data["party"]),
             account_code=str(data["account"]),
             tax_rate_code=str(data["tax"]) if data.get("tax") else None,
             auto_publish=bool(data["auto"]),
-            check_lists=True,
         )
+    except NotAllowed as err:
+        say(message.answer(refusal(err, texts)))
+        return
     except CourierError as err:
         say(message.answer(texts.error(err)))
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from core.errors import CourierError
+from core.errors import CourierError, NotAllowed
 
 
 class ProviderFailure(CourierError):
@@ -89,8 +89,9 @@ class AuthorizationNotSupported(CourierError):
         super().__init__(provider=provider, auth_kind=auth_kind)
 
 
-class ManagerRequired(CourierError):
-    """Only a workspace's owners and admins manage its accounting integration."""
+class ManagerRequired(NotAllowed):
+    """Only a workspace's owners and admins manage its accounting integration and its
+    rules (core/permissions.py); a NotAllowed, with the integration's own wording."""
 
     key = "integration_manager_required"
 

@@ -19,12 +19,7 @@ class Locale(StrEnum):
 class Role(StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
-    MEMBER = "member"
-
-    @property
-    def manages(self) -> bool:
-        """Owners and admins manage connections and integrations; members only use them."""
-        return self in (Role.OWNER, Role.ADMIN)
+    MEMBER = "member"  # what each may do: core/permissions.py
 
 
 class WorkspaceBase(SQLModel):

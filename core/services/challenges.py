@@ -18,6 +18,7 @@ from core.domains import domain_matches
 from core.errors import ChallengeClosed, NotFound
 from core.models import Challenge, ChallengeChannel, ChallengeState, Connection, Supplier
 from core.models.base import utcnow
+from core.permissions import Action, Who, allows, require
 from core.vault import Vault
 
 DEFAULT_TTL = timedelta(minutes=10)
@@ -54,6 +55,36 @@ async def open_challenge(
     return challenge
 
 
+async def answer_code(
+    *,
+    session: AsyncSession,
+    vault: Vault,
+    by: Who,
+    workspace_id: int,
+    challenge_id: int,
+    code: str,
+    via: str,
+    now: datetime | None = None,
+) -> Challenge:
+    """A person's code: theirs to give only for a challenge of a connection they own (its
+    prompt was sent to them), or for any challenge when they manage the workspace."""
+    challenge = await session.get(Challenge, challenge_id)
+    connection = (
+        await session.get(Connection, challenge.connection_id) if challenge is not None else None
+    )
+    if connection is None or connection.workspace_id != workspace_id:
+        raise NotFound(kind="challenge", ident=challenge_id)
+    require(
+        by,
+        Action.ANSWER_CODE,
+        workspace_id=workspace_id,
+        resource_owner_id=connection.owner_member_id,
+    )
+    return await submit_code(
+        session=session, vault=vault, challenge_id=challenge_id, code=code, via=via, now=now
+    )
+
+
 async def submit_code(
     *,
     session: AsyncSession,
@@ -63,6 +94,9 @@ async def submit_code(
     via: str,
     now: datetime | None = None,
 ) -> Challenge:
+    """Hand a code to the waiting fetch. People go through `answer_code`, which checks
+    who they are; this is for relays that established trust themselves (mail from the
+    supplier's authenticated domain, mail/pipeline.py)."""
     now = now or utcnow()
     challenge = await session.get(Challenge, challenge_id, with_for_update=True)
     if challenge is None:
@@ -118,14 +152,39 @@ async def expire_challenges(
 
 
 async def open_challenges(*, session: AsyncSession, workspace_id: int) -> list[Challenge]:
+    """Every challenge of the workspace awaiting a typed code: what the system sees (the
+    IMAP poller's pace). A person sees `answerable_challenges`."""
+    return [c for c, _ in await _open_with_connections(session, workspace_id)]
+
+
+async def answerable_challenges(
+    *, session: AsyncSession, workspace_id: int, by: Who
+) -> list[Challenge]:
+    """The open challenges `by` may answer (core/permissions.py, ANSWER_CODE): a bare
+    code typed in the chat goes only to those."""
+    return [
+        challenge
+        for challenge, connection in await _open_with_connections(session, workspace_id)
+        if allows(
+            by,
+            Action.ANSWER_CODE,
+            workspace_id=workspace_id,
+            resource_owner_id=connection.owner_member_id,
+        )
+    ]
+
+
+async def _open_with_connections(
+    session: AsyncSession, workspace_id: int
+) -> list[tuple[Challenge, Connection]]:
     query = (
-        select(Challenge)
+        select(Challenge, Connection)
         .join(Connection, col(Connection.id) == col(Challenge.connection_id))
         .where(Connection.workspace_id == workspace_id, Challenge.state == ChallengeState.OPEN)
         .where(Challenge.channel != ChallengeChannel.APP)
         .order_by(col(Challenge.id))
     )
-    return list((await session.exec(query)).all())
+    return [(c, n) for c, n in (await session.exec(query)).all()]
 
 
 async def challenges_for_sender(

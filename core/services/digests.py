@@ -30,11 +30,11 @@ from core.models import (
     Notification,
     Publication,
     PublicationState,
-    Role,
     Supplier,
     Workspace,
 )
 from core.models.base import utcnow
+from core.permissions import TABLE, Action, require
 from core.services.notifications import enqueue
 
 KIND = "weekly_digest"
@@ -156,7 +156,7 @@ async def _readers(session: AsyncSession, workspace_id: int) -> Sequence[Member]
     query = (
         select(Member)
         .where(Member.workspace_id == workspace_id)
-        .where(col(Member.role).in_((Role.OWNER, Role.ADMIN)))
+        .where(col(Member.role).in_(sorted(TABLE[Action.WEEKLY_DIGEST].anything)))
         .where(col(Member.weekly_digest).is_(True))
         # A chat that blocked the bot gets it if its person comes back within the week.
         .where(col(Member.chat_blocked_at).is_(None))
@@ -207,7 +207,9 @@ async def enqueue_due_digests(
 
 
 def set_weekly_digest(member: Member, *, enabled: bool) -> bool:
-    """Turn a member's digest on or off; returns whether it changed."""
+    """Turn a member's digest on or off; returns whether it changed. The digest is for the
+    roles the permission table gives it to (WEEKLY_DIGEST): others are refused."""
+    require(member, Action.WEEKLY_DIGEST, workspace_id=member.workspace_id)
     if member.weekly_digest == enabled:
         return False
     member.weekly_digest = enabled
@@ -222,7 +224,7 @@ async def digest_readers(
     query = (
         select(Member)
         .where(Member.workspace_id == workspace_id)
-        .where(col(Member.role).in_((Role.OWNER, Role.ADMIN)))
+        .where(col(Member.role).in_(sorted(TABLE[Action.WEEKLY_DIGEST].anything)))
         .order_by(col(Member.id))
     )
     if telegram_user_id is not None:

@@ -22,6 +22,7 @@ from core.errors import NotFound
 from core.filenames import safe_filename
 from core.models import Document, DocumentSource, DocumentState
 from core.models.base import utcnow
+from core.permissions import Action, Who, require
 from core.sniff import sniff_content_type
 from core.statemachine import StateMachine
 from core.storage import DocumentStore, StoredFile, digest
@@ -232,6 +233,26 @@ def move_document(document: Document, target: DocumentState, *, reason: str | No
     DOCUMENT_STATES.check(DocumentState(document.state), target)
     document.state = target
     document.state_reason = reason
+
+
+async def archive_document(
+    *, session: AsyncSession, by: Who, workspace_id: int, document_id: int
+) -> Document:
+    """Archive a document: a manager any, a member only their own (core/permissions.py).
+    An archived one stays archived (the move is idempotent for a second press)."""
+    document = await get_document(
+        session=session, workspace_id=workspace_id, document_id=document_id
+    )
+    require(
+        by,
+        Action.ARCHIVE_DOCUMENT,
+        workspace_id=workspace_id,
+        resource_owner_id=document.owner_member_id,
+    )
+    if document.state != DocumentState.ARCHIVED:
+        move_document(document, DocumentState.ARCHIVED)
+        session.add(document)
+    return document
 
 
 async def get_document(*, session: AsyncSession, workspace_id: int, document_id: int) -> Document:

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.accounting.errors import ManagerRequired, NoIntegration
 from core.accounting.provider import AccountingProvider, Company, Grant
 from core.accounting.provider import ListItem as ListItem  # re-exported for callers
-from core.errors import IntegrationActive, ListKindUnknown, NotFound
+from core.errors import IntegrationActive, ListKindUnknown, NotAllowed, NotFound
 from core.models import (
     Document,
     DocumentState,
@@ -22,14 +22,13 @@ from core.models import (
     ListEntry,
     ListKind,
     ListLoad,
-    Member,
     Notification,
     Publication,
     PublicationState,
-    Role,
     Rule,
 )
 from core.models.base import utcnow
+from core.permissions import Action, acting, allows
 from core.services.notifications import enqueue
 from core.statemachine import StateMachine
 from core.vault import Vault
@@ -173,14 +172,21 @@ FLAG_TAX_RATE_DELETED = "tax_rate_deleted"
 LIST_FLAGS = (FLAG_ACCOUNT_DELETED, FLAG_TAX_RATE_DELETED)
 
 
-async def require_manager(*, session: AsyncSession, workspace_id: int, actor: int | None) -> None:
-    """Owners and admins manage the integration. `actor=None` is the operator at the
-    server's command line, who already holds the database and the key."""
-    if actor is None:
-        return
-    member = await session.get(Member, actor)
-    if member is None or member.workspace_id != workspace_id or not Role(member.role).manages:
-        raise ManagerRequired()
+async def require_manager(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    actor: int | None,
+    action: Action = Action.MANAGE_INTEGRATION,
+) -> None:
+    """Raise ManagerRequired unless the permission table lets `actor` (a member id, or
+    None for the operator at the server's command line) do `action` in the workspace."""
+    try:
+        who = await acting(session=session, member_id=actor)
+    except NotAllowed as err:
+        raise ManagerRequired(action=str(action)) from err
+    if not allows(who, action, workspace_id=workspace_id):
+        raise ManagerRequired(action=str(action))
 
 
 async def require_integration(*, session: AsyncSession, workspace_id: int) -> Integration:

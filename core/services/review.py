@@ -21,11 +21,12 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.errors import AnswerInvalid, ConfirmationManagerRequired, MemberNotInWorkspace
+from core.errors import AnswerInvalid
 from core.extraction.amounts import parse_amount
 from core.extraction.dates import find_dates
 from core.extraction.identifiers import is_valid_iban
 from core.models import Document, DocumentState, Member, SupplierProfile
+from core.permissions import Action, Who, require
 from core.services.documents import get_document, move_document
 from core.services.reading import CONFIRM, TRUSTED_CONFIDENCE
 from core.services.supplier_profiles import trust_bank_account
@@ -121,11 +122,13 @@ async def answer_question(
     document_id: int,
     field: str,
     answer: str,
+    by: Who,
 ) -> Question | None:
-    """Store a person's `answer` for `field`; return the next question, or None when done.
+    """Store `by`'s `answer` for `field`; return the next question, or None when done.
 
     When nothing is left to ask, a held document goes back to the inbox, ready to publish.
     Refusing new bank details or a sender fails the document: it is never published.
+    Either answer to such a confirmation is for owners and admins only (NotAllowed).
     Raises AnswerInvalid (key "answer_invalid") for an answer that cannot be the field's.
     """
     document = await get_document(
@@ -136,6 +139,7 @@ async def answer_question(
     profile = await _profile(session, document)
     fields: dict[str, Any] = dict(document.fields or {})
     if field in CONFIRMATIONS.values():
+        require(by, Action.CONFIRM_TRUST, workspace_id=workspace_id)
         if answer not in (YES, NO):
             raise AnswerInvalid(field=field, reason="yes_or_no")
         if answer == NO:
@@ -143,6 +147,8 @@ async def answer_question(
             session.add(document)
             return None
         fields["_confirmed"] = sorted({*fields.get("_confirmed", []), field})
+        if isinstance(by, Member):  # who vouched, kept with the document
+            fields["_confirmed_by"] = {**fields.get("_confirmed_by", {}), field: by.id}
         if field == "iban" and profile is not None and _value(fields.get("iban")):
             trust_bank_account(profile, str(_value(fields.get("iban"))))
     elif field in ASKED_FIELDS:
@@ -158,45 +164,6 @@ async def answer_question(
     upcoming = next_question(document, habits=profile.habits if profile else None)
     if upcoming is None and document.state == DocumentState.NEEDS_REVIEW:
         move_document(document, DocumentState.INBOX)
-    session.add(document)
-    await session.flush()
-    return upcoming
-
-
-async def confirm_held_document(
-    *,
-    session: AsyncSession,
-    workspace_id: int,
-    document_id: int,
-    subject: str,
-    accept: bool,
-    member: Member,
-) -> Question | None:
-    """A manager's answer to a fraud confirmation ("iban": new bank details, "sender": an
-    unproven sender); returns the next question, as `answer_question` does.
-
-    Only owners and admins may vouch for a supplier's bank account: a confirmed account is
-    trusted for every later invoice of the supplier. Raises MemberNotInWorkspace or
-    ConfirmationManagerRequired, and AnswerInvalid for an unknown `subject`.
-    """
-    if member.workspace_id != workspace_id:
-        raise MemberNotInWorkspace(member_id=member.id)
-    if not member.role.manages:
-        raise ConfirmationManagerRequired(subject=subject)
-    if subject not in CONFIRMATIONS.values():
-        raise AnswerInvalid(field=subject, reason="unknown_field")
-    upcoming = await answer_question(
-        session=session,
-        workspace_id=workspace_id,
-        document_id=document_id,
-        field=subject,
-        answer=YES if accept else NO,
-    )
-    document = await get_document(
-        session=session, workspace_id=workspace_id, document_id=document_id
-    )
-    by = dict(document.fields.get("_confirmed_by", {}))
-    document.fields = {**document.fields, "_confirmed_by": {**by, subject: member.id}}
     session.add(document)
     await session.flush()
     return upcoming

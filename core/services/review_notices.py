@@ -9,6 +9,9 @@ from core.models import Document, DocumentState, Notification
 from core.services.notifications import enqueue
 
 KIND = "document_needs_review"
+#: Held for a confirmation only owners and admins may give (core/permissions.py,
+#: CONFIRM_TRUST; core.services.review.CONFIRMATIONS): they are asked, not the sender.
+FOR_MANAGERS: frozenset[str] = frozenset({"new_iban", "sender_unauthenticated"})
 
 
 def review_dedupe_key(document: Document) -> str:
@@ -16,15 +19,18 @@ def review_dedupe_key(document: Document) -> str:
 
 
 async def announce_review(*, session: AsyncSession, document: Document) -> Notification | None:
-    """The person who sent the document (else the owners and admins) is asked to review
-    it; a document held again for the same reason is not announced twice."""
+    """The person who sent the document (else, and for a confirmation of trust, the owners
+    and admins) is asked to review it; held again for the same reason, it is not
+    announced twice."""
     if document.state != DocumentState.NEEDS_REVIEW or document.id is None:
         return None
     return await enqueue(
         session=session,
         kind=KIND,
         workspace_id=document.workspace_id,
-        recipient_member_id=document.owner_member_id,
+        recipient_member_id=(
+            None if document.state_reason in FOR_MANAGERS else document.owner_member_id
+        ),
         payload={
             "document_id": document.id,
             "filename": document.filename,

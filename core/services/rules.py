@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.accounting.errors import NoIntegration, RuleCodeUnknown
 from core.catalog.index import fold
+from core.errors import NotFound
 from core.models import (
     Document,
     DocumentState,
@@ -28,6 +29,7 @@ from core.models import (
     Rule,
 )
 from core.models.base import utcnow
+from core.permissions import Action, Who, require
 from core.services.documents import move_document
 from core.services.integrations import LIST_FLAGS, current_integration, require_manager
 
@@ -86,6 +88,41 @@ async def set_rule(
     session.add(rule)
     await session.flush()
     await release_rule_holds(session=session, workspace_id=workspace_id, party_key=key)
+    return rule
+
+
+async def save_rule(
+    *,
+    session: AsyncSession,
+    by: Who,
+    workspace_id: int,
+    party_name: str,
+    account_code: str,
+    tax_rate_code: str | None,
+    auto_publish: bool,
+) -> Rule:
+    """A person's rule, from an interface: theirs to set only if the permission table says
+    so (MANAGE_RULES); its codes must be in the live integration's lists."""
+    require(by, Action.MANAGE_RULES, workspace_id=workspace_id)
+    return await set_rule(
+        session=session,
+        workspace_id=workspace_id,
+        party_name=party_name,
+        account_code=account_code,
+        tax_rate_code=tax_rate_code,
+        auto_publish=auto_publish,
+        check_lists=True,
+    )
+
+
+async def delete_rule(*, session: AsyncSession, by: Who, workspace_id: int, rule_id: int) -> Rule:
+    """Forget a rule (MANAGE_RULES); its supplier's next invoices wait for an account."""
+    rule = await session.get(Rule, rule_id)
+    if rule is None or rule.workspace_id != workspace_id:
+        raise NotFound(kind="rule", ident=rule_id)
+    require(by, Action.MANAGE_RULES, workspace_id=workspace_id)
+    await session.delete(rule)
+    await session.flush()
     return rule
 
 
@@ -205,7 +242,9 @@ async def transfer_rules(
     *, session: AsyncSession, workspace_id: int, actor: int | None
 ) -> TransferReport:
     """Map every rule from the previous software's codes to the current software's."""
-    await require_manager(session=session, workspace_id=workspace_id, actor=actor)
+    await require_manager(
+        session=session, workspace_id=workspace_id, actor=actor, action=Action.MANAGE_RULES
+    )
     current = await current_integration(session=session, workspace_id=workspace_id)
     if current is None:
         raise NoIntegration()

@@ -14,6 +14,7 @@ from core.db import Database
 from core.errors import AnswerInvalid
 from core.extraction.sandbox import shutdown_sandbox
 from core.models import Document, DocumentSource, DocumentState, SupplierProfile
+from core.permissions import OPERATOR
 from core.services.documents import IncomingDocument, ingest_document, move_document
 from core.services.reading import read_waiting_documents
 from core.services.review import answer_question, ask_next
@@ -100,6 +101,7 @@ async def test_a_supplier_always_invoiced_in_usd_is_asked_once(
             document_id=first,
             field="supplier_name",
             answer=BAKERY.seller_name,
+            by=OPERATOR,
         )
     assert question is not None
     assert (question.field, question.key, question.read) == (
@@ -116,6 +118,7 @@ async def test_a_supplier_always_invoiced_in_usd_is_asked_once(
             document_id=first,
             field="currency",
             answer="usd",
+            by=OPERATOR,
         )
     assert after is None
     document = await _get(db, first)
@@ -158,6 +161,7 @@ async def test_new_bank_details_confirmed_once_are_trusted_after(
                 document_id=held,
                 field="iban",
                 answer="yes",
+                by=OPERATOR,
             )
             is None
         )
@@ -185,6 +189,7 @@ async def test_refusing_an_unauthenticated_sender_fails_the_document(
             document_id=held,
             field="sender",
             answer="no",
+            by=OPERATOR,
         )
     document = await _get(db, held)
     assert (document.state, document.state_reason) == (DocumentState.FAILED, "sender_refused")
@@ -209,6 +214,7 @@ async def test_an_answer_that_is_no_amount_is_refused_and_changes_nothing(
                 document_id=held,
                 field="total_incl_tax",
                 answer="beaucoup",
+                by=OPERATOR,
             )
     assert caught.value.params == {"field": "total_incl_tax", "reason": "not_an_amount"}
     document = await _get(db, held)
@@ -221,6 +227,7 @@ async def test_an_answer_that_is_no_amount_is_refused_and_changes_nothing(
             document_id=held,
             field="total_incl_tax",
             answer="1 234,56 €",
+            by=OPERATOR,
         )
     document = await _get(db, held)
     assert document.total_amount == Decimal("1234.56")
@@ -235,6 +242,7 @@ async def test_an_answer_that_is_no_amount_is_refused_and_changes_nothing(
             document_id=held,
             field="currency",
             answer="EUR",
+            by=OPERATOR,
         )
         assert following is not None
         assert (following.field, following.choices[0]) == ("vat_rate", "20")
@@ -244,6 +252,7 @@ async def test_an_answer_that_is_no_amount_is_refused_and_changes_nothing(
             document_id=held,
             field="vat_rate",
             answer="20 %",
+            by=OPERATOR,
         )
     assert done is None
     document = await _get(db, held)

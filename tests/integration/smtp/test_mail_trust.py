@@ -16,12 +16,12 @@ import dkim
 import pytest
 from sqlmodel import select
 
-from core.errors import ConfirmationManagerRequired
+from core.errors import NotAllowed
 from core.extraction.sandbox import shutdown_sandbox
 from core.models import DocumentState, Member, Role, Supplier, SupplierProfile
 from core.services.members import set_mail_address
 from core.services.reading import read_waiting_documents
-from core.services.review import ask_next, confirm_held_document
+from core.services.review import YES, answer_question, ask_next
 from mail.authentication import StaticResolver
 from mail.pipeline import SPOOFED
 from tests.integration.smtp.conftest import Gateway, dkim_key
@@ -280,24 +280,20 @@ async def test_only_a_manager_makes_a_held_account_the_suppliers(catalog: Gatewa
     ids = {"workspace_id": catalog.workspace.id, "document_id": document.id}
 
     async with catalog.db.transaction() as session:
-        with pytest.raises(ConfirmationManagerRequired):
-            await confirm_held_document(
-                session=session, subject="iban", accept=True, member=member, **ids
-            )
+        with pytest.raises(NotAllowed):
+            await answer_question(session=session, field="iban", answer=YES, by=member, **ids)
     async with catalog.db.transaction() as session:
         question = await ask_next(session=session, **ids)
         assert question is not None
         assert question.field == "sender"
-        upcoming = await confirm_held_document(
-            session=session, subject="sender", accept=True, member=owner, **ids
+        upcoming = await answer_question(
+            session=session, field="sender", answer=YES, by=owner, **ids
         )
         # Vouching for the sender is not vouching for the account: it is asked next.
         assert upcoming is not None
         assert upcoming.field == "iban"
         assert upcoming.read == FORGED_IBAN
-        await confirm_held_document(
-            session=session, subject="iban", accept=True, member=owner, **ids
-        )
+        await answer_question(session=session, field="iban", answer=YES, by=owner, **ids)
     assert (await _profile(catalog, "Orange")).ibans == [FORGED_IBAN]
     [confirmed] = await catalog.documents()
     assert confirmed.state == DocumentState.INBOX
