@@ -49,7 +49,9 @@ async def serve_mail(
     rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
 ) -> None:
     """The SMTP gateway and the worker that reads what it accepts."""
-    sessions = SessionCap(limit=rt.settings.smtp_max_sessions)
+    sessions = SessionCap(
+        limit=rt.settings.smtp_max_sessions, per_ip=rt.settings.smtp_max_sessions_per_ip
+    )
     accounting = build_accounting(rt)  # the auto-publish hook for what mail files
     worker = MailWorker(
         db=rt.db,
@@ -62,7 +64,11 @@ async def serve_mail(
         on_filed=AccountingJobs(accounting).document_ready,
     )
     handler = GatewayHandler(
-        db=rt.db, store=rt.store, mail_domain=rt.settings.mail_domain, on_accepted=worker.wake
+        db=rt.db,
+        store=rt.store,
+        mail_domain=rt.settings.mail_domain,
+        on_accepted=worker.wake,
+        quota_bytes=rt.settings.mail_quota_bytes,
     )
     gateway = await start_gateway(rt.settings, handler, sessions=sessions)
     announce(
