@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -97,11 +98,12 @@ async def read_waiting_documents(
             .label("turn")
         )
         waiting_now = (
-            select(
-                col(Document.id).label("id"),
-                col(Document.sha256).label("sha256"),
-                col(Document.content_type).label("content_type"),
-                col(Document.received_at).label("received_at"),
+            # SQLAlchemy's own select: SQLModel's is typed for at most four columns.
+            sa_select(
+                col(Document.id),
+                col(Document.sha256),
+                col(Document.content_type),
+                col(Document.received_at),
                 turn,
             )
             .where(
