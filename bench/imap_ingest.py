@@ -48,6 +48,7 @@ from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore, StoredFile, digest
 from core.vault import Vault, generate_key
 from mail.imap.batch import DEFAULT_BATCH, envelope_of
+from mail.imap.client import ImapConnector
 from mail.imap.poller import poll_mailbox
 from tests.integration.mail.dovecot import Dovecot, fake_pdf, invoice_mail, running_dovecot
 
@@ -108,7 +109,13 @@ async def courier_poll(server: Dovecot, template: Path, workdir: Path, expected:
     assert mailbox.id is not None
     start = time.perf_counter()
     result = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=mailbox.id, wake=lambda: None
+        db=db,
+        store=store,
+        vault=vault,
+        mailbox_id=mailbox.id,
+        wake=lambda: None,
+        # The bench's Dovecot is on 127.0.0.1, refused unless private hosts are allowed.
+        connect=ImapConnector(allow_private=True),
     )
     elapsed = time.perf_counter() - start
     await db.dispose()

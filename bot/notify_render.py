@@ -30,7 +30,14 @@ FIX_BUTTON: dict[str, tuple[str, ConnectionVerb]] = {
     "needs_user": ("connections.fetch", "fetch"),
     "temp_error": ("connections.fetch", "fetch"),
 }
-MAILBOX_REASONS = ("auth_failed", "token_expired", "unreachable", "folder_missing", "server_error")
+MAILBOX_REASONS = (
+    "auth_failed",
+    "token_expired",
+    "unreachable",
+    "folder_missing",
+    "server_error",
+    "host_refused",
+)
 SOURCES = ("connector", "email", "imap", "telegram", "upload")
 #: The documents of one fetch listed by name, each with its Open button; the rest via /inbox.
 LISTED_AT_MOST = 10

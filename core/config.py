@@ -72,8 +72,27 @@ class Settings(BaseSettings):
         default=200, ge=1, description="Concurrent SMTP sessions; more get 421, try later."
     )
     smtp_timeout_seconds: int = Field(default=300, ge=5, description="An idle session's limit.")
+    # The gateway under abuse (issue #13): no one client can hold every session.
+    smtp_max_sessions_per_ip: int = Field(
+        default=10, ge=1, description="Concurrent SMTP sessions from one address; more get 421."
+    )
+    smtp_session_seconds: float = Field(
+        default=1800, gt=0, description="A whole SMTP session's limit, however busy it keeps."
+    )
+    smtp_data_seconds: float = Field(
+        default=600, gt=0, description="The limit for one DATA section, from 354 to its last dot."
+    )
+    mail_quota_bytes: int = Field(
+        default=5 * 1024**3,
+        ge=1024,
+        description="Raw mail a workspace may keep; past it the gateway answers 452, try later.",
+    )
     smtp_tls_cert: Path | None = Field(default=None, description="PEM cert: offers STARTTLS.")
     smtp_tls_key: Path | None = Field(default=None, description="The certificate's PEM key.")
+    mailbox_allow_private: bool = Field(
+        default=False,
+        description="Let mailboxes use loopback, private and link-local hosts, and plain text.",
+    )
     mail_lease_seconds: int = Field(
         default=60, ge=1, description="A dead mail worker's messages are taken over after this."
     )

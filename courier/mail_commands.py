@@ -13,6 +13,8 @@ from core.services.workspaces import get_workspace
 from courier.output import emit_json, emit_rows
 from courier.prompts import read_secret
 from courier.runtime import open_runtime
+from courier.texts import MAILBOX_CHECK
+from mail.imap import Account, ImapConnector, MailboxUnavailable, probe_mailbox
 
 
 async def mailbox_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -20,6 +22,22 @@ async def mailbox_add(args: argparse.Namespace, settings: Settings) -> int:
         print("courier mailbox add: --after move needs --move-to FOLDER", file=sys.stderr)
         return 2
     secret = await read_secret(f"Mailbox {'OAuth2 access token' if args.oauth2 else 'password'}: ")
+    auth = MailboxAuth.OAUTH2 if args.oauth2 else MailboxAuth.PASSWORD
+    account = Account(host=args.host, port=args.port, username=args.user, auth=auth)
+    # Before anything is stored: a mailbox that cannot be read is not "added".
+    try:
+        await probe_mailbox(
+            account,
+            secret,
+            args.folder,
+            connect=ImapConnector(allow_private=settings.mailbox_allow_private),
+        )
+    except MailboxUnavailable as failure:
+        why = MAILBOX_CHECK[failure.reason.value].format(
+            host=args.host, port=args.port, user=args.user, folder=args.folder
+        )
+        print(f"courier mailbox add: {why}", file=sys.stderr)
+        return 1
     async with open_runtime(settings) as rt, rt.db.transaction() as session:
         workspace = await get_workspace(session=session, slug=args.workspace)
         assert workspace.id is not None
@@ -28,7 +46,7 @@ async def mailbox_add(args: argparse.Namespace, settings: Settings) -> int:
             host=args.host,
             port=args.port,
             username=args.user,
-            auth=MailboxAuth.OAUTH2 if args.oauth2 else MailboxAuth.PASSWORD,
+            auth=auth,
             folder=args.folder,
             after=AfterProcessing(args.after),
             move_to=args.move_to,

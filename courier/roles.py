@@ -22,7 +22,7 @@ from courier.integration_commands import build_accounting
 from courier.oauth_callback import start_callback_server
 from courier.runtime import Runtime
 from mail.authentication import DnspythonResolver
-from mail.imap import poll_due_mailboxes
+from mail.imap import ImapConnector, poll_due_mailboxes
 from mail.imap.schedule import POLL_FAST
 from mail.smtp import GatewayHandler, SessionCap, start_gateway
 from mail.worker import MailWorker
@@ -49,7 +49,9 @@ async def serve_mail(
     rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
 ) -> None:
     """The SMTP gateway and the worker that reads what it accepts."""
-    sessions = SessionCap(limit=rt.settings.smtp_max_sessions)
+    sessions = SessionCap(
+        limit=rt.settings.smtp_max_sessions, per_ip=rt.settings.smtp_max_sessions_per_ip
+    )
     accounting = build_accounting(rt)  # the auto-publish hook for what mail files
     worker = MailWorker(
         db=rt.db,
@@ -62,7 +64,11 @@ async def serve_mail(
         on_filed=AccountingJobs(accounting).document_ready,
     )
     handler = GatewayHandler(
-        db=rt.db, store=rt.store, mail_domain=rt.settings.mail_domain, on_accepted=worker.wake
+        db=rt.db,
+        store=rt.store,
+        mail_domain=rt.settings.mail_domain,
+        on_accepted=worker.wake,
+        quota_bytes=rt.settings.mail_quota_bytes,
     )
     gateway = await start_gateway(rt.settings, handler, sessions=sessions)
     announce(
@@ -84,7 +90,13 @@ async def poll_mailboxes(rt: Runtime, worker: MailWorker, stop: asyncio.Event) -
     2FA code is read every few seconds; the others wait their normal interval."""
     while not stop.is_set():
         try:
-            await poll_due_mailboxes(db=rt.db, store=rt.store, vault=rt.vault, wake=worker.wake)
+            await poll_due_mailboxes(
+                db=rt.db,
+                store=rt.store,
+                vault=rt.vault,
+                wake=worker.wake,
+                connect=ImapConnector(allow_private=rt.settings.mailbox_allow_private),
+            )
         except Exception:
             log.exception("IMAP polling failed; trying again at the next tick")
         with contextlib.suppress(TimeoutError):

@@ -114,3 +114,16 @@ PUBLISH_REASONS: dict[str, str] = {
     "duplicate": "the software already has this bill",
     "published_elsewhere": "already published",
 }
+
+#: Why `courier mailbox add` did not add a mailbox: it logs in first (mail/imap/client.py).
+MAILBOX_CHECK: dict[str, str] = {
+    "auth_failed": "{host} refused the password for {user}; nothing was added",
+    "token_expired": "{host} refused the access token for {user}; nothing was added",
+    "unreachable": "{host}:{port} does not answer as an IMAP server; nothing was added",
+    "folder_missing": "there is no folder {folder} in that mailbox; nothing was added",
+    "server_error": "{host} refused a command; nothing was added",
+    "host_refused": (
+        "{host} is on this machine or a private network; set COURIER_MAILBOX_ALLOW_PRIVATE=true "
+        "to watch such a mailbox (a Dovecot on the same host, tests)"
+    ),
+}

@@ -1,5 +1,7 @@
 """`/mail`: the workspace's forwarding address and its watched IMAP mailboxes; owners and
-admins add one (host, user, secret: the secret's message is deleted at once) or remove one."""
+admins add one (host, user, secret: the secret's message is deleted at once) or remove one.
+A mailbox is added only once Courier logged in to it, and never on a private host unless the
+operator allows it."""
 
 from __future__ import annotations
 
@@ -23,6 +25,14 @@ from core.models import Mailbox, MailboxCreate
 from core.permissions import Action
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import inbox_address
+from mail.imap.client import (
+    Account,
+    ImapConnector,
+    MailboxUnavailable,
+    is_loopback,
+    is_private,
+    probe_mailbox,
+)
 
 HOST = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,198}[A-Za-z0-9])?)(?::(\d{1,5}))?$")
 
@@ -112,7 +122,7 @@ async def act(
     say(query.message.answer(texts("mail.removed", user=mailbox.username, host=mailbox.host)))
 
 
-async def host(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
+async def host(message: Message, state: FSMContext, deps: Deps, texts: Texts, say: Replies) -> None:
     value = (message.text or "").strip().lower()
     match = HOST.match(value)
     if match is None or "." not in match.group(1):
@@ -121,6 +131,10 @@ async def host(message: Message, state: FSMContext, texts: Texts, say: Replies) 
     port = int(match.group(2) or 993)
     if not 1 <= port <= 65535:
         say(message.answer(texts("mail.host_bad", value=value[:60])))
+        return
+    if not deps.settings.mailbox_allow_private and _private_literal(match.group(1)):
+        # Said at once for an address; a name is resolved and checked when it is tried.
+        say(message.answer(texts("mail.host_refused", value=value[:60])))
         return
     await state.update_data(host=match.group(1), port=port)
     await state.set_state(MailboxAdd.user)
@@ -155,18 +169,47 @@ async def secret(
     if data.get("workspace_id") != actor.workspace_id or actor.workspace_id is None:
         say(message.answer(texts("common.expired")))
         return
-    mailbox = await add_mailbox(
-        session=session,
-        vault=deps.vault,
-        data=MailboxCreate(
-            workspace_id=actor.workspace_id,
-            host=str(data["host"]),
-            port=int(data["port"]),
-            username=str(data["user"]),
-            secret=SecretStr(value),
-        ),
+    new = MailboxCreate(
+        workspace_id=actor.workspace_id,
+        host=str(data["host"]),
+        port=int(data["port"]),
+        username=str(data["user"]),
+        secret=SecretStr(value),
     )
-    say(message.answer(texts("mail.added", user=mailbox.username, host=mailbox.host)))
+    say(message.answer(texts("mail.checking")))
+    # The check logs in over the network, for up to the socket timeout: it runs after this
+    # update's transaction, which on SQLite is the one writer, and adds in its own.
+    say.then(lambda: _check_then_add(bot, message, deps, texts, new))
+
+
+async def _check_then_add(
+    bot: Bot, message: Message, deps: Deps, texts: Texts, new: MailboxCreate
+) -> None:
+    account = Account(host=new.host, port=new.port, username=new.username)
+    connect = ImapConnector(allow_private=deps.settings.mailbox_allow_private)
+    try:
+        await probe_mailbox(account, new.secret, new.folder, connect=connect)
+    except MailboxUnavailable as failure:
+        why = texts(
+            f"mail.check_{failure.reason.value}",
+            host=new.host,
+            port=new.port,
+            user=new.username,
+            folder=new.folder,
+        )
+        await bot(message.answer(why))
+        return
+    async with deps.db.transaction() as session:
+        mailbox = await add_mailbox(session=session, vault=deps.vault, data=new)
+    await bot(message.answer(texts("mail.added", user=mailbox.username, host=mailbox.host)))
+
+
+def _private_literal(host: str) -> bool:
+    """An IP address (not a name) that no public mail server has."""
+    try:
+        return is_loopback(host) or is_private(host)
+    except ValueError:
+        return is_loopback(host)
 
 
 def build() -> Router:

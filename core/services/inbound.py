@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, or_, select
+from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.database import upsert_insert
@@ -91,6 +91,21 @@ def record_message(
     ]
     session.add_all(rows)
     return rows
+
+
+async def stored_bytes(*, session: AsyncSession, workspace_ids: Sequence[int]) -> dict[int, int]:
+    """The raw mail each workspace keeps, in bytes: what its quota counts. A message whose
+    file was let go (a relayed code's) no longer counts."""
+    if not workspace_ids:
+        return {}
+    query = (
+        select(InboundMessage.workspace_id, func.coalesce(func.sum(InboundMessage.size), 0))
+        .where(col(InboundMessage.workspace_id).in_(workspace_ids))
+        .where(col(InboundMessage.sha256).is_not(None))
+        .group_by(col(InboundMessage.workspace_id))
+    )
+    found = {int(ws): int(total) for ws, total in (await session.exec(query)).all() if ws}
+    return {workspace_id: found.get(workspace_id, 0) for workspace_id in workspace_ids}
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import col, or_, select
+from sqlalchemy import select as sa_select
+from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
@@ -78,7 +79,8 @@ async def read_waiting_documents(
     memory_mb: int = 512,
     on_filed: Callable[[int], Awaitable[object]] | None = None,
 ) -> int:
-    """Read up to `limit` waiting documents, oldest first; return how many were read.
+    """Read up to `limit` waiting documents, a turn per workspace, oldest first within each;
+    return how many were read.
 
     A file the engine cannot read counts as not read, gets its error marker and never
     stops the others. `read_timeout` bounds each file's read, in seconds, and `memory_mb`
@@ -89,13 +91,34 @@ async def read_waiting_documents(
     async with db.read() as session:
         # As text, `fields["_read"]` is SQL NULL exactly when the key is absent, on SQLite
         # and PostgreSQL; compared as JSON, SQLite would see the string "null" instead.
-        query = (
-            select(Document.id, Document.sha256, Document.content_type)
+        # Fair between workspaces: each one's oldest first, then each one's second, and so
+        # on. Oldest first across all of them let one flooded workspace delay everyone.
+        turn = (
+            func.row_number()
+            .over(
+                partition_by=col(Document.workspace_id),
+                order_by=(col(Document.received_at), col(Document.id)),
+            )
+            .label("turn")
+        )
+        waiting_now = (
+            # SQLAlchemy's own select: SQLModel's is typed for at most four columns.
+            sa_select(
+                col(Document.id),
+                col(Document.sha256),
+                col(Document.content_type),
+                col(Document.received_at),
+                turn,
+            )
             .where(
                 col(Document.state).in_([DocumentState.INBOX, DocumentState.NEEDS_REVIEW]),
                 col(Document.fields)[READ_MARKER].as_string().is_(None),
             )
-            .order_by(col(Document.received_at), col(Document.id))
+            .subquery()
+        )
+        query = (
+            select(waiting_now.c.id, waiting_now.c.sha256, waiting_now.c.content_type)
+            .order_by(waiting_now.c.turn, waiting_now.c.received_at, waiting_now.c.id)
             .limit(limit)
         )
         waiting = [_Waiting(*row) for row in (await session.exec(query)).all()]

@@ -9,10 +9,12 @@ from mail.imap.client import (
     Connector,
     FailureReason,
     FolderStatus,
+    ImapConnector,
     MailboxClient,
     MailboxUnavailable,
     RawMessage,
     connect_imap,
+    probe_mailbox,
 )
 from mail.imap.poller import PollOutcome, PollResult, poll_due_mailboxes, poll_mailbox
 from mail.imap.schedule import poll_interval
@@ -22,6 +24,7 @@ __all__ = [
     "Connector",
     "FailureReason",
     "FolderStatus",
+    "ImapConnector",
     "MailboxClient",
     "MailboxUnavailable",
     "PollOutcome",
@@ -31,4 +34,5 @@ __all__ = [
     "poll_due_mailboxes",
     "poll_interval",
     "poll_mailbox",
+    "probe_mailbox",
 ]

@@ -22,6 +22,7 @@ import contextlib
 import imaplib
 import ipaddress
 import re
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
@@ -51,6 +52,8 @@ class FailureReason(StrEnum):
     FOLDER_MISSING = "folder_missing"
     #: The server refused a command of a working session (a FETCH, a SEARCH).
     SERVER_ERROR = "server_error"
+    #: The host is on this machine or a private network, and the operator did not allow it.
+    HOST_REFUSED = "host_refused"
 
 
 #: Retrying these cannot help: they wait until the user gives new credentials.
@@ -128,13 +131,52 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_private(address: str) -> bool:
+    """Loopback, private, link-local and other addresses no public mail server has: a
+    mailbox pointed at one would make Courier a probe of its own network."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_unspecified
+        or ip.is_multicast
+        or ip.is_reserved
+        or not ip.is_global
+    )
+
+
+def _refuse_private_host(account: Account) -> None:
+    """Every address the name has must be public: a name is an address like any other."""
+    if is_loopback(account.host):
+        raise MailboxUnavailable(FailureReason.HOST_REFUSED, detail="loopback")
+    try:
+        found = socket.getaddrinfo(account.host, account.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as err:
+        raise MailboxUnavailable(FailureReason.UNREACHABLE, detail=type(err).__name__) from None
+    if any(is_private(str(info[4][0])) for info in found):
+        raise MailboxUnavailable(FailureReason.HOST_REFUSED, detail="private address")
+
+
+def _refuse_private_peer(box: BaseMailBox) -> None:
+    """The address actually connected to: the name may resolve anew between check and
+    connect (DNS rebinding). Checked before the login, so no secret goes there."""
+    sock = box.client.sock
+    if is_private(str(sock.getpeername()[0])):
+        _shutdown(box)
+        raise MailboxUnavailable(FailureReason.HOST_REFUSED, detail="private peer")
+
+
 def transport_of(account: Account) -> str:
     """ "tls" (implicit TLS), "starttls" or "plain".
 
     The model has no TLS field, so the port decides, as mail clients do by default: 143
     means STARTTLS, anything else implicit TLS. A loopback host is the exception: traffic
     that never leaves the machine is spoken in clear (a local bridge, the test Dovecot),
-    except on 993, which is TLS everywhere.
+    except on 993, which is TLS everywhere. A loopback host is only reached at all when
+    the operator allows private hosts (`connect_imap`'s `allow_private`).
     """
     if is_loopback(account.host) and account.port != 993:
         return "plain"
@@ -177,12 +219,22 @@ def _shutdown(box: BaseMailBox) -> None:
             box.client.shutdown()
 
 
-def _connect(account: Account, secret: SecretStr, timeout: float) -> BaseMailBox:
+def _connect(
+    account: Account, secret: SecretStr, timeout: float, allow_private: bool
+) -> BaseMailBox:
+    if not allow_private:
+        _refuse_private_host(account)
     try:
         box = _open_box(account, timeout)
     except (OSError, imaplib.IMAP4.error, ImapToolsError) as err:
         # imaplib closes its socket itself when the greeting or STARTTLS fails.
         raise MailboxUnavailable(FailureReason.UNREACHABLE, detail=type(err).__name__) from None
+    if not allow_private:
+        try:
+            _refuse_private_peer(box)
+        except OSError as err:
+            _shutdown(box)
+            raise MailboxUnavailable(FailureReason.UNREACHABLE, detail=type(err).__name__) from None
     try:
         _login(box, account, secret)
     except (OSError, imaplib.IMAP4.abort) as err:
@@ -384,9 +436,39 @@ class ImapClient:
 
 
 async def connect_imap(
-    account: Account, secret: SecretStr, *, socket_timeout: float = DEFAULT_TIMEOUT
+    account: Account,
+    secret: SecretStr,
+    *,
+    socket_timeout: float = DEFAULT_TIMEOUT,
+    allow_private: bool = False,
 ) -> MailboxClient:
     """Connect and log in; raises MailboxUnavailable with the reason a person can act on.
-    `socket_timeout` bounds each network wait, not the whole session."""
-    box = await asyncio.to_thread(_connect, account, secret, socket_timeout)
+    `socket_timeout` bounds each network wait, not the whole session. A host on this
+    machine or a private network is refused (HOST_REFUSED) unless `allow_private`."""
+    box = await asyncio.to_thread(_connect, account, secret, socket_timeout, allow_private)
     return ImapClient(box)
+
+
+@dataclass(frozen=True, slots=True)
+class ImapConnector:
+    """`connect_imap` with the operator's policy, as the poller and the checks take it."""
+
+    allow_private: bool = False
+    socket_timeout: float = DEFAULT_TIMEOUT
+
+    async def __call__(self, account: Account, secret: SecretStr) -> MailboxClient:
+        return await connect_imap(
+            account, secret, socket_timeout=self.socket_timeout, allow_private=self.allow_private
+        )
+
+
+async def probe_mailbox(
+    account: Account, secret: SecretStr, folder: str, *, connect: Connector
+) -> None:
+    """Log in and open the folder, then leave: what a mailbox must pass before it is
+    added, so no one is told "I now watch" a mailbox Courier cannot read."""
+    client = await connect(account, secret)
+    try:
+        await client.select(folder)
+    finally:
+        await client.close()

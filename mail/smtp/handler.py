@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from core.db import Database
 from core.models import InboundChannel
 from core.services.inbound import Envelope as InboundEnvelope
-from core.services.inbound import Recipient, resolve_recipient
+from core.services.inbound import Recipient, resolve_recipient, stored_bytes
 from core.storage import DocumentStore
 from mail.smtp.committer import GroupCommitter
 
@@ -30,6 +30,10 @@ NO_SUCH_USER = "550 5.1.1 No such mailbox here"
 TRY_LATER = "451 4.3.0 Temporary failure, please retry later"
 KNOWN_TTL = 30.0
 CLOSING = "421 4.3.0 Service not available, closing the session"
+OVER_QUOTA = "452 4.2.2 Mailbox over its quota, please retry later"
+#: How long a workspace's stored total is trusted before it is summed again. Between two
+#: sums, what this process accepts is added to it as it goes.
+USAGE_TTL = 30.0
 
 
 def header_message_id(raw: bytes) -> str | None:
@@ -52,6 +56,7 @@ class GatewayHandler:
         store: DocumentStore,
         mail_domain: str,
         on_accepted: Callable[[], None] = lambda: None,
+        quota_bytes: int | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -59,6 +64,9 @@ class GatewayHandler:
         self.on_accepted = on_accepted
         self.committer = GroupCommitter(db)
         self._known: dict[str, tuple[float, Recipient]] = {}
+        #: Raw mail one workspace may keep: one sender cannot fill the disk for everyone.
+        self.quota_bytes = quota_bytes
+        self._usage: dict[int, tuple[float, int]] = {}
 
     async def handle_RCPT(
         self,
@@ -71,6 +79,8 @@ class GatewayHandler:
         recipient = await self._resolve(address)
         if recipient is None:
             return NO_SUCH_USER
+        if recipient.workspace_id is not None and await self._over_quota([recipient], 0):
+            return OVER_QUOTA
         envelope.rcpt_tos.append(address)
         # Kept on the envelope so DATA does not resolve the addresses again.
         resolved: list[Recipient] = getattr(envelope, "courier_recipients", [])
@@ -99,6 +109,9 @@ class GatewayHandler:
         by_workspace: dict[int | None, Recipient] = {}
         for recipient in recipients:  # slug@ and slug+tag@ in one message: delivered once
             by_workspace.setdefault(recipient.workspace_id, recipient)
+        if await self._over_quota(list(by_workspace.values()), len(raw)):
+            # Temporary: the sender keeps the message and retries once the owner made room.
+            return OVER_QUOTA
         try:
             stored = await self.store.put(raw)
             inbound = InboundEnvelope(
@@ -116,8 +129,28 @@ class GatewayHandler:
             # The sender keeps the message and retries: nothing is lost, nothing half-kept.
             log.exception("could not make an inbound message durable; answered 451")
             return TRY_LATER
+        for workspace_id in by_workspace:
+            if workspace_id is not None and workspace_id in self._usage:
+                until, used = self._usage[workspace_id]
+                self._usage[workspace_id] = (until, used + len(raw))
         self.on_accepted()
         return OK
+
+    async def _over_quota(self, recipients: list[Recipient], size: int) -> bool:
+        """True if a recipient workspace's stored raw mail, with `size` more, passes the
+        quota. At RCPT (`size` 0) a workspace already full is refused before any DATA."""
+        if self.quota_bytes is None:
+            return False
+        now = time.monotonic()
+        ids = [r.workspace_id for r in recipients if r.workspace_id is not None]
+        stale = [i for i in ids if i not in self._usage or self._usage[i][0] <= now]
+        if stale:
+            async with self.db.read() as db_session:
+                totals = await stored_bytes(session=db_session, workspace_ids=stale)
+            for workspace_id, total in totals.items():
+                self._usage[workspace_id] = (now + USAGE_TTL, total)
+        limit = self.quota_bytes
+        return any(self._usage[i][1] + size > limit or self._usage[i][1] >= limit for i in ids)
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd's default answers a permanent 500 with the exception's text: a sender

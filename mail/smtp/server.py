@@ -9,19 +9,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 from core.config import Settings
 from mail.smtp.data import read_data
 from mail.smtp.handler import GatewayHandler
+from mail.smtp.logsafe import guard
 
 log = logging.getLogger(__name__)
 
 # aiosmtpd logs each command line at INFO, AUTH's base64 credentials included.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
+# Its warnings quote what clients send (an unknown command); ours quote nothing of theirs.
+guard("mail.log", __name__)
+
+SESSION_TOO_LONG = b"421 4.4.2 Session too long, closing; come back in a new one\r\n"
+DATA_TOO_SLOW = "421 4.4.2 Message took too long to arrive, closing"
+_NO_AUTH = ("LOGIN", "PLAIN")
 
 
 class GatewaySMTP(SMTP):
@@ -31,25 +38,67 @@ class GatewaySMTP(SMTP):
     line_length_limit = 64 * 1024
     command_size_limit = 4096
 
-    def __init__(self, handler: GatewayHandler, *, sessions: SessionCap, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: GatewayHandler,
+        *,
+        sessions: SessionCap,
+        limits: SessionLimits,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._sessions = sessions
-        self._counted = False
+        self._limits = limits
+        self._offers_auth = kwargs.get("authenticator") is not None
+        self._peer_ip: str | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+        self._in_ehlo = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if not self._sessions.enter():
-            # Past the cap, say so and hang up: the sender retries later, nothing is lost.
+        if self._peer_ip is not None:  # STARTTLS: the same session, counted once already
+            super().connection_made(transport)
+            return
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        if not self._sessions.enter(ip):
+            # Past a cap, say so and hang up: the sender retries later, nothing is lost.
             assert isinstance(transport, asyncio.WriteTransport)
             transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
             transport.close()
             return
-        self._counted = True
+        self._peer_ip = ip
+        # The idle timeout restarts with every command: a NOOP every few seconds would keep
+        # a session, and its place under the caps, forever. This one never restarts.
+        self._expiry = asyncio.get_running_loop().call_later(
+            self._limits.session_seconds, self._expire
+        )
         super().connection_made(transport)
+
+    def _expire(self) -> None:
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(SESSION_TOO_LONG)
+            transport.close()
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:
+        # aiosmtpd lists AUTH even with no authenticator to check it: see `push`.
+        self._in_ehlo = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._in_ehlo = False
+
+    async def push(self, status: AnyStr) -> None:
+        line = status.decode() if isinstance(status, bytes) else status
+        if self._in_ehlo and not self._offers_auth and line.startswith("250-AUTH"):
+            return
+        await super().push(status)
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
-        """aiosmtpd's DATA with a faster reader (see mail/smtp/data.py); the checks and
-        replies are aiosmtpd's own."""
+        """aiosmtpd's DATA with a faster reader (see mail/smtp/data.py) and a deadline for
+        the whole section; the checks and replies are aiosmtpd's own."""
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
         assert self.envelope is not None
@@ -60,7 +109,18 @@ class GatewaySMTP(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        data = await read_data(self._reader, limit=self.data_size_limit)
+        try:
+            # A byte now and then would otherwise hold the session for as long as the
+            # idle timeout allows, after each byte.
+            data = await asyncio.wait_for(
+                read_data(self._reader, limit=self.data_size_limit),
+                timeout=self._limits.data_seconds,
+            )
+        except TimeoutError:
+            await self.push(DATA_TOO_SLOW)
+            assert self.transport is not None
+            self.transport.close()
+            return
         if data.content is None:
             await self.push("552 Error: Too much mail data")
             self._set_post_data_state()  # type: ignore[no-untyped-call]
@@ -71,26 +131,49 @@ class GatewaySMTP(SMTP):
         await self.push(status)
 
     def connection_lost(self, error: Exception | None) -> None:
-        if self._counted:
-            self._sessions.leave()
-            self._counted = False
+        if self._peer_ip is not None:
+            self._sessions.leave(self._peer_ip)
+            self._peer_ip = None
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         if self.transport is not None or self._handler_coroutine is not None:
             super().connection_lost(error)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """How long a session, and the DATA section within it, may last, in seconds."""
+
+    session_seconds: float
+    data_seconds: float
+
+
 @dataclass(slots=True)
 class SessionCap:
-    limit: int
-    active: int = 0
+    """Sessions open at once: in all, and from one address."""
 
-    def enter(self) -> bool:
+    limit: int
+    per_ip: int | None = None
+    active: int = 0
+    by_ip: dict[str, int] = field(default_factory=dict)
+
+    def enter(self, ip: str) -> bool:
         if self.active >= self.limit:
             return False
+        if self.per_ip is not None and self.by_ip.get(ip, 0) >= self.per_ip:
+            return False
         self.active += 1
+        self.by_ip[ip] = self.by_ip.get(ip, 0) + 1
         return True
 
-    def leave(self) -> None:
+    def leave(self, ip: str) -> None:
         self.active -= 1
+        left = self.by_ip.get(ip, 0) - 1
+        if left > 0:
+            self.by_ip[ip] = left
+        else:
+            self.by_ip.pop(ip, None)
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -140,7 +223,12 @@ class GatewayServer:
 async def start_gateway(
     settings: Settings, handler: GatewayHandler, *, sessions: SessionCap | None = None
 ) -> GatewayServer:
-    sessions = sessions or SessionCap(limit=settings.smtp_max_sessions)
+    sessions = sessions or SessionCap(
+        limit=settings.smtp_max_sessions, per_ip=settings.smtp_max_sessions_per_ip
+    )
+    limits = SessionLimits(
+        session_seconds=settings.smtp_session_seconds, data_seconds=settings.smtp_data_seconds
+    )
     tls = _tls_context(settings)
     authenticator = _authenticator(settings)
     options: dict[str, Any] = {
@@ -154,13 +242,15 @@ async def start_gateway(
         "tls_context": tls,
         "require_starttls": False,
         "authenticator": authenticator,
+        # With nothing to check credentials against, AUTH is neither offered nor accepted.
+        "auth_exclude_mechanism": _NO_AUTH if authenticator is None else (),
         "auth_required": False,
         # Without TLS, AUTH is only offered when explicitly configured on a trusted network.
         "auth_require_tls": tls is not None,
     }
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: GatewaySMTP(handler, sessions=sessions, **options),
+        lambda: GatewaySMTP(handler, sessions=sessions, limits=limits, **options),
         host=settings.smtp_host,
         port=settings.smtp_port,
     )

@@ -114,7 +114,15 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+def harness_settings() -> dict[str, object]:
+    """Settings a test module gives its bot: override this fixture there."""
+    return {}
+
+
+@pytest.fixture
+async def harness(
+    db: Database, tmp_path: Path, harness_settings: dict[str, object]
+) -> AsyncIterator[Harness]:
     api = BotApi()
     await api.start()
     world = api.add_bot(TOKEN, username="courier_test_bot")
@@ -124,6 +132,7 @@ async def harness(db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
         telegram_token=TOKEN,
         telegram_api_url=api.url,
         mail_domain="in.example.com",
+        **harness_settings,
     )
     async with db.transaction() as session:
         # The Demo Supplier and a few dozen others: enough to search, quick to load.

@@ -15,10 +15,14 @@ from core.models import Mailbox, MailboxCreate
 from core.models.mailbox import AfterProcessing
 from core.services.mailboxes import History, add_mailbox
 from core.vault import Vault
+from mail.imap import ImapConnector
 from tests.integration.conftest import World
 from tests.integration.mail.dovecot import Dovecot, DovecotMissing, start_dovecot, stop_dovecot
 
 MakeMailbox = Callable[..., Awaitable[Mailbox]]
+#: The test Dovecot listens on 127.0.0.1, refused unless the operator allows private hosts
+#: (COURIER_MAILBOX_ALLOW_PRIVATE); these tests are that operator.
+LOCAL = ImapConnector(allow_private=True)
 
 
 @pytest.fixture(scope="session")

@@ -34,14 +34,16 @@ from core.vault import Vault
 from mail.imap.client import (
     Account,
     Connector,
+    FailureReason,
     MailboxClient,
     MailboxUnavailable,
     connect_imap,
+    probe_mailbox,
 )
 from mail.imap.poller import PollOutcome, poll_due_mailboxes, poll_mailbox
 from mail.imap.schedule import POLL_EVERY, POLL_FAST
 from tests.integration.conftest import World
-from tests.integration.mail.conftest import MakeMailbox
+from tests.integration.mail.conftest import LOCAL, MakeMailbox
 from tests.integration.mail.dovecot import Dovecot, fake_pdf, invoice_mail
 
 
@@ -96,7 +98,9 @@ async def test_new_messages_are_recorded_once_with_their_exact_bytes(
     mailbox = await make_mailbox()
     wake = Wake()
 
-    result = await poll_mailbox(db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=wake)
+    result = await poll_mailbox(
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=wake
+    )
 
     assert (result.outcome, result.recorded, result.duplicates) == (PollOutcome.OK, 3, 0)
     assert wake.calls == 1
@@ -129,7 +133,9 @@ async def test_new_messages_are_recorded_once_with_their_exact_bytes(
     after = await _mailbox(db, _id(mailbox))
     assert (after.last_uid, after.state, after.failure_count) == (uids[-1], "active", 0)
 
-    again = await poll_mailbox(db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=wake)
+    again = await poll_mailbox(
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=wake
+    )
 
     assert (again.recorded, again.duplicates, wake.calls) == (0, 0, 1)
     assert len(await _rows(db, _id(mailbox))) == 3
@@ -147,7 +153,7 @@ async def test_a_new_mailbox_takes_only_mail_that_arrives_after_it(
     mailbox = await make_mailbox(history="new_only")
 
     first = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
     )
 
     assert (first.outcome, first.recorded, first.reset) == (PollOutcome.OK, 0, False)
@@ -159,7 +165,7 @@ async def test_a_new_mailbox_takes_only_mail_that_arrives_after_it(
 
     (new,) = dovecot.append_many("alice", [invoice_mail(9)], folder)
     later = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
     )
 
     assert later.recorded == 1
@@ -173,7 +179,7 @@ class _Crash(BaseException):
 
 def _after_action_raises(exc: BaseException) -> Connector:
     async def connect(account: Account, secret: SecretStr) -> MailboxClient:
-        client = await connect_imap(account, secret)
+        client = await connect_imap(account, secret, allow_private=True)
 
         async def fail(uids: Sequence[int], *_: object) -> None:
             raise exc
@@ -224,7 +230,7 @@ async def test_a_failing_after_action_loses_nothing_and_duplicates_nothing(
     assert dovecot.flags("alice", folder) == {uid: frozenset() for uid in uids}
 
     again = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
     )
 
     assert (again.outcome, again.recorded, again.duplicates) == (PollOutcome.OK, 0, 0)
@@ -244,7 +250,9 @@ async def test_move_and_flag_are_applied_on_the_server(
     dovecot.append_many("alice", [invoice_mail(1), invoice_mail(2)], folder)
     moving = await make_mailbox(after=AfterProcessing.MOVE, move_to=archive)
 
-    moved = await poll_mailbox(db=db, store=store, vault=vault, mailbox_id=_id(moving), wake=Wake())
+    moved = await poll_mailbox(
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(moving), wake=Wake()
+    )
 
     assert (moved.recorded, moved.after_failures) == (2, 0)
     assert dovecot.uids("alice", folder) == []
@@ -253,7 +261,7 @@ async def test_move_and_flag_are_applied_on_the_server(
     uids = dovecot.append_many("alice", [invoice_mail(3)], archive)
     flagging = await make_mailbox(folder=archive, after=AfterProcessing.FLAG)
     flagged = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(flagging), wake=Wake()
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(flagging), wake=Wake()
     )
 
     assert flagged.recorded == 3
@@ -270,7 +278,9 @@ async def test_a_new_uidvalidity_skips_the_folder_and_tells_once(
 ) -> None:
     dovecot.append_many("alice", [invoice_mail(1), invoice_mail(2)], folder)
     mailbox = await make_mailbox()
-    await poll_mailbox(db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake())
+    await poll_mailbox(
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+    )
     old = dovecot.uidvalidity("alice", folder)
     dovecot.delete_folder("alice", folder)
     dovecot.create_folder("alice", folder)
@@ -279,9 +289,11 @@ async def test_a_new_uidvalidity_skips_the_folder_and_tells_once(
     assert new != old
 
     reset = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
     )
-    await poll_mailbox(db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake())
+    await poll_mailbox(
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+    )
 
     assert (reset.outcome, reset.reset, reset.recorded) == (PollOutcome.OK, True, 0)
     assert len(await _rows(db, _id(mailbox))) == 2
@@ -293,7 +305,7 @@ async def test_a_new_uidvalidity_skips_the_folder_and_tells_once(
 
     (uid,) = dovecot.append_many("alice", [invoice_mail(4)], folder)
     later = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
     )
 
     assert (later.recorded, later.reset) == (1, False)
@@ -311,9 +323,16 @@ async def test_a_wrong_password_stops_polling_until_the_credentials_change(
     now = utcnow()
 
     first = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake(), now=now
+        connect=LOCAL,
+        db=db,
+        store=store,
+        vault=vault,
+        mailbox_id=_id(mailbox),
+        wake=Wake(),
+        now=now,
     )
     second = await poll_mailbox(
+        connect=LOCAL,
         db=db,
         store=store,
         vault=vault,
@@ -340,7 +359,9 @@ async def test_a_wrong_password_stops_polling_until_the_credentials_change(
     assert str(_id(mailbox)) in (notes[0].dedupe_key or "")
     for later in (timedelta(minutes=5), timedelta(days=2)):
         assert (
-            await poll_due_mailboxes(db=db, store=store, vault=vault, wake=Wake(), now=now + later)
+            await poll_due_mailboxes(
+                connect=LOCAL, db=db, store=store, vault=vault, wake=Wake(), now=now + later
+            )
             == []
         )
 
@@ -363,18 +384,23 @@ async def test_an_unreachable_server_is_retried_with_back_off(
     wake = Wake()
 
     first = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=wake, now=now
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=wake, now=now
     )
 
     assert (first.error, first.next_poll_at) == ("unreachable", now + timedelta(minutes=1))
     assert (
         await poll_due_mailboxes(
-            db=db, store=store, vault=vault, wake=wake, now=now + timedelta(seconds=30)
+            connect=LOCAL,
+            db=db,
+            store=store,
+            vault=vault,
+            wake=wake,
+            now=now + timedelta(seconds=30),
         )
         == []
     )
     (second,) = await poll_due_mailboxes(
-        db=db, store=store, vault=vault, wake=wake, now=now + timedelta(seconds=61)
+        connect=LOCAL, db=db, store=store, vault=vault, wake=wake, now=now + timedelta(seconds=61)
     )
     assert (second.error, second.next_poll_at) == (
         "unreachable",
@@ -404,7 +430,7 @@ async def test_a_server_that_never_answers_times_out_as_unreachable(
     mailbox = await make_mailbox(port=silent_server)
 
     async def impatient(account: Account, secret: SecretStr) -> MailboxClient:
-        return await connect_imap(account, secret, socket_timeout=0.3)
+        return await connect_imap(account, secret, socket_timeout=0.3, allow_private=True)
 
     result = await poll_mailbox(
         db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake(), connect=impatient
@@ -426,10 +452,16 @@ async def test_a_missing_folder_and_a_refused_token_are_told_apart(
     now = utcnow()
 
     gone = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(missing), wake=Wake(), now=now
+        connect=LOCAL,
+        db=db,
+        store=store,
+        vault=vault,
+        mailbox_id=_id(missing),
+        wake=Wake(),
+        now=now,
     )
     token = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(oauth), wake=Wake(), now=now
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(oauth), wake=Wake(), now=now
     )
 
     assert (gone.error, gone.next_poll_at) == ("folder_missing", now + timedelta(minutes=1))
@@ -448,13 +480,13 @@ async def test_a_recovered_mailbox_is_active_again(
 ) -> None:
     mailbox = await make_mailbox(folder=f"{folder}-later")
     failed = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
     )
     assert failed.error == "folder_missing"
     dovecot.create_folder("alice", f"{folder}-later")
 
     result = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
     )
 
     assert result.outcome == PollOutcome.OK
@@ -475,7 +507,7 @@ async def test_a_large_backlog_is_taken_in_batches_in_uid_order(
     wake = Wake()
 
     result = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=wake, batch=50
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=wake, batch=50
     )
 
     assert result.recorded == 120
@@ -499,12 +531,25 @@ async def test_overlapping_polls_take_each_message_once(
 
     results = await asyncio.gather(
         poll_mailbox(
-            db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake(), batch=10
+            connect=LOCAL,
+            db=db,
+            store=store,
+            vault=vault,
+            mailbox_id=_id(mailbox),
+            wake=Wake(),
+            batch=10,
         ),
         poll_mailbox(
-            db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake(), batch=10
+            connect=LOCAL,
+            db=db,
+            store=store,
+            vault=vault,
+            mailbox_id=_id(mailbox),
+            wake=Wake(),
+            batch=10,
         ),
         poll_mailbox(
+            connect=LOCAL,
             db=other_process,
             store=store,
             vault=vault,
@@ -529,7 +574,13 @@ async def test_polling_is_fast_while_a_supplier_emails_a_code(
     mailbox = await make_mailbox()
     now = utcnow()
     slow = await poll_mailbox(
-        db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake(), now=now
+        connect=LOCAL,
+        db=db,
+        store=store,
+        vault=vault,
+        mailbox_id=_id(mailbox),
+        wake=Wake(),
+        now=now,
     )
     assert slow.next_poll_at == now + POLL_EVERY
     assert world.workspace.id
@@ -555,12 +606,17 @@ async def test_polling_is_fast_while_a_supplier_emails_a_code(
     # one POLL_FAST later.
     assert (
         await poll_due_mailboxes(
-            db=db, store=store, vault=vault, wake=Wake(), now=now + timedelta(seconds=2)
+            connect=LOCAL,
+            db=db,
+            store=store,
+            vault=vault,
+            wake=Wake(),
+            now=now + timedelta(seconds=2),
         )
         == []
     )
     (fast,) = await poll_due_mailboxes(
-        db=db, store=store, vault=vault, wake=Wake(), now=now + POLL_FAST
+        connect=LOCAL, db=db, store=store, vault=vault, wake=Wake(), now=now + POLL_FAST
     )
     assert fast.next_poll_at == now + 2 * POLL_FAST
 
@@ -585,7 +641,9 @@ async def test_no_secret_reaches_logs_results_or_notifications(
     ]
 
     results = [
-        await poll_mailbox(db=db, store=store, vault=vault, mailbox_id=_id(m), wake=Wake())
+        await poll_mailbox(
+            connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(m), wake=Wake()
+        )
         for m in mailboxes
     ]
 
@@ -597,9 +655,37 @@ async def test_no_secret_reaches_logs_results_or_notifications(
     for auth in (MailboxAuth.PASSWORD, MailboxAuth.OAUTH2):
         account = Account(host=dovecot.host, port=dovecot.port, username="alice", auth=auth)
         with pytest.raises(MailboxUnavailable) as caught:
-            await connect_imap(account, SecretStr(wrong))
+            await connect_imap(account, SecretStr(wrong), allow_private=True)
         failure = caught.value
         seen += "".join(traceback.format_exception(failure))
         seen += f"{failure!s} {failure!r} {failure.__context__!r} {failure.__cause__!r}"
     for secret in (wrong, dovecot.passwords["alice"]):
         assert secret not in seen
+
+
+async def test_a_mailbox_on_a_private_host_is_not_polled_without_permission(
+    db: Database, store: LocalDocumentStore, vault: Vault, dovecot: Dovecot, folder: str
+) -> None:
+    """The row was added before the policy, or the name now points inside: the poll that
+    connects is refused before any password is sent, and the mailbox says why."""
+    dovecot.append_many("alice", [invoice_mail(1)], folder)
+    account = Account(host=dovecot.host, port=dovecot.port, username="alice")
+    password = SecretStr(dovecot.passwords["alice"])
+    with pytest.raises(MailboxUnavailable) as caught:
+        await connect_imap(account, password)
+    assert caught.value.reason == FailureReason.HOST_REFUSED
+    # The operator's permission, and only it, lets the same server in.
+    await probe_mailbox(account, password, folder, connect=LOCAL)
+
+
+async def test_the_check_before_adding_finds_a_wrong_password_or_folder(
+    dovecot: Dovecot, folder: str
+) -> None:
+    account = Account(host=dovecot.host, port=dovecot.port, username="alice")
+    with pytest.raises(MailboxUnavailable) as wrong:
+        await probe_mailbox(account, SecretStr("not-her-password"), folder, connect=LOCAL)
+    assert wrong.value.reason == FailureReason.AUTH_FAILED
+    right = SecretStr(dovecot.passwords["alice"])
+    with pytest.raises(MailboxUnavailable) as missing:
+        await probe_mailbox(account, right, "No-Such-Folder", connect=LOCAL)
+    assert missing.value.reason == FailureReason.FOLDER_MISSING

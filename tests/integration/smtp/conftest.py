@@ -133,7 +133,13 @@ async def gateway_factory(
                     Supplier(key="edf", name="EDF", portal_url="https://edf.fr", domains=["edf.fr"])
                 )
         worker = MailWorker(db=db, store=store, vault=vault)
-        handler = GatewayHandler(db=db, store=store, mail_domain=DOMAIN, on_accepted=worker.wake)
+        handler = GatewayHandler(
+            db=db,
+            store=store,
+            mail_domain=DOMAIN,
+            on_accepted=worker.wake,
+            quota_bytes=settings.mail_quota_bytes,
+        )
         server = await start_gateway(settings, handler)
         servers.append(server)
         return Gateway(settings, db, store, worker, server, workspace)
