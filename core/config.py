@@ -66,7 +66,9 @@ class Settings(BaseSettings):
         default=None, description="The name the gateway greets with; defaults to mail_domain."
     )
     mail_max_bytes: int = Field(
-        default=25 * 1024 * 1024, ge=1024, description="Larger messages get 552."
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="Larger messages get 552; also the largest file `courier inbox add` takes.",
     )
     smtp_max_sessions: int = Field(
         default=200, ge=1, description="Concurrent SMTP sessions; more get 421, try later."

@@ -59,6 +59,12 @@ class StorageFailed(CourierError):
     exit_code = 1
 
 
+class DocumentTooLarge(CourierError):
+    """A file over the size Courier takes in (`mail_max_bytes`), refused before it is read."""
+
+    key = "document_too_large"
+
+
 class NotFound(CourierError):
     """An object named by the caller does not exist (or is not theirs to see)."""
 

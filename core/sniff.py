@@ -9,9 +9,11 @@ or a zip's directory of names, so it is cheap on large or hostile input.
 from __future__ import annotations
 
 import io
+import mmap
 import re
 import zipfile
-from typing import Final, Literal
+from pathlib import Path
+from typing import IO, Final, Literal, cast
 
 OCTET_STREAM: Final = "application/octet-stream"
 ZIP: Final = "application/zip"
@@ -131,7 +133,17 @@ _ROOT_SYNTAX: Final[dict[str, tuple[Literal["ubl", "cii"], str]]] = {
 }
 
 
-def sniff_content_type(data: bytes, filename: str | None = None) -> str:
+def sniff_path(path: Path, filename: str | None = None) -> str:
+    """`sniff_content_type` of a file on disk, mapped rather than read: only the pages the
+    checks touch (its head, a zip's directory) are loaded, however large the file."""
+    with path.open("rb") as handle:
+        if not path.stat().st_size:
+            return sniff_content_type(b"", filename)
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            return sniff_content_type(view, filename)
+
+
+def sniff_content_type(data: bytes | mmap.mmap, filename: str | None = None) -> str:
     """Return the MIME type that `data` really has, using `filename` only as a last resort."""
     extension = _extension(filename)
     head = data[:_HEAD]
@@ -197,7 +209,7 @@ def is_document_type(content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() in _DOCUMENT_TYPES
 
 
-def zip_entry_count(data: bytes) -> int | None:
+def zip_entry_count(data: bytes | mmap.mmap) -> int | None:
     """Return the entry count a zip's end record declares, without reading the directory."""
     start = data.rfind(b"PK\x05\x06", max(0, len(data) - _EOCD_SEARCH))
     if start < 0 or start + 22 > len(data):
@@ -211,7 +223,7 @@ def _extension(filename: str | None) -> str:
     return filename.rsplit(".", 1)[1].strip().lower()
 
 
-def _zip_flavour(data: bytes) -> str:
+def _zip_flavour(data: bytes | mmap.mmap) -> str:
     # OpenDocument stores an uncompressed "mimetype" entry first; its text names the format.
     name_length = int.from_bytes(data[26:28], "little")
     extra_length = int.from_bytes(data[28:30], "little")
@@ -226,7 +238,9 @@ def _zip_flavour(data: bytes) -> str:
         return ZIP  # reading a huge directory would cost more than the answer is worth
     try:
         # Reads the central directory only; nothing is decompressed.
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        # A mapped file is read in place: mmap has the read, seek and tell zipfile uses.
+        source = cast(IO[bytes], data) if isinstance(data, mmap.mmap) else io.BytesIO(data)
+        with zipfile.ZipFile(source) as archive:
             names = set(archive.namelist())
     except Exception:  # a truncated or hostile archive is still "a zip"
         return ZIP
@@ -236,7 +250,7 @@ def _zip_flavour(data: bytes) -> str:
     return ZIP
 
 
-def _text_type(data: bytes) -> str | None:
+def _text_type(data: bytes | mmap.mmap) -> str | None:
     text = _decode_head(data[:_TEXT_HEAD])
     if text is None:
         return None

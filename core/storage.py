@@ -15,13 +15,15 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from core.durable import fsync_dir
-from core.errors import NotFound, StorageFailed
+from core.errors import DocumentTooLarge, NotFound, StorageFailed
 from core.file_modes import make_private_dir
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1024 * 1024
+_MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,20 @@ class LocalDocumentStore:
             ) from err
         return StoredFile(sha256=sha256, size=len(data))
 
+    async def put_file(self, source: BinaryIO, *, name: str, max_bytes: int) -> StoredFile:
+        """Store an open file without holding it in memory: hashed while it is copied.
+
+        A file over `max_bytes` is refused with DocumentTooLarge before a byte is read when
+        its size says so, and as soon as the copy passes the limit when it does not (a file
+        growing meanwhile, a pipe); either way nothing is left in the store.
+        """
+        try:
+            return await asyncio.to_thread(self._copy, source, name, max_bytes)
+        except OSError as err:
+            raise StorageFailed(
+                root=str(self.root), reason=err.strerror or type(err).__name__
+            ) from err
+
     async def get(self, sha256: str) -> bytes:
         path = self.path_of(sha256)
         try:
@@ -90,6 +106,38 @@ class LocalDocumentStore:
         stored = await self.put(probe)
         if await self.get(stored.sha256) != probe:
             raise StorageFailed(root=str(self.root), reason="read back differs")
+
+    def _copy(self, source: BinaryIO, name: str, max_bytes: int) -> StoredFile:
+        def refuse() -> DocumentTooLarge:
+            return DocumentTooLarge(name=name, limit_mb=round(max_bytes / _MB, 1))
+
+        if os.fstat(source.fileno()).st_size > max_bytes:
+            raise refuse()
+        make_private_dir(self.root)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        try:
+            hasher = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as handle:
+                while chunk := source.read(_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise refuse()
+                    hasher.update(chunk)
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            sha256 = hasher.hexdigest()
+            path = self.path_of(sha256)
+            created = [d for d in (path.parent.parent, path.parent) if not d.is_dir()]
+            make_private_dir(path.parent)
+            os.replace(tmp, path)  # same name means same content: replacing changes nothing
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        for folder in {path.parent, *(d.parent for d in created)}:
+            fsync_dir(folder)
+        return StoredFile(sha256=sha256, size=size)
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:

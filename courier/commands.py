@@ -12,10 +12,10 @@ from core.db import create_database
 from core.db.migrate import head_revision, upgrade
 from core.errors import MemberNotInWorkspace
 from core.keyring import read_keyring, write_key_file
-from core.models import DocumentSource, Locale, Role, WorkspaceCreate
+from core.models import Locale, Role, WorkspaceCreate
 from core.services.catalog import load_search
 from core.services.connections import list_connections
-from core.services.documents import IncomingDocument, ingest_document, list_documents
+from core.services.documents import StoredUpload, ingest_upload, list_documents
 from core.services.members import create_invite, find_member, join_workspace, set_mail_address
 from core.services.secrets import reseal_all
 from core.services.workspaces import (
@@ -24,6 +24,7 @@ from core.services.workspaces import (
     inbox_address,
     list_workspaces,
 )
+from core.sniff import sniff_path
 from core.vault import fingerprint, generate_key
 from courier import integration_commands
 from courier.output import emit_json, emit_rows
@@ -194,18 +195,26 @@ async def inbox_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def inbox_add(args: argparse.Namespace, settings: Settings) -> int:
     path: Path = args.file
-    content = await asyncio.to_thread(path.read_bytes)
     async with open_runtime(settings) as rt:
-        async with rt.db.transaction() as session:
+        async with rt.db.read() as session:  # a mistyped workspace stores nothing
             workspace = await get_workspace(session=session, slug=args.workspace)
-            assert workspace.id is not None
-            result = await ingest_document(
+        assert workspace.id is not None
+        # Streamed into the store before the transaction opens, so a large copy never holds
+        # the database; refused past the size mail may bring in, before it is read.
+        with path.open("rb") as source:
+            stored = await rt.store.put_file(
+                source, name=path.name, max_bytes=settings.mail_max_bytes
+            )
+        content_type = await asyncio.to_thread(
+            sniff_path, rt.store.path_of(stored.sha256), path.name
+        )
+        async with rt.db.transaction() as session:
+            result = await ingest_upload(
                 session=session,
-                store=rt.store,
-                incoming=IncomingDocument(
+                upload=StoredUpload(
                     workspace_id=workspace.id,
-                    source=DocumentSource.UPLOAD,
-                    content=content,
+                    stored=stored,
+                    content_type=content_type,
                     filename=path.name,
                     supplier_name=args.supplier,
                     issue_date=args.date,

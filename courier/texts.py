@@ -22,6 +22,10 @@ ERRORS: dict[str, str] = {
     ),
     "secret_key_invalid": "the secret key is unusable: {reason}",
     "storage_failed": "cannot store documents in {root}: {reason}",
+    "document_too_large": (
+        "{name} is larger than {limit_mb} MB, the most Courier takes in "
+        "(COURIER_MAIL_MAX_BYTES); nothing was added"
+    ),
     "not_found": "no {kind} {ident}",
     "answer_invalid": "that answer does not fit {field} ({reason})",
     "not_allowed": "this member's role does not allow {action} (README: Who may do what)",

@@ -8,17 +8,23 @@ dies is replaced, and either way the caller gets an `ExtractionError` for that o
 while the next file gets a fresh worker.
 
 Workers are started with "spawn": forking a process that runs an event loop and database
-threads copies their locks in whatever state they happen to be.
+threads copies their locks in whatever state they happen to be. A worker dies with the
+process that started it, even one killed with SIGKILL (see `_die_with_parent`): an orphan
+would hold its memory (hundreds of MB after a large read) until someone noticed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import resource
 import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,6 +48,8 @@ IMAGE_TYPES = frozenset(
 # kill the read that ran over (see `_run_isolated`).
 _MAX_WORKERS = 1
 _MB = 1024 * 1024
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_PARENT_CHECK_SECONDS = 0.5
 
 _pool: ProcessPoolExecutor | None = None
 _pool_memory_mb: int | None = None
@@ -139,7 +147,7 @@ def _get_pool(memory_mb: int) -> ProcessPoolExecutor:
             max_workers=_MAX_WORKERS,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(memory_mb,),
+            initargs=(memory_mb, os.getpid()),
         )
         _pool_memory_mb = memory_mb
     return _pool
@@ -184,10 +192,61 @@ def shutdown_sandbox() -> None:
 # --------------------------------------------------------------------------- in the child
 
 
-def _start_worker(memory_mb: int) -> None:
-    """Lead a process group of its own (so a kill reaches OCR children too), cap memory."""
+def _start_worker(memory_mb: int, parent_pid: int) -> None:
+    """Lead a process group of its own (so a kill reaches OCR children too), die with the
+    parent, cap memory."""
     os.setpgid(0, 0)
+    _die_with_parent(parent_pid)
     _limit_memory(memory_mb)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End the worker when `parent_pid` ends, however it ends.
+
+    Two mechanisms, because neither is enough alone:
+
+    - PR_SET_PDEATHSIG (Linux) has the kernel send SIGKILL the moment the parent goes. It
+      needs nothing from the worker, so it works while a read holds the GIL in C code. But
+      it fires on the exit of the parent *thread* that forked the worker, and
+      ProcessPoolExecutor spawns from the thread that calls `submit`: the event loop's
+      thread, which lives as long as the process reads. Should that thread end earlier, the
+      worker dies with it and the next read's BrokenProcessPool starts a fresh one (see
+      `_run_isolated`), which costs a start-up, not a read. It is not inherited by the OCR
+      engine's process, which an orphaned pytesseract no longer times out, but which
+      finishes its one page under the inherited memory cap.
+    - A watcher thread that sees the worker re-parented (its parent pid changes) and kills
+      the worker's whole process group, OCR child included: the only way on other
+      systems, and the one that does not leave tesseract running when the worker notices
+      first. It polls, so it may lag by `_PARENT_CHECK_SECONDS`.
+
+    The parent may die before the prctl takes hold; the first check covers that window.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        # Failure (a seccomp filter, say) leaves the watcher, which is enough on its own.
+        libc.prctl(
+            ctypes.c_int(_PR_SET_PDEATHSIG),
+            ctypes.c_ulong(signal.SIGKILL),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+        )
+    if os.getppid() != parent_pid:
+        _end_group()
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(_PARENT_CHECK_SECONDS)
+    _end_group()
+
+
+def _end_group() -> None:
+    """Kill the worker's process group: the worker itself and any OCR child it started."""
+    os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
 def _limit_memory(memory_mb: int) -> None:

@@ -159,6 +159,41 @@ async def ingest_document(
     return IngestResult(document, created=True)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """A file added by hand, already streamed into the store rather than held in memory."""
+
+    workspace_id: int
+    stored: StoredFile
+    content_type: str
+    filename: str | None = None
+    supplier_name: str | None = None
+    issue_date: date | None = None
+    total_amount: Decimal | None = None
+    currency: str | None = None
+
+
+async def ingest_upload(
+    *, session: AsyncSession, upload: StoredUpload, now: datetime | None = None
+) -> IngestResult:
+    """Add a file already in the store to the inbox, or return the document it duplicates."""
+    document = Document(
+        workspace_id=upload.workspace_id,
+        source=DocumentSource.UPLOAD,
+        filename=safe_filename(upload.filename),
+        content_type=upload.content_type,
+        supplier_name=upload.supplier_name,
+        issue_date=upload.issue_date,
+        total_amount=upload.total_amount,
+        currency=upload.currency,
+        sha256=upload.stored.sha256,
+        size=upload.stored.size,
+        received_at=now or utcnow(),
+    )
+    [result] = await ingest_stored(session=session, documents=[document])
+    return result
+
+
 async def ingest_stored(
     *, session: AsyncSession, documents: Sequence[Document]
 ) -> list[IngestResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -153,6 +154,55 @@ def test_the_inbox_takes_a_file_once_and_lists_it(courier: Courier) -> None:
     assert set(row) >= {"id", "date", "amount"}
     table = courier("inbox", "list", "--workspace", "acme").out
     assert "Facture_février.pdf" in table
+
+
+def _stored_files(courier: Courier) -> list[Path]:
+    documents = courier.home / "var" / "documents"
+    return [p for p in documents.rglob("*") if p.is_file()] if documents.exists() else []
+
+
+def test_a_file_over_the_size_limit_is_refused_in_one_line_and_nothing_is_stored(
+    courier: Courier,
+) -> None:
+    """`courier inbox add` of a huge file once read it whole and died with a MemoryError
+    traceback; it is now refused from its size, before a byte of it is read."""
+    assert courier("workspace", "create", "Acme").code == 0
+    huge = courier.home / "scan.pdf"
+    with huge.open("wb") as handle:
+        handle.write(PDF)
+        handle.truncate(200 * 1024 * 1024)  # sparse: no disk used, nothing slow to read
+    result = courier(
+        "inbox", "add", "--workspace", "acme", str(huge), COURIER_MAIL_MAX_BYTES=str(4 * 1024**2)
+    )
+    assert result.code == 2
+    assert "scan.pdf is larger than 4.0 MB" in _one_line(result)
+    assert "MemoryError" not in result.err
+    assert courier("inbox", "list", "--workspace", "acme", "--json").json() == []
+    assert _stored_files(courier) == []
+
+
+def test_a_file_under_the_limit_is_stored_whole_under_its_sha256(courier: Courier) -> None:
+    assert courier("workspace", "create", "Acme").code == 0
+    content = PDF + os.urandom(5 * 1024**2 // 2)  # more than one chunk of the copy
+    invoice = courier.home / "invoice.pdf"
+    invoice.write_bytes(content)
+    added = courier(
+        "inbox",
+        "add",
+        "--workspace",
+        "acme",
+        str(invoice),
+        "--json",
+        COURIER_MAIL_MAX_BYTES=str(4 * 1024**2),
+    )
+    assert added.code == 0, added.err
+    expected = hashlib.sha256(content).hexdigest()
+    assert added.json()["sha256"] == expected
+    [stored] = _stored_files(courier)
+    assert stored.name == expected
+    assert stored.read_bytes() == content
+    [row] = courier("inbox", "list", "--workspace", "acme", "--json").json()
+    assert row["filename"] == "invoice.pdf"
 
 
 def test_the_catalog_finds_suppliers_by_alias_and_with_typos(courier: Courier) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import os
 from pathlib import Path
 
 import pytest
 
-from core.errors import NotFound, StorageFailed
+from core.errors import DocumentTooLarge, NotFound, StorageFailed
 from core.storage import LocalDocumentStore, digest
 
 
@@ -49,3 +52,64 @@ async def test_an_unwritable_store_is_a_storage_error(tmp_path: Path) -> None:
     store = LocalDocumentStore(blocker)
     with pytest.raises(StorageFailed):
         await store.put(b"data")
+
+
+class _Unreadable(io.RawIOBase):
+    """A file whose size is known but whose bytes must not be touched."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("rb")
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("read a file already known to be too large")
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+async def test_a_file_over_the_limit_is_refused_from_its_size_before_any_read(
+    tmp_path: Path,
+) -> None:
+    huge = tmp_path / "huge.pdf"
+    with huge.open("wb") as handle:
+        handle.truncate(200 * 1024 * 1024)  # sparse
+    store = LocalDocumentStore(tmp_path / "docs")
+    with _Unreadable(huge) as source, pytest.raises(DocumentTooLarge) as refused:
+        await store.put_file(source, name="huge.pdf", max_bytes=25 * 1024 * 1024)  # type: ignore[arg-type]
+    assert refused.value.params == {"name": "huge.pdf", "limit_mb": 25.0}
+    assert not [p for p in tmp_path.joinpath("docs").rglob("*") if p.is_file()]
+
+
+async def test_a_stream_that_runs_past_the_limit_is_cut_off_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    """A pipe (or a file still growing) does not tell its size: the copy counts."""
+    read_end, write_end = os.pipe()
+    store = LocalDocumentStore(tmp_path / "docs")
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as sink, contextlib.suppress(BrokenPipeError):
+            for _ in range(8):
+                sink.write(b"x" * 1024 * 1024)
+
+    feeder = asyncio.create_task(asyncio.to_thread(feed))
+    with os.fdopen(read_end, "rb") as source, pytest.raises(DocumentTooLarge):
+        await store.put_file(source, name="stdin", max_bytes=3 * 1024 * 1024)
+    await feeder
+    assert not [p for p in tmp_path.joinpath("docs").rglob("*") if p.is_file()]
+
+
+async def test_a_streamed_file_is_hashed_and_stored_like_put(tmp_path: Path) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    source_path = tmp_path / "invoice.pdf"
+    source_path.write_bytes(data)
+    store = LocalDocumentStore(tmp_path / "docs")
+    with source_path.open("rb") as source:
+        stored = await store.put_file(source, name="invoice.pdf", max_bytes=len(data))
+    assert (stored.sha256, stored.size) == (digest(data), len(data))
+    assert await store.get(stored.sha256) == data
+    assert [p.name for p in tmp_path.joinpath("docs").rglob("*") if p.is_file()] == [digest(data)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from core.sniff import (
     extension_for,
     is_document_type,
     sniff_content_type,
+    sniff_path,
     zip_entry_count,
 )
 
@@ -90,6 +92,26 @@ def test_tells_office_files_inside_zips() -> None:
     assert sniff_content_type(odt) == "application/vnd.oasis.opendocument.text"
     assert sniff_content_type(_zip(["a.pdf", "b.pdf"])) == "application/zip"
     assert sniff_content_type(b"PK\x03\x04 truncated") == "application/zip"
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (_zip(["[Content_Types].xml", "word/document.xml"]), "a.docx"),
+        (_zip(["content.xml"], odf="application/vnd.oasis.opendocument.text"), "a.odt"),
+        (_zip(["a.pdf"]), "a.zip"),
+        (b"%PDF-1.7\n", "scan.jpg"),
+        (UBL, "invoice.txt"),
+        (b"", "empty.pdf"),
+    ],
+)
+def test_a_file_on_disk_is_sniffed_as_its_bytes_would_be(
+    tmp_path: Path, data: bytes, name: str
+) -> None:
+    """`courier inbox add` sniffs the stored file mapped, not read into memory."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert sniff_path(path, name) == sniff_content_type(data, name)
 
 
 def test_tells_legacy_office_files_by_name() -> None:

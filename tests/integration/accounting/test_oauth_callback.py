@@ -4,7 +4,10 @@ refusal and links nothing."""
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
+import pytest
 from sqlmodel import select
 
 from core.models import Integration, IntegrationState
@@ -13,6 +16,7 @@ from core.services.authorisations import connect
 from courier.oauth_callback import start_callback_server
 from tests.integration.accounting.conftest import FakeProvider, state_of
 from tests.integration.conftest import World
+from tests.waiting import until
 
 
 async def test_the_callback_completes_once_and_sends_the_person_back_to_the_chat(
@@ -55,3 +59,43 @@ async def test_the_callback_completes_once_and_sends_the_person_back_to_the_chat
     async with acc.db.read() as session:
         rows = (await session.exec(select(Integration))).all()
     assert [(i.provider, i.state) for i in rows] == [("fake", IntegrationState.ACTIVE)]
+
+
+async def test_the_access_log_names_the_path_but_not_the_code_or_state(
+    acc: Accounting, world: World, fake: FakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever reads the server's log must not be able to finish the authorisation in
+    their own browser: the code and state of a callback never reach it."""
+    assert world.workspace.id is not None
+    started = await connect(
+        acc, workspace_id=world.workspace.id, actor=world.owner.id, provider_name="fake"
+    )
+    assert started.authorization_url is not None
+    state = state_of(started.authorization_url)
+    consent_page = f"https://login.example.com/authorize?state={state}"
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    server = await start_callback_server(acc, host="127.0.0.1", port=0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            done = await http.get(
+                server.url,
+                params={"code": "good-code", "state": state},
+                headers={"Referer": consent_page},
+                allow_redirects=False,
+            )
+            assert done.status == 200
+
+            def access_lines() -> list[str]:
+                return [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+
+            # aiohttp writes the line after the response has gone out.
+            await until(access_lines, "the callback's access log line")
+    finally:
+        await server.close()
+    [line] = access_lines()
+    assert "/oauth/callback" in line
+    assert " 200 " in line
+    for record in caplog.records:
+        everything = f"{record.getMessage()} {record.__dict__}"
+        assert "good-code" not in everything
+        assert state not in everything

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +121,85 @@ async def test_a_photo_is_read_by_ocr_in_the_child_within_its_memory_limit() -> 
     data = await read_document(photograph(BAKERY, angle=4.0), "image/jpeg", memory_mb=512)
     assert data.total_incl_tax is not None
     assert (data.total_incl_tax.value, data.total_incl_tax.source) == (BAKERY.total_incl, "ocr")
+
+
+# A long-running process that reads, as `courier run` does: the worker stays for the next file.
+READING_PROCESS = """
+import asyncio
+from core.extraction.sandbox import read_document
+from tests.unit.extraction.corpus import BAKERY
+from tests.unit.extraction.xml_builders import build_ubl
+
+async def main() -> None:
+    await read_document(build_ubl(BAKERY), "application/xml")
+    print("read", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def _process_stat(pid: int) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) of a process, None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the command name in (...) may hold spaces
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _children_of(parent: int) -> dict[int, str]:
+    """The parent's child processes, each with its start time (a pid may be reused)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        stat = _process_stat(int(entry.name)) if entry.name.isdigit() else None
+        if stat is not None and stat[1] == parent:
+            found[int(entry.name)] = stat[2]
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_the_reader_worker_dies_with_a_killed_parent() -> None:
+    """`kill -9` of the process that reads leaves no worker holding memory behind."""
+    root = Path(__file__).resolve().parents[3]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", READING_PROCESS],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    try:
+        assert parent.stdout.readline() == "read\n"
+        children = _children_of(parent.pid)
+        assert any("spawn_main" in _cmdline(pid) for pid in children), children
+        parent.kill()
+        parent.wait(timeout=20)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(timeout=20)
+        parent.stdout.close()
+
+    def alive() -> list[int]:
+        # A zombie is dead; whether a container's init reaps it is not ours to test.
+        return [
+            pid
+            for pid, started in children.items()
+            if (stat := _process_stat(pid)) is not None and stat[2] == started and stat[0] != "Z"
+        ]
+
+    deadline = time.monotonic() + 10
+    try:
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling the process table, not guessing how long death takes
+        assert not alive(), [_cmdline(pid) for pid in alive()]
+    finally:
+        for pid, started in children.items():  # a failing run must not leak them either
+            if (stat := _process_stat(pid)) is not None and stat[2] == started:
+                os.kill(pid, signal.SIGKILL)
