@@ -18,10 +18,10 @@ from bot.notify_pacing import Pace
 from core.models import Connection, ConnectionCreate, ConnectionRun, Document, Supplier
 from core.services.connections import create_connection
 from core.services.members import find_member
-from tests.integration.bot.conftest import TOKEN, Harness, harness
+from tests.integration.bot.conftest import TOKEN, Harness, harness, harness_settings
 from tests.integration.sandbox.conftest import client
 
-__all__ = ["harness"]  # the real bot, polling the stand-in, on both databases
+__all__ = ["harness", "harness_settings"]  # the real bot, polling the stand-in, on both databases
 
 
 @pytest.fixture

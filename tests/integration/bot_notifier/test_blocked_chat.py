@@ -15,10 +15,10 @@ from bot.notify_pacing import Pace
 from core.models import Member, Notification, NotificationState
 from core.services.notifications import enqueue
 from courier.sandbox.chat import TelegramUser
-from tests.integration.bot.conftest import TOKEN, Harness, harness
+from tests.integration.bot.conftest import TOKEN, Harness, harness, harness_settings
 from tests.integration.sandbox.conftest import client
 
-__all__ = ["harness"]
+__all__ = ["harness", "harness_settings"]
 
 
 @pytest.fixture

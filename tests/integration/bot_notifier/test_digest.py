@@ -14,10 +14,10 @@ from core.models import ConnectionState, Document, DocumentSource, DocumentState
 from core.services.digests import enqueue_due_digests
 from core.vault import Vault
 from courier.sandbox.chat import TelegramUser
-from tests.integration.bot.conftest import Harness, harness
+from tests.integration.bot.conftest import Harness, harness, harness_settings
 from tests.integration.conftest import World, connect
 
-__all__ = ["harness"]
+__all__ = ["harness", "harness_settings"]
 
 MONDAY_MORNING = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 IN_WEEK = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
