@@ -26,7 +26,6 @@ from core.services.workspaces import (
 )
 from core.sniff import sniff_path
 from core.vault import fingerprint, generate_key
-from courier import integration_commands
 from courier.output import emit_json, emit_rows
 from courier.runtime import ensure_catalog, open_runtime
 
@@ -224,7 +223,10 @@ async def inbox_add(args: argparse.Namespace, settings: Settings) -> int:
             )
         document = result.document
         assert document.id is not None
-        # Committed: now it is ready like a chat upload, and may go out by its rule.
+        # Committed: now it is ready like a chat upload, and may go out by its rule. Only
+        # this command publishes: the others here do not load the accounting stack.
+        from courier import integration_commands
+
         published = (
             await integration_commands.after_upload(rt, document.id) if result.created else None
         )
