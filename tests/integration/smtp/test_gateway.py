@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from core.models import DocumentSource, InboundState
 from tests.integration.smtp.conftest import DOMAIN, Gateway, invoice_mail
+from tests.waiting import until
 
 
 async def test_a_forwarded_invoice_is_durable_at_250_and_lands_in_the_inbox(
@@ -173,7 +174,8 @@ async def test_past_the_session_cap_a_sender_is_told_to_come_back(
             return code_first, caught.value.smtp_code
 
     assert await asyncio.to_thread(_two_at_once) == (250, 421)
-    await asyncio.sleep(0.05)
+    # The gateway frees the slot once it has seen both disconnections.
+    await until(lambda: gateway.server.sessions.active == 0, "the sessions to end")
     assert await gateway.send(invoice_mail(to=gateway.address)) == {}  # and then it can
 
 
