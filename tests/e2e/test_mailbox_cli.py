@@ -19,23 +19,15 @@ import pytest
 from tests.integration.mail.dovecot import (
     USERS,
     Dovecot,
-    DovecotMissing,
+    dovecot_for_tests,
     invoice_mail,
-    start_dovecot,
-    stop_dovecot,
 )
 
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[Dovecot]:
-    try:
-        server = start_dovecot()
-    except DovecotMissing as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the IMAP tests: {err}")
-        pytest.skip(str(err))
-    yield server
-    stop_dovecot(server)
+    with dovecot_for_tests() as server:
+        yield server
 
 
 #: The test Dovecot listens on 127.0.0.1: only reachable with the operator's permission.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,22 +12,14 @@ from tests.integration.bot.conftest import Harness, press
 from tests.integration.mail.dovecot import (
     USERS,
     Dovecot,
-    DovecotMissing,
-    start_dovecot,
-    stop_dovecot,
+    dovecot_for_tests,
 )
 
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[Dovecot]:
-    try:
-        server = start_dovecot()
-    except DovecotMissing as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the IMAP tests: {err}")
-        pytest.skip(str(err))
-    yield server
-    stop_dovecot(server)
+    with dovecot_for_tests() as server:
+        yield server
 
 
 @pytest.fixture

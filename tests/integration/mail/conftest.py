@@ -3,7 +3,6 @@ and mailboxes of the test world that point at it."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -17,7 +16,7 @@ from core.services.mailboxes import History, add_mailbox
 from core.vault import Vault
 from mail.imap import ImapConnector
 from tests.integration.conftest import World
-from tests.integration.mail.dovecot import Dovecot, DovecotMissing, start_dovecot, stop_dovecot
+from tests.integration.mail.dovecot import Dovecot, dovecot_for_tests
 
 MakeMailbox = Callable[..., Awaitable[Mailbox]]
 #: The test Dovecot listens on 127.0.0.1, refused unless the operator allows private hosts
@@ -27,16 +26,9 @@ LOCAL = ImapConnector(allow_private=True)
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
-    """Skipped with its reason when Dovecot is not installed, except in CI, where the
-    IMAP tests must run."""
-    try:
-        server = start_dovecot()
-    except DovecotMissing as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the IMAP tests: {err}")
-        pytest.skip(str(err))
-    yield server
-    stop_dovecot(server)
+    """One Dovecot for the run; each test works in a folder of its own."""
+    with dovecot_for_tests() as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import imaplib
+import os
 import re
 import shutil
 import socket
@@ -21,6 +22,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 USERS: Mapping[str, str] = {"alice": "alice-Pa55-7d1c", "bob": "bob-Pa55-39ef"}
 _APPENDUID = re.compile(rb"APPENDUID (\d+) (\d+)")
@@ -274,6 +277,22 @@ def stop_dovecot(server: Dovecot) -> None:
 @contextmanager
 def running_dovecot(users: Mapping[str, str] = USERS) -> Iterator[Dovecot]:
     server = start_dovecot(users)
+    try:
+        yield server
+    finally:
+        stop_dovecot(server)
+
+
+@contextmanager
+def dovecot_for_tests() -> Iterator[Dovecot]:
+    """A private Dovecot for a fixture: skipped with its reason when Dovecot is not
+    installed, except in CI, where the IMAP tests must run."""
+    try:
+        server = start_dovecot()
+    except DovecotMissing as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the IMAP tests: {err}")
+        pytest.skip(str(err))
     try:
         yield server
     finally:
