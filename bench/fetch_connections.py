@@ -65,6 +65,7 @@ from core.models import (
     Supplier,
     WorkspaceCreate,
 )
+from core.permissions import OPERATOR
 from core.services.connections import create_connection
 from core.services.fetch import ConnectionRunner, FetchPolicy, RunResult
 from core.services.members import join_workspace
@@ -289,6 +290,7 @@ async def populate(db: Database, vault: Vault, connections: int) -> None:
                     login=_login(i),
                     password=SecretStr(f"pw-{i}"),
                 ),
+                by=OPERATOR,
             )
 
 

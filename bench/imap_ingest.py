@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 from core.db import Database, create_database
 from core.db.migrate import upgrade
 from core.models import Mailbox, MailboxCreate, WorkspaceCreate
+from core.permissions import OPERATOR
 from core.services.inbound import MailboxCopy, Recipient, record_mailbox_messages
 from core.services.mailboxes import add_mailbox
 from core.services.workspaces import create_workspace
@@ -96,6 +97,7 @@ async def _world(path: Path, server: Dovecot, vault: Vault) -> tuple[Database, M
                 secret=SecretStr(server.passwords[USER]),
             ),
             history="all",
+            by=OPERATOR,
         )
     return db, mailbox
 

@@ -68,6 +68,7 @@ async def connection_add(args: argparse.Namespace, settings: Settings) -> int:
         connection = await create_connection(
             session=session,
             vault=rt.vault,
+            by=OPERATOR,
             data=ConnectionCreate(
                 workspace_id=workspace.id,
                 supplier_id=supplier.id or 0,

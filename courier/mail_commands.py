@@ -7,6 +7,7 @@ import sys
 
 from core.config import Settings
 from core.models import AfterProcessing, InboundState, MailboxAuth, MailboxCreate
+from core.permissions import OPERATOR
 from core.services.inbound import list_inbound, retry_inbound
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import get_workspace
@@ -53,7 +54,11 @@ async def mailbox_add(args: argparse.Namespace, settings: Settings) -> int:
             secret=secret,
         )
         mailbox = await add_mailbox(
-            session=session, vault=rt.vault, data=data, history="all" if args.all else "new_only"
+            session=session,
+            vault=rt.vault,
+            data=data,
+            by=OPERATOR,
+            history="all" if args.all else "new_only",
         )
     if args.json:
         emit_json({"id": mailbox.id, "username": mailbox.username, "folder": mailbox.folder})
@@ -95,7 +100,9 @@ async def mailbox_remove(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as rt, rt.db.transaction() as session:
         workspace = await get_workspace(session=session, slug=args.workspace)
         assert workspace.id is not None
-        await remove_mailbox(session=session, workspace_id=workspace.id, mailbox_id=args.id)
+        await remove_mailbox(
+            session=session, workspace_id=workspace.id, mailbox_id=args.id, by=OPERATOR
+        )
     print(f"mailbox {args.id} removed; what it brought in stays in the inbox")
     return 0
 

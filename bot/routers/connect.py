@@ -271,10 +271,12 @@ async def _create(
         say(message.answer(texts("common.expired")))
         return
     assert actor.workspace_id is not None
+    assert actor.member is not None
     try:
         connection = await create_connection(
             session=session,
             vault=deps.vault,
+            by=actor.member,
             data=ConnectionCreate(
                 workspace_id=actor.workspace_id,
                 supplier_id=int(data["supplier_id"]),

@@ -22,7 +22,7 @@ from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
 from bot.secrets import MAILBOX_SECRET, take_secret
 from core.models import Mailbox, MailboxCreate
-from core.permissions import Action
+from core.permissions import Action, acting
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import inbox_address
 from mail.imap.client import (
@@ -118,7 +118,13 @@ async def act(
         callback_answer.text = texts("common.expired")
         return
     assert actor.workspace_id is not None
-    await remove_mailbox(session=session, workspace_id=actor.workspace_id, mailbox_id=mailbox.id)
+    assert actor.member is not None
+    await remove_mailbox(
+        session=session,
+        workspace_id=actor.workspace_id,
+        mailbox_id=mailbox.id,
+        by=actor.member,
+    )
     say(query.message.answer(texts("mail.removed", user=mailbox.username, host=mailbox.host)))
 
 
@@ -179,11 +185,14 @@ async def secret(
     say(message.answer(texts("mail.checking")))
     # The check logs in over the network, for up to the socket timeout: it runs after this
     # update's transaction, which on SQLite is the one writer, and adds in its own.
-    say.then(lambda: _check_then_add(bot, message, deps, texts, new))
+    assert actor.member is not None
+    assert actor.member.id is not None
+    adder = actor.member.id
+    say.then(lambda: _check_then_add(bot, message, deps, texts, new, adder))
 
 
 async def _check_then_add(
-    bot: Bot, message: Message, deps: Deps, texts: Texts, new: MailboxCreate
+    bot: Bot, message: Message, deps: Deps, texts: Texts, new: MailboxCreate, adder: int
 ) -> None:
     account = Account(host=new.host, port=new.port, username=new.username)
     connect = ImapConnector(allow_private=deps.settings.mailbox_allow_private)
@@ -200,7 +209,9 @@ async def _check_then_add(
         await bot(message.answer(why))
         return
     async with deps.db.transaction() as session:
-        mailbox = await add_mailbox(session=session, vault=deps.vault, data=new)
+        # Asked again in this transaction: the person's role may have changed meanwhile.
+        by = await acting(session=session, member_id=adder)
+        mailbox = await add_mailbox(session=session, vault=deps.vault, data=new, by=by)
     await bot(message.answer(texts("mail.added", user=mailbox.username, host=mailbox.host)))
 
 

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.errors import ConnectionDuplicate, CredentialsMissing, DateInvalid, NotFound
 from core.models import Connection, ConnectionCreate, ConnectionState, Supplier
 from core.models.base import utcnow
+from core.permissions import Action, Who, require
 from core.services.members import get_member
 from core.statemachine import StateMachine
 from core.suppliers.connector import Credentials
@@ -67,8 +68,16 @@ def check_fetch_from(value: date | None, *, today: date) -> date | None:
 
 
 async def create_connection(
-    *, session: AsyncSession, vault: Vault, data: ConnectionCreate, now: datetime | None = None
+    *,
+    session: AsyncSession,
+    vault: Vault,
+    data: ConnectionCreate,
+    by: Who,
+    now: datetime | None = None,
 ) -> Connection:
+    """Connect a supplier account for `data.owner_member_id`; only managers connect one
+    (NotAllowed), for themselves or for another member."""
+    require(by, Action.ADD_CONNECTION, workspace_id=data.workspace_id)
     now = now or utcnow()
     password = data.password.get_secret_value()
     if not data.login.strip() or not password:

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.errors import CredentialsMissing, NotFound
 from core.models import Mailbox, MailboxCreate
 from core.models.mailbox import MailboxState
+from core.permissions import Action, Who, require
 from core.vault import Vault
 
 #: What a new mailbox takes on its first poll: only mail that arrives after it ("new_only"),
@@ -30,12 +31,19 @@ WHOLE_FOLDER = 0
 
 
 async def add_mailbox(
-    *, session: AsyncSession, vault: Vault, data: MailboxCreate, history: History = "new_only"
+    *,
+    session: AsyncSession,
+    vault: Vault,
+    data: MailboxCreate,
+    by: Who,
+    history: History = "new_only",
 ) -> Mailbox:
     """Add a mailbox. By default ("new_only") its first poll records the folder's
     UIDVALIDITY and highest UID and takes nothing: connecting a mailbox must not turn
     years of old mail into inbox items. With "all", the first poll takes every message
-    the folder holds. Either way, later polls take what arrives after the last one."""
+    the folder holds. Either way, later polls take what arrives after the last one.
+    Only managers add one (NotAllowed)."""
+    require(by, Action.MANAGE_MAILBOXES, workspace_id=data.workspace_id)
     secret = data.secret.get_secret_value()
     if not secret:
         raise CredentialsMissing()
@@ -85,9 +93,13 @@ async def list_mailboxes(*, session: AsyncSession, workspace_id: int) -> list[Ma
     return list((await session.exec(query)).all())
 
 
-async def remove_mailbox(*, session: AsyncSession, workspace_id: int, mailbox_id: int) -> None:
+async def remove_mailbox(
+    *, session: AsyncSession, workspace_id: int, mailbox_id: int, by: Who
+) -> None:
     """Stop watching a mailbox. The messages taken from it stay, with their files, and go
-    on through processing: the foreign key sets their mailbox_id to NULL."""
+    on through processing: the foreign key sets their mailbox_id to NULL. Only managers
+    remove one (NotAllowed)."""
+    require(by, Action.MANAGE_MAILBOXES, workspace_id=workspace_id)
     mailbox = await get_mailbox(session=session, workspace_id=workspace_id, mailbox_id=mailbox_id)
     await session.delete(mailbox)
     await session.flush()

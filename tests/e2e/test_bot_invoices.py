@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from bot.notifier import Notifier
 from bot.notify_pacing import Pace
 from core.models import Connection, ConnectionCreate, ConnectionRun, Document, Supplier
+from core.permissions import OPERATOR
 from core.services.connections import create_connection
 from core.services.members import find_member
 from tests.integration.bot.conftest import TOKEN, Harness, harness, harness_settings
@@ -58,6 +59,7 @@ async def test_fetch_now_brings_one_message_listing_the_invoices_and_one_opens(
                 password=SecretStr("demo"),
                 fetch_from=date(2026, 9, 1),
             ),
+            by=OPERATOR,
         )
 
     await marie.say("/connections")

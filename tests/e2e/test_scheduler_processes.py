@@ -43,6 +43,7 @@ from core.models import (
     Supplier,
     WorkspaceCreate,
 )
+from core.permissions import OPERATOR
 from core.services.connections import create_connection
 from core.services.members import join_workspace
 from core.services.secrets import unlock_vault
@@ -215,6 +216,7 @@ async def _connect_shops(db: Database, settings: Settings, count: int) -> None:
                     login=login(i),
                     password=SecretStr(PASSWORD),
                 ),
+                by=OPERATOR,
             )
 
 

@@ -19,8 +19,9 @@ from core.models import (
     Workspace,
     WorkspaceCreate,
 )
+from core.permissions import OPERATOR
 from core.services.connections import create_connection
-from core.services.members import join_workspace
+from core.services.members import create_invite, join_workspace
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
 from core.vault import Vault, generate_key
@@ -93,4 +94,19 @@ async def connect(
                 login=login,
                 password=SecretStr("pw"),
             ),
+            by=OPERATOR,
+        )
+
+
+async def join(db: Database, world: World, *, role: Role, telegram_user_id: int) -> Member:
+    """Another person joins the bakery's workspace with `role`, by an invite."""
+    async with db.transaction() as session:
+        invite = await create_invite(
+            session=session, workspace=world.workspace, role=role, ttl=timedelta(hours=1)
+        )
+        return await join_workspace(
+            session=session,
+            code=invite.code,
+            telegram_user_id=telegram_user_id,
+            display_name=f"Person {telegram_user_id}",
         )

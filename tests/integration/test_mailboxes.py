@@ -11,16 +11,18 @@ from sqlalchemy import event
 from sqlmodel import col, select
 
 from core.db import Database
-from core.errors import CredentialsMissing, NotFound
+from core.errors import CredentialsMissing, NotAllowed, NotFound
 from core.models import (
     InboundChannel,
     InboundMessage,
     Mailbox,
     MailboxCreate,
     MailboxState,
+    Role,
     WorkspaceCreate,
 )
 from core.models.base import utcnow
+from core.permissions import OPERATOR
 from core.services.inbound import (
     Envelope,
     MailboxCopy,
@@ -38,7 +40,7 @@ from core.services.mailboxes import (
 )
 from core.services.workspaces import create_workspace
 from core.vault import Vault
-from tests.integration.conftest import World
+from tests.integration.conftest import World, join
 
 SECRET = "imap-app-Pa55-first"
 
@@ -55,6 +57,7 @@ async def _add(db: Database, vault: Vault, world: World, **history: History) -> 
                 username="compta@dupont.fr",
                 secret=SecretStr(SECRET),
             ),
+            by=OPERATOR,
             **history,
         )
 
@@ -169,11 +172,13 @@ async def test_a_removed_mailbox_leaves_its_messages_behind(
     async with db.transaction() as session:
         assert other.id is not None
         with pytest.raises(NotFound):
-            await remove_mailbox(session=session, workspace_id=other.id, mailbox_id=mailbox.id)
+            await remove_mailbox(
+                session=session, workspace_id=other.id, mailbox_id=mailbox.id, by=OPERATOR
+            )
 
     async with db.transaction() as session:
         await remove_mailbox(
-            session=session, workspace_id=world.workspace.id, mailbox_id=mailbox.id
+            session=session, workspace_id=world.workspace.id, mailbox_id=mailbox.id, by=OPERATOR
         )
 
     assert await _reload(db, mailbox) is None
@@ -250,3 +255,28 @@ async def test_a_batch_records_each_mailbox_message_once(
     after = await _reload(db, mailbox)
     assert after is not None
     assert after.last_uid == 5
+
+
+async def test_only_a_manager_adds_or_removes_a_watched_mailbox(
+    db: Database, vault: Vault, world: World
+) -> None:
+    clerk = await join(db, world, role=Role.MEMBER, telegram_user_id=2002)
+    assert world.workspace.id is not None
+    new = MailboxCreate(
+        workspace_id=world.workspace.id,
+        host="imap.example.com",
+        username="compta@dupont.fr",
+        secret=SecretStr(SECRET),
+    )
+    with pytest.raises(NotAllowed):
+        async with db.transaction() as session:
+            await add_mailbox(session=session, vault=vault, data=new, by=clerk)
+    async with db.transaction() as session:
+        mailbox = await add_mailbox(session=session, vault=vault, data=new, by=world.owner)
+    assert mailbox.id is not None
+    with pytest.raises(NotAllowed):
+        async with db.transaction() as session:
+            await remove_mailbox(
+                session=session, workspace_id=world.workspace.id, mailbox_id=mailbox.id, by=clerk
+            )
+    assert await _reload(db, mailbox) is not None  # still watched

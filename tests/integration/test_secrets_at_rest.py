@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 from core.db import Database
 from core.models import ChallengeChannel, Connection, ConnectionCreate, MailboxCreate
+from core.permissions import OPERATOR
 from core.services.challenges import open_challenge, submit_code
 from core.services.connections import create_connection, read_credentials
 from core.services.integrations import start_integration, store_tokens
@@ -60,7 +61,7 @@ async def test_secrets_are_sealed_in_the_database_and_absent_from_logs(
         password=SecretStr(PASSWORD),
     )
     async with db.transaction() as session:
-        connection = await create_connection(session=session, vault=vault, data=data)
+        connection = await create_connection(session=session, vault=vault, data=data, by=OPERATOR)
         challenge = await open_challenge(
             session=session, connection=connection, channel=ChallengeChannel.SMS
         )
@@ -87,6 +88,7 @@ async def test_secrets_are_sealed_in_the_database_and_absent_from_logs(
                 username="factures@dupont.fr",
                 secret=SecretStr(MAILBOX_SECRET),
             ),
+            by=OPERATOR,
         )
         logging.getLogger("courier.test").info(
             "stored %r %r %r %r", connection, data, integration, mailbox
@@ -124,6 +126,7 @@ async def test_rotation_reseals_every_secret_under_the_new_key(
                 login="a@b.fr",
                 password=SecretStr(PASSWORD),
             ),
+            by=OPERATOR,
         )
     new_key = generate_key()
     async with db.transaction() as session:
@@ -154,7 +157,7 @@ async def test_a_failed_insert_logs_no_sealed_credentials(
         password=SecretStr(PASSWORD),
     )
     async with db.transaction() as session:
-        first = await create_connection(session=session, vault=vault, data=data)
+        first = await create_connection(session=session, vault=vault, data=data, by=OPERATOR)
     racer = Connection(
         workspace_id=first.workspace_id,
         supplier_id=first.supplier_id,

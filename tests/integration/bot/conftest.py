@@ -31,6 +31,7 @@ from core.models import (
     Workspace,
     WorkspaceCreate,
 )
+from core.permissions import OPERATOR
 from core.services.catalog import sync_catalog
 from core.services.connections import create_connection
 from core.services.fetch import ConnectionRunner, FetchPolicy
@@ -194,6 +195,7 @@ async def add_connection(
                 login=login,
                 password=SecretStr("demo"),
             ),
+            by=OPERATOR,
         )
 
 

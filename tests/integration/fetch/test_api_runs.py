@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from core.db import Database
 from core.models import ConnectionCreate, ConnectionState, Document, RunOutcome, Supplier
+from core.permissions import OPERATOR
 from core.services.connections import create_connection
 from core.services.fetch import ConnectionRunner
 from core.storage import LocalDocumentStore
@@ -47,6 +48,7 @@ async def _connect(
                 login=login,
                 password=SecretStr(token),
             ),
+            by=OPERATOR,
         )
     assert connection.id is not None
     return connection.id

@@ -25,6 +25,7 @@ from core.models import (
     Supplier,
 )
 from core.models.base import utcnow
+from core.permissions import OPERATOR
 from core.services.connections import create_connection
 from core.services.fetch import ConnectionRunner, FetchPolicy, run_claimed
 from core.services.fetch_claims import request_fetch
@@ -93,6 +94,7 @@ async def _connections(db: Database, vault: Vault, world: World) -> list[int]:
                     login=ACCOUNT.login,
                     password=SecretStr(ACCOUNT.password),
                 ),
+                by=OPERATOR,
             )
             assert connection.id is not None
             ids.append(connection.id)
@@ -195,6 +197,7 @@ async def test_approve_in_your_app_end_to_end_on_the_demo(
                     login=phone_owner.login,
                     password=SecretStr(phone_owner.password),
                 ),
+                by=OPERATOR,
             )
             request_fetch(connection, interactive_for=timedelta(minutes=15))  # "Sync now"
         assert connection.id is not None

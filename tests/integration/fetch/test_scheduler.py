@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from core.db import Database, create_database
 from core.models import ConnectionCreate, ConnectionRun, Document, DocumentSource
+from core.permissions import OPERATOR
 from core.services.connections import create_connection
 from core.services.documents import IncomingDocument, ingest_document
 from core.services.fetch import ConnectionRunner, FetchPolicy
@@ -41,6 +42,7 @@ async def _many(db: Database, vault: Vault, world: World, count: int) -> None:
                     login=f"site-{i}@dupont.fr",
                     password=SecretStr("pw"),
                 ),
+                by=OPERATOR,
             )
 
 

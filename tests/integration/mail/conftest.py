@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from core.db import Database
 from core.models import Mailbox, MailboxCreate
 from core.models.mailbox import AfterProcessing
+from core.permissions import OPERATOR
 from core.services.mailboxes import History, add_mailbox
 from core.vault import Vault
 from mail.imap import ImapConnector
@@ -65,6 +66,7 @@ def make_mailbox(
                 vault=vault,
                 data=MailboxCreate.model_validate(fields),
                 history=history,
+                by=OPERATOR,
             )
 
     return make

@@ -27,6 +27,7 @@ from core.models import (
 )
 from core.models.base import utcnow
 from core.models.mailbox import AfterProcessing, MailboxAuth, MailboxState
+from core.permissions import OPERATOR
 from core.services.challenges import open_challenge
 from core.services.connections import create_connection
 from core.storage import LocalDocumentStore
@@ -597,6 +598,7 @@ async def test_polling_is_fast_while_a_supplier_emails_a_code(
                 login="marie@boulangerie.fr",
                 password=SecretStr("pw"),
             ),
+            by=OPERATOR,
         )
         await open_challenge(
             session=session, connection=connection, channel=ChallengeChannel.EMAIL, now=now

@@ -17,6 +17,7 @@ from core.models import (
     InboundState,
     Supplier,
 )
+from core.permissions import OPERATOR
 from core.services.challenges import open_challenge, take_code
 from core.services.connections import create_connection
 from core.services.inbound import MAX_ATTEMPTS
@@ -140,6 +141,7 @@ async def _waiting_challenge(
                 login=login,
                 password=SecretStr("pw"),
             ),
+            by=OPERATOR,
         )
         return await open_challenge(
             session=session, connection=connection, channel=ChallengeChannel.EMAIL

@@ -32,6 +32,7 @@ from core.models import (
 )
 from core.models.base import utcnow
 from core.models.mailbox import MailboxState
+from core.permissions import OPERATOR
 from core.services.mailboxes import History, add_mailbox, replace_secret
 from core.services.workspaces import create_workspace
 from core.storage import StoredFile, digest
@@ -246,6 +247,7 @@ async def rig() -> AsyncIterator[Rig]:
             ),
             # The tests put mail in the folder before the first poll, and want it taken.
             history="all",
+            by=OPERATOR,
         )
         assert mailbox.id is not None
     yield Rig(db, vault, MemoryStore(), FakeServer(), workspace.id, mailbox.id)
@@ -441,6 +443,7 @@ async def _add_mailbox(rig: Rig, **history: History) -> int:
                 username="new@example.com",
                 secret=SecretStr(PASSWORD),
             ),
+            by=OPERATOR,
             **history,
         )
         assert mailbox.id is not None
