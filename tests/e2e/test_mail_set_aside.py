@@ -108,7 +108,9 @@ async def test_the_logo_is_set_aside_offered_and_kept_and_a_forged_press_is_refu
     assert await filenames(harness) == ["facture-42.pdf"]
 
     await marie.press("Keep them", message=notice)
-    assert (await marie.wait_for_reply()).text == "Kept: 1 image(s) of that email are now in the inbox."
+    assert (
+        await marie.wait_for_reply()
+    ).text == "Kept: 1 image(s) of that email are now in the inbox."
     assert await filenames(harness) == ["facture-42.pdf", "logo.png"]
     async with harness.db.read() as session:
         logo = (await session.exec(select(Document).where(Document.filename == "logo.png"))).one()
@@ -134,5 +136,3 @@ async def test_keep_on_a_mail_that_set_nothing_aside_says_so(harness: Harness) -
     harness.forge_press(marie, f"ia:keep:{inbound_id}", help_message)
     assert (await marie.wait_for_answer()).text == "That email has no image set aside any more."
     assert await filenames(harness) == ["facture-43.pdf"]
-
-

@@ -310,3 +310,39 @@ def test_bank_transfer_confirmation_is_no_forwarding_confirmation() -> None:
     msg = _mail("Confirmation de transfert")
     msg.set_content("Votre virement de 250,00 € est confirmé. Code de confirmation : 558120")
     assert forwarding_confirmation(parse_message(msg.as_bytes())) is None
+
+
+def test_uuencoded_file_in_a_text_body_is_found() -> None:
+    import binascii
+
+    body = "Ci-joint le ticket.\n\nbegin 644 ticket.pdf\n"
+    body += "".join(binascii.b2a_uu(PDF[i : i + 45]).decode() for i in range(0, len(PDF), 45))
+    body += "`\nend\n"
+    msg = _mail()
+    msg.set_content(body)
+    [pdf] = document_attachments(parse_message(msg.as_bytes()))
+    assert (pdf.filename, pdf.data) == ("ticket.pdf", PDF)
+
+
+def test_a_cid_shows_only_the_first_part_that_carries_it() -> None:
+    msg = _mail()
+    msg.set_content("Bonjour")
+    msg.add_alternative('<p>Bonjour</p><img src="cid:same@x">', subtype="html")
+    msg.add_attachment(_png(50, 50, 3_000), "image", "png", filename="logo.png", cid="<same@x>")
+    msg.add_attachment(_png(256, 256, 9_000), "image", "png", filename="scan.png", cid="<same@x>")
+    parsed = parse_message(msg.as_bytes())
+    assert [a.filename for a in parsed.attachments] == ["scan.png"]
+    assert [s.attachment.filename for s in parsed.set_aside] == ["logo.png"]
+
+
+def test_a_forwarded_mails_html_does_not_hide_the_outer_mails_image() -> None:
+    inner = _mail("Newsletter")
+    inner.set_content("x")
+    inner.add_alternative('<img src="cid:photo@x">', subtype="html")
+    outer = _mail("Fwd")
+    outer.set_content("voir la photo")
+    outer.add_attachment(
+        _png(640, 480, 9_000), "image", "png", filename="photo.png", cid="<photo@x>"
+    )
+    outer.add_attachment(inner.as_bytes(), "message", "rfc822")
+    assert [a.filename for a in parse_message(outer.as_bytes()).attachments] == ["photo.png"]
