@@ -17,7 +17,15 @@ from aiogram.filters.callback_data import CallbackData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import NotFound
-from core.models import Challenge, Connection, Document, Mailbox, Member, Workspace
+from core.models import (
+    Challenge,
+    Connection,
+    Document,
+    InboundMessage,
+    Mailbox,
+    Member,
+    Workspace,
+)
 from core.services.connections import get_connection
 from core.services.documents import get_document
 from core.services.mailboxes import get_mailbox
@@ -68,6 +76,13 @@ class DocumentAction(CallbackData, prefix="da"):
     id: int
 
 
+class InboundAction(CallbackData, prefix="ia"):
+    """On a mail's notice: file the images set aside as decoration ("Keep them")."""
+
+    do: Literal["keep"]
+    id: int
+
+
 class MailboxAction(CallbackData, prefix="ma"):
     do: Literal["add", "remove"]
     id: int = 0
@@ -77,8 +92,8 @@ class Cancel(CallbackData, prefix="x"):
     pass
 
 
-Kind = Literal["connection", "document", "mailbox", "member", "challenge", "workspace"]
-Owned = Connection | Document | Mailbox | Member | Challenge | Workspace
+Kind = Literal["connection", "document", "mailbox", "member", "challenge", "workspace", "inbound"]
+Owned = Connection | Document | Mailbox | Member | Challenge | Workspace | InboundMessage
 
 
 async def owned(
@@ -120,6 +135,9 @@ async def _load(session: AsyncSession, workspace_id: int, kind: Kind, ident: int
     if kind == "member":
         member = await session.get(Member, ident)
         return member if member is not None and member.workspace_id == workspace_id else None
+    if kind == "inbound":
+        message = await session.get(InboundMessage, ident)
+        return message if message is not None and message.workspace_id == workspace_id else None
     if kind == "challenge":
         challenge = await session.get(Challenge, ident)
         if challenge is None:

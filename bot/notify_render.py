@@ -16,7 +16,13 @@ from typing import Any
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import ChallengePick, ConnectionAction, ConnectionVerb, DocumentAction
+from bot.callbacks import (
+    ChallengePick,
+    ConnectionAction,
+    ConnectionVerb,
+    DocumentAction,
+    InboundAction,
+)
 from bot.flow_render import needs_review, reconnect_button
 from bot.i18n import Texts
 from bot.prompts import code_prompt, render_verified
@@ -139,7 +145,23 @@ def _fetched(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
 
 def _received(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     count = len(p.get("document_ids") or ())
-    return Outgoing(texts("notify.received", subject=p.get("subject") or "", count=count))
+    text = texts("notify.received", subject=p.get("subject") or "", count=count)
+    return _with_set_aside(text, p, texts)
+
+
+def _with_set_aside(text: str, p: Mapping[str, Any], texts: Texts) -> Outgoing:
+    """A mail's notice, with what was set aside as decoration and a button to keep it."""
+    names = [str(name) for name in p.get("set_aside") or ()]
+    if not names:
+        return Outgoing(text)
+    count = _int(p.get("set_aside_count")) or len(names)
+    shown = ", ".join(names) + (", …" if count > len(names) else "")
+    line = texts("notify.set_aside", count=count, names=shown)
+    button = InlineKeyboardButton(
+        text=texts("notify.keep_button"),
+        callback_data=InboundAction(do="keep", id=_int(p.get("inbound_id"))).pack(),
+    )
+    return Outgoing(f"{text}\n{line}", _buttons(button))
 
 
 def _code_requested(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
@@ -249,12 +271,12 @@ def _mailbox_reset(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing
 
 
 def _already(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
-    return Outgoing(texts("notify.already", subject=p.get("subject") or ""))
+    return _with_set_aside(texts("notify.already", subject=p.get("subject") or ""), p, texts)
 
 
 def _no_document(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     text = texts("notify.no_document", subject=p.get("subject") or "", sender=p.get("sender") or "")
-    return Outgoing(text)
+    return _with_set_aside(text, p, texts)
 
 
 def _approval(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:

@@ -6,15 +6,21 @@ import argparse
 import sys
 
 from core.config import Settings
-from core.models import AfterProcessing, InboundState, MailboxAuth, MailboxCreate
+from core.models import (
+    AfterProcessing,
+    InboundState,
+    MailboxAuth,
+    MailboxCreate,
+    set_aside_images,
+)
 from core.permissions import OPERATOR
-from core.services.inbound import list_inbound, retry_inbound
+from core.services.inbound import get_inbound, list_inbound, retry_inbound
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import get_workspace
 from courier.output import emit_json, emit_rows
 from courier.prompts import read_secret
 from courier.runtime import open_runtime
-from courier.texts import MAILBOX_CHECK
+from courier.texts import DECORATION_REASONS, MAILBOX_CHECK
 from mail.imap import Account, ImapConnector, MailboxUnavailable, probe_mailbox
 
 
@@ -133,6 +139,53 @@ async def inbound_list(args: argparse.Namespace, settings: Settings) -> int:
         empty="no mail received",
     )
     return 0
+
+
+async def inbound_show(args: argparse.Namespace, settings: Settings) -> int:
+    """One mail: its state, the documents it gave, what was skipped and what set aside."""
+    async with open_runtime(settings) as rt, rt.db.read() as session:
+        workspace = await get_workspace(session=session, slug=args.workspace)
+        assert workspace.id is not None
+        message = await get_inbound(session=session, workspace_id=workspace.id, message_id=args.id)
+    outcome = message.outcome or {}
+    aside = set_aside_images(message)
+    if args.json:
+        emit_json(
+            {
+                "id": message.id,
+                "channel": message.channel,
+                "from": message.mail_from,
+                "received_at": message.received_at,
+                "state": message.state,
+                "reason": message.state_reason,
+                "added": outcome.get("added", []),
+                "already": outcome.get("already", []),
+                "skipped": outcome.get("skipped", []),
+                "set_aside": [image.to_json() for image in aside],
+                "set_aside_kept": outcome.get("set_aside_kept", []),
+            }
+        )
+        return 0
+    reason = f" ({message.state_reason})" if message.state_reason else ""
+    print(f"mail {message.id} from {message.mail_from or '?'} by {message.channel}")
+    print(f"received {message.received_at:%Y-%m-%d %H:%M} UTC, {message.state}{reason}")
+    print(f"documents added: {_ids(outcome.get('added'))}")
+    if outcome.get("already"):
+        print(f"already in the inbox: {_ids(outcome.get('already'))}")
+    for note in outcome.get("skipped") or ():
+        print(f"not read: {note}")
+    if aside:
+        print(f"{len(aside)} image(s) set aside as decoration:")
+        for image in aside:
+            why = DECORATION_REASONS.get(image.reason, image.reason)
+            print(f"  {image.filename}  {image.size} bytes  {why}")
+        kept = outcome.get("set_aside_kept")
+        print(f"  kept as documents: {_ids(kept)}" if kept else "  (not kept)")
+    return 0
+
+
+def _ids(values: object) -> str:
+    return ", ".join(str(v) for v in values) if isinstance(values, list) and values else "none"
 
 
 async def inbound_retry(args: argparse.Namespace, settings: Settings) -> int:

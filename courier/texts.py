@@ -6,6 +6,13 @@ import core.accounting.errors  # registers the provider failures (their keys are
 import core.accounting.registry  # noqa: F401
 from core.errors import CourierError
 
+#: Why an image of a mail was set aside as decoration (mail/parse/logos.py).
+DECORATION_REASONS: dict[str, str] = {
+    "shown_in_html": "shown by the mail's HTML (a logo or signature)",
+    "tracking_pixel": "a tracking pixel or spacer",
+    "unnamed": "no file name",
+}
+
 ERRORS: dict[str, str] = {
     "error": "something went wrong",
     "config_invalid": "{setting}: {reason}",

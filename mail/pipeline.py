@@ -26,6 +26,7 @@ from core.models import (
     InboundChannel,
     InboundMessage,
     InboundState,
+    SetAsideImage,
     Supplier,
 )
 from core.services.challenges import challenges_for_sender, submit_code
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 SPOOFED = "sender_unauthenticated"
 #: Why a message's state carries a note: parts of it were not read (see outcome["skipped"]).
 SKIPPED = "content_skipped"
+#: Why a message's state carries a note: an encrypted S/MIME part could not be read.
+ENCRYPTED = "encrypted_smime"
+#: Set-aside images named in a chat notice, at most (the record keeps them all, up to _NOTES).
+NAMED_IN_NOTICE = 5
 #: Forwarded originals whose signature is checked, at most: each costs DNS lookups.
 MAX_ORIGINALS = 4
 #: The reading marker (core/services/reading.py): a file refused here is never parsed there.
@@ -383,21 +388,41 @@ class Report:
             skipped = list(job.parsed.skipped[:_NOTES])
             job.message.outcome = job.message.outcome | {"skipped": skipped}
             job.reason = SKIPPED
+        if job.parsed.encrypted:
+            job.reason = ENCRYPTED
+        aside = set_aside_record(job.parsed)
+        if aside:
+            # Decoration stays out of the inbox, but on record: the user may keep it.
+            job.message.outcome = job.message.outcome | {"set_aside": [a.to_json() for a in aside]}
+        extra: dict[str, Any] = {}
+        if aside:
+            names = [a.filename for a in aside[:NAMED_IN_NOTICE]]
+            extra = {"set_aside": names, "set_aside_count": len(aside)}
         if job.added:
             await enqueue(
-                session=ctx.session, **_notice(job, "documents_received", document_ids=job.added)
+                session=ctx.session,
+                **_notice(job, "documents_received", document_ids=job.added, **extra),
             )
             return InboundState.DELIVERED
         if job.already:
             await enqueue(
-                session=ctx.session, **_notice(job, "already_in_inbox", document_ids=job.already)
+                session=ctx.session,
+                **_notice(job, "already_in_inbox", document_ids=job.already, **extra),
             )
             return InboundState.DELIVERED
         await enqueue(
             session=ctx.session,
-            **_notice(job, "mail_without_document", sender=job.parsed.from_address),
+            **_notice(job, "mail_without_document", sender=job.parsed.from_address, **extra),
         )
         return InboundState.NO_DOCUMENT
+
+
+def set_aside_record(parsed: ParsedMessage) -> list[SetAsideImage]:
+    """What the decoration rule set aside, as the message records it (names, sizes, why)."""
+    return [
+        SetAsideImage(a.attachment.filename, a.attachment.size, a.reason)
+        for a in parsed.set_aside[:_NOTES]
+    ]
 
 
 PIPELINE: tuple[Step, ...] = (

@@ -17,11 +17,12 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import SecretStr
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import Cancel, MailboxAction, owned
+from bot.callbacks import Cancel, InboundAction, MailboxAction, owned
 from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
 from bot.secrets import MAILBOX_SECRET, take_secret
-from core.models import Mailbox, MailboxCreate
+from core.models import InboundMessage, Mailbox, MailboxCreate
+from core.models.base import utcnow
 from core.permissions import Action, acting
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import inbox_address
@@ -33,6 +34,7 @@ from mail.imap.client import (
     is_private,
     probe_mailbox,
 )
+from mail.keeping import NothingToKeep, keep_set_aside
 
 HOST = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,198}[A-Za-z0-9])?)(?::(\d{1,5}))?$")
 
@@ -126,6 +128,38 @@ async def act(
         by=actor.member,
     )
     say(query.message.answer(texts("mail.removed", user=mailbox.username, host=mailbox.host)))
+
+
+async def keep(
+    query: CallbackQuery,
+    callback_data: InboundAction,
+    actor: Actor,
+    session: AsyncSession,
+    deps: Deps,
+    callback_answer: CallbackAnswer,
+    texts: Texts,
+    say: Replies,
+) -> None:
+    """ "Keep them" on a mail's notice: its set-aside images become documents. A press for
+    another workspace's mail (forged or replayed) is refused like any other button."""
+    message = await owned(
+        session=session,
+        workspace_id=actor.workspace_id,
+        kind="inbound",
+        ident=callback_data.id,
+        presser=actor.telegram_user_id,
+    )
+    if not isinstance(message, InboundMessage) or not isinstance(query.message, Message):
+        callback_answer.text = texts("common.expired")
+        return
+    try:
+        kept = await keep_set_aside(
+            session=session, store=deps.store, message=message, now=utcnow()
+        )
+    except NothingToKeep:
+        callback_answer.text = texts("mail.nothing_to_keep")
+        return
+    say(query.message.answer(texts("mail.kept", count=len(kept))))
 
 
 async def host(message: Message, state: FSMContext, deps: Deps, texts: Texts, say: Replies) -> None:
@@ -228,6 +262,7 @@ def build() -> Router:
     router = Router(name="mail")
     router.message.register(show, Command("mail"), StateFilter("*"))
     router.callback_query.register(act, MailboxAction.filter(), StateFilter("*"))
+    router.callback_query.register(keep, InboundAction.filter(), StateFilter("*"))
     router.message.register(host, MailboxAdd.host, F.text)
     router.message.register(user, MailboxAdd.user, F.text)
     router.message.register(secret, MailboxAdd.secret, F.text)

@@ -13,7 +13,13 @@ from core.models.connection import (
 )
 from core.models.conversation import ChatUser, Conversation
 from core.models.document import Document, DocumentPublic, DocumentSource, DocumentState
-from core.models.inbound import InboundChannel, InboundMessage, InboundState
+from core.models.inbound import (
+    InboundChannel,
+    InboundMessage,
+    InboundState,
+    SetAsideImage,
+    set_aside_images,
+)
 from core.models.integration import (
     AuthorizationPurpose,
     AuthorizationRequest,
@@ -83,10 +89,12 @@ __all__ = [
     "Role",
     "Rule",
     "RunOutcome",
+    "SetAsideImage",
     "Supplier",
     "SupplierProfile",
     "VaultCanary",
     "Workspace",
     "WorkspaceCreate",
     "WorkspacePublic",
+    "set_aside_images",
 ]

@@ -6,6 +6,8 @@ the SMTP 250 or the IMAP flag: what was accepted is never lost, and is processed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -67,3 +69,32 @@ class InboundMessage(SQLModel, table=True):
     outcome: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class SetAsideImage:
+    """An image of an inbound message kept out of the inbox as decoration, and why.
+
+    Stored in `InboundMessage.outcome["set_aside"]`; the image itself stays in the raw
+    message, from which "keep them" files it. `reason` is "shown_in_html" (a cid: logo),
+    "tracking_pixel" or "unnamed".
+    """
+
+    filename: str
+    size: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"filename": self.filename, "size": self.size, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SetAsideImage:
+        return cls(
+            str(data.get("filename", "")), int(data.get("size", 0)), str(data.get("reason", ""))
+        )
+
+
+def set_aside_images(message: InboundMessage) -> tuple[SetAsideImage, ...]:
+    """The images a message's processing set aside as decoration, as recorded."""
+    recorded = (message.outcome or {}).get("set_aside") or ()
+    return tuple(SetAsideImage.from_json(item) for item in recorded if isinstance(item, Mapping))

@@ -260,6 +260,16 @@ async def list_inbound(
     return list((await session.exec(query)).all())
 
 
+async def get_inbound(
+    *, session: AsyncSession, workspace_id: int, message_id: int
+) -> InboundMessage:
+    """One inbound message of the workspace; NotFound for another workspace's."""
+    message = await session.get(InboundMessage, message_id)
+    if message is None or message.workspace_id != workspace_id:
+        raise NotFound(kind="inbound message", ident=message_id)
+    return message
+
+
 async def retry_inbound(
     *, session: AsyncSession, workspace_id: int, message_id: int
 ) -> InboundMessage:

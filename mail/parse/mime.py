@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import email
 import quopri
+from dataclasses import dataclass
 from email import policy
 from email.message import Message
 from email.policy import Policy
@@ -35,9 +36,11 @@ from mail.parse.headers import (
 )
 from mail.parse.html_text import HtmlReading, normalise_cid, read_html
 from mail.parse.links import invoice_links
-from mail.parse.logos import is_decoration
-from mail.parse.model import Attachment, ParsedMessage
+from mail.parse.logos import decoration_reason
+from mail.parse.model import Attachment, ParsedMessage, SetAside
+from mail.parse.smime import PKCS7_TYPES, BerError, read_pkcs7
 from mail.parse.tnef import unpack_tnef
+from mail.parse.uuencode import uuencoded_files
 
 MAX_PARTS = 500
 MAX_FORWARD_NESTING = 8
@@ -45,6 +48,10 @@ _MAX_DEPTH = 60
 _RFC822 = "message/rfc822"
 _XML_HEAD = 8192
 _HEADERS_WITH_DEFECTS = ("from", "to", "cc", "subject", "date", "message-id")
+# GIFs are no document type for an upload (core.sniff), but a named GIF that survived the
+# decoration rule is something a person attached: a scan, a receipt, a screenshot.
+_MAIL_IMAGE_TYPES = frozenset({"image/gif"})
+_IMAGE_HEAD = 32
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -77,13 +84,22 @@ def document_attachments(msg: ParsedMessage) -> tuple[Attachment, ...]:
     return tuple(
         attachment
         for attachment in msg.attachments
-        if is_document_type(attachment.content_type)
+        if _is_document_file(attachment)
         and (
             not attachment.content_type.endswith("xml")
             or einvoice_syntax(attachment.data)
             or _declares_dtd(attachment.data)
         )
     )
+
+
+def _is_document_file(attachment: Attachment) -> bool:
+    content_type = attachment.content_type
+    if not content_type.startswith("image/"):
+        return is_document_type(content_type)
+    # An image's bytes must say so: a name over a placeholder ("map.gif") is no image.
+    really = sniff_content_type(attachment.data[:_IMAGE_HEAD]) == content_type
+    return really and (is_document_type(content_type) or content_type in _MAIL_IMAGE_TYPES)
 
 
 _DTD_MARKERS = tuple(
@@ -106,12 +122,7 @@ def _read(raw: bytes, mail_policy: Policy, defects: list[str]) -> ParsedMessage:
         for defect in getattr(_safe_get(msg, name), "defects", ()):
             walk.defect(f"{name}: {type(defect).__name__}")
     readings = tuple(read_html(html) for _, html in walk.htmls)
-    cids = frozenset().union(*(reading.cids for reading in readings))
-    kept = tuple(
-        attachment
-        for attachment, content_id in walk.found
-        if not is_decoration(attachment, content_id=content_id, cids=cids)
-    )
+    kept, set_aside = _sort_images(walk, readings)
     text = _best_text(walk, readings)
     top_level = min((level for level, _ in walk.htmls), default=0)
     htmls = [html for level, html in walk.htmls if level == top_level]
@@ -127,11 +138,42 @@ def _read(raw: bytes, mail_policy: Policy, defects: list[str]) -> ParsedMessage:
         text=text,
         html="\n".join(htmls) or None,
         attachments=kept,
+        set_aside=set_aside,
+        encrypted=walk.encrypted,
         links=invoice_links("\n".join(body for _, body in walk.texts) or text, readings),
         defects=tuple(dict.fromkeys(defects)),
         originals=tuple(walk.originals),
         skipped=tuple(dict.fromkeys(walk.skipped)),
     )
+
+
+def _sort_images(
+    walk: _Walk, readings: tuple[HtmlReading, ...]
+) -> tuple[tuple[Attachment, ...], tuple[SetAside, ...]]:
+    """Keep documents, set decoration aside. A cid: reference shows the first part with
+    that Content-ID in the same message (a forwarded mail's HTML shows its own images
+    only); a second part that reuses the Content-ID is shown by nothing."""
+    shown_ids: dict[int | None, set[str]] = {}
+    for scope, reading in zip(walk.html_scopes, readings, strict=True):
+        shown_ids.setdefault(scope, set()).update(reading.cids)
+    claimed: set[tuple[int | None, str]] = set()
+    kept: list[Attachment] = []
+    set_aside: list[SetAside] = []
+    for found in walk.found:
+        key = (found.scope, found.content_id or "")
+        shown = (
+            found.content_id is not None
+            and found.content_id in shown_ids.get(found.scope, ())
+            and key not in claimed
+        )
+        if shown:
+            claimed.add(key)
+        reason = decoration_reason(found.attachment, named=found.named, shown=shown)
+        if reason is None:
+            kept.append(found.attachment)
+        else:
+            set_aside.append(SetAside(found.attachment, reason))
+    return tuple(kept), tuple(set_aside)
 
 
 def _best_text(walk: _Walk, readings: tuple[HtmlReading, ...]) -> str:
@@ -149,13 +191,26 @@ def _best_text(walk: _Walk, readings: tuple[HtmlReading, ...]) -> str:
     return ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A file met on the walk: `scope` is the message (forwarded original index, None for
+    the mail itself) whose HTML may show it by `content_id`; `named` if it had a name."""
+
+    attachment: Attachment
+    content_id: str | None
+    named: bool
+    scope: int | None
+
+
 class _Walk:
     """The state of one pass over a message's parts."""
 
     __slots__ = (
         "budget",
         "defects",
+        "encrypted",
         "found",
+        "html_scopes",
         "htmls",
         "originals",
         "parts",
@@ -171,7 +226,9 @@ class _Walk:
         self.parts = 0
         self.texts: list[tuple[int, str]] = []
         self.htmls: list[tuple[int, str]] = []
-        self.found: list[tuple[Attachment, str | None]] = []
+        self.found: list[_Found] = []
+        self.html_scopes: list[int | None] = []
+        self.encrypted = False
         self.originals: list[bytes] = []
         self.skipped: list[str] = []
 
@@ -184,7 +241,12 @@ class _Walk:
         self.skipped.append(text)
 
     def visit(
-        self, part: Message, origin: tuple[str, ...], depth: int, original: int | None
+        self,
+        part: Message,
+        origin: tuple[str, ...],
+        depth: int,
+        original: int | None,
+        root: bool = False,
     ) -> None:
         self.parts += 1
         if self.parts > MAX_PARTS or depth > _MAX_DEPTH:
@@ -192,7 +254,7 @@ class _Walk:
             return
         content_type = _content_type(part)
         if not part.is_multipart():
-            self._leaf(part, content_type, origin, original)
+            self._leaf(part, content_type, origin, original, depth, root)
         # Read after the leaf: decoding a bad base64 body is what records its defect.
         for defect in getattr(part, "defects", ()):
             self.defect(f"{content_type}: {type(defect).__name__}")
@@ -212,9 +274,10 @@ class _Walk:
             origin = (*origin, _RFC822)
             if content_type == _RFC822 and isinstance(payload[0], Message):
                 original = self._original(_message_bytes(payload[0]))
-        for sub in payload:
+        root_index = _related_root(part, payload) if content_type == "multipart/related" else -1
+        for index, sub in enumerate(payload):
             if isinstance(sub, Message):
-                self.visit(sub, origin, depth + 1, original)
+                self.visit(sub, origin, depth + 1, original, root=index == root_index)
 
     def _original(self, data: bytes | None) -> int | None:
         if data is None:
@@ -223,21 +286,65 @@ class _Walk:
         return len(self.originals) - 1
 
     def _leaf(
-        self, part: Message, content_type: str, origin: tuple[str, ...], original: int | None
+        self,
+        part: Message,
+        content_type: str,
+        origin: tuple[str, ...],
+        original: int | None,
+        depth: int,
+        root: bool,
     ) -> None:
         data = _payload(part)
         filename = part_filename(part)
-        is_body = content_type in ("text/plain", "text/html") and filename is None
+        if content_type in PKCS7_TYPES or (filename or "").lower().endswith(".p7m"):
+            self._pkcs7(data, filename, origin, original, depth)
+            return
+        # The HTML root of a multipart/related is the body shown, even when it has a name.
+        is_body = content_type in ("text/plain", "text/html") and (filename is None or root)
         if is_body and _disposition(part) != "attachment":
             body = decode_bytes(data, _charset(part)).replace("\r\n", "\n")
-            bodies = self.htmls if content_type == "text/html" else self.texts
-            bodies.append((origin.count(_RFC822), body))
+            if content_type == "text/html":
+                self.htmls.append((origin.count(_RFC822), body))
+                self.html_scopes.append(original)
+                return
+            self.texts.append((origin.count(_RFC822), body))
+            for uu in uuencoded_files(body):
+                self.route(uu.data, uu.filename, OCTET_STREAM, origin, None, 0, original)
             return
         if not data:
             return
         content_id = header_text(part, "content-id")
         cid = normalise_cid(content_id) or None
         self.route(data, filename, content_type, origin, cid, 0, original)
+
+    def _pkcs7(
+        self,
+        data: bytes,
+        filename: str | None,
+        origin: tuple[str, ...],
+        original: int | None,
+        depth: int,
+    ) -> None:
+        """Opaque signed S/MIME holds the mail's real parts: read them where the blob was."""
+        label = safe_filename(filename, default="smime.p7m")
+        try:
+            found = read_pkcs7(data)
+        except BerError:
+            self.skip(f"{label}: S/MIME data unreadable, not opened")
+            return
+        if found.kind == "encrypted":
+            self.encrypted = True
+            self.skip(f"{label}: encrypted S/MIME, cannot be read without the recipient's key")
+            return
+        if found.kind != "signed" or not found.content:
+            self.skip(f"{label}: S/MIME data without content, not opened")
+            return
+        try:
+            inner = email.message_from_bytes(found.content, policy=self.policy)
+        except Exception as error:
+            self.skip(f"{label}: signed content unreadable: {type(error).__name__}")
+            return
+        self.visit(inner, origin, depth + 1, original)
 
     def route(
         self,
@@ -270,7 +377,7 @@ class _Walk:
             if "." not in name[-6:] and is_document_type(sniffed):
                 name += extension_for(sniffed)  # "scan" from a copier, yet a PDF
             found = Attachment(name, sniffed, declared, data, origin, original)
-            self.found.append((found, content_id))
+            self.found.append(_Found(found, content_id, filename is not None, original))
             return
         for defect in defects:
             self.skip(defect)  # an archive's defects are all files left unread
@@ -289,6 +396,20 @@ class _Walk:
             self.skip(f"forwarded message unreadable: {type(error).__name__}")
             return
         self.visit(inner, (*origin, _RFC822), 0, self._original(data))
+
+
+def _related_root(part: Message, payload: list[Message | str]) -> int:
+    """The index of a multipart/related's root: the part its `start` names, else the first."""
+    try:
+        start = part.get_param("start")
+    except Exception:
+        start = None
+    if isinstance(start, str) and normalise_cid(start):
+        wanted = normalise_cid(start)
+        for index, sub in enumerate(payload):
+            if isinstance(sub, Message) and normalise_cid(header_text(sub, "content-id")) == wanted:
+                return index
+    return 0
 
 
 def _encoded_message(part: Message, payload: list[Message | str]) -> bytes | None:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+#: Why an image is decoration rather than a document (see mail/parse/logos.py).
+DecorationReason = Literal["shown_in_html", "tracking_pixel", "unnamed"]
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -31,11 +34,21 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAside:
+    """An image kept out of the inbox as decoration, and why; the user may still keep it."""
+
+    attachment: Attachment
+    reason: DecorationReason
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedMessage:
     """What Courier reads of an inbound mail. `defects` records what was malformed.
 
     `originals` are the forwarded mails (message/rfc822) it holds, as bytes, so that a
     supplier's signature on one can be checked; `skipped` says what was not read, and why.
+    `set_aside` holds the images taken for decoration; `encrypted` says an S/MIME part
+    was encrypted, so what it holds could not be read.
     """
 
     message_id: str
@@ -52,6 +65,8 @@ class ParsedMessage:
     defects: tuple[str, ...]
     originals: tuple[bytes, ...] = ()
     skipped: tuple[str, ...] = ()
+    set_aside: tuple[SetAside, ...] = ()
+    encrypted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

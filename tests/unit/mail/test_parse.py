@@ -137,7 +137,7 @@ def test_logos_signatures_and_pixels_are_dropped() -> None:
     assert [a.filename for a in msg.attachments] == ["FA-2024-0091.pdf"]
 
 
-def test_big_inline_photo_is_kept_even_when_the_html_shows_it() -> None:
+def test_photo_the_html_shows_is_set_aside_not_lost() -> None:
     msg = _mail()
     msg.set_content("Voici le ticket.")
     msg.add_alternative('<p>Voici le ticket.</p><img src="cid:photo1@iphone">', subtype="html")
@@ -145,20 +145,24 @@ def test_big_inline_photo_is_kept_even_when_the_html_shows_it() -> None:
     html_part = msg.get_body(("html",))
     assert isinstance(html_part, EmailMessage)
     html_part.add_related(photo, "image", "jpeg", cid="<photo1@iphone>")
-    [kept] = parse_message(msg.as_bytes()).attachments
-    assert kept.content_type == "image/jpeg"
-    assert kept.filename == "document.jpg"
+    parsed = parse_message(msg.as_bytes())
+    assert parsed.attachments == ()
+    [aside] = parsed.set_aside
+    assert (aside.reason, aside.attachment.content_type) == ("shown_in_html", "image/jpeg")
+    assert aside.attachment.data == photo  # kept whole, for the user to keep
 
 
 @pytest.mark.parametrize(
     ("image", "name", "cid", "kept"),
     [
-        (_png(600, 200, 20_000), "logo.png", "logo@x", False),  # shown by cid, logo-sized
+        (_png(600, 200, 20_000), "logo.png", "logo@x", False),  # shown by cid
         (_png(600, 200, 20_000), "scan.png", None, True),  # attached, not shown
         (_png(1, 1, 4_000), "pixel.png", None, False),  # tracking pixel
+        (_png(2, 2, 4_000), "pixel.png", None, False),  # tracking pixel
         (_png(600, 1, 4_000), "spacer.png", None, False),  # one-pixel spacer line
-        (_png(32, 32, 500), "icon.png", None, False),  # under 2 KB
-        (_png(120, 40, 8_000), "image001.png", None, False),  # Outlook signature image
+        (_png(32, 32, 500), "icon.png", None, True),  # small, yet nobody shows it
+        (_png(120, 40, 8_000), "image001.png", None, True),  # Outlook's name, not shown
+        (_png(120, 40, 8_000), "image001.png", "logo@x", False),  # Outlook's, shown
         (_png(2000, 1500, 200_000), "image001.png", None, True),  # a pasted screenshot
     ],
 )
@@ -169,6 +173,7 @@ def test_image_rules(image: bytes, name: str, cid: str | None, kept: bool) -> No
     msg.add_attachment(image, "image", "png", filename=name, cid=f"<{cid}>" if cid else None)
     parsed = parse_message(msg.as_bytes())
     assert [a.filename for a in parsed.attachments] == ([name] if kept else [])
+    assert [s.attachment.filename for s in parsed.set_aside] == ([] if kept else [name])
 
 
 def test_forwarded_message_sent_base64_encoded_is_read() -> None:
@@ -305,3 +310,39 @@ def test_bank_transfer_confirmation_is_no_forwarding_confirmation() -> None:
     msg = _mail("Confirmation de transfert")
     msg.set_content("Votre virement de 250,00 € est confirmé. Code de confirmation : 558120")
     assert forwarding_confirmation(parse_message(msg.as_bytes())) is None
+
+
+def test_uuencoded_file_in_a_text_body_is_found() -> None:
+    import binascii
+
+    body = "Ci-joint le ticket.\n\nbegin 644 ticket.pdf\n"
+    body += "".join(binascii.b2a_uu(PDF[i : i + 45]).decode() for i in range(0, len(PDF), 45))
+    body += "`\nend\n"
+    msg = _mail()
+    msg.set_content(body)
+    [pdf] = document_attachments(parse_message(msg.as_bytes()))
+    assert (pdf.filename, pdf.data) == ("ticket.pdf", PDF)
+
+
+def test_a_cid_shows_only_the_first_part_that_carries_it() -> None:
+    msg = _mail()
+    msg.set_content("Bonjour")
+    msg.add_alternative('<p>Bonjour</p><img src="cid:same@x">', subtype="html")
+    msg.add_attachment(_png(50, 50, 3_000), "image", "png", filename="logo.png", cid="<same@x>")
+    msg.add_attachment(_png(256, 256, 9_000), "image", "png", filename="scan.png", cid="<same@x>")
+    parsed = parse_message(msg.as_bytes())
+    assert [a.filename for a in parsed.attachments] == ["scan.png"]
+    assert [s.attachment.filename for s in parsed.set_aside] == ["logo.png"]
+
+
+def test_a_forwarded_mails_html_does_not_hide_the_outer_mails_image() -> None:
+    inner = _mail("Newsletter")
+    inner.set_content("x")
+    inner.add_alternative('<img src="cid:photo@x">', subtype="html")
+    outer = _mail("Fwd")
+    outer.set_content("voir la photo")
+    outer.add_attachment(
+        _png(640, 480, 9_000), "image", "png", filename="photo.png", cid="<photo@x>"
+    )
+    outer.add_attachment(inner.as_bytes(), "message", "rfc822")
+    assert [a.filename for a in parse_message(outer.as_bytes()).attachments] == ["photo.png"]
