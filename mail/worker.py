@@ -149,7 +149,7 @@ class MailWorker:
         if self.links is None:
             return ()
         fetcher = self.links
-        wanted = [url for url in parsed.links if fetcher.serves(url)][:MAX_LINKS_FETCHED]
+        wanted = [url for url in parsed.links if fetcher.refusal(url) is None][:MAX_LINKS_FETCHED]
 
         async def _one(url: str) -> LinkResult:
             try:
@@ -169,9 +169,7 @@ class MailWorker:
         def _result(url: str) -> LinkResult:
             if url in fetched:
                 return fetched[url]
-            return LinkResult(
-                url, refused="too_many_links" if fetcher.serves(url) else "host_not_listed"
-            )
+            return LinkResult(url, refused=fetcher.refusal(url) or "too_many_links")
 
         return tuple(_result(url) for url in parsed.links)
 

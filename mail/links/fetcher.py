@@ -20,7 +20,7 @@ import httpx
 
 from core.config import Settings
 from core.sniff import is_document_type, sniff_content_type
-from mail.links.errors import LinkRefused
+from mail.links.errors import LinkRefused, Reason
 from mail.links.guard import AddressPolicy, GuardedBackend, LoopResolver, Resolver
 from mail.links.hosts import BillingHost, BillingHosts, billing_hosts
 from mail.parse.links import all_urls
@@ -52,8 +52,8 @@ class FetchLimits:
 
 
 class LinkFetcher(Protocol):
-    def serves(self, url: str) -> bool:
-        """Whether `url` is on a listed billing host: only such links are fetched."""
+    def refusal(self, url: str) -> Reason | None:
+        """Why `url` is not even tried (not https, not a listed host), or None."""
         ...
 
     async def fetch(self, url: str) -> FetchedFile:
@@ -91,8 +91,12 @@ class HttpsLinkFetcher:
         self.resolver = resolver or LoopResolver()
         self.tls = tls or ssl.create_default_context()
 
-    def serves(self, url: str) -> bool:
-        return self.hosts.find(url) is not None
+    def refusal(self, url: str) -> Reason | None:
+        try:
+            self._entry(url)
+        except LinkRefused as err:
+            return err.reason
+        return None
 
     async def fetch(self, url: str) -> FetchedFile:
         backend = GuardedBackend(resolver=self.resolver, policy=self.policy)
