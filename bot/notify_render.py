@@ -44,7 +44,7 @@ MAILBOX_REASONS = (
     "server_error",
     "host_refused",
 )
-SOURCES = ("connector", "email", "imap", "telegram", "upload")
+SOURCES = ("connector", "email", "imap", "telegram", "upload", "link")
 #: The documents of one fetch listed by name, each with its Open button; the rest via /inbox.
 LISTED_AT_MOST = 10
 
@@ -279,6 +279,11 @@ def _no_document(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     return _with_set_aside(text, p, texts)
 
 
+def _behind_link(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    hosts = ", ".join(str(host) for host in p.get("hosts") or ())
+    return Outgoing(texts("notify.behind_link", subject=p.get("subject") or "", hosts=hosts))
+
+
 def _approval(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     supplier = facts.supplier(p.get("connection_id"))
     destination = p.get("destination") or texts("codes.somewhere")
@@ -342,6 +347,7 @@ RENDERERS: dict[str, Renderer] = {
     "documents_received": _received,
     "already_in_inbox": _already,
     "mail_without_document": _no_document,
+    "invoice_behind_link": _behind_link,
     "forwarding_confirmation": _forwarding,
     "code_requested": _code_requested,
     "code_wrong": _code_wrong,

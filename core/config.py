@@ -102,6 +102,20 @@ class Settings(BaseSettings):
         default=True,
         description="Check SPF, DKIM, ARC and DMARC of mail (off: no mail vouches for a supplier).",
     )
+    # Invoices behind billing hosts' links (issue #16, part 2; mail/links/).
+    link_fetch: bool = Field(
+        default=True, description="Download invoices behind links to listed billing hosts."
+    )
+    link_fetch_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="The largest file a link may give."
+    )
+    link_fetch_seconds: float = Field(
+        default=30.0, gt=0, description="One link's limit, from connecting to the last byte."
+    )
+    link_fetch_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Private networks (CIDR) links may lead to. For tests only: leave empty.",
+    )
     smtp_auth_user: str | None = Field(default=None, description="Enables AUTH for submission.")
     smtp_auth_password: SecretStr | None = Field(default=None, description="AUTH's password.")
     scheduler_tick_seconds: int = Field(

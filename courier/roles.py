@@ -24,6 +24,7 @@ from courier.runtime import Runtime
 from mail.authentication import DnspythonResolver
 from mail.imap import ImapConnector, poll_due_mailboxes
 from mail.imap.schedule import POLL_FAST
+from mail.links import link_fetcher
 from mail.smtp import GatewayHandler, SessionCap, start_gateway
 from mail.worker import MailWorker
 from scheduler.accounting_jobs import AccountingJobs
@@ -62,6 +63,7 @@ async def serve_mail(
         receiver=rt.settings.greeting_hostname,
         busy=lambda: sessions.active > 0,
         on_filed=AccountingJobs(accounting).document_ready,
+        links=link_fetcher(rt.settings),
     )
     handler = GatewayHandler(
         db=rt.db,

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,10 +35,11 @@ from core.services.documents import IncomingDocument, ingest_document, move_docu
 from core.services.members import member_by_address
 from core.services.notifications import enqueue
 from core.services.provenance import VOUCHED, trusted_for, vouched
-from core.sniff import einvoice_syntax
+from core.sniff import einvoice_syntax, extension_for
 from core.storage import DocumentStore
 from core.vault import Vault
 from mail.authentication import DnsResolver, SenderAuth, authenticate, vouched_by
+from mail.links import FetchedFile, Reason
 from mail.otp import find_code
 from mail.parse import Attachment, ParsedMessage, document_attachments, forwarding_confirmation
 
@@ -57,6 +59,18 @@ MAX_ORIGINALS = 4
 _READ = "_read"
 #: Notes of what was skipped, at most, on one message.
 _NOTES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    """What came of one of the mail's links, fetched by the worker before the pipeline."""
+
+    url: str
+    file: FetchedFile | None = None
+    refused: Reason | None = None
+
+    def to_json(self) -> dict[str, str]:
+        return {"url": self.url, "outcome": self.refused or "fetched"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +100,10 @@ class Job:
     original_vouches: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: The message's state_reason, when it has one.
     reason: str | None = None
+    #: The invoice links the worker tried to download, and what came of each.
+    links: tuple[LinkResult, ...] = ()
+    #: The message itself was filed, with its links, for want of a downloadable invoice.
+    link_only: bool = False
 
     @property
     def workspace_id(self) -> int:
@@ -337,6 +355,44 @@ def refuse_hostile_xml(document: Document, attachment: Attachment) -> None:
     document.fields = {**(document.fields or {}), _READ: {"error": reason}}
 
 
+class LinkedInvoices:
+    """An invoice behind a billing host's link, downloaded by the worker, is a document
+    of source `link` that keeps the URL it came from. Mails with files skip this."""
+
+    name = "linked_invoices"
+
+    async def process(self, job: Job, ctx: Context) -> InboundState | None:
+        fetched = [result for result in job.links if result.file is not None]
+        if job.added or job.already or not fetched:
+            return None
+        supplier = await _supplier(ctx, job.parsed.from_domain)
+        for result in fetched:
+            assert result.file is not None
+            stem = job.parsed.subject or "invoice"
+            filename = f"{stem}{extension_for(result.file.content_type)}"
+            created = await ingest_document(
+                session=ctx.session,
+                store=ctx.store,
+                incoming=IncomingDocument(
+                    workspace_id=job.workspace_id,
+                    source=DocumentSource.LINK,
+                    content=result.file.content,
+                    filename=filename,
+                    supplier_id=supplier.id if supplier else None,
+                    supplier_name=supplier.name if supplier else None,
+                    source_url=result.url[:2048],
+                ),
+                now=ctx.now,
+            )
+            document = created.document
+            assert document.id is not None
+            if created.created:
+                # The mail carried the link: what vouches for the mail vouches for it.
+                await _judge(job, ctx, document, None)
+            (job.added if created.created else job.already).append(document.id)
+        return None
+
+
 class LinkOnly:
     """An invoice that is only a link: the message itself is kept, viewable, with its links."""
 
@@ -367,6 +423,7 @@ class LinkOnly:
             }
             await _judge(job, ctx, document, None)
             job.added.append(document.id)
+            job.link_only = True
         else:
             job.already.append(document.id)
         return None
@@ -383,6 +440,9 @@ class Report:
             "already": job.already,
             "links": list(job.parsed.links),
         }
+        if job.links:
+            fetches = [result.to_json() for result in job.links]
+            job.message.outcome = job.message.outcome | {"link_fetch": fetches}
         if job.parsed.skipped:
             # What was not read, and why, stays with the message: nothing goes silently.
             skipped = list(job.parsed.skipped[:_NOTES])
@@ -398,6 +458,14 @@ class Report:
         if aside:
             names = [a.filename for a in aside[:NAMED_IN_NOTICE]]
             extra = {"set_aside": names, "set_aside_count": len(aside)}
+        if job.link_only:
+            # The person must open the link: say so, rather than "a new document".
+            hosts = sorted({urlsplit(url).hostname or "" for url in job.parsed.links} - {""})
+            await enqueue(
+                session=ctx.session,
+                **_notice(job, "invoice_behind_link", document_ids=job.added, hosts=hosts[:3]),
+            )
+            return InboundState.DELIVERED
         if job.added:
             await enqueue(
                 session=ctx.session,
@@ -431,6 +499,7 @@ PIPELINE: tuple[Step, ...] = (
     OneTimeCode(),
     SenderAuthentication(),
     Attachments(),
+    LinkedInvoices(),
     LinkOnly(),
     Report(),
 )

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlmodel import func, select
 
@@ -26,8 +27,9 @@ from core.services.inbound import LEASE, claim_messages, reclaim, retry_later, s
 from core.storage import DocumentStore
 from core.vault import Vault
 from mail.authentication import DnsResolver
-from mail.parse import ParsedMessage, parse_message
-from mail.pipeline import Context, Job, run_pipeline
+from mail.links import LinkFetcher, LinkRefused
+from mail.parse import ParsedMessage, document_attachments, parse_message
+from mail.pipeline import Context, Job, LinkResult, run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +40,15 @@ class Prepared:
     raw: bytes | None = None
     parsed: ParsedMessage | None = None
     error: str | None = None
+    links: tuple[LinkResult, ...] = ()
 
 
 #: The pause between batches while the gateway has senders connected.
 YIELD_SECONDS = 0.25
 #: How long the catalog's domains are trusted before they are read again.
 DOMAINS_TTL = 600.0
+#: Links of one message downloaded, at most: a mail with more is a list, not an invoice.
+MAX_LINKS_FETCHED = 5
 
 
 class MailWorker:
@@ -60,6 +65,7 @@ class MailWorker:
         receiver: str = "courier",
         busy: Callable[[], bool] = lambda: False,
         on_filed: Callable[[int], Awaitable[object]] | None = None,
+        links: LinkFetcher | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -72,6 +78,8 @@ class MailWorker:
         self.busy = busy
         #: Runs for each document filed, once its batch committed (the auto-publish hook).
         self.on_filed = on_filed
+        #: Downloads invoices behind billing hosts' links; None leaves every link a link.
+        self.links = links
         self._wake = asyncio.Event()
         self._domains: tuple[float, DomainIndex] | None = None
 
@@ -128,7 +136,42 @@ class MailWorker:
         except Exception as err:
             log.exception("inbound message %s could not be read", claimed.id)
             return Prepared(claimed, error=type(err).__name__)
-        return Prepared(claimed, raw=raw, parsed=parsed)
+        links: tuple[LinkResult, ...] = ()
+        if claimed.workspace_id is not None and not document_attachments(parsed):
+            links = await self._fetch_links(claimed, parsed)
+        return Prepared(claimed, raw=raw, parsed=parsed, links=links)
+
+    async def _fetch_links(
+        self, claimed: InboundMessage, parsed: ParsedMessage
+    ) -> tuple[LinkResult, ...]:
+        """Download what listed billing hosts' links lead to. Here, before the batch's
+        transaction opens: a slow host must never hold the database's writer lock."""
+        if self.links is None:
+            return ()
+        fetcher = self.links
+        wanted = [url for url in parsed.links if fetcher.refusal(url) is None][:MAX_LINKS_FETCHED]
+
+        async def _one(url: str) -> LinkResult:
+            try:
+                return LinkResult(url, file=await fetcher.fetch(url))
+            except LinkRefused as err:
+                # The host only: a link's path and query are the invoice's bearer key.
+                log.info(
+                    "inbound %s: a link to %s was not fetched (%s)",
+                    claimed.id,
+                    urlsplit(url).hostname,
+                    err.reason,
+                )
+                return LinkResult(url, refused=err.reason)
+
+        fetched = {result.url: result for result in await asyncio.gather(*map(_one, wanted))}
+
+        def _result(url: str) -> LinkResult:
+            if url in fetched:
+                return fetched[url]
+            return LinkResult(url, refused=fetcher.refusal(url) or "too_many_links")
+
+        return tuple(_result(url) for url in parsed.links)
 
     async def _process(self, batch: list[Prepared], domains: DomainIndex) -> None:
         """One transaction for the batch, and a savepoint per message: each message is
@@ -156,7 +199,9 @@ class MailWorker:
                     assert item.raw is not None
                     try:
                         async with session.begin_nested():
-                            job = Job(message=message, parsed=item.parsed, raw=item.raw)
+                            job = Job(
+                                message=message, parsed=item.parsed, raw=item.raw, links=item.links
+                            )
                             state = await run_pipeline(job, context)
                     except Exception as err:
                         log.exception("inbound message %s could not be processed", message.id)

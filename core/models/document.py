@@ -19,6 +19,8 @@ class DocumentSource(StrEnum):
     IMAP = "imap"
     TELEGRAM = "telegram"
     UPLOAD = "upload"
+    #: Downloaded from a billing host's link in a mail (mail/links/); `source_url` says where.
+    LINK = "link"
 
 
 class DocumentState(StrEnum):
@@ -61,6 +63,8 @@ class Document(DocumentBase, table=True):
     state_reason: str | None = Field(default=None, max_length=60)
     #: Each read field: {"name": {"value": ..., "source": ..., "confidence": ...}}.
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    #: The link a LINK document was downloaded from, kept to show and to fetch again.
+    source_url: str | None = Field(default=None, max_length=2048)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 

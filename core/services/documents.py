@@ -62,6 +62,8 @@ class IncomingDocument:
     issue_date: date | None = None
     total_amount: Decimal | None = None
     currency: str | None = None
+    #: Where a file behind a link was downloaded from (DocumentSource.LINK).
+    source_url: str | None = None
 
     def __repr__(self) -> str:  # the bytes would flood a log line
         return (
@@ -124,6 +126,7 @@ def build_document(incoming: IncomingDocument, stored: StoredFile, *, now: datet
         size=stored.size,
         connection_id=incoming.connection_id,
         owner_member_id=incoming.owner_member_id,
+        source_url=incoming.source_url,
         received_at=now,
     )
 

@@ -30,6 +30,7 @@ from core.models import (
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
 from core.vault import Vault
+from mail.links import LinkFetcher
 from mail.smtp import GatewayHandler, GatewayServer, start_gateway
 from mail.worker import MailWorker
 from tests.conftest import make_settings
@@ -119,7 +120,7 @@ async def gateway_factory(
 ) -> AsyncIterator[Callable[..., Any]]:
     servers: list[GatewayServer] = []
 
-    async def _start(**overrides: Any) -> Gateway:
+    async def _start(*, links: LinkFetcher | None = None, **overrides: Any) -> Gateway:
         settings = make_settings(tmp_path / "var", mail_domain=DOMAIN, smtp_port=0, **overrides)
         store = LocalDocumentStore(settings.documents_dir)
         async with db.transaction() as session:
@@ -132,7 +133,7 @@ async def gateway_factory(
                 session.add(
                     Supplier(key="edf", name="EDF", portal_url="https://edf.fr", domains=["edf.fr"])
                 )
-        worker = MailWorker(db=db, store=store, vault=vault)
+        worker = MailWorker(db=db, store=store, vault=vault, links=links)
         handler = GatewayHandler(
             db=db,
             store=store,
