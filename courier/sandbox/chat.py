@@ -36,6 +36,10 @@ from courier.sandbox.world import (
 T = TypeVar("T")
 _user_ids = itertools.count(700_000_001)
 
+#: How long a simulated person waits for the bot: long enough for a CI machine busy with
+#: other work (a passing story never waits it out), short enough to fail a silent bot.
+WAIT = 20.0
+
 
 class NoReply(AssertionError):
     """The bot did not do what was awaited in time; the message shows the chat so far."""
@@ -302,22 +306,22 @@ class TelegramUser:
                 return events[index]
         return None
 
-    async def wait_for_reply(self, within: float = 5.0) -> BotMessage:
+    async def wait_for_reply(self, within: float = WAIT) -> BotMessage:
         """The next message the bot sends in this chat (as it looks when it arrives)."""
         event = await self._wait(lambda: self._next_event("sent"), within, "reply")
         return snapshot(self.chat.messages[event.message_id])
 
-    async def wait_for_edit(self, within: float = 5.0) -> BotMessage:
+    async def wait_for_edit(self, within: float = WAIT) -> BotMessage:
         """The next edit the bot makes to one of its messages."""
         event = await self._wait(lambda: self._next_event("edited"), within, "edit")
         return snapshot(self.chat.messages[event.message_id])
 
-    async def wait_for_answer(self, within: float = 5.0) -> Answer:
+    async def wait_for_answer(self, within: float = WAIT) -> Answer:
         """The bot's answer to the next button press (the toast or alert)."""
         event = await self._wait(lambda: self._next_event("answered"), within, "answer")
         return Answer(event.text, event.show_alert)
 
-    async def wait_for_deletion(self, message_id: int, within: float = 5.0) -> None:
+    async def wait_for_deletion(self, message_id: int, within: float = WAIT) -> None:
         await self._wait(
             lambda: True if self.chat.messages[message_id].deleted else None,
             within,

@@ -41,7 +41,7 @@ def _start_mail(home: Path) -> tuple[subprocess.Popen[str], int]:
         text=True,
     )
     assert process.stdout is not None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         found = re.search(r"SMTP gateway on [\d.]+:(\d+)", line)

@@ -172,7 +172,7 @@ async def _serve_demo(procs: Processes, count: int, latency_ms: int = 0) -> None
     port = procs.env["COURIER_DEMO_SUPPLIER_PORT"]
     args = ["serve", "--port", port, "--count", str(count), "--latency-ms", str(latency_ms)]
     demo = procs.start("demo", "tests.e2e.demo_accounts", *args)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while "ready" not in procs.log("demo"):
         assert demo.poll() is None, procs.log("demo")
         assert time.monotonic() < deadline, "the Demo Supplier did not start"

@@ -48,7 +48,7 @@ def ledgers(server: Path, slug: str) -> Path:
 async def answer(person: TelegramUser) -> BotMessage:
     """The bot's verdict, past its "Checking the ledger…"."""
     while True:
-        reply = await person.wait_for_reply(within=15)
+        reply = await person.wait_for_reply()
         if "Checking the ledger" not in reply.text:
             return reply
 

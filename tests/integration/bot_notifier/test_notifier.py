@@ -78,7 +78,7 @@ async def test_a_code_request_carries_the_button_that_names_its_challenge(
     prompt = await marie.wait_for_reply()
     assert prompt.text.startswith("EDF Entreprises a envoyé un code à ••••12.")
     assert prompt.button("Saisir le code").callback_data == "cp:5"
-    alert = await marie.wait_for_reply(within=3)
+    alert = await marie.wait_for_reply()
     assert alert.text.startswith("EDF Entreprises a besoin de vous.")
     assert alert.button("Modifier les identifiants").callback_data == f"ca:update:{connection.id}"
 
@@ -230,7 +230,7 @@ async def test_codes_from_email_name_their_supplier_and_never_show_the_code(
     await notifier.deliver_due()
     relayed = await marie.wait_for_reply()
     assert relayed.text == "Code reçu dans votre boîte mail et transmis à EDF Entreprises."
-    which = await marie.wait_for_reply(within=3)
+    which = await marie.wait_for_reply()
     assert which.labels == ["EDF Entreprises", "EDF Entreprises"]
     assert [b.callback_data for row in which.buttons for b in row] == [
         f"cp:{one.id}",
