@@ -202,7 +202,7 @@ async def test_the_loop_delivers_what_arrives_and_stops_when_asked(
     notifier.wake()
     assert (await marie.wait_for_reply()).text.startswith("EDF : 2")
     stop.set()
-    await asyncio.wait_for(running, timeout=5)
+    await asyncio.wait_for(running, timeout=20)
 
 
 async def test_codes_from_email_name_their_supplier_and_never_show_the_code(

@@ -44,7 +44,7 @@ from tests.integration.conftest import World
 
 S = ConnectionState
 ACCOUNT = DemoAccount("compta@boulangerie.example", "croissant-42", invoices=sample_invoices(3))
-FAST = HttpLimits(connect_timeout=2.0, read_timeout=0.4, retries=1, backoff=0.01, max_wait=2.0)
+FAST = HttpLimits(connect_timeout=2.0, read_timeout=2.0, retries=1, backoff=0.01, max_wait=2.0)
 
 
 @dataclass
@@ -102,7 +102,7 @@ async def _connections(db: Database, vault: Vault, world: World) -> list[int]:
 
 
 FAULTS: list[tuple[str, dict[str, Any], ConnectionState, RunOutcome, str | None]] = [
-    ("a timeout", {"stall_seconds": 3.0}, S.TEMP_ERROR, RunOutcome.ERROR, "supplier_unavailable"),
+    ("a timeout", {"stall_seconds": 10.0}, S.TEMP_ERROR, RunOutcome.ERROR, "supplier_unavailable"),
     ("500s", {"server_errors": 50}, S.TEMP_ERROR, RunOutcome.ERROR, "supplier_unavailable"),
     (
         "a 429 with Retry-After",

@@ -36,7 +36,7 @@ async def test_buttons_are_numbered_and_a_code_is_still_text(
         person.id, "EDF needs you.\nPress one.", reply_markup=keyboard.as_markup()
     )
     await bot.send_document(person.id, BufferedInputFile(b"%PDF-1.7", filename="f.pdf"))
-    await asyncio.wait_for(both_shown.wait(), timeout=5)
+    await asyncio.wait_for(both_shown.wait(), timeout=20)
 
     assert await terminal.handle("2")
     assert await terminal.handle("123456")

@@ -88,7 +88,7 @@ async def test_long_polling_returns_as_soon_as_a_user_writes(bot: Bot, world: Bo
     poll = asyncio.create_task(bot.get_updates(timeout=30))
     await asyncio.sleep(0)  # the poll is waiting, not yet answered
     await marie.say("/start ABC123")
-    updates = await asyncio.wait_for(poll, timeout=5)
+    updates = await asyncio.wait_for(poll, timeout=20)
     assert len(updates) == 1
     message = updates[0].message
     assert message is not None
@@ -108,7 +108,7 @@ async def test_a_second_poller_ends_the_first_with_a_conflict(bot: Bot, world: B
     await until(lambda: world.poll_generation > polls, "the first poll to wait")
     second = asyncio.create_task(bot.get_updates(timeout=1))
     with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
-        await asyncio.wait_for(first, timeout=5)
+        await asyncio.wait_for(first, timeout=20)
     assert await second == []
 
 

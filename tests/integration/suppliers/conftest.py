@@ -43,7 +43,7 @@ APP = DemoAccount(
     "app@boulangerie.example", "chausson-3", two_factor="app", invoices=sample_invoices(3)
 )
 EMPTY = DemoAccount("nouveau@boulangerie.example", "brioche-1")
-FAST = HttpLimits(connect_timeout=2.0, read_timeout=0.4, retries=2, backoff=0.01, max_wait=2.0)
+FAST = HttpLimits(connect_timeout=2.0, read_timeout=2.0, retries=2, backoff=0.01, max_wait=2.0)
 
 
 @dataclass

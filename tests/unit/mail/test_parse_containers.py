@@ -70,7 +70,7 @@ def test_zip_bomb_yields_nothing_quickly_and_cheaply() -> None:
     tracemalloc.stop()
     assert msg.attachments == ()
     assert any("zip bomb" in defect for defect in msg.defects)
-    assert elapsed < 2
+    assert elapsed < 10  # a bomb unpacked would take minutes; the margin is for a busy CI
     assert peak < 10 * 1024 * 1024
 
 
