@@ -9,6 +9,7 @@ does not exist (31/02/2026) is reported with value None so the caller can warn
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -72,6 +73,24 @@ def find_dates(line: str, *, month_first: bool = False) -> list[DateMatch]:
     for match in _MONTH_DAY.finditer(line):
         found.append(_make(match, int(match[3]), _MONTHS[match[1].lower()], int(match[2])))
     return _without_overlaps(found)
+
+
+def written_month_first(lines: Iterable[str]) -> bool | None:
+    """What the document's own unambiguous numeric dates say of its order.
+
+    "17/11/2017" can only be day-first and "11/17/2017" only month-first; one writer uses
+    one order throughout, so such a date settles "11/03/2017" on the same page. None when
+    no date settles it, or when the page holds both orders.
+    """
+    orders: set[bool] = set()
+    for line in lines:
+        for match in _NUMERIC.finditer(line):
+            first, second = int(match[1]), int(match[3])
+            if first > 12 >= second >= 1:
+                orders.add(False)
+            elif second > 12 >= first >= 1 and second <= 31:
+                orders.add(True)
+    return orders.pop() if len(orders) == 1 else None
 
 
 def _year(raw: str) -> int:

@@ -1,5 +1,9 @@
 """Read structured e-invoices: standalone UBL/CII XML and the XML inside Factur-X PDFs.
 
+Formats: UBL 2.1 Invoice and CreditNote (Peppol BIS 3, XRechnung UBL), CII
+CrossIndustryInvoice (Factur-X, ZUGFeRD 2.x, XRechnung CII) and ZUGFeRD 1.0's
+CrossIndustryDocument, standalone or embedded in a PDF.
+
 These are the most trustworthy sources the engine has (confidence 1.0), so they are parsed
 defensively: no DTDs or entities (see safexml), a size cap, and typed errors with machine
 reasons that callers can log or show.
@@ -12,11 +16,12 @@ import io
 from pypdf import PdfReader
 
 from core.extraction.checks import cross_check_totals
-from core.extraction.cii import CII_NS, read_cii
+from core.extraction.cii import CII_NS, ZUGFERD1_NS, read_cii, read_zugferd1
 from core.extraction.errors import ExtractionError, UnsafeXml
 from core.extraction.fields import InvoiceData, retag
 from core.extraction.safexml import MAX_XML_BYTES, local_name, namespace, parse_xml
 from core.extraction.ubl import UBL_CREDIT_NOTE_NS, UBL_INVOICE_NS, read_ubl
+from core.sniff import einvoice_syntax
 
 __all__ = [
     "ExtractionError",
@@ -26,13 +31,14 @@ __all__ = [
     "read_facturx",
 ]
 
-# Names the Factur-X 1.0 / ZUGFeRD 2.x / XRechnung specs give the embedded invoice XML,
-# most specific first.
+# Names the Factur-X 1.0 / ZUGFeRD 1.0 and 2.x / XRechnung specs give the embedded invoice
+# XML, most specific first.
 _EMBEDDED_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml")
 
 
 def read_einvoice(xml: bytes) -> InvoiceData:
-    """Parse UBL Invoice/CreditNote or CII CrossIndustryInvoice bytes into InvoiceData.
+    """Parse UBL Invoice/CreditNote, CII CrossIndustryInvoice or ZUGFeRD 1.0
+    CrossIndustryDocument bytes into InvoiceData.
 
     Raises UnsafeXml for DTD/entity payloads and ExtractionError("unsupported_xml") for
     XML that is none of those formats.
@@ -45,6 +51,8 @@ def read_einvoice(xml: bytes) -> InvoiceData:
         data = read_ubl(root, credit_note=True)
     elif ns == CII_NS and name == "CrossIndustryInvoice":
         data = read_cii(root)
+    elif ns == ZUGFERD1_NS and name == "CrossIndustryDocument":
+        data = read_zugferd1(root)
     else:
         raise ExtractionError("unsupported_xml", f"root element {{{ns}}}{name}")
     return cross_check_totals(data, confirmed_confidence=None)
@@ -61,6 +69,13 @@ def extract_facturx_xml(pdf: bytes) -> bytes | None:
         for wanted in _EMBEDDED_NAMES:
             if wanted in by_name:
                 return _first_small(attachments[by_name[wanted]])
+        # Some producers name the file after the invoice ("RE-1234.xml"): any XML
+        # attachment whose root is an e-invoice's is the one.
+        for lower, name in sorted(by_name.items()):
+            if lower.endswith(".xml"):
+                content = _first_small(attachments[name])
+                if content is not None and einvoice_syntax(content) is not None:
+                    return content
     except ExtractionError:
         raise
     except Exception as exc:

@@ -74,7 +74,7 @@ def merge(*candidates: InvoiceData) -> InvoiceData:
         if best.source in _EINVOICE and any(
             other.source in _VISIBLE
             and other.confidence >= CONFLICT_MIN_CONFIDENCE
-            and not _same(name, best.value, other.value)
+            and not _same(name, best.value, other.value, unsigned=_credit_note(candidates))
             for _, other in present
         ):
             conflicts.append(f"source_conflict:{name}")
@@ -117,20 +117,34 @@ def _rank(candidate: InvoiceData) -> int:
     return min(ranks, default=max(SOURCE_RANK.values()))
 
 
-def _same(name: str, left: object, right: object) -> bool:
+def _credit_note(candidates: tuple[InvoiceData, ...]) -> bool:
+    """Whether an e-invoice among `candidates` says the document is a credit note."""
+    return any(
+        c.document_type is not None
+        and c.document_type.source in _EINVOICE
+        and c.document_type.value == "credit_note"
+        for c in candidates
+    )
+
+
+def _same(name: str, left: object, right: object, *, unsigned: bool = False) -> bool:
+    """Whether two readings agree; `unsigned` for a credit note, whose XML states its
+    amounts positive (type 381 carries the sign) while its page often prints them negative."""
     if name == "vat_lines":
         assert isinstance(left, tuple)
         assert isinstance(right, tuple)
-        return _vat_key(left) == _vat_key(right)
+        return _vat_key(left, unsigned) == _vat_key(right, unsigned)
     if isinstance(left, Decimal) and isinstance(right, Decimal):
-        return left == right
+        return abs(left) == abs(right) if unsigned else left == right
     if isinstance(left, str) and isinstance(right, str):
         return _loose(left) == _loose(right)
     return left == right
 
 
-def _vat_key(lines: tuple[VatLine, ...]) -> list[tuple[Decimal, Decimal]]:
-    return sorted((line.rate.normalize(), line.amount) for line in lines)
+def _vat_key(lines: tuple[VatLine, ...], unsigned: bool) -> list[tuple[Decimal, Decimal]]:
+    return sorted(
+        (line.rate.normalize(), abs(line.amount) if unsigned else line.amount) for line in lines
+    )
 
 
 def _loose(text: str) -> str:

@@ -15,7 +15,6 @@ from pypdf import PdfReader
 from core.extraction.einvoice import read_facturx
 from core.extraction.errors import ExtractionError, UnsafeXml
 from core.extraction.fields import InvoiceData, add_warnings
-from core.extraction.imaging import MAX_PIXELS
 from core.extraction.merge import merge
 from core.extraction.ocr import ocr_available, ocr_image, read_ocr_pages
 from core.extraction.template import read_with_template
@@ -28,6 +27,8 @@ MAX_OCR_PAGES = 3
 # Fewer letters and digits than this in the text layer means a scan, not a text PDF.
 MIN_TEXT_CHARS = 40
 OCR_DPI = 300
+# A page larger than this at 300 dpi is a poster or a forged page size, not an invoice.
+MAX_PAGE_PIXELS = 60_000_000
 
 
 def extract_pdf_text(pdf: bytes) -> str:
@@ -91,7 +92,7 @@ def rasterise(pdf: bytes, *, pages: int, dpi: int = OCR_DPI) -> list[Image.Image
             for index in range(min(pages, len(document))):
                 page = document[index]
                 width, height = page.get_size()
-                if width * height * (dpi / 72) ** 2 > MAX_PIXELS:
+                if width * height * (dpi / 72) ** 2 > MAX_PAGE_PIXELS:
                     raise ExtractionError("too_large", f"page {index + 1} is {width}x{height} pt")
                 images.append(page.render(scale=dpi / 72, grayscale=True).to_pil())
         finally:

@@ -44,6 +44,17 @@ DATE_LABELS = (
     _label("issue", 3, r"\bissued(?:\s+on)?\b|credit\s+note\s+date|tax\s+point"),
     _label("issue", 2, r"\bdu\b|\bdated\b|(?:^|,)\s*le\b"),
     _label("issue", 1, r"\bdate\b"),
+    # German, Dutch, Spanish, Italian.
+    _label(IGNORE, 0, r"liefer\w*datum|leistungs\w*datum|leverdatum|leveringsdatum"),
+    _label(IGNORE, 0, r"fecha\s+de\s+(?:entrega|pedido)|data\s+(?:di\s+)?(?:consegna|ordine)"),
+    _label("due", 3, r"f[äa]llig(?:keitsdatum|\s+(?:am|bis))?|zahlbar\s+bis|zahlungsziel"),
+    _label("due", 3, r"vervaldatum|vervaldag|uiterste\s+betaaldatum|te\s+betalen\s+v[oó][oó]r"),
+    _label("due", 3, r"fecha\s+(?:de\s+)?vencimiento|vencimiento|data\s+(?:di\s+)?scadenza"),
+    _label("due", 3, r"\bscadenza\b"),
+    _label("issue", 3, r"rechnungsdatum|datum\s+der\s+rechnung|factuurdatum|datum\s+factuur"),
+    _label("issue", 3, r"fecha\s+(?:de\s+)?(?:la\s+)?(?:factura|emisi[óo]n|expedici[óo]n)"),
+    _label("issue", 3, r"data\s+(?:della\s+|di\s+)?(?:fattura|emissione|documento)"),
+    _label("issue", 1, r"\bdatum\b|\bfecha\b|\bdata\b"),
 )
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from core.extraction.amounts import detect_currency, normalise_spaces
 from core.extraction.checks import cross_check_totals
+from core.extraction.dates import written_month_first
 from core.extraction.fields import Field, InvoiceData, add_warnings
 from core.extraction.identifiers import find_identifiers
 from core.extraction.text_dates import read_dates
@@ -39,8 +40,12 @@ def read_text(text: str) -> InvoiceData:
 
     totals = read_totals(lines)
     currency = detect_currency(text, list(totals.amounts_near_totals))
-    # US documents write month/day; everyone else we serve writes day/month.
-    dates = read_dates(lines, month_first=currency is not None and currency[0] == "USD")
+    # The page's own unambiguous dates decide; failing those, US documents write
+    # month/day and everyone else we serve writes day/month.
+    month_first = written_month_first(lines)
+    if month_first is None:
+        month_first = currency is not None and currency[0] == "USD"
+    dates = read_dates(lines, month_first=month_first)
     identifiers = find_identifiers(lines, buyer_lines)
 
     data = InvoiceData(

@@ -1,5 +1,8 @@
 """Read the totals block of an invoice's text: excl. tax, VAT, incl. tax and VAT lines.
 
+Labels are French and English, and German, Dutch, Spanish and Italian ("Gesamtbetrag",
+"Totaal incl. btw", "Importe total", "Totale fattura", "MwSt.", "BTW", "IVA").
+
 Labels are ranked: "Total TTC" beats "Net à payer" (which may be after a deposit) beats a
 bare "Total". Among equals the last one wins, since the final totals close the document.
 A total no label announces is guessed as the largest amount, with low confidence.
@@ -7,6 +10,7 @@ A total no label announces is guessed as the largest amount, with low confidence
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +27,9 @@ GUESSED = 0.4
 _HT = r"h\.?\s?t\.?(?![a-zà-ÿ])"
 _TTC = r"t\.?\s?t\.?\s?c\.?(?![a-zà-ÿ])"
 _TVA = r"t\.?v\.?a\.?(?![a-zà-ÿ])"
+_RATE_BEFORE = re.compile(r"(?<![\d.,])(\d{1,2}(?:[.,]\d{1,3})?)\s?%\s*$")
+# A German net or gross label may carry its rate in brackets: "Nettobetrag (zzgl. 19% MwSt.)".
+_BRACKETED = r"(?:\s*\([^)\n]{0,40}\))?"
 
 
 def _label(kind: str, priority: int, pattern: str) -> Label:
@@ -52,6 +59,40 @@ TOTAL_LABELS = (
     _label("incl", 2, r"(?:net|total|montant|reste|solde)\s+[àa]\s+(?:payer|r[ée]gler)"),
     _label("incl", 2, r"(?:amount|total|balance)\s+(?:due|payable)|\b" + _TTC),
     _label("incl", 1, r"\btotal\b|montant\s+total"),
+    # German, Dutch, Spanish, Italian.
+    _label(
+        IGNORE, 0, r"ust[\s\-]?id\w*|steuer[\s\-]?(?:nr|nummer)\w*|btw[\s\-]?(?:nummer|nr|id)\w*"
+    ),
+    _label(IGNORE, 0, r"partita\s+iva|p\.?\s?iva|n[úu]mero\s+(?:de\s+)?iva|\bnif\b|\bcif\b"),
+    _label(
+        IGNORE, 0, r"mwst[\s\-]?satz|ust[\s\-]?satz|btw[\s\-]?(?:tarief|%)|tipo\s+(?:de\s+)?iva"
+    ),
+    _label(IGNORE, 0, r"aliquota(?:\s+iva)?|einzelpreis|stückpreis|prijs\s+per|precio\s+unitario"),
+    _label(IGNORE, 0, r"prezzo\s+unitario"),
+    _label(
+        "excl",
+        3,
+        r"(?:netto(?:betrag|summe)|summe\s+netto|gesamt\s*netto|rechnungsbetrag\s+netto)"
+        + _BRACKETED,
+    ),
+    _label("excl", 3, r"totaal\s+(?:excl\.?|exclusief)(?:\s+btw)?|base\s+imponible"),
+    _label("excl", 3, r"total\s+sin\s+iva|(?:totale\s+)?imponibile|totale\s+netto"),
+    _label("excl", 2, r"zwischensumme|subtotaal|\bnetto\b"),
+    _label(
+        "tax", 3, r"mehrwertsteuer|umsatzsteuer|(?:summe|betrag|gesamt)\s+(?:der\s+)?(?:mwst|ust)"
+    ),
+    _label("tax", 3, r"totaal\s+btw|btw[\s\-]?bedrag|(?:total|importe|cuota|totale)\s+iva"),
+    _label("tax", 3, r"\bimposta\b"),
+    _label("tax", 2, r"\bmwst\b\.?|\bust\b\.?|\bbtw\b|\biva\b"),
+    _label(
+        "incl",
+        3,
+        r"(?:gesamtbetrag|rechnungsbetrag|bruttobetrag|gesamt\s*brutto|endbetrag)" + _BRACKETED,
+    ),
+    _label("incl", 3, r"summe\s+brutto|totaal\s+(?:incl\.?|inclusief)(?:\s+btw)?|importe\s+total"),
+    _label("incl", 3, r"total\s+(?:a\s+pagar|factura)|totale\s+(?:fattura|documento|complessivo)"),
+    _label("incl", 2, r"zu\s+zahlen|zahlbetrag|te\s+betalen|totaal\s+bedrag|totale\s+da\s+pagare"),
+    _label("incl", 1, r"\bgesamt\b|\bsumme\b|\btotaal\b|\btotale\b|\bimporte\b"),
 )
 
 
@@ -74,7 +115,7 @@ def read_totals(lines: Sequence[str]) -> Totals:
         if not pairing.values:
             continue
         confidence = ZIPPED if pairing.zipped else LABELLED
-        rate = find_rate(pairing.segment) if pairing.hit.kind == "tax" else None
+        rate = _rate_of(pairing, lines) if pairing.hit.kind == "tax" else None
         if rate is not None:
             vat_lines.append(_vat_line(rate, pairing))
             vat_confidence = min(vat_confidence, confidence)
@@ -105,10 +146,23 @@ def read_totals(lines: Sequence[str]) -> Totals:
     )
 
 
+def _rate_of(pairing: Pairing[Amount], lines: Sequence[str]) -> Decimal | None:
+    """The VAT rate written after the label ("MwSt. 19 %"), or right before it ("19 % MwSt")."""
+    rate = find_rate(pairing.segment)
+    if rate is not None:
+        return rate
+    before = _RATE_BEFORE.search(lines[pairing.line][: pairing.hit.start])
+    return None if before is None else Decimal(before.group(1).replace(",", "."))
+
+
 def _vat_line(rate: Decimal, pairing: Pairing[Amount]) -> VatLine:
-    values = pairing.values
-    base = values[-2].value if len(values) >= 2 else None
-    return VatLine(rate=rate, base=base, amount=values[-1].value)
+    """One breakdown row. A row may hold base, tax and gross ("376,37 71,51 447,88"):
+    the base and tax are the two neighbours that agree with the rate."""
+    values = [v.value for v in pairing.values]
+    for base, tax in itertools.pairwise(values):
+        if base and abs(base * rate / 100 - tax) <= Decimal("0.01"):
+            return VatLine(rate=rate, base=base, amount=tax)
+    return VatLine(rate=rate, base=values[-2] if len(values) >= 2 else None, amount=values[-1])
 
 
 def _verified_vat_rows(lines: Sequence[str]) -> list[VatLine]:

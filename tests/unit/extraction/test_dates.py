@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from core.extraction.dates import find_dates
+from core.extraction.dates import find_dates, written_month_first
 from core.extraction.text_dates import read_dates
+from core.extraction.text_rules import read_text
 
 
 @pytest.mark.parametrize(
@@ -79,3 +80,27 @@ def test_english_labels() -> None:
     assert dates.issue_date.value == date(2026, 3, 2)
     assert dates.due_date is not None
     assert dates.due_date.value == date(2026, 4, 1)
+
+
+def test_a_page_that_writes_month_first_elsewhere_is_read_month_first() -> None:
+    # A euro invoice in English: "11/17/2017" can only be November 17th, so "11/03/2017"
+    # on the same page is November 3rd, not March 11th.
+    data = read_text(
+        "Invoice FA-2017-0008\nInvoice Date 11/03/2017\nDue Date 12/03/2017\n"
+        "SEPA Wire transfer 11/17/2017 623.00 €\nTotal 2,076.76 €"
+    )
+    assert data.issue_date is not None
+    assert data.issue_date.value == date(2017, 11, 3)
+    assert data.due_date is not None
+    assert data.due_date.value == date(2017, 12, 3)
+
+
+def test_a_page_that_writes_day_first_elsewhere_is_read_day_first_even_in_dollars() -> None:
+    data = read_text("Invoice 42\nInvoice date 03/04/2024\nPaid on 17/04/2024\nTotal $120.00")
+    assert data.issue_date is not None
+    assert data.issue_date.value == date(2024, 4, 3)
+
+
+def test_a_page_with_both_orders_falls_back_to_its_currency() -> None:
+    assert written_month_first(["17/04/2024", "04/17/2024"]) is None
+    assert written_month_first(["03/04/2024"]) is None

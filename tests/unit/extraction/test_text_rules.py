@@ -1,4 +1,5 @@
-"""read_text on French and English layouts: right fields, honest confidences, loud warnings."""
+"""read_text on French, English, German, Dutch, Spanish and Italian layouts: right fields,
+honest confidences, loud warnings."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from tests.unit.extraction.corpus import visible_lines
 from tests.unit.extraction.expectations import values_of
 from tests.unit.extraction.text_samples import TextSample
 from tests.unit.extraction.text_samples_en import ENGLISH
+from tests.unit.extraction.text_samples_eu import OTHER_LANGUAGES
 from tests.unit.extraction.text_samples_fr import FRENCH
 
-SAMPLES = FRENCH + ENGLISH
+SAMPLES = FRENCH + ENGLISH + OTHER_LANGUAGES
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
