@@ -23,6 +23,12 @@ class DocumentSource(StrEnum):
     LINK = "link"
 
 
+#: The key of `Document.fields` that says the reader has been through the document (when,
+#: or why it could not). Here, not in the reading service, so that what only checks it
+#: (publishing, the bot) does not load the reader and its PDF and image libraries.
+READ_MARKER = "_read"
+
+
 class DocumentState(StrEnum):
     INBOX = "inbox"
     NEEDS_REVIEW = "needs_review"

@@ -50,6 +50,7 @@ from core.models import (
     Rule,
 )
 from core.models.base import utcnow
+from core.models.document import READ_MARKER
 from core.services.accounting import Accounting, Link, call_with_link
 from core.services.documents import move_document
 from core.services.integrations import (
@@ -59,7 +60,6 @@ from core.services.integrations import (
     current_integration,
     refresh_expiry_alert,
 )
-from core.services.reading import READ_MARKER
 from core.services.rules import held_by_rule, usable_rule
 
 log = logging.getLogger(__name__)

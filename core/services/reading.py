@@ -35,6 +35,7 @@ from core.extraction.fields import Field
 from core.extraction.sandbox import read_document
 from core.models import Document, DocumentSource, DocumentState, Supplier
 from core.models.base import utcnow
+from core.models.document import READ_MARKER
 from core.services.documents import move_document
 from core.services.provenance import trusted_for
 from core.services.review_notices import announce_review
@@ -50,7 +51,6 @@ from core.storage import DocumentStore
 
 log = logging.getLogger(__name__)
 
-READ_MARKER = "_read"
 #: The confirmations a held document waits for, in order: "sender", "iban".
 CONFIRM = "_confirm"
 SENDER_UNAUTHENTICATED = "sender_unauthenticated"

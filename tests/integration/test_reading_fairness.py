@@ -11,8 +11,9 @@ from sqlmodel import col, select
 from core.db import Database
 from core.extraction.sandbox import shutdown_sandbox
 from core.models import Document, DocumentSource, WorkspaceCreate
+from core.models.document import READ_MARKER
 from core.services.documents import IncomingDocument, ingest_document
-from core.services.reading import READ_MARKER, read_waiting_documents
+from core.services.reading import read_waiting_documents
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
 from tests.integration.conftest import World
