@@ -164,7 +164,12 @@ async def harness(
     finally:
         stop.set()
         await polling
-        await verifier.drain()
+        # Runs a story left in flight finish; one still waiting for a code (a failed story)
+        # is stopped rather than held for its challenge's ten minutes.
+        try:
+            await asyncio.wait_for(verifier.drain(), timeout=30)
+        except TimeoutError:
+            await verifier.close()
         await bot.session.close()
         await demo.close()
         await api.close()

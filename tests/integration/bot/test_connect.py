@@ -10,6 +10,8 @@ import pytest
 from sqlmodel import select
 
 from core.models import (
+    Challenge,
+    ChallengeState,
     Connection,
     ConnectionState,
     Conversation,
@@ -62,6 +64,9 @@ async def test_connect_with_a_code_typed_in_the_chat(
     sent = await eventually(
         lambda: _code_sent(harness, "sms@example.com"), "the supplier to send a code"
     )
+    # As a person would, type it once Courier asks: the site sends its SMS a moment
+    # before the run opens its challenge, and on a busy machine that moment is long.
+    await eventually(lambda: _awaiting_code(harness), "Courier to await the code")
     await marie.say(sent)
     assert "Code passed on to Demo Supplier" in (await marie.wait_for_reply()).text
 
@@ -91,6 +96,12 @@ async def test_connect_with_a_code_typed_in_the_chat(
     assert "'demo'" not in everything
     # As a whole word: long random ids in the debug log may hold six such digits by chance.
     assert re.search(rf"(?<![\d]){sent}(?![\d])", caplog.text) is None
+
+
+async def _awaiting_code(harness: Harness) -> bool:
+    async with harness.db.read() as session:
+        open_ = await session.exec(select(Challenge).where(Challenge.state == ChallengeState.OPEN))
+        return open_.first() is not None
 
 
 async def _code_sent(harness: Harness, login: str) -> str | None:
