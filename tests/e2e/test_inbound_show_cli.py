@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from email.message import EmailMessage
 from pathlib import Path
 
 from sqlmodel import select
@@ -17,23 +16,7 @@ from mail.worker import MailWorker
 from tests.conftest import make_settings
 from tests.e2e.test_accounting_cli import Courier
 from tests.e2e.test_accounting_cli import courier as courier  # the fixture
-
-PDF = b"%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\ntrailer<<>>\n%%EOF\n"
-LOGO = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (120).to_bytes(4, "big") * 2 + b"\x08" * 40
-
-
-def _mail() -> bytes:
-    message = EmailMessage()
-    message["From"] = "factures@plombier.example"
-    message["To"] = "boulangerie-dupont@in.example.com"
-    message["Subject"] = "Facture 42"
-    message.set_content("Votre facture.")
-    message.add_alternative('<p>Votre facture.</p><img src="cid:logo@plombier">', subtype="html")
-    html = message.get_body(("html",))
-    assert isinstance(html, EmailMessage)
-    html.add_related(LOGO, "image", "png", cid="<logo@plombier>", filename="logo.png")
-    message.add_attachment(PDF, "application", "pdf", filename="facture-42.pdf")
-    return message.as_bytes()
+from tests.e2e.test_mail_set_aside import LOGO, invoice_with_logo
 
 
 async def _deliver(home: Path) -> int:
@@ -49,7 +32,9 @@ async def _deliver(home: Path) -> int:
             def send() -> None:
                 with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
                     client.sendmail(
-                        "factures@plombier.example", ["boulangerie-dupont@in.example.com"], _mail()
+                        "factures@plombier.example",
+                        ["boulangerie-dupont@in.example.com"],
+                        invoice_with_logo("boulangerie-dupont@in.example.com"),
                     )
 
             await asyncio.to_thread(send)

@@ -35,10 +35,11 @@ async def notifier(harness: Harness) -> AsyncIterator[Notifier]:
     await bot.session.close()
 
 
-def invoice_with_logo() -> bytes:
+def invoice_with_logo(to: str = "acme@in.example.com") -> bytes:
+    """An invoice whose HTML shows its logo by cid: the logo is decoration, the PDF is not."""
     message = EmailMessage()
     message["From"] = "factures@plombier.example"
-    message["To"] = "acme@in.example.com"
+    message["To"] = to
     message["Subject"] = "Facture 42"
     message.set_content("Votre facture.")
     message.add_alternative('<p>Votre facture.</p><img src="cid:logo@plombier">', subtype="html")
