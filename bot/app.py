@@ -5,6 +5,7 @@ filter matches in every state):
 1. `/cancel` and `/help`, in any state;
 2. `/start` and `/workspace`, which strangers may use too;
 3. replies to a 2FA prompt, in any state: a code is never taken for a login;
+   then the input of the flow (core/flows) waiting in the chat, if any;
 4. for members only: the conversations, one router per subject;
 5. a bare code, outside any conversation;
 6. the fallback, outside any conversation, and stale buttons last.
@@ -28,6 +29,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot import flows
 from bot.chat_marks import ClearBlockedMark
 from bot.context import Deps
 from bot.i18n import Texts, languages
@@ -108,6 +110,7 @@ def build_routers() -> list[Router]:
         integration.build_deep_link(),  # `/start integration_<id>`, before invite codes
         start.build(),
         codes.build_reply(),
+        flows.build(),
         members,
         start.build_stranger(),
         fallback.build(),

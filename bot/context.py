@@ -11,6 +11,7 @@ from aiogram.methods import TelegramMethod
 
 from core.config import Settings
 from core.db import Database
+from core.flows.manager import Flows
 from core.models import Member, Workspace
 from core.permissions import Action, allows
 from core.services.catalog import SupplierSearch
@@ -57,6 +58,8 @@ class Deps:
     vault: Vault
     search: SupplierSearch
     runs: Runs
+    #: Core's conversations (core/flows), with the parts above as their services.
+    flows: Flows
     #: Largest file the bot fetches from Telegram (the Bot API serves at most 20 MB).
     max_file_bytes: int = 20 * 1024 * 1024
 

@@ -13,6 +13,8 @@ from bot.notifier import Notifier
 from bot.verification import Verifier
 from core.config import Settings
 from core.db import Database
+from core.flows.manager import Flows
+from core.flows.registry import FLOWS
 from core.services.catalog import load_search
 from core.services.fetch import ConnectionRunner
 from core.storage import DocumentStore
@@ -33,7 +35,23 @@ async def build_deps(
     async with db.read() as session:
         search = await load_search(session=session)
     verifier = Verifier(db=db, runner=runner)
-    deps = Deps(settings=settings, db=db, store=store, vault=vault, search=search, runs=verifier)
+    services = {
+        "settings": settings,
+        "store": store,
+        "vault": vault,
+        "search": search,
+        "runs": verifier,
+    }
+    flows = Flows(FLOWS, services)
+    deps = Deps(
+        settings=settings,
+        db=db,
+        store=store,
+        vault=vault,
+        search=search,
+        runs=verifier,
+        flows=flows,
+    )
     return deps, verifier
 
 

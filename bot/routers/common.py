@@ -6,14 +6,25 @@ from aiogram import Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import Cancel
-from bot.context import Actor, Replies
+from bot.context import Actor, Deps, Replies
+from bot.flows import conversation_key
 from bot.i18n import Texts
 
 
-async def cancel(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
-    if await state.get_state() is None:
+async def cancel(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    deps: Deps,
+    texts: Texts,
+    say: Replies,
+) -> None:
+    key = conversation_key(message.chat.id, message.from_user.id) if message.from_user else ""
+    stopped = await deps.flows.cancel(session=session, key=key) if key else False
+    if await state.get_state() is None and not stopped:
         say(message.answer(texts("common.nothing_to_cancel")))
         return
     await state.clear()
@@ -21,8 +32,16 @@ async def cancel(message: Message, state: FSMContext, texts: Texts, say: Replies
 
 
 async def cancel_button(
-    query: CallbackQuery, state: FSMContext, texts: Texts, say: Replies
+    query: CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    deps: Deps,
+    texts: Texts,
+    say: Replies,
 ) -> None:
+    if isinstance(query.message, Message):
+        key = conversation_key(query.message.chat.id, query.from_user.id)
+        await deps.flows.cancel(session=session, key=key)
     await state.clear()
     if isinstance(query.message, Message):
         say(query.message.edit_text(texts("common.cancelled")))

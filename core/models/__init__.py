@@ -13,6 +13,7 @@ from core.models.connection import (
 )
 from core.models.conversation import ChatUser, Conversation
 from core.models.document import Document, DocumentPublic, DocumentSource, DocumentState
+from core.models.flow import FlowState
 from core.models.inbound import (
     InboundChannel,
     InboundMessage,
@@ -66,6 +67,7 @@ __all__ = [
     "DocumentPublic",
     "DocumentSource",
     "DocumentState",
+    "FlowState",
     "InboundChannel",
     "InboundMessage",
     "InboundState",
