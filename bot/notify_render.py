@@ -116,7 +116,7 @@ def _code_button(challenge_id: Any, label: str) -> InlineKeyboardButton:
 
 def _fetched(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
-    lines = [texts("notify.fetched", supplier=supplier, new=_int(p.get("new")))]
+    lines = [texts("notify.fetched", supplier=supplier, count=_int(p.get("new")))]
     known = [
         (ident, facts.documents[ident])
         for ident in (_int(i) for i in p.get("document_ids") or ())
@@ -158,7 +158,7 @@ def _with_set_aside(text: str, p: Mapping[str, Any], texts: Texts) -> Outgoing:
     shown = ", ".join(names) + (", …" if count > len(names) else "")
     line = texts("notify.set_aside", count=count, names=shown)
     button = InlineKeyboardButton(
-        text=texts("notify.keep_button"),
+        text=texts("notify.keep_button", count=count),
         callback_data=InboundAction(do="keep", id=_int(p.get("inbound_id"))).pack(),
     )
     return Outgoing(f"{text}\n{line}", _buttons(button))
@@ -308,7 +308,7 @@ def _integration_expired(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Ou
         "notify.integration_expired",
         provider=p.get("provider") or "",
         company=p.get("company") or "",
-        waiting=_int(p.get("documents_waiting")),
+        count=_int(p.get("documents_waiting")),
     )
     return Outgoing(text, _buttons(reconnect_button(p, texts)))
 
