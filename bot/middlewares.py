@@ -108,6 +108,7 @@ class UnitOfWork(BaseMiddleware):
                     texts = texts_for(
                         workspace_locale=actor.workspace.locale if actor.workspace else None,
                         language_code=user.language_code if user else None,
+                        timezone=actor.workspace.timezone if actor.workspace else None,
                     )
                     data["texts"] = texts
                     result = await handler(event, data)

@@ -47,7 +47,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import texts_for
+from bot.i18n import Texts, texts_for
 from bot.notify_pacing import ChatQueues, Pace, Pacer
 from bot.notify_render import (
     MERGEABLE,
@@ -190,7 +190,7 @@ class Notifier:
         plan = Plan()
         facts = await _facts(session, rows)
         per_chat: dict[int, list[tuple[Notification, Member]]] = defaultdict(list)
-        locales: dict[int, str | None] = {}
+        places: dict[int, Workspace | None] = {}  # each workspace's language and time zone
         for row in rows:
             assert row.id is not None
             if row.kind not in RENDERERS:
@@ -205,13 +205,12 @@ class Notifier:
             if not recipients:
                 plan.nobody.append(row.id)
                 continue
-            if row.workspace_id is not None and row.workspace_id not in locales:
-                workspace = await session.get(Workspace, row.workspace_id)
-                locales[row.workspace_id] = workspace.locale if workspace else None
+            if row.workspace_id is not None and row.workspace_id not in places:
+                places[row.workspace_id] = await session.get(Workspace, row.workspace_id)
             for member in recipients:
                 per_chat[member.telegram_user_id].append((row, member))
         for chat_id, items in per_chat.items():
-            plan.envelopes.extend(_envelopes(chat_id, items, facts, locales))
+            plan.envelopes.extend(_envelopes(chat_id, items, facts, places))
         plan.envelopes.sort(key=lambda e: e.row_ids[0])
         return plan
 
@@ -355,15 +354,13 @@ def _envelopes(
     chat_id: int,
     items: list[tuple[Notification, Member]],
     facts: Facts,
-    locales: dict[int, str | None],
+    places: dict[int, Workspace | None],
 ) -> Iterable[Envelope]:
     merged: list[Notification] = []
     member = items[0][1]
     for row, member in items:
         assert row.id is not None
-        texts = texts_for(
-            workspace_locale=locales.get(row.workspace_id or 0), language_code=member.language_code
-        )
+        texts = _texts(places.get(row.workspace_id or 0), member)
         if row.kind in MERGEABLE:
             merged.append(row)
             continue
@@ -373,12 +370,18 @@ def _envelopes(
     for start in range(0, len(merged), MERGE_AT_MOST):
         group = merged[start : start + MERGE_AT_MOST]
         first = group[0]
-        texts = texts_for(
-            workspace_locale=locales.get(first.workspace_id or 0),
-            language_code=member.language_code,
-        )
+        texts = _texts(places.get(first.workspace_id or 0), member)
         outgoing = render_batch([(r.kind, r.payload) for r in group], texts=texts, facts=facts)
         yield Envelope(chat_id, tuple(r.id for r in group if r.id is not None), outgoing)
+
+
+def _texts(workspace: Workspace | None, member: Member) -> Texts:
+    """The member's words, with the workspace's language and clock."""
+    return texts_for(
+        workspace_locale=workspace.locale if workspace else None,
+        language_code=member.language_code,
+        timezone=workspace.timezone if workspace else None,
+    )
 
 
 async def _recipients(session: AsyncSession, row: Notification) -> list[Member]:
@@ -434,7 +437,7 @@ async def _facts(session: AsyncSession, rows: list[Notification]) -> Facts:
             select(Document).where(col(Document.id).in_(document_ids))
         )
         documents = {
-            d.id: DocumentFact(d.filename, d.issue_date or d.received_at.date())
+            d.id: DocumentFact(d.filename, d.issue_date or d.received_at)
             for d in found_documents.all()
             if d.id is not None
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -52,7 +52,8 @@ LISTED_AT_MOST = 10
 @dataclass(frozen=True, slots=True)
 class DocumentFact:
     filename: str
-    day: date
+    #: Its issue date, else the instant it arrived (shown as that day in the workspace's zone).
+    day: date | datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,18 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+def _day(value: Any, texts: Texts) -> str:
+    """A payload's ISO day or instant, written in a sentence as the person reads a date
+    ("1 avril 2026"); an instant is the day it is in the workspace's zone. Anything else
+    is shown as it came."""
+    text = str(value or "")
+    try:
+        when = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+    except ValueError:
+        return text
+    return texts.day(when, style="long")
 
 
 def _buttons(*buttons: InlineKeyboardButton | None) -> InlineKeyboardMarkup | None:
@@ -116,7 +129,7 @@ def _code_button(challenge_id: Any, label: str) -> InlineKeyboardButton:
 
 def _fetched(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
-    lines = [texts("notify.fetched", supplier=supplier, new=_int(p.get("new")))]
+    lines = [texts("notify.fetched", supplier=supplier, count=_int(p.get("new")))]
     known = [
         (ident, facts.documents[ident])
         for ident in (_int(i) for i in p.get("document_ids") or ())
@@ -124,7 +137,7 @@ def _fetched(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     ]
     buttons: list[InlineKeyboardButton] = []
     for number, (ident, document) in enumerate(known[:LISTED_AT_MOST], start=1):
-        day = document.day.isoformat()
+        day = texts.day(document.day)
         lines.append(texts("fetched.line", number=number, filename=document.filename, date=day))
         buttons.append(
             InlineKeyboardButton(
@@ -158,7 +171,7 @@ def _with_set_aside(text: str, p: Mapping[str, Any], texts: Texts) -> Outgoing:
     shown = ", ".join(names) + (", …" if count > len(names) else "")
     line = texts("notify.set_aside", count=count, names=shown)
     button = InlineKeyboardButton(
-        text=texts("notify.keep_button"),
+        text=texts("notify.keep_button", count=count),
         callback_data=InboundAction(do="keep", id=_int(p.get("inbound_id"))).pack(),
     )
     return Outgoing(f"{text}\n{line}", _buttons(button))
@@ -298,7 +311,7 @@ def _integration_expiring(p: Mapping[str, Any], texts: Texts, facts: Facts) -> O
         "notify.integration_expiring",
         provider=p.get("provider") or "",
         company=p.get("company") or "",
-        date=str(p.get("expires_at") or "")[:10],
+        date=_day(p.get("expires_at"), texts),
     )
     return Outgoing(text, _buttons(reconnect_button(p, texts)))
 
@@ -308,14 +321,18 @@ def _integration_expired(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Ou
         "notify.integration_expired",
         provider=p.get("provider") or "",
         company=p.get("company") or "",
-        waiting=_int(p.get("documents_waiting")),
+        count=_int(p.get("documents_waiting")),
     )
     return Outgoing(text, _buttons(reconnect_button(p, texts)))
 
 
 def _digest(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     lines = [
-        texts("digest.header", first_day=p.get("first_day") or "", last_day=p.get("last_day") or "")
+        texts(
+            "digest.header",
+            first_day=_day(p.get("first_day"), texts),
+            last_day=_day(p.get("last_day"), texts),
+        )
     ]
     received = p.get("received") or {}
     if received:

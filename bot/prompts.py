@@ -52,8 +52,8 @@ def render_verified(payload: dict[str, Any], texts: Texts) -> str:
         return texts(
             "connect.verified",
             supplier=supplier,
-            found=int(payload.get("found") or 0),
-            new=int(payload.get("new") or 0),
+            count=int(payload.get("found") or 0),
+            new=texts("connect.verified_new", count=int(payload.get("new") or 0)),
         )
     key = f"connections.help_{payload.get('state')}"
     reason = texts(key) if texts.has(key) else texts("errors.error")

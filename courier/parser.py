@@ -117,7 +117,11 @@ def build_parser() -> Parser:
         "try every chat flow locally, with no Telegram account",
     )
     try_it.add_argument("--data-dir", help="where the sandbox keeps its files (<data dir>/sandbox)")
-    try_it.add_argument("--language", choices=["en", "fr"], default="en")
+    try_it.add_argument(
+        "--language",
+        choices=["en", "fr"],
+        help="the chat's language, kept for later runs (default: the sandbox's, English at first)",
+    )
     try_it.add_argument("--limits", action="store_true", help="enforce Telegram's flood limits")
     try_it.add_argument("--verbose", action="store_true", help="show the parts' logs")
     diag = leaf(

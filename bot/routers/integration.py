@@ -659,7 +659,7 @@ async def act(
             if keep:
                 text = texts("integration.disconnected_kept", software=software)
             else:
-                text = texts("integration.disconnected_dropped", software=software, rules=dropped)
+                text = texts("integration.disconnected_dropped", software=software, count=dropped)
             await bot.send_message(chat_id, text)
 
         say.then(after_commit(bot=bot, chat_id=chat_id, texts=texts, work=off))

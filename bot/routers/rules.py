@@ -549,7 +549,12 @@ async def act(
                 outcome = await on_document_ready(acc, document_id=document_id)
                 sent += outcome is not None and outcome.state == "published"
         await bot.send_message(
-            chat_id, texts("rules.released", count=len(released), published=sent)
+            chat_id,
+            texts(
+                "rules.released",
+                count=len(released),
+                published=texts("rules.released_published", count=sent),
+            ),
         )
 
     say.then(after_commit(bot=bot, chat_id=chat_id, texts=texts, work=send))

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import sys
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,18 +62,34 @@ def sandbox_settings(settings: Settings, *, data_dir: Path, api_url: str) -> Set
     )
 
 
-async def invite_person(rt: Runtime, *, locale: str) -> tuple[Workspace, str | None]:
-    """The sandbox's workspace (made on the first run), and an owner's invite code unless
-    the person at the terminal is a member already."""
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What the person at the terminal finds: the sandbox's workspace, an owner's invite
+    code unless they are a member already, and the language it spoke before this run
+    when `--language` changed it."""
+
+    workspace: Workspace
+    code: str | None
+    was: Locale | None = None
+
+
+async def invite_person(rt: Runtime, *, language: str | None) -> Arrival:
+    """The sandbox's workspace (made on the first run, in `language` or English), speaking
+    `language` when one is asked for: the workspace's locale wins over the person's, so a
+    sandbox made in English would otherwise stay English whatever `--language` says."""
     ttl = timedelta(hours=rt.settings.invite_ttl_hours)
     async with rt.db.transaction() as session:
         workspace = (
             await session.exec(select(Workspace).where(Workspace.slug == WORKSPACE_SLUG))
         ).first()
         if workspace is None:
-            data = WorkspaceCreate(name="Sandbox", slug=WORKSPACE_SLUG, locale=Locale(locale))
+            locale = Locale(language or Locale.EN)
+            data = WorkspaceCreate(name="Sandbox", slug=WORKSPACE_SLUG, locale=locale)
             workspace, invite = await create_workspace(session=session, data=data, invite_ttl=ttl)
-            return workspace, invite.code
+            return Arrival(workspace, invite.code)
+        was = None
+        if language is not None and workspace.locale != language:
+            was, workspace.locale = Locale(workspace.locale), Locale(language)
         member = (
             await session.exec(
                 select(Member).where(
@@ -81,9 +98,9 @@ async def invite_person(rt: Runtime, *, locale: str) -> tuple[Workspace, str | N
             )
         ).first()
         if member is not None:
-            return workspace, None
+            return Arrival(workspace, None, was)
         invite = await create_invite(session=session, workspace=workspace, role=Role.OWNER, ttl=ttl)
-        return workspace, invite.code
+        return Arrival(workspace, invite.code, was)
 
 
 async def sandbox(args: argparse.Namespace, settings: Settings) -> int:
@@ -102,18 +119,21 @@ async def sandbox(args: argparse.Namespace, settings: Settings) -> int:
     try:
         local = sandbox_settings(settings, data_dir=data_dir, api_url=api.url)
         async with open_runtime(local, refresh_catalog=True) as rt:
-            workspace, code = await invite_person(rt, locale=args.language)
+            arrival = await invite_person(rt, language=args.language)
+            workspace, code = arrival.workspace, arrival.code
             print("Courier sandbox: a local Telegram, no account and no token needed.")
             print(f"  data       {data_dir}/")
             print(f"  telegram   @{BOT_USERNAME} on a local Bot API at {api.url}")
             address = inbox_address(workspace, local.mail_domain)
             print(f"  workspace  {workspace.name}, mail to {address}")
+            switched = f" (was {arrival.was}, switched by --language)" if arrival.was else ""
+            print(f"  language   {workspace.locale}{switched}")
             stop = asyncio.Event()
             stop_on_signals(stop)
             person = TelegramUser.create(
                 world,
                 first_name=os.environ.get("USER", "You").capitalize() or "You",
-                language_code=args.language,
+                language_code=args.language or workspace.locale,
                 user_id=PERSON_ID,
             )
             terminal = Terminal(person, downloads=data_dir / "downloads")

@@ -1,4 +1,4 @@
-"""A mail's logo is set aside, the chat offers to keep it, and "Keep them" files it (issue #16).
+"""A mail's logo is set aside, the chat offers to keep it, and "Keep it" files it (issue #16).
 
 The mail goes through the real worker; the notice reaches Marie through the Bot API
 stand-in; Eve, in another workspace, forges the button and is refused.
@@ -96,9 +96,9 @@ async def test_the_logo_is_set_aside_offered_and_kept_and_a_forged_press_is_refu
     notice = await marie.wait_for_reply()
     assert notice.text.splitlines() == [
         "By email (“Facture 42”): 1 new in the inbox.",
-        "1 image(s) set aside as logos: logo.png. Keep them?",
+        "1 image set aside as a logo: logo.png. Keep it?",
     ]
-    assert notice.labels == ["Keep them"]
+    assert notice.labels == ["Keep it"]
 
     # Eve replays the button's data from her own chat: refused, logged, nothing filed.
     await eve.say("/help")
@@ -108,17 +108,15 @@ async def test_the_logo_is_set_aside_offered_and_kept_and_a_forged_press_is_refu
     assert "refused a button press: inbound" in caplog.text
     assert await filenames(harness) == ["facture-42.pdf"]
 
-    await marie.press("Keep them", message=notice)
-    assert (
-        await marie.wait_for_reply()
-    ).text == "Kept: 1 image(s) of that email are now in the inbox."
+    await marie.press("Keep it", message=notice)
+    assert (await marie.wait_for_reply()).text == "Kept: 1 image of that email is now in the inbox."
     assert await filenames(harness) == ["facture-42.pdf", "logo.png"]
     async with harness.db.read() as session:
         logo = (await session.exec(select(Document).where(Document.filename == "logo.png"))).one()
     assert await harness.store.get(logo.sha256) == LOGO
 
     # A second press files nothing twice.
-    await marie.press("Keep them", message=notice)
+    await marie.press("Keep it", message=notice)
     await marie.wait_for_reply()
     assert await filenames(harness) == ["facture-42.pdf", "logo.png"]
 

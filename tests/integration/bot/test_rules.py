@@ -133,7 +133,7 @@ async def test_an_admin_gives_a_supplier_its_account_and_the_held_invoice_goes_o
     await luc.press("Save", message=draft)
     assert "Rule saved for Moulin Bio." in (await luc.wait_for_edit()).text
     released = await luc.wait_for_reply()
-    assert "1 held document(s) released: 1 published" in released.text
+    assert "1 held document released: 1 published" in released.text
     async with harness.db.read() as session:
         document = await session.get(Document, held)
         assert document is not None

@@ -55,8 +55,8 @@ async def test_the_digest_reaches_the_owner_in_french_with_the_fix_button(
     assert await notifier.deliver_due() == 1
     digest = await marie.wait_for_reply()
     assert digest.text.splitlines() == [
-        "Votre semaine, du 2026-11-23 au 2026-11-29 :",
-        "• 3 document(s) reçu(s) : connecteur 1, boîte mail 2",
+        "Votre semaine, du 23 novembre 2026 au 29 novembre 2026 :",
+        "• 3 documents reçus : connecteur 1, boîte mail 2",
         "• 1 en attente de votre vérification.",
         "• EDF Entreprises a besoin de vous : voir /connections.",
         "Résumé hebdomadaire. /digest off pour l’arrêter.",

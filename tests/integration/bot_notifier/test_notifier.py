@@ -34,7 +34,7 @@ async def test_new_invoices_of_a_fetch_are_one_message_in_french(
     first = await notify(db, world, "documents_fetched", supplier="EDF Entreprises", new=3, found=5)
     assert await notifier.deliver_due() == 1
     message = await marie.wait_for_reply()
-    assert message.text == "EDF Entreprises : 3 nouveau(x) document(s) dans la boîte de réception."
+    assert message.text == "EDF Entreprises : 3 nouveaux documents dans la boîte de réception."
     assert (await row(db, first)).state == NotificationState.SENT
     assert await notifier.deliver_due() == 0
 
@@ -161,7 +161,7 @@ async def test_nothing_is_lost_while_telegram_is_away(
     await notifier.deliver_due()
     assert (await row(db, first)).state == NotificationState.SENT
     assert [m.text for m in marie.messages] == [
-        "EDF : 1 nouveau(x) document(s) dans la boîte de réception."
+        "EDF : 1 nouveau document dans la boîte de réception."
     ]
 
 
@@ -255,7 +255,7 @@ async def test_an_expired_accounting_link_is_told_to_owners_and_admins(
         documents_waiting=4,
     )
     await notifier.deliver_due()
-    expected = "Le lien avec Pennylane (Dupont SARL) a expiré : 4 document(s) attendent"
+    expected = "Le lien avec Pennylane (Dupont SARL) a expiré : 4 documents attendent"
     assert (await marie.wait_for_reply()).text.startswith(expected)
     assert (await admin.wait_for_reply()).text.startswith(expected)
 
