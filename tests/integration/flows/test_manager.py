@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from core.db import Database
 from core.errors import NotFound
-from core.flows.flow import Actor, Field, Flow, Input
+from core.flows.flow import Actor, Flow, Input
 from core.flows.manager import INTERNAL, Flows
 from core.flows.steps import Abort, Done, Form, Step, Text
 from core.models import FlowState, Supplier
@@ -71,18 +71,21 @@ async def test_a_flow_walks_its_steps_and_keeps_them_between_events(
 ) -> None:
     async with db.transaction() as session:
         shown = await flows.start(session=session, key=KEY, name="nickname", actor=actor(world))
-    assert isinstance(shown.step, Form) and shown.step.step_id == "name"
+    assert isinstance(shown.step, Form)
+    assert shown.step.step_id == "name"
     async with db.transaction() as session:
         shown = await flows.advance(
             session=session, key=KEY, actor=actor(world), user_input={"name": "acme"}
         )
-    assert shown is not None and getattr(shown.step, "step_id", None) == "confirm"
+    assert shown is not None
+    assert getattr(shown.step, "step_id", None) == "confirm"
     nonce = shown.nonce
     async with db.transaction() as session:
         done = await flows.advance(
             session=session, key=KEY, actor=actor(world), user_input={"option": "yes"}, nonce=nonce
         )
-    assert done is not None and isinstance(done.step, Done)
+    assert done is not None
+    assert isinstance(done.step, Done)
     assert done.step.result == Text("flows.nickname.saved", {"name": "acme"})
     async with db.read() as session:
         assert await session.get(FlowState, KEY) is None
@@ -101,24 +104,29 @@ async def test_a_step_that_fails_rolls_back_and_stays_at_the_last_good_step(
         shown = await flows.advance(
             session=session, key=KEY, actor=actor(world), user_input={"name": "taken"}
         )
-    assert shown is not None and isinstance(shown.step, Form)
-    assert shown.step.step_id == "name" and shown.step.error == INTERNAL
+    assert shown is not None
+    assert isinstance(shown.step, Form)
+    assert shown.step.step_id == "name"
+    assert shown.step.error == INTERNAL
     # A typed failure comes back as its key, at the same step.
     async with db.transaction() as session:
         shown = await flows.advance(
             session=session, key=KEY, actor=actor(world), user_input={"name": "missing"}
         )
-    assert shown is not None and isinstance(shown.step, Form)
+    assert shown is not None
+    assert isinstance(shown.step, Form)
     assert shown.step.error == Text("errors.not_found", {})
     # And the conversation goes on from there.
     async with db.transaction() as session:
         shown = await flows.advance(
             session=session, key=KEY, actor=actor(world), user_input={"name": "fresh"}
         )
-    assert shown is not None and getattr(shown.step, "step_id", None) == "confirm"
+    assert shown is not None
+    assert getattr(shown.step, "step_id", None) == "confirm"
     async with db.read() as session:
         names = (await session.exec(select(Supplier.key))).all()
-    assert "fresh" in names and names.count("taken") == 1
+    assert "fresh" in names
+    assert names.count("taken") == 1
 
 
 async def test_a_secret_kept_in_clear_fails_the_step_instead_of_reaching_the_database(
@@ -133,10 +141,14 @@ async def test_a_secret_kept_in_clear_fails_the_step_instead_of_reaching_the_dat
             actor=actor(world),
             user_input={"name": "secret", "secret": SecretStr("hunter2")},
         )
-    assert shown is not None and isinstance(shown.step, Form) and shown.step.error == INTERNAL
+    assert shown is not None
+    assert isinstance(shown.step, Form)
+    assert shown.step.error == INTERNAL
     async with db.read() as session:
         row = await session.get(FlowState, KEY)
-    assert row is not None and "hunter2" not in repr(row.data) and row.step == "name"
+    assert row is not None
+    assert "hunter2" not in repr(row.data)
+    assert row.step == "name"
 
 
 async def test_an_old_button_does_nothing(db: Database, world: World, flows: Flows) -> None:
@@ -191,4 +203,5 @@ async def test_start_replaces_a_flow_in_progress(db: Database, world: World, flo
             session=session, key=KEY, actor=actor(world), user_input={"name": "acme"}
         )
         again = await flows.start(session=session, key=KEY, name="nickname", actor=actor(world))
-    assert isinstance(again.step, Form) and again.step.step_id == "name"
+    assert isinstance(again.step, Form)
+    assert again.step.step_id == "name"
