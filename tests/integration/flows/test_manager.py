@@ -70,9 +70,9 @@ async def test_a_flow_walks_its_steps_and_keeps_them_between_events(
     db: Database, world: World, flows: Flows
 ) -> None:
     async with db.transaction() as session:
-        shown = await flows.start(session=session, key=KEY, name="nickname", actor=actor(world))
-    assert isinstance(shown.step, Form)
-    assert shown.step.step_id == "name"
+        started = await flows.start(session=session, key=KEY, name="nickname", actor=actor(world))
+    assert isinstance(started.step, Form)
+    assert started.step.step_id == "name"
     async with db.transaction() as session:
         shown = await flows.advance(
             session=session, key=KEY, actor=actor(world), user_input={"name": "acme"}
