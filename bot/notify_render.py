@@ -257,6 +257,29 @@ def _suspicious_empty(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgo
     return Outgoing(texts("notify.suspicious_empty", supplier=supplier), _buttons(fetch))
 
 
+def _nothing_new(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    """The answer to "Fetch now" when nothing new came, within the supplier's rhythm."""
+    supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
+    last, every = p.get("last"), _int(p.get("every_days"))
+    if last and every:
+        key = "fetch_outcome.nothing_new_usually"
+    else:
+        key = "fetch_outcome.nothing_new_since" if last else "fetch_outcome.nothing_new"
+    return Outgoing(texts(key, supplier=supplier, date=last or "", days=every))
+
+
+def _overdue(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
+    supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
+    fetch = _connection_button(texts, "connections.fetch", "fetch", p.get("connection_id"))
+    text = texts(
+        "fetch_outcome.overdue",
+        supplier=supplier,
+        date=p.get("last") or "",
+        days=_int(p.get("every_days")),
+    )
+    return Outgoing(text, _buttons(fetch))
+
+
 def _check_portal(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
     reconnect = _connection_button(
@@ -381,6 +404,8 @@ RENDERERS: dict[str, Renderer] = {
     "connection_broken": _state_alert("broken"),
     "connection_suspicious_empty": _suspicious_empty,
     "connection_check_portal": _check_portal,
+    "connection_nothing_new": _nothing_new,
+    "connection_overdue": _overdue,
     "mailbox_error": _mailbox_error,
     "mailbox_reset": _mailbox_reset,
     "weekly_digest": _digest,

@@ -77,8 +77,11 @@ class ConnectionPublic(ConnectionBase):
 
 class RunOutcome(StrEnum):
     RUNNING = "running"
+    #: Logged in and listed; what was new (maybe nothing, as most weeks) was brought.
     SUCCESS = "success"
     PARTIAL = "partial"
+    #: Logged in, brought nothing, and that is alarming: the site lists no invoice at all,
+    #: or none new came for longer than the supplier's rhythm allows.
     EMPTY = "empty"
     ERROR = "error"
 
@@ -92,8 +95,12 @@ class ConnectionRun(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: RunOutcome = Field(default=RunOutcome.RUNNING, sa_type=String(12))
+    #: Invoices in the run's look-back window (known ones included).
     documents_found: int = 0
     documents_new: int = 0
+    #: Invoices the site's list showed, whatever their date: 0 says the list is empty.
+    #: None: the connector cannot tell, or the run did not get that far.
+    documents_listed: int | None = None
     error_code: str | None = Field(default=None, max_length=60)
 
 

@@ -4,9 +4,13 @@ Errors are mapped in ONE layer around the whole run (`ConnectionRunner.run`): a
 connector's lazy iterator can raise long after a narrow `try` has closed. A run is two
 short transactions, none held across the network: the start (state, run record, known
 references) and the settling (inbox rows for the files already made durable, the session,
-the record, the next date). A run that waits for a code or an app approval adds a few
-more, so it holds no lock meanwhile, and a code typed in another process reaches it
-through the database.
+the record, the next date, what to tell). A run that waits for a code or an app approval
+adds a few more, so it holds no lock meanwhile, and a code typed in another process
+reaches it through the database.
+
+A run that brings nothing new is a plain success unless the site lists no invoice at all
+where it used to, or the supplier is overdue by its own rhythm (`core.suppliers.rhythm`):
+only those are recorded as `empty` and told as an alarm.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from core.services.challenges import open_challenge, settle_code, take_code
 from core.services.connections import move_connection, read_credentials
 from core.services.documents import IncomingDocument, build_document, ingest_stored
 from core.services.fetch_claims import IN_FLIGHT, release_claim
+from core.services.fetch_notices import RunHistory, run_history, tell_outcome
 from core.services.notifications import enqueue
 from core.storage import DocumentStore, digest
 from core.suppliers.connector import (
@@ -63,11 +68,13 @@ from core.suppliers.connector import (
     SupplierConnector,
     SupplierUnavailable,
 )
+from core.suppliers.rhythm import MIN_HISTORY, OVERDUE_FACTOR, Quiet, judge_quiet
 from core.vault import Vault
 
 log = logging.getLogger(__name__)
 S = ConnectionState
 ConnectorFactory = Callable[[Supplier], SupplierConnector]
+Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,12 @@ class FetchPolicy:
     jitter: timedelta = timedelta(hours=6)
     #: Local hours [start, end) in which weekly runs start.
     waking_hours: tuple[int, int] = (8, 20)
+    #: Nothing new for longer than this many of the supplier's intervals is an alarm.
+    overdue_factor: float = OVERDUE_FACTOR
+    #: Invoice days of history needed before a supplier's silence is judged.
+    min_history: int = MIN_HISTORY
+    #: The newest invoice days the rhythm is learned from: a supplier's recent habit.
+    rhythm_window: int = 25
 
 
 @dataclass(slots=True)
@@ -108,6 +121,8 @@ class _Run:
     session_state: dict[str, Any] | None = None
     #: Files already durable in the store, whose inbox rows the settling adds.
     fetched: list[Document] = field(default_factory=list)
+    #: What the site's list showed, whatever the dates; None when it cannot be told.
+    listed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +135,10 @@ class RunResult:
     retry_after: float | None = None
     #: The documents this run added, for the owner's one message about them.
     new_document_ids: tuple[int, ...] = ()
+    #: Invoices the site's list showed, whatever their date; None: unknown.
+    listed: int | None = None
+    #: For a run that logged in and brought nothing new: what that means.
+    quiet: Quiet | None = None
 
 
 class _Stop(Exception):
@@ -199,14 +218,18 @@ class ConnectionRunner:
         vault: Vault,
         connector_for: ConnectorFactory,
         policy: FetchPolicy = FetchPolicy(),
+        clock: Clock = utcnow,
     ) -> None:
         self.db, self.store, self.vault = db, store, vault
         self.connector_for = connector_for
         self.policy = policy
+        #: The day a run believes it is: dates, windows and rhythms. Waits and budgets
+        #: stay on the wall clock.
+        self.clock = clock
 
     async def run(self, connection_id: int) -> RunResult:
         async with self.db.transaction() as session:
-            run = await self._start(session, connection_id, utcnow())
+            run = await self._start(session, connection_id, self.clock())
         connector: SupplierConnector | None = None
         try:
             connector = self.connector_for(run.supplier)
@@ -247,7 +270,7 @@ class ConnectionRunner:
         if connection.state != S.SYNCING:
             move_connection(connection, S.SYNCING, now=now)
         interactive = bool(connection.interactive_until and connection.interactive_until > now)
-        record = ConnectionRun(connection_id=connection_id, interactive=interactive)
+        record = ConnectionRun(connection_id=connection_id, interactive=interactive, started_at=now)
         session.add(record)
         await session.flush()
         known = await session.exec(
@@ -294,6 +317,13 @@ class ConnectionRunner:
         run.signed_in = True
         since = since_date(connection, policy=self.policy, now=run.started)
         invoices = [ref async for ref in connector.invoices(since)]  # list first, then download
+        # A connector older than `listed` has no such attribute: unknown, unless the whole
+        # list was asked for, which then is what came back.
+        listed: int | None = getattr(connector, "listed", None)
+        if listed is not None:
+            run.listed = max(listed, len(invoices))
+        elif since is None:
+            run.listed = len(invoices)
         deadline = utcnow() + self.policy.time_budget
         partial = False
         for invoice in invoices:
@@ -313,12 +343,10 @@ class ConnectionRunner:
                 partial = True
                 continue
             run.fetched.append(await self._store_file(run, invoice, download))
-        outcome = (
-            RunOutcome.PARTIAL
-            if partial
-            else (RunOutcome.SUCCESS if invoices else RunOutcome.EMPTY)
-        )
-        return RunResult(outcome, S.ACTIVE, found=len(invoices))
+        # Whether finding nothing new is an alarm is judged when the run settles, against
+        # the connection's history.
+        outcome = RunOutcome.PARTIAL if partial else RunOutcome.SUCCESS
+        return RunResult(outcome, S.ACTIVE, found=len(invoices), listed=run.listed)
 
     async def _store_file(self, run: _Run, invoice: InvoiceRef, download: Download) -> Document:
         """The file is made durable now; its inbox row is added when the run settles."""
@@ -337,7 +365,7 @@ class ConnectionRunner:
             currency=invoice.currency,
         )
         stored = await self.store.put(download.content, sha256=digest(download.content))
-        return build_document(incoming, stored, now=utcnow())
+        return build_document(incoming, stored, now=self.clock())
 
     async def _finish(self, run: _Run, connector: SupplierConnector) -> None:
         """Keep the session of a run that got in, whatever came after, then close."""
@@ -524,7 +552,7 @@ class ConnectionRunner:
     async def _settle(self, run: _Run, result: RunResult) -> RunResult:
         """One transaction: the files fetched become inbox rows, the session is kept, the
         run is recorded and the connection moves on."""
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as session:
             query = (
                 select(Connection, ConnectionRun)
@@ -535,6 +563,24 @@ class ConnectionRunner:
             delivered = await ingest_stored(session=session, documents=run.fetched)
             created = tuple(d.document.id for d in delivered if d.created and d.document.id)
             result = replace(result, new=len(created), new_document_ids=created)
+            history = RunHistory()
+            if result.outcome == RunOutcome.SUCCESS and not created:
+                history = await run_history(
+                    session=session,
+                    connection_id=record.connection_id,
+                    run_id=run.record_id,
+                    window=self.policy.rhythm_window,
+                    min_history=self.policy.min_history,
+                )
+                quiet = judge_quiet(
+                    listed=result.listed,
+                    listed_before=history.listing_run is not None,
+                    rhythm=history.rhythm,
+                    today=now.date(),
+                    factor=self.policy.overdue_factor,
+                )
+                outcome = RunOutcome.EMPTY if quiet.alarming else RunOutcome.SUCCESS
+                result = replace(result, outcome=outcome, quiet=quiet)
             if run.session_state is not None:
                 connection.session_sealed = self.vault.seal_json(run.session_state)
             if connection.state != result.state:
@@ -546,6 +592,7 @@ class ConnectionRunner:
             record.finished_at, record.outcome = now, result.outcome
             record.documents_found = result.found
             record.documents_new = result.new
+            record.documents_listed = result.listed
             record.error_code = result.error
             if result.state == S.ACTIVE and result.outcome != RunOutcome.PARTIAL:
                 connection.last_success_at = now
@@ -561,58 +608,16 @@ class ConnectionRunner:
             else:
                 # It waits for the user: new credentials, a code, a fix on the site.
                 connection.next_fetch_at = None
-            await self._tell(session, connection, run.supplier, result)
+            await tell_outcome(
+                session=session,
+                connection=connection,
+                supplier=run.supplier.name,
+                result=result,
+                history=history,
+                asked=run.interactive,
+                now=now,
+            )
         return result
-
-    async def _tell(
-        self, session: AsyncSession, connection: Connection, supplier: Supplier, result: RunResult
-    ) -> None:
-        payload = {
-            "connection_id": connection.id,
-            "supplier": supplier.name,
-            "found": result.found,
-            "new": result.new,
-            "error": result.error,
-        }
-        if result.new:
-            await enqueue(
-                session=session,
-                kind="documents_fetched",
-                workspace_id=connection.workspace_id,
-                recipient_member_id=connection.owner_member_id,
-                payload={**payload, "document_ids": list(result.new_document_ids)},
-            )
-        if result.state in (S.AUTH_FAILED, S.ACTION_REQUIRED, S.NEEDS_USER, S.BROKEN):
-            # One message per episode: the state changed at this moment, once.
-            await enqueue(
-                session=session,
-                kind=f"connection_{result.state}",
-                workspace_id=connection.workspace_id,
-                recipient_member_id=connection.owner_member_id,
-                payload=payload,
-                dedupe_key=f"connection:{connection.id}:{result.state}:{connection.state_changed_at.isoformat()}",
-            )
-        if result.outcome == RunOutcome.EMPTY:
-            previous = await session.scalar(
-                select(ConnectionRun.id)
-                .where(
-                    ConnectionRun.connection_id == connection.id,
-                    col(ConnectionRun.documents_found) > 0,
-                )
-                .limit(1)
-            )
-            # Logging in fine and finding nothing, where runs used to find bills, is an
-            # alert; never finding anything most often means the personal portal was
-            # picked for a professional account (or the reverse).
-            kind = "connection_suspicious_empty" if previous else "connection_check_portal"
-            await enqueue(
-                session=session,
-                kind=kind,
-                workspace_id=connection.workspace_id,
-                recipient_member_id=connection.owner_member_id,
-                payload=payload,
-                dedupe_key=f"connection:{connection.id}:{kind}:{utcnow():%Y-%m}",
-            )
 
 
 async def run_claimed(

@@ -1,9 +1,9 @@
 """The contract between Courier and a supplier's site or API.
 
 A connector logs in (which may end in "a code is needed" or "approve in your app"),
-answers a code or polls the approval, lists the
-invoices issued since a date, downloads one, and saves or restores its session so a
-weekly run does not ask for 2FA each time. Every failure is one of the typed errors
+answers a code or polls the approval, lists the invoices issued since a date (and says
+how many the site's list showed in all, `listed`), downloads one, and saves or restores
+its session so a weekly run does not ask for 2FA each time. Every failure is one of the typed errors
 below; `core.services.fetch` maps each to a connection state and a message key.
 """
 
@@ -96,6 +96,18 @@ class SupplierConnector(Protocol):
         ...
 
     def invoices(self, since: date | None) -> AsyncIterator[InvoiceRef]: ...
+
+    @property
+    def listed(self) -> int | None:
+        """Once `invoices()` has run to its end: how many invoices the site's list showed,
+        whatever their date and whether Courier has them already. It is 0 only when the
+        site lists no invoice at all; a connector that stops paging at `since` gives the
+        rows on the pages it read (a lower bound). None: this connector cannot tell.
+
+        It tells "the site lists nothing" (an alarm) from "nothing new in the window"
+        (the usual week). A connector written before it existed has no such attribute;
+        the runner reads it as None."""
+        ...
 
     async def download(self, invoice: InvoiceRef) -> Download: ...
 

@@ -1,7 +1,7 @@
 """Fetch now, and hear about the invoices: the real bot, the runner, the Demo Supplier and
 the notifier, through the Bot API stand-in. Marie presses "Fetch now"; the three invoices
 the fetch brings come in ONE message naming the supplier, and she opens one. Fetched
-again, the same invoices bring no second message."""
+again, the same invoices are not listed again: the press is answered "nothing new"."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ async def test_fetch_now_brings_one_message_listing_the_invoices_and_one_opens(
     assert opened.document.data == await harness.store.get(documents[1].sha256)
 
     # The same invoices fetched again, by the monthly full sync (a month after this one):
-    # all three found, none new, nothing said about them.
+    # all three found, none new, not listed again: the press is answered "nothing new".
     async with harness.db.transaction() as session:
         connection = (await session.exec(select(Connection))).one()
         assert connection.last_success_at is not None
@@ -98,7 +98,10 @@ async def test_fetch_now_brings_one_message_listing_the_invoices_and_one_opens(
     assert "fetched in a moment" in (await marie.wait_for_reply()).text
     await harness.verifier.drain()
     heard = len(marie.messages)
-    assert await notifier.deliver_due() == 0
+    assert await notifier.deliver_due() == 1
+    answer = await marie.wait_for_reply()
+    assert "nothing new" in answer.text
+    assert answer.labels == []  # no invoice to open
     async with harness.db.read() as session:
         assert len((await session.exec(select(Document))).all()) == 3
         run = (
@@ -106,4 +109,4 @@ async def test_fetch_now_brings_one_message_listing_the_invoices_and_one_opens(
         ).first()
         assert run is not None
         assert (run.documents_found, run.documents_new) == (3, 0)
-    assert len(marie.messages) == heard
+    assert len(marie.messages) == heard + 1

@@ -67,6 +67,8 @@ class ApiConnector:
         # A caller's client (tests, a shared pool) stays the caller's to close.
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=timeout)
+        #: Invoices the API listed in the last `invoices()`, whatever their date.
+        self.listed: int | None = None
 
     def __repr__(self) -> str:
         # Spelled out so that no subclass attribute (a key) ever ends up in a log line.

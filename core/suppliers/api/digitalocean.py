@@ -81,18 +81,22 @@ class DigitalOceanConnector(ApiConnector):
         return LoggedIn(account_label=credentials.login.strip() or None)
 
     async def invoices(self, since: date | None) -> AsyncIterator[InvoiceRef]:
-        page = 1
+        page, listed = 1, 0
+        self.listed = None
         while True:
             response = await self._get(
                 INVOICES_PATH, params={"page": page, "per_page": self._per_page}
             )
             body = object_field(json_body(response), "the invoice list")
-            for item in list_field(body.get("invoices"), "invoices"):
+            items = list_field(body.get("invoices"), "invoices")
+            listed += len(items)  # every page is read anyway: the count is exact
+            for item in items:
                 ref = _invoice_ref(object_field(item, "an invoice"))
                 if since is None or ref.issued_on >= since:
                     yield ref
             next_page = _next_page(body)
             if next_page is None:
+                self.listed = listed
                 return
             if next_page <= page:
                 raise LayoutChanged("the invoice list's next page goes backwards")

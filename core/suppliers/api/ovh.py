@@ -11,7 +11,8 @@ sha1_hex(AS+"+"+CK+"+"+METHOD+"+"+URL+"+"+BODY+"+"+T)`, where URL is the full UR
 query string and T the server's clock: `GET /auth/time` gives it once per login, and the
 offset from ours is kept, so a drifting local clock does not break the signature.
 
-- `GET /me/bill?date.from=YYYY-MM-DD` lists bill ids (all of them: no pagination).
+- `GET /me/bill?date.from=YYYY-MM-DD` lists bill ids (all of them: no pagination). The
+  list without `date.from` is read too, for `listed`: how many bills the account has.
 - `GET /me/bill/{billId}` gives `billId`, `date` (ISO 8601 with offset),
   `priceWithTax {value, currencyCode}`, `pdfUrl` and `url` (the HTML view).
 - `pdfUrl` carries its own password in its query string and is fetched without the
@@ -104,8 +105,12 @@ class OvhConnector(ApiConnector):
         return LoggedIn(account_label=None)
 
     async def invoices(self, since: date | None) -> AsyncIterator[InvoiceRef]:
-        query = {"date.from": since.isoformat()} if since else {}
-        ids = list_field(json_body(await self._signed_get("/me/bill", query)), "the bill list")
+        self.listed = None
+        every = await self._bill_ids({})
+        # The list is ids only, one light call: the whole of it says whether the account
+        # still has any bill, the filtered one which bills to read one by one.
+        ids = every if since is None else await self._bill_ids({"date.from": since.isoformat()})
+        self.listed = len(every)
         for bill_id in ids:
             if not isinstance(bill_id, str) or not bill_id:
                 raise LayoutChanged("a bill id is not text")
@@ -132,6 +137,9 @@ class OvhConnector(ApiConnector):
         if not 200 <= response.status_code < 300:
             raise LayoutChanged(f"the bill's pdfUrl answered HTTP {response.status_code}")
         return pdf_download(response.content, f"ovhcloud-{invoice.reference}.pdf")
+
+    async def _bill_ids(self, query: dict[str, str]) -> list[Any]:
+        return list_field(json_body(await self._signed_get("/me/bill", query)), "the bill list")
 
     def _remember(self, bill: dict[str, Any]) -> InvoiceRef:
         bill_id = text_field(bill, "billId")

@@ -94,19 +94,23 @@ class ScalewayConnector(ApiConnector):
         return LoggedIn(account_label=organization_id)
 
     async def invoices(self, since: date | None) -> AsyncIterator[InvoiceRef]:
-        page, seen = 1, 0
+        page, seen, issued = 1, 0, 0
+        self.listed = None
         while True:
             body = await self._list_page(page, page_size=self._page_size)
             items = list_field(body.get("invoices"), "invoices")
             total = body.get("total_count")
             if isinstance(total, bool) or not isinstance(total, int):
                 raise LayoutChanged("total_count is missing")
-            for item in items:
-                ref = _invoice_ref(object_field(item, "an invoice"))
+            refs = [_invoice_ref(object_field(item, "an invoice")) for item in items]
+            # A draft not issued yet is no invoice: it does not make the list non-empty.
+            issued += sum(ref is not None for ref in refs)
+            for ref in refs:
                 if ref is not None and (since is None or ref.issued_on >= since):
                     yield ref
             seen += len(items)
             if not items or seen >= total:
+                self.listed = issued
                 return
             page += 1
 

@@ -117,8 +117,10 @@ How failures map
 - a download that is not an accepted type → InvalidDownload
 
 `invoices(since)` yields the rows dated on or after `since` and stops paging at the first
-page holding an older row. `save()` returns the cookies (session and "remember this
-device"); `restore()` puts them back and checks the `[session]` page.
+page holding an older row; `listed` then counts the rows of the pages it read, whatever
+their date (0 only for a list that shows none, the `empty` probe). `save()` returns the
+cookies (session and "remember this device"); `restore()` puts them back and checks the
+`[session]` page.
 """
 
 from __future__ import annotations

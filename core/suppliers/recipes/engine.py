@@ -66,6 +66,8 @@ class RecipeConnector:
         self._remember_device = remember_device
         self._client = build_client(limits=self._limits)
         self._verify: Page | None = None  # the 2FA page that awaits a code
+        #: Rows on the list pages read, whatever their date: 0 only for an empty list.
+        self.listed: int | None = None
 
     # -- SupplierConnector ------------------------------------------------------------
 
@@ -138,15 +140,21 @@ class RecipeConnector:
         spec = self.recipe.invoices
         url = self._url(spec.url.format(page=spec.first_page))
         seen: set[str] = set()
+        listed: set[str] = set()
+        self.listed = None
         for index in range(spec.max_pages):
             page = await self._page(url)
             rows = page.tree.css(spec.row)
             if not rows:
                 if index > 0 or (spec.empty is not None and page.matches(spec.empty)):
+                    self.listed = len(listed)
                     return
                 raise LayoutChanged(f"no invoice rows ({spec.row}) on {page.path}")
             # Parse the whole page before yielding: a broken row means a broken page.
             refs = [self._row(page, row, number) for number, row in enumerate(rows, 1)]
+            # Counted before the date filter: older rows still show the list is not empty.
+            listed.update(ref.reference for ref in refs)
+            self.listed = len(listed)
             reached_since = False
             for ref in refs:
                 if since is not None and ref.issued_on < since:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,8 @@ import pytest
 
 from core.db import Database
 from core.models import ChallengeChannel, Connection
-from core.services.fetch import ConnectionRunner, FetchPolicy
+from core.models.base import utcnow
+from core.services.fetch import Clock, ConnectionRunner, FetchPolicy
 from core.storage import LocalDocumentStore
 from core.suppliers.connector import (
     ApprovalDenied,
@@ -50,6 +51,7 @@ class Site:
     approve_after: int | None = None  # polls before the owner taps approve; None: never
     deny: bool = False
     same_bytes: bool = False  # every download is the same file
+    tells_listed: bool = True  # False: a connector that cannot count the site's list
     calls: list[str] = field(default_factory=list)
     since_asked: list[date | None] = field(default_factory=list)
 
@@ -57,6 +59,11 @@ class Site:
 class ScriptedConnector:
     def __init__(self, site: Site) -> None:
         self.site = site
+
+    @property
+    def listed(self) -> int | None:
+        # The site's whole list, whatever `since` let through.
+        return len(self.site.invoices) if self.site.tells_listed else None
 
     async def restore(self, state: dict[str, Any]) -> bool:
         self.site.calls.append("restore")
@@ -139,7 +146,12 @@ def runner(db: Database, vault: Vault, store: LocalDocumentStore, site: Site) ->
 
 
 def make_runner(
-    db: Database, vault: Vault, store: LocalDocumentStore, site: Site, policy: FetchPolicy = QUICK
+    db: Database,
+    vault: Vault,
+    store: LocalDocumentStore,
+    site: Site,
+    policy: FetchPolicy = QUICK,
+    clock: Clock = utcnow,
 ) -> ConnectionRunner:
     return ConnectionRunner(
         db=db,
@@ -147,7 +159,28 @@ def make_runner(
         vault=vault,
         policy=policy,
         connector_for=lambda supplier: ScriptedConnector(site),
+        clock=clock,
     )
+
+
+@dataclass
+class Calendar:
+    """The day the runs believe it is: a story of weeks and months runs in seconds."""
+
+    now: datetime = field(default_factory=utcnow)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    def days_ago(self, days: int) -> date:
+        return self.today - timedelta(days=days)
+
+    def turn(self, days: int) -> None:
+        self.now += timedelta(days=days)
 
 
 @pytest.fixture
