@@ -13,6 +13,7 @@ into messages and buttons. No decision and no query lives here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -34,7 +35,7 @@ from bot.i18n import Texts
 from bot.secrets import delete_secret_message
 from core.flows.flow import Actor as FlowActor
 from core.flows.flow import Input
-from core.flows.manager import Shown
+from core.flows.manager import FollowUp, Shown
 from core.flows.steps import Abort, Choice, Done, Form, Option, Progress, Step, Text, load_step
 
 log = logging.getLogger(__name__)
@@ -104,11 +105,25 @@ def render(shown: Shown, texts: Texts) -> tuple[str, InlineKeyboardMarkup | None
 
 
 def show(shown: Shown, *, message: Message, texts: Texts, say: Replies) -> None:
-    """Answer with the step, then start what it asked for, once the update committed."""
+    """Answer with the step, then start what it asked for, once the update committed,
+    and show where each piece of work's outcome led the flow."""
     text, markup = render(shown, texts)
     say(message.answer(text, reply_markup=markup))
     for work in shown.later:
-        say.then(work)
+        say.then(_then_show(work, message=message, texts=texts))
+
+
+def _then_show(work: FollowUp, *, message: Message, texts: Texts) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        shown = await work()
+        if shown is None:
+            return
+        text, markup = render(shown, texts)
+        await message.answer(text, reply_markup=markup)
+        for more in shown.later:
+            await _then_show(more, message=message, texts=texts)()
+
+    return run
 
 
 async def begin(
