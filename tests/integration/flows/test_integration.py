@@ -339,3 +339,54 @@ async def test_work_that_fails_unplanned_ends_the_flow_instead_of_leaving_it_wai
         from core.models import FlowState
 
         assert await session.get(FlowState, KEY) is None
+
+
+async def test_text_typed_at_the_menu_closes_it_rather_than_keep_later_messages(
+    db: Database, world: World, chat: Chat, folder: Path
+) -> None:
+    await chat.start()
+    await chat.press("beancount")
+    menu = await chat.press("l1")
+    assert step_id(menu) == "status"
+    closed = await chat.send(text="493817")  # a code meant for a supplier, say
+    assert isinstance(closed.step, Abort)
+    assert closed.step.reason == Text("flows.integration.abort.closed", {})
+    async with db.read() as session:
+        from core.models import FlowState
+
+        assert await session.get(FlowState, KEY) is None
+
+
+async def test_a_change_of_software_previews_the_transfer_and_can_leave_the_rules(
+    db: Database, world: World, chat: Chat, folder: Path
+) -> None:
+    await chat.start()
+    await chat.press("beancount")
+    await chat.press("l1")
+    async with db.transaction() as session:
+        session.add(
+            Rule(
+                workspace_id=workspace_id(world),
+                party_key="orange",
+                party_name="Orange",
+                account_code="Expenses:Telecom",
+            )
+        )
+    (folder / "new.beancount").write_text(
+        LEDGER.replace("2026-01-01 open Expenses:Telecom           EUR\n", ""), encoding="utf-8"
+    )
+    choose = await chat.press("change")
+    assert step_id(choose) == "software"
+    assert isinstance(choose.step, Choice)
+    assert choose.step.prompt == Text("flows.integration.change", {"software": "Beancount"})
+    await chat.press("beancount")
+    preview = await chat.send(ledger="new")
+    assert step_id(preview) == "transfer"
+    assert isinstance(preview.step, Choice)
+    assert preview.step.prompt.key == "flows.integration.transfer_unmapped"
+    assert preview.step.prompt.params["mapped"] == 0
+    left = await chat.press("leave")
+    assert left.step.note == Text("flows.integration.transfer_left", {})
+    async with db.read() as session:
+        rules = (await session.exec(select(Rule))).all()
+    assert [r.flagged for r in rules] != ["transfer_unmapped"]  # shown, never applied
