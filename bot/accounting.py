@@ -1,4 +1,5 @@
-"""The accounting link as the bot uses it: an `Accounting` bundle built from the bot's
+"""The accounting link as the bot's older routers use it (/integration is a flow now, whose
+work runs in core/flows/integration_jobs.py): an `Accounting` bundle built from the bot's
 parts, and work that must run after the update's transaction commits.
 
 The accounting services open their own short transactions around each call to the
@@ -10,37 +11,26 @@ A failure there is no longer the unit of work's to tell, so `after_commit` tells
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from aiogram import Bot
 
 from bot.context import Deps
 from bot.i18n import Texts
-from core.accounting.registry import ProviderRegistry
 from core.errors import CourierError
+from core.flows.integration_jobs import open_accounting as core_open_accounting
 from core.services.accounting import Accounting
 from core.services.publishing import PublishOutcome, on_document_ready
 
 log = logging.getLogger(__name__)
 
 
-@asynccontextmanager
-async def open_accounting(deps: Deps) -> AsyncIterator[Accounting]:
-    """An `Accounting` for one piece of work; the providers' HTTP clients closed after."""
-    acc = Accounting(
-        db=deps.db,
-        vault=deps.vault,
-        store=deps.store,
-        providers=ProviderRegistry(deps.settings),
-        callback_url=deps.settings.oauth_callback_url,
-        state_ttl=timedelta(minutes=deps.settings.oauth_state_ttl_minutes),
-    )
-    try:
-        yield acc
-    finally:
-        await acc.providers.aclose()
+def open_accounting(deps: Deps) -> AbstractAsyncContextManager[Accounting]:
+    """An `Accounting` for one piece of work; the providers' HTTP clients closed after
+    (built as /integration's flow builds it: core/flows/integration_jobs.py)."""
+    parts = {"db": deps.db, "settings": deps.settings, "vault": deps.vault, "store": deps.store}
+    return core_open_accounting(parts)
 
 
 def after_commit(

@@ -13,6 +13,8 @@ into messages and buttons. No decision and no query lives here.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -34,10 +36,16 @@ from bot.i18n import Texts
 from bot.secrets import delete_secret_message
 from core.flows.flow import Actor as FlowActor
 from core.flows.flow import Input
-from core.flows.manager import Shown
+from core.flows.manager import FollowUp, Shown
 from core.flows.steps import Abort, Choice, Done, Form, Option, Progress, Step, Text, load_step
 
 log = logging.getLogger(__name__)
+
+
+#: A command as Telegram reads one (`/cancel`, `/help@courier_bot args`). A path typed
+#: where a step asks for a name (`/home/marie/books.beancount`) is no command: the step
+#: gets it, and says why it cannot take it, rather than "I did not understand".
+COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]+)?(\s|$)")
 
 
 class FlowButton(CallbackData, prefix="fl"):
@@ -104,11 +112,25 @@ def render(shown: Shown, texts: Texts) -> tuple[str, InlineKeyboardMarkup | None
 
 
 def show(shown: Shown, *, message: Message, texts: Texts, say: Replies) -> None:
-    """Answer with the step, then start what it asked for, once the update committed."""
+    """Answer with the step, then start what it asked for, once the update committed,
+    and show where each piece of work's outcome led the flow."""
     text, markup = render(shown, texts)
     say(message.answer(text, reply_markup=markup))
     for work in shown.later:
-        say.then(work)
+        say.then(_then_show(work, message=message, texts=texts))
+
+
+def _then_show(work: FollowUp, *, message: Message, texts: Texts) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        shown = await work()
+        if shown is None:
+            return
+        text, markup = render(shown, texts)
+        await message.answer(text, reply_markup=markup)
+        for more in shown.later:
+            await _then_show(more, message=message, texts=texts)()
+
+    return run
 
 
 async def begin(
@@ -122,9 +144,9 @@ async def begin(
     say: Replies,
     args: Input | None = None,
 ) -> Shown:
-    """Start flow `name` in this chat (from a command or a button's message)."""
-    key = _key(message)
-    assert key is not None
+    """Start flow `name` in this chat (from a command or a button's message). The key is
+    the actor's, not the message's sender: a button's message was sent by the bot."""
+    key = conversation_key(message.chat.id, actor.telegram_user_id)
     shown = await deps.flows.start(
         session=session, key=key, name=name, actor=flow_actor(actor, texts), args=args
     )
@@ -138,7 +160,7 @@ class InFlow(Filter):
     async def __call__(
         self, event: TelegramObject, session: AsyncSession, deps: Deps
     ) -> bool | dict[str, Any]:
-        if not isinstance(event, Message) or event.text is None or event.text.startswith("/"):
+        if not isinstance(event, Message) or event.text is None or COMMAND.match(event.text):
             return False
         key = _key(event)
         row = await deps.flows.current(session=session, key=key) if key else None

@@ -30,6 +30,7 @@ __all__ = [
     "Grant",
     "ListItem",
     "ListKind",
+    "ProviderInfo",
     "Published",
     "VatLine",
     "idempotency_key",
@@ -43,6 +44,21 @@ class AuthKind(StrEnum):
     TOKEN = "token"
     #: A local file (a Beancount ledger path).
     LOCAL_FILE = "local_file"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    """What an installation knows of a software without building it: what people see,
+    how they sign in, and what the operator must set up first. The chat offers the
+    software from this (core/accounting/registry.py), never from names of its own."""
+
+    name: str
+    display_name: str
+    auth_kind: AuthKind
+    list_kinds: frozenset[ListKind]
+    #: Settings the operator must fill before anyone can link it (an OAuth app's id and
+    #: secret, registered with the software): without them it is not offered.
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,28 @@
-"""Providers by name, built from the settings.
+"""Providers by name, built from the settings, and what each is before it is built.
 
 Each provider module exposes `build(settings) -> AccountingProvider`; it is imported only
 when first asked for, so a missing optional dependency fails one provider, not Courier.
-Tests point HTTP providers at their stand-ins through the settings' URLs, or register a
-ready provider with `register`.
+Its `ProviderInfo` (display name, kind of sign-in, lists, settings it needs) is declared
+here beside it, so the chat can say which software this installation offers without
+importing any of them. Tests point HTTP providers at their stand-ins through the
+settings' URLs, or register a ready provider with `register`.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from core.accounting.provider import AccountingProvider
+from pydantic import SecretStr
+
+from core.accounting.provider import AccountingProvider, AuthKind, ListKind, ProviderInfo
 from core.config import Settings
 from core.errors import CourierError
 
 ProviderFactory = Callable[[Settings], AccountingProvider]
+
+_ALL_LISTS = frozenset(ListKind)
 
 #: name → "module:function". The order is the order people see.
 BUILT_IN: Mapping[str, str] = {
@@ -24,6 +31,49 @@ BUILT_IN: Mapping[str, str] = {
     "quickbooks": "core.accounting.providers.quickbooks:build",
     "pennylane": "core.accounting.providers.pennylane:build",
 }
+
+#: What each built-in is (tests/unit/accounting checks it against the provider built).
+BUILT_IN_INFO: Mapping[str, ProviderInfo] = {
+    "beancount": ProviderInfo(
+        name="beancount",
+        display_name="Beancount",
+        auth_kind=AuthKind.LOCAL_FILE,
+        list_kinds=frozenset({ListKind.ACCOUNTS, ListKind.SUPPLIERS, ListKind.TAX_RATES}),
+    ),
+    "xero": ProviderInfo(
+        name="xero",
+        display_name="Xero",
+        auth_kind=AuthKind.OAUTH2,
+        list_kinds=_ALL_LISTS,
+        requires=("xero_client_id", "xero_client_secret"),
+    ),
+    "quickbooks": ProviderInfo(
+        name="quickbooks",
+        display_name="QuickBooks Online",
+        auth_kind=AuthKind.OAUTH2,
+        list_kinds=_ALL_LISTS,
+        requires=("quickbooks_client_id", "quickbooks_client_secret"),
+    ),
+    "pennylane": ProviderInfo(
+        name="pennylane",
+        display_name="Pennylane",
+        auth_kind=AuthKind.TOKEN,
+        list_kinds=_ALL_LISTS,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A software as this installation offers it: available, or not set up yet."""
+
+    info: ProviderInfo
+    #: The settings still empty (names, for the operator's log; never shown in a chat).
+    missing: tuple[str, ...] = ()
+
+    @property
+    def available(self) -> bool:
+        return not self.missing
 
 
 class ProviderUnknown(CourierError):
@@ -45,6 +95,31 @@ class ProviderRegistry:
 
     def names(self) -> list[str]:
         return list(self._factories)
+
+    def info(self, name: str) -> ProviderInfo:
+        """What `name` is, without building it when it is a built-in."""
+        if name not in self._built and name in BUILT_IN_INFO:
+            return BUILT_IN_INFO[name]
+        provider = self.get(name)
+        return ProviderInfo(
+            name=name,
+            display_name=provider.display_name,
+            auth_kind=provider.auth_kind,
+            list_kinds=provider.list_kinds,
+        )
+
+    def offer(self, name: str) -> Offer:
+        """`name` as offered here; ProviderUnknown for a software Courier does not know."""
+        if name not in self._factories:
+            raise ProviderUnknown(provider=name, known=", ".join(self._factories))
+        info = self.info(name)
+        missing = tuple(s for s in info.requires if not _filled(getattr(self._settings, s, None)))
+        return Offer(info=info, missing=missing)
+
+    def offers(self) -> list[Offer]:
+        """Every software Courier knows, in the order people see, each with whether this
+        installation is set up for it."""
+        return [self.offer(name) for name in self._factories]
 
     def register(self, name: str, provider: AccountingProvider | ProviderFactory) -> None:
         if isinstance(provider, AccountingProvider):
@@ -73,6 +148,12 @@ class ProviderRegistry:
             if close is not None:
                 await close()
         self._built.clear()
+
+
+def _filled(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value.strip()) if isinstance(value, str) else value is not None
 
 
 def _load(name: str, target: str, *, known: str) -> ProviderFactory:

@@ -39,8 +39,11 @@ __all__ = ["Actor", "Context", "Field", "Flow", "Input", "Later", "Services", "s
 
 #: The person's input: form values by field name, or {"option": id} for a button.
 Input = Mapping[str, Any]
-#: Work to start once the step's transaction committed (a connection's first run...).
-Later = Callable[[], Awaitable[None]]
+#: Work to start once the step's transaction committed (a connection's first run, a call
+#: to outside software). What it returns, if anything, is the outcome the flow waits for:
+#: the manager gives it to the flow as input at the step that asked for the work (a
+#: `Progress`), in a transaction of its own, and the interface shows the step that follows.
+Later = Callable[[], Awaitable[Input | None]]
 
 
 class Services(Protocol):

@@ -13,12 +13,13 @@ import copy
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db import Database
 from core.errors import CourierError, NotAllowed
 from core.flows.flow import Actor, Context, Flow, Input, Later, Services, step_method
 from core.flows.steps import Abort, Done, Step, Text, Waiting, dump_step, load_step, with_error
@@ -34,11 +35,15 @@ INTERNAL = Text("errors.internal_step")
 @dataclass(frozen=True, slots=True)
 class Shown:
     """A step to show, with the nonce its buttons carry, and the work to start after the
-    commit."""
+    commit: each runs the step's work, and returns the step its outcome led to (to show
+    in turn), or None."""
 
     step: Step
     nonce: str = ""
-    later: tuple[Later, ...] = field(default=())
+    later: tuple[FollowUp, ...] = field(default=())
+
+
+FollowUp = Callable[[], Awaitable[Shown | None]]
 
 
 class Flows:
@@ -140,11 +145,12 @@ class Flows:
         actor: Actor,
         row: FlowState | None,
     ) -> Shown:
-        later = tuple(flow.context.later)
+        works = tuple(flow.context.later)
         if isinstance(step, Done | Abort):
             if row is not None:
                 await session.delete(row)
                 await session.flush()
+            later = tuple(self._follow_up(w, flow.name, key, actor, None) for w in works)
             return Shown(step, later=later)
         if row is None:
             row = FlowState(
@@ -159,7 +165,44 @@ class Flows:
         row.nonce, row.updated_at = secrets.token_hex(4), utcnow()
         session.add(row)
         await session.flush()
+        later = tuple(self._follow_up(w, flow.name, key, actor, row.nonce) for w in works)
         return Shown(step, nonce=row.nonce, later=later)
+
+    def _follow_up(
+        self, work: Later, name: str, key: str, actor: Actor, nonce: str | None
+    ) -> FollowUp:
+        """`work`, then its outcome given to the flow at the step that asked for it (the
+        step's nonce: if the person moved on or cancelled meanwhile, it is dropped). Work
+        that fails unplanned ends the flow with INTERNAL rather than leave it waiting."""
+
+        async def run() -> Shown | None:
+            try:
+                outcome = await work()
+            except Exception:
+                log.exception("flow %s: work after the commit failed", name)
+                if nonce is not None:
+                    async with self._database().transaction() as session:
+                        row = await session.get(FlowState, key, with_for_update=True)
+                        if row is None or row.nonce != nonce:
+                            return None
+                        await session.delete(row)
+                return Shown(Abort(name, INTERNAL))
+            if outcome is None or nonce is None:
+                return None
+            async with self._database().transaction() as session:
+                return await self.advance(
+                    session=session, key=key, actor=actor, user_input=outcome, nonce=nonce
+                )
+
+        return run
+
+    def _database(self) -> Database:
+        """The interface's `Database` (service "db"): work after a commit opens its own
+        transaction to give its outcome to the flow."""
+        db = self._services.get("db")
+        if not isinstance(db, Database):
+            raise LookupError("this interface provides no 'db' to flows")
+        return db
 
 
 def _check_serialisable(data: dict[str, Any]) -> None:

@@ -344,7 +344,8 @@ async def test_many_rules_are_paged_and_the_integration_view_leads_to_them(
 
     await marie.say("/integration")
     status = await marie.wait_for_reply()
-    await marie.press("Supplier rules", message=status)
+    assert "/rules" in status.text  # the status says where the rules are
+    await marie.say("/rules")
     first = await marie.wait_for_reply()
     assert first.text.splitlines()[0] == "Supplier rules (7): (page 1 of 2)"
     assert first.labels == [*(f"Edit {s}" for s in suppliers[:5]), "Next ▶", "Add a rule"]
