@@ -20,8 +20,9 @@ class IntegrationAction(CallbackData, prefix="ia"):
 
 
 class ReviewAction(CallbackData, prefix="rv"):
-    """A review step on document `id`: `c` >= 0 answers `f` with the question's c-th
-    likely answer; TYPE asks to type it; SHOW shows the next question."""
+    """Review document `id` (c=SHOW): starts the review flow (core/flows/review.py), whose
+    own buttons answer it. `f` and other values of `c` were the chat-handler review's
+    answers: such a press (an old chat's, or forged) has expired."""
 
     id: int
     f: str = ""

@@ -32,7 +32,8 @@ def reconnect_button(payload: Mapping[str, Any], texts: Texts) -> InlineKeyboard
 def needs_review(
     payload: Mapping[str, Any], texts: Texts
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """Outbox kind `document_needs_review`: which document, why, and a Review button."""
+    """Outbox kind `document_needs_review`: which document, why, and a Review button that
+    starts the review flow (core/flows/review.py) on it."""
     reason = str(payload.get("reason") or "")
     key = f"review.reason_{reason}"
     text = texts(
@@ -50,8 +51,31 @@ def needs_review(
 
 
 def review_button(document_id: int, number: int, texts: Texts) -> InlineKeyboardButton:
-    """/inbox's button on a document held for review."""
+    """/inbox's one button on a document held for review: it starts the review flow (the
+    id only; the flow checks in core that the document is the presser's workspace's)."""
     data = ReviewAction(id=document_id, c=SHOW).pack()
-    return InlineKeyboardButton(
-        text=texts("review.inbox_button", number=number), callback_data=data
-    )
+    return InlineKeyboardButton(text=texts("flows.inbox.review", number=number), callback_data=data)
+
+
+def state_label(state: str, reason: str | None, texts: Texts) -> str:
+    """What became of a document, in words: its reason's own label when there is one
+    ("refused by your books", "unreadable PDF"), else its state's."""
+    if reason:
+        key = f"flows.inbox.reason.{reason}"
+        if texts.has(key):
+            return texts(key)
+    key = f"flows.inbox.state.{state}"
+    return texts(key) if texts.has(key) else state
+
+
+def review_outcome(
+    payload: Mapping[str, Any], texts: Texts
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Outbox kind `document_reviewed`: what publishing a reviewed document did."""
+    filename = payload.get("filename") or ""
+    state = str(payload.get("state") or "")
+    if state == "published":
+        return texts("flows.review.published", filename=filename), None
+    reason = payload.get("reason")
+    label = state_label(state, str(reason) if reason else None, texts)
+    return texts("flows.review.not_published", filename=filename, state=label), None

@@ -23,7 +23,7 @@ from bot.callbacks import (
     DocumentAction,
     InboundAction,
 )
-from bot.flow_render import needs_review, reconnect_button
+from bot.flow_render import needs_review, reconnect_button, review_outcome
 from bot.i18n import Texts
 from bot.prompts import code_prompt, render_verified
 
@@ -397,6 +397,7 @@ RENDERERS: dict[str, Renderer] = {
     "integration_expiring": _integration_expiring,
     "integration_expired": _integration_expired,
     "document_needs_review": lambda p, texts, facts: Outgoing(*needs_review(p, texts)),
+    "document_reviewed": lambda p, texts, facts: Outgoing(*review_outcome(p, texts)),
     "connection_verified": _verified,
     "connection_auth_failed": _state_alert("auth_failed"),
     "connection_action_required": _state_alert("action_required"),

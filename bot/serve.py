@@ -36,6 +36,7 @@ async def build_deps(
         search = await load_search(session=session)
     verifier = Verifier(db=db, runner=runner)
     services = {
+        # For work a flow starts after its step committed, in its own transactions.
         "db": db,
         "settings": settings,
         "store": store,

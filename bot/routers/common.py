@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -23,12 +25,25 @@ async def cancel(
     say: Replies,
 ) -> None:
     key = conversation_key(message.chat.id, message.from_user.id) if message.from_user else ""
+    row = await deps.flows.current(session=session, key=key) if key else None
     stopped = await deps.flows.cancel(session=session, key=key) if key else False
     if await state.get_state() is None and not stopped:
         say(message.answer(texts("common.nothing_to_cancel")))
         return
     await state.clear()
-    say(message.answer(texts("common.cancelled"), reply_markup=ReplyKeyboardRemove()))
+    said = _kept(row.data if row is not None else None, texts) or texts("common.cancelled")
+    say(message.answer(said, reply_markup=ReplyKeyboardRemove()))
+
+
+def _kept(data: Any, texts: Texts) -> str | None:
+    """What a stopped flow had already saved, in its own words: a flow that keeps each
+    step's work (a review's answers) stores the text to say as `_on_cancel`, so /cancel
+    does not claim that nothing was changed."""
+    said = data.get("_on_cancel") if isinstance(data, dict) else None
+    if not isinstance(said, dict) or not texts.has(str(said.get("key"))):
+        return None
+    params = said.get("params")
+    return texts(str(said["key"]), **(params if isinstance(params, dict) else {}))
 
 
 async def cancel_button(

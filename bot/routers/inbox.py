@@ -1,13 +1,25 @@
 """The purchase inbox from the chat: a PDF, a photo or a file sent to the bot becomes a
-document (stored durably and committed before the bot answers); `/inbox` lists the latest,
-each can be opened (the bot sends the file back) or archived."""
+document (stored durably and committed before the bot answers).
+
+`/inbox` lists the documents newest invoice first, five a page, each with its supplier,
+amount, date and what became of it, and one button: Review for a document held for
+review (the review flow), else Open (the file, sent back with what it is, and Archive).
+Previous/Next and the filters (to review, failed, this month) edit the list in place;
+core lists (core/services/documents.page_documents), the bot only words it."""
 
 from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import SendDocument
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,23 +27,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.accounting import document_ready
 from bot.callbacks import DocumentAction, owned
 from bot.context import Actor, Deps, Replies
-from bot.flow_render import review_button
+from bot.flow_callbacks import SHOW, ReviewAction
+from bot.flow_render import review_button, state_label
 from bot.i18n import Texts
 from bot.refusals import refusal
 from bot.uploads import Upload
 from core.errors import NotAllowed
 from core.models import Document, DocumentSource, DocumentState
-from core.permissions import Action, allows
 from core.services.documents import (
+    DocumentPage,
+    InboxFilter,
     IncomingDocument,
+    Listed,
     archive_document,
+    describe_document,
     ingest_document,
-    list_documents,
+    page_documents,
 )
 from core.services.workspaces import inbox_address
 from core.sniff import is_document_type, sniff_content_type
-
-LISTED = 8
 
 
 async def upload(
@@ -82,24 +96,115 @@ async def upload(
     say.then(ready)
 
 
-def _line(number: int, document: Document, texts: Texts) -> str:
+class InboxView(CallbackData, prefix="ix"):
+    """A page of /inbox: the filter and the 0-based page (no ids: the list is read again
+    for the presser's workspace)."""
+
+    f: str
+    p: int
+
+
+#: The filters offered under the list, in this order.
+FILTERS: tuple[InboxFilter, ...] = (
+    InboxFilter.ALL,
+    InboxFilter.REVIEW,
+    InboxFilter.FAILED,
+    InboxFilter.MONTH,
+)
+
+
+def _amount(item: Listed) -> str:
+    if item.amount is None:
+        return "—"
+    return f"{item.amount} {item.currency or ''}".strip()
+
+
+def _line(number: int, item: Listed, texts: Texts) -> str:
     return texts(
-        "inbox.line",
+        "flows.inbox.line",
         number=number,
-        filename=document.filename,
-        source=texts(f"inbox.source_{document.source}"),
-        supplier=document.supplier_name or texts("inbox.unknown_supplier"),
-        date=(document.issue_date or document.received_at.date()).isoformat(),
-        state=texts(f"inbox.state_{document.state}"),
+        supplier=item.supplier or item.filename,
+        amount=_amount(item),
+        date=item.day.isoformat(),
+        state=state_label(item.state, item.reason, texts),
     )
 
 
-def _may_archive(actor: Actor, document: Document) -> bool:
-    return actor.member is not None and allows(
-        actor.member,
-        Action.ARCHIVE_DOCUMENT,
-        workspace_id=document.workspace_id,
-        resource_owner_id=document.owner_member_id,
+def _document_button(number: int, item: Listed, texts: Texts) -> InlineKeyboardButton:
+    """One button per document: Review for one held for review, else Open."""
+    if item.reviewable:
+        return review_button(item.id, number, texts)
+    return InlineKeyboardButton(
+        text=texts("flows.inbox.open", number=number),
+        callback_data=DocumentAction(do="open", id=item.id).pack(),
+    )
+
+
+def render_page(
+    page: DocumentPage, workspace_name: str, texts: Texts
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    workspace_line = texts("common.workspace_line", name=workspace_name)
+    if page.total == 0 and page.shown == InboxFilter.ALL:
+        return texts("inbox.empty"), None
+    lines = [workspace_line]
+    if page.total == 0:
+        lines.append(texts(f"flows.inbox.empty.{page.shown}"))
+    else:
+        last = page.first_number + len(page.items) - 1
+        lines.append(
+            texts(
+                f"flows.inbox.header.{page.shown}",
+                first=page.first_number,
+                last=last,
+                total=page.total,
+            )
+        )
+    builder = InlineKeyboardBuilder()
+    buttons = []
+    for number, item in enumerate(page.items, start=page.first_number):
+        lines.append(_line(number, item, texts))
+        buttons.append(_document_button(number, item, texts))
+    for index in range(0, len(buttons), 3):
+        builder.row(*buttons[index : index + 3])
+    moves = []
+    if page.page > 0:
+        moves.append(
+            InlineKeyboardButton(
+                text=texts("flows.inbox.previous"),
+                callback_data=InboxView(f=page.shown, p=page.page - 1).pack(),
+            )
+        )
+    if page.page < page.pages - 1:
+        moves.append(
+            InlineKeyboardButton(
+                text=texts("flows.inbox.next"),
+                callback_data=InboxView(f=page.shown, p=page.page + 1).pack(),
+            )
+        )
+    if moves:
+        builder.row(*moves)
+    builder.row(
+        *(
+            InlineKeyboardButton(
+                text=texts(f"flows.inbox.filter.{shown}"),
+                callback_data=InboxView(f=shown, p=0).pack(),
+            )
+            for shown in FILTERS
+            if shown != page.shown
+        )
+    )
+    return "\n".join(lines), builder.as_markup()
+
+
+async def _page(session: AsyncSession, actor: Actor, shown: InboxFilter, page: int) -> DocumentPage:
+    assert actor.workspace_id is not None
+    assert actor.member is not None
+    return await page_documents(
+        session=session,
+        workspace_id=actor.workspace_id,
+        by=actor.member,
+        shown=shown,
+        page=page,
     )
 
 
@@ -107,38 +212,60 @@ async def show(
     message: Message, actor: Actor, session: AsyncSession, texts: Texts, say: Replies
 ) -> None:
     assert actor.workspace is not None
-    assert actor.workspace_id is not None
-    documents = await list_documents(session=session, workspace_id=actor.workspace_id, limit=LISTED)
-    if not documents:
-        say(message.answer(texts("inbox.empty")))
+    page = await _page(session, actor, InboxFilter.ALL, 0)
+    text, markup = render_page(page, actor.workspace.name, texts)
+    say(message.answer(text, reply_markup=markup))
+
+
+async def turn(
+    query: CallbackQuery,
+    callback_data: InboxView,
+    actor: Actor,
+    session: AsyncSession,
+    callback_answer: CallbackAnswer,
+    texts: Texts,
+    say: Replies,
+) -> None:
+    """Another page or filter of the list, in place of the one shown."""
+    if (
+        callback_data.f not in set(InboxFilter)
+        or actor.workspace is None
+        or actor.member is None
+        or not isinstance(query.message, Message)
+    ):
+        callback_answer.text = texts("common.expired")
         return
-    lines = [
-        texts(
-            "inbox.header",
-            workspace_line=texts("common.workspace_line", name=actor.workspace.name),
-        )
-    ]
-    builder = InlineKeyboardBuilder()
-    for number, document in enumerate(documents, start=1):
-        assert document.id is not None
-        lines.append(_line(number, document, texts))
-        buttons = [
+    page = await _page(session, actor, InboxFilter(callback_data.f), callback_data.p)
+    text, markup = render_page(page, actor.workspace.name, texts)
+    say(query.message.edit_text(text, reply_markup=markup))
+
+
+def _card(item: Listed, texts: Texts) -> tuple[str, InlineKeyboardMarkup | None]:
+    """What is sent with an opened document's file: what it is, and what to do with it."""
+    text = texts(
+        "flows.inbox.card",
+        filename=item.filename,
+        supplier=item.supplier or "—",
+        amount=_amount(item),
+        date=item.day.isoformat(),
+        state=state_label(item.state, item.reason, texts),
+    )
+    buttons = []
+    if item.reviewable:
+        buttons.append(
             InlineKeyboardButton(
-                text=texts("inbox.open", number=number),
-                callback_data=DocumentAction(do="open", id=document.id).pack(),
+                text=texts("review.start"),
+                callback_data=ReviewAction(id=item.id, c=SHOW).pack(),
             )
-        ]
-        if document.state == DocumentState.NEEDS_REVIEW:
-            buttons.append(review_button(document.id, number, texts))
-        if document.state != DocumentState.ARCHIVED and _may_archive(actor, document):
-            buttons.append(
-                InlineKeyboardButton(
-                    text=texts("inbox.archive", number=number),
-                    callback_data=DocumentAction(do="archive", id=document.id).pack(),
-                )
+        )
+    if item.archivable:
+        buttons.append(
+            InlineKeyboardButton(
+                text=texts("flows.inbox.archive"),
+                callback_data=DocumentAction(do="archive", id=item.id).pack(),
             )
-        builder.row(*buttons)
-    say(message.answer("\n".join(lines), reply_markup=builder.as_markup()))
+        )
+    return text, InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
 
 
 async def act(
@@ -163,10 +290,22 @@ async def act(
         return
     chat_id = query.message.chat.id
     if callback_data.do == "open":
+        assert document.id is not None
+        assert actor.member is not None
+        item = await describe_document(
+            session=session,
+            workspace_id=document.workspace_id,
+            document_id=document.id,
+            by=actor.member,
+        )
+        caption, markup = _card(item, texts)
         content = await deps.store.get(document.sha256)
         say(
             SendDocument(
-                chat_id=chat_id, document=BufferedInputFile(content, filename=document.filename)
+                chat_id=chat_id,
+                document=BufferedInputFile(content, filename=document.filename),
+                caption=caption,
+                reply_markup=markup,
             )
         )
         return
@@ -193,4 +332,5 @@ def build() -> Router:
     router.message.register(upload, F.document | F.photo, StateFilter("*"))
     router.message.register(show, Command("inbox"), StateFilter("*"))
     router.callback_query.register(act, DocumentAction.filter(), StateFilter("*"))
+    router.callback_query.register(turn, InboxView.filter(), StateFilter("*"))
     return router

@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from core.flows.flow import Flow
 from core.flows.integration import IntegrationFlow
+from core.flows.review import Review
 
 
 def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
@@ -17,4 +18,5 @@ def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
 
 FLOWS: Mapping[str, type[Flow]] = _flows(
     IntegrationFlow,
+    Review,
 )

@@ -12,17 +12,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import and_, col, or_, select
+from sqlmodel import and_, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import NotFound
 from core.filenames import safe_filename
-from core.models import Document, DocumentSource, DocumentState
+from core.models import Document, DocumentSource, DocumentState, Workspace
 from core.models.base import utcnow
-from core.permissions import Action, Who, require
+from core.models.document import READ_MARKER
+from core.permissions import Action, Who, allows, require
 from core.sniff import sniff_content_type
 from core.statemachine import StateMachine
 from core.storage import DocumentStore, StoredFile, digest
@@ -310,3 +312,164 @@ async def list_documents(
         .limit(limit)
     )
     return list((await session.exec(query)).all())
+
+
+# --------------------------------------------------------------------------- the inbox list
+
+
+class InboxFilter(StrEnum):
+    """Which documents /inbox lists (none of them archived). FAILED: refused, or a file
+    the reader could not read."""
+
+    ALL = "all"
+    REVIEW = "review"
+    FAILED = "failed"
+    MONTH = "month"
+
+
+PER_PAGE = 5
+#: A listed document's reason while the reader has not been through it yet.
+UNREAD = "unread"
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One document as a list shows it: what identifies it, its state and why."""
+
+    id: int
+    filename: str
+    supplier: str | None
+    amount: Decimal | None
+    currency: str | None
+    #: The invoice's date, or the day it arrived when none was read.
+    day: date
+    state: DocumentState
+    #: Why it is in its state: `state_reason`, or the reader's error for a file it could
+    #: not read (kept in `fields["_read"]` while the document stays in the inbox), or
+    #: UNREAD while the reader has not been through it.
+    reason: str | None
+    #: The person listing may archive it (core/permissions.py); core checks again.
+    archivable: bool
+
+    @property
+    def reviewable(self) -> bool:
+        return self.state == DocumentState.NEEDS_REVIEW
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    items: tuple[Listed, ...]
+    shown: InboxFilter
+    #: 0-based, within 0..pages-1 (a page past the end is the last one).
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def first_number(self) -> int:
+        """The list number of the page's first item (numbers run on across pages)."""
+        return self.page * PER_PAGE + 1
+
+
+def _newest() -> ColumnElement[date]:
+    """An invoice's date, else the day it arrived: the list's order and its month."""
+    return func.coalesce(col(Document.issue_date), func.date(col(Document.received_at)))
+
+
+async def page_documents(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    by: Who,
+    shown: InboxFilter = InboxFilter.ALL,
+    page: int = 0,
+    today: date | None = None,
+) -> DocumentPage:
+    """One page of the workspace's documents, newest invoice first, `PER_PAGE` a page.
+
+    `MONTH` is the current month in the workspace's time zone (or of `today`).
+    """
+    conditions: list[ColumnElement[bool]] = [
+        col(Document.workspace_id) == workspace_id,
+        col(Document.state) != DocumentState.ARCHIVED,
+    ]
+    if shown == InboxFilter.REVIEW:
+        conditions.append(col(Document.state) == DocumentState.NEEDS_REVIEW)
+    elif shown == InboxFilter.FAILED:
+        # Refused (by the books, or a person) or, still in the inbox, not readable.
+        unreadable = and_(
+            col(Document.state) == DocumentState.INBOX,
+            col(Document.fields)[(READ_MARKER, "error")].as_string().is_not(None),
+        )
+        conditions.append(or_(col(Document.state) == DocumentState.FAILED, unreadable))
+    elif shown == InboxFilter.MONTH:
+        day = today or await _today(session, workspace_id)
+        conditions.append(_newest() >= day.replace(day=1))
+    total = (
+        await session.exec(select(func.count()).select_from(Document).where(*conditions))
+    ).one()
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    query = (
+        select(Document)
+        .where(*conditions)
+        .order_by(
+            _newest().desc(),
+            col(Document.received_at).desc(),
+            col(Document.id).desc(),
+        )
+        .offset(page * PER_PAGE)
+        .limit(PER_PAGE)
+    )
+    documents = (await session.exec(query)).all()
+    items = tuple(listed(document, by=by) for document in documents)
+    return DocumentPage(items, shown, page, pages, total)
+
+
+async def describe_document(
+    *, session: AsyncSession, workspace_id: int, document_id: int, by: Who
+) -> Listed:
+    """One document as a list shows it (raises NotFound outside the workspace)."""
+    document = await get_document(
+        session=session, workspace_id=workspace_id, document_id=document_id
+    )
+    return listed(document, by=by)
+
+
+def listed(document: Document, *, by: Who) -> Listed:
+    assert document.id is not None
+    read = (document.fields or {}).get(READ_MARKER)
+    error = read.get("error") if isinstance(read, dict) else None
+    if (
+        read is None
+        and document.state == DocumentState.INBOX
+        and (document.total_amount is None or not document.supplier_name)
+    ):
+        error = UNREAD  # the reader has not been through it yet
+    return Listed(
+        id=document.id,
+        filename=document.filename,
+        supplier=document.supplier_name,
+        amount=document.total_amount,
+        currency=document.currency,
+        day=document.issue_date or document.received_at.date(),
+        state=DocumentState(document.state),
+        reason=document.state_reason or (str(error) if error else None),
+        archivable=document.state != DocumentState.ARCHIVED
+        and allows(
+            by,
+            Action.ARCHIVE_DOCUMENT,
+            workspace_id=document.workspace_id,
+            resource_owner_id=document.owner_member_id,
+        ),
+    )
+
+
+async def _today(session: AsyncSession, workspace_id: int) -> date:
+    workspace = await session.get(Workspace, workspace_id)
+    try:
+        zone = ZoneInfo(workspace.timezone) if workspace is not None else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    now = utcnow()
+    return now.astimezone(zone).date() if zone is not None else now.date()

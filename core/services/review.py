@@ -7,6 +7,11 @@ are stored as fields with source "user", which outrank every reading. Some answe
 for every invoice of the supplier (its currency, its VAT rate): they are remembered in
 the supplier's profile and not asked again (see reading.apply_habits).
 
+Only what is doubtful is asked, and never a total that follows from the others: once the
+total incl. tax is settled, the totals excl. tax and of VAT that add up to it (or the one
+left when the other is settled) are stored with source "derived" (the identity of
+core/extraction/checks.py), so they are not asked again.
+
 Message keys returned (for bot/locales): `review.confirm.iban`, `review.confirm.sender`,
 `review.ask.<field>` for each of ASKED_FIELDS, and the error key `answer_invalid`.
 """
@@ -23,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import AnswerInvalid
 from core.extraction.amounts import parse_amount
+from core.extraction.checks import TOLERANCE
 from core.extraction.dates import find_dates
 from core.extraction.identifiers import is_valid_iban
 from core.models import Document, DocumentState, Member, SupplierProfile
@@ -54,6 +60,9 @@ COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF")
 FRENCH_RATES = ("20", "10", "5.5", "2.1", "0")
 _TOTALS = ("total_excl_tax", "total_tax", "total_incl_tax")
 _CENT = Decimal("0.01")
+#: A person's answer, and what follows from their answers by arithmetic: never asked again.
+USER, DERIVED = "user", "derived"
+SETTLED: frozenset[str] = frozenset({USER, DERIVED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +84,8 @@ def next_question(document: Document, *, habits: dict[str, Any] | None = None) -
     except what a person already answered or the supplier's habits cover.
     """
     assert document.id is not None
-    fields: dict[str, Any] = document.fields or {}
+    # What follows from the settled totals is never asked (stored at the next answer).
+    fields: dict[str, Any] = settle_totals(document.fields or {})
     habits = habits or {}
     confirmed = set(fields.get("_confirmed", []))
     if document.state == DocumentState.NEEDS_REVIEW:
@@ -93,7 +103,7 @@ def next_question(document: Document, *, habits: dict[str, Any] | None = None) -
         if name in habits:
             continue
         item = fields.get(name if name != "vat_rate" else "vat_lines")
-        if isinstance(item, dict) and item.get("source") == "user":
+        if isinstance(item, dict) and item.get("source") in SETTLED:
             continue
         if name == "supplier_name" and _recognised(fields, document):
             continue
@@ -113,6 +123,42 @@ async def ask_next(
     )
     profile = await _profile(session, document)
     return next_question(document, habits=profile.habits if profile is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A document as its review starts (or goes on): what to ask, and whether the totals
+    that follow from the others just released it from review."""
+
+    document: Document
+    question: Question | None
+    released: bool = False
+
+
+async def open_review(*, session: AsyncSession, workspace_id: int, document_id: int) -> Opened:
+    """The document and the question to ask now.
+
+    Totals that follow from the settled ones are stored first; when that leaves nothing
+    to ask, a held document goes back to the inbox, as after a last answer.
+    Raises NotFound for a document not in the workspace.
+    """
+    document = await get_document(
+        session=session, workspace_id=workspace_id, document_id=document_id
+    )
+    profile = await _profile(session, document)
+    question = next_question(document, habits=profile.habits if profile is not None else None)
+    if document.state not in (DocumentState.NEEDS_REVIEW, DocumentState.INBOX):
+        return Opened(document, question)
+    before = dict(document.fields or {})
+    if settle_totals(before) == before:
+        return Opened(document, question)
+    _keep_settled(document, before)
+    released = question is None and document.state == DocumentState.NEEDS_REVIEW
+    if released:
+        move_document(document, DocumentState.INBOX)
+    session.add(document)
+    await session.flush()
+    return Opened(document, question, released)
 
 
 async def answer_question(
@@ -158,7 +204,7 @@ async def answer_question(
             profile.habits = {**profile.habits, field: habit.replace(",", ".")}
     else:
         raise AnswerInvalid(field=field, reason="unknown_field")
-    document.fields = fields
+    _keep_settled(document, fields)
     if profile is not None:
         session.add(profile)
     upcoming = next_question(document, habits=profile.habits if profile else None)
@@ -169,7 +215,73 @@ async def answer_question(
     return upcoming
 
 
+def settle_totals(fields: dict[str, Any]) -> dict[str, Any]:
+    """The totals that follow from the settled ones, stored with source "derived".
+
+    excl. tax + VAT = incl. tax (core/extraction/checks.py). With the total incl. tax
+    settled: the other two as read when they add up to it, else the one left when the
+    other is settled. With both others settled and no settled total, the total. A value
+    that would be of the other sign than the total, or larger, is not derived: the
+    person is asked instead.
+    """
+    excl, tax, incl = (_settled(name, fields) for name in _TOTALS)
+    out = dict(fields)
+    if incl is None:
+        if excl is not None and tax is not None:
+            out["total_incl_tax"] = _derived(excl + tax)
+        return out
+    if excl is not None and tax is None and _part_of(incl - excl, incl):
+        out["total_tax"] = _derived(incl - excl)
+    elif tax is not None and excl is None and _part_of(incl - tax, incl):
+        out["total_excl_tax"] = _derived(incl - tax)
+    elif excl is None and tax is None:
+        read_excl, read_tax = (
+            _decimal(fields.get("total_excl_tax")),
+            _decimal(fields.get("total_tax")),
+        )
+        if (
+            read_excl is not None
+            and read_tax is not None
+            and abs(read_excl + read_tax - incl) <= TOLERANCE
+        ):
+            out["total_excl_tax"], out["total_tax"] = _derived(read_excl), _derived(read_tax)
+    return out
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _keep_settled(document: Document, fields: dict[str, Any]) -> None:
+    """Store `fields` with the totals that follow from them (the total's column too)."""
+    settled = settle_totals(fields)
+    document.fields = settled  # a new dict: the JSON column only sees reassignment
+    incl = settled.get("total_incl_tax")
+    if isinstance(incl, dict) and incl.get("source") == DERIVED:
+        document.total_amount = Decimal(str(incl["value"]))
+
+
+def _settled(name: str, fields: dict[str, Any]) -> Decimal | None:
+    """A total nobody needs to be asked about: answered, derived, or read with confidence
+    and caught in no contradiction."""
+    item = fields.get(name)
+    if not isinstance(item, dict):
+        return None
+    if item.get("source") not in SETTLED:
+        warnings = set(fields.get("warnings", []))
+        if "totals_mismatch" in warnings or f"source_conflict:{name}" in warnings:
+            return None
+        if not _sure(item):
+            return None
+    return _decimal(item)
+
+
+def _part_of(part: Decimal, total: Decimal) -> bool:
+    """`part` can be a share of `total`: of its sign (or zero) and not larger."""
+    return abs(part) <= abs(total) and (part == 0 or (part > 0) == (total > 0))
+
+
+def _derived(value: Decimal) -> dict[str, Any]:
+    return {"value": str(value.quantize(_CENT)), "source": DERIVED, "confidence": 1.0}
 
 
 def _store_answer(
@@ -254,11 +366,32 @@ def _likely(name: str, fields: dict[str, Any]) -> tuple[str, ...]:
         options += COMMON_CURRENCIES
     elif name == "vat_rate":
         options += FRENCH_RATES
-    elif name == "total_incl_tax":
-        excl, tax = _decimal(fields.get("total_excl_tax")), _decimal(fields.get("total_tax"))
-        if excl is not None and tax is not None:
-            options.append(str(excl + tax))
+    elif name in _TOTALS:
+        options += [str(value.quantize(_CENT)) for value in _from_the_others(name, fields)]
     return tuple(dict.fromkeys(options))
+
+
+def _from_the_others(name: str, fields: dict[str, Any]) -> list[Decimal]:
+    """What a total would be by the identity, from the other two as read (or as settled)
+    and from the VAT lines' sums."""
+    excl, tax, incl = (_decimal(fields.get(n)) for n in _TOTALS)
+    lines = _value(fields.get("vat_lines"))
+    bases = taxes = None
+    if isinstance(lines, list) and lines:
+        try:
+            bases = sum((Decimal(str(line["base"])) for line in lines), Decimal(0))
+            taxes = sum((Decimal(str(line["amount"])) for line in lines), Decimal(0))
+        except (KeyError, TypeError, ArithmeticError):
+            bases = taxes = None
+    found: list[Decimal | None] = []
+    if name == "total_incl_tax":
+        found += [excl + tax if excl is not None and tax is not None else None]
+        found += [bases + taxes if bases is not None and taxes is not None else None]
+    elif name == "total_excl_tax":
+        found += [incl - tax if incl is not None and tax is not None else None, bases]
+    else:
+        found += [incl - excl if incl is not None and excl is not None else None, taxes]
+    return [value for value in found if value is not None]
 
 
 def _shown(name: str, item: object) -> str | None:

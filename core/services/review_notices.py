@@ -1,5 +1,6 @@
 """Telling people that a document waits for their review (outbox kind
-`document_needs_review`), once per document and reason, in the transaction that held it."""
+`document_needs_review`), once per document and reason, in the transaction that held it;
+and, once a review made it ready, what publishing it did (`document_reviewed`)."""
 
 from __future__ import annotations
 
@@ -37,4 +38,34 @@ async def announce_review(*, session: AsyncSession, document: Document) -> Notif
             "reason": document.state_reason,
         },
         dedupe_key=review_dedupe_key(document),
+    )
+
+
+#: What became of a document once its review made it ready (published, or why not).
+OUTCOME_KIND = "document_reviewed"
+
+
+async def announce_review_outcome(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    member_id: int | None,
+    document_id: int,
+    filename: str,
+    state: str,
+    reason: str | None,
+) -> Notification:
+    """Tell the person who answered a review what publishing the document then did:
+    "published", or the state it is left in and why (failed, blocked, waiting...)."""
+    return await enqueue(
+        session=session,
+        kind=OUTCOME_KIND,
+        workspace_id=workspace_id,
+        recipient_member_id=member_id,
+        payload={
+            "document_id": document_id,
+            "filename": filename,
+            "state": state,
+            "reason": reason,
+        },
     )

@@ -1,10 +1,17 @@
-"""Files sent to the bot land in the purchase inbox; `/inbox` lists, opens and archives."""
+"""Files sent to the bot land in the purchase inbox; `/inbox` lists the newest invoices
+first, five a page with their supplier, amount and state, one button per document, and
+filters; a document opened comes with what it is and Archive."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
 from sqlmodel import select
 
-from core.models import Document, DocumentSource, DocumentState
+from core.models import Document, DocumentSource, DocumentState, Workspace
+from core.services.documents import IncomingDocument, ingest_document, move_document
 from tests.integration.bot.conftest import Harness, press
 from tests.integration.sandbox.conftest import png
 
@@ -61,14 +68,117 @@ async def test_inbox_lists_opens_and_archives_once(harness: Harness) -> None:
     await marie.wait_for_reply()
     await marie.say("/inbox")
     listing = await marie.wait_for_reply()
-    assert "1. facture-42.pdf – chat, supplier unknown" in listing.text
-    assert listing.labels == ["Open 1", "Archive 1"]
+    assert "1. facture-42.pdf · — ·" in listing.text
+    assert listing.text.endswith("· waiting to be read")
+    assert listing.labels == ["Open 1", "To review", "Failed", "This month"]
     await press(marie, "Open 1", message=listing)
     sent = await marie.wait_for_reply()
     assert sent.document is not None
     assert sent.document.data == PDF
-    assert await press(marie, "Archive 1", message=listing) == ""
+    assert "facture-42.pdf" in sent.text
+    assert sent.labels == ["Archive"]
+    assert await press(marie, "Archive", message=sent) == ""
     assert "archived" in (await marie.wait_for_reply()).text
-    assert await press(marie, "Archive 1", message=listing) == "This action has expired."
+    assert await press(marie, "Archive", message=sent) == "This action has expired."
     [document] = await _documents(harness)
     assert document.state == DocumentState.ARCHIVED
+    # An archived document leaves the list.
+    await marie.say("/inbox")
+    assert "The inbox is empty" in (await marie.wait_for_reply()).text
+
+
+async def _eight_invoices(harness: Harness, workspace: Workspace) -> list[Document]:
+    """Eight invoices fetched at once, as a portal lists them: the newest first (so the
+    first row written is the newest invoice). Two wait for review, one was refused by
+    the books, one could not be read."""
+    assert workspace.id is not None
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    issued = [today - timedelta(days=40 * index) for index in range(8)]
+    now = datetime.now(UTC)
+    async with harness.db.transaction() as session:
+        documents = []
+        for index, day in enumerate(issued):
+            result = await ingest_document(
+                session=session,
+                store=harness.store,
+                incoming=IncomingDocument(
+                    workspace_id=workspace.id,
+                    source=DocumentSource.CONNECTOR,
+                    content=PDF + f"% invoice {index}\n".encode(),
+                    filename=f"invoice-{index}.pdf",
+                    supplier_name=f"Supplier {index}",
+                    issue_date=day,
+                    total_amount=Decimal(f"{100 + index}.50"),
+                    currency="EUR",
+                ),
+                now=now,
+            )
+            document = result.document
+            document.fields = {"_read": {"at": now.isoformat()}}
+            if index in (1, 6):
+                move_document(document, DocumentState.NEEDS_REVIEW, reason="totals_mismatch")
+            if index == 2:
+                move_document(document, DocumentState.FAILED, reason="publication_rejected")
+            if index == 3:
+                document.fields = {"_read": {"error": "unsupported_type"}}
+            session.add(document)
+            documents.append(document)
+    return documents
+
+
+async def test_inbox_pages_the_newest_invoices_first_with_supplier_and_amount(
+    harness: Harness,
+) -> None:
+    workspace, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    documents = await _eight_invoices(harness, workspace)
+
+    await marie.say("/inbox")
+    listing = await marie.wait_for_reply()
+    lines = listing.text.splitlines()
+    assert lines[1] == "Documents 1–5 of 8, newest first:"
+    first = documents[0]
+    assert first.issue_date is not None
+    assert lines[2] == f"1. Supplier 0 · 100.50 EUR · {first.issue_date.isoformat()} · ready"
+    assert lines[3].startswith("2. Supplier 1 · 101.50 EUR ·")
+    assert lines[3].endswith("· to review: totals do not add up")
+    assert lines[4].endswith("· refused by your books")
+    assert lines[5].endswith("· a file type I cannot read")
+    assert lines[6].startswith("5. Supplier 4 ·")
+    # One button per document at most, then the pages and the filters.
+    assert listing.labels == [
+        "Open 1",
+        "Review 2",
+        "Open 3",
+        "Open 4",
+        "Open 5",
+        "Next ▶",
+        "To review",
+        "Failed",
+        "This month",
+    ]
+
+    await press(marie, "Next ▶", message=listing)
+    second = await marie.wait_for_edit()
+    assert second.message_id == listing.message_id
+    assert second.text.splitlines()[1] == "Documents 6–8 of 8, newest first:"
+    assert second.text.splitlines()[2].startswith("6. Supplier 5 ·")
+    assert second.labels[:4] == ["Open 6", "Review 7", "Open 8", "◀ Previous"]
+
+    await press(marie, "To review", message=second)
+    review = await marie.wait_for_edit()
+    assert review.text.splitlines()[1] == "To review, 1–2 of 2, newest first:"
+    assert review.labels == ["Review 1", "Review 2", "All", "Failed", "This month"]
+
+    await press(marie, "Failed", message=review)
+    failed = await marie.wait_for_edit()
+    assert failed.text.splitlines()[1:] == [
+        "Failed, 1–2 of 2, newest first:",
+        f"1. Supplier 2 · 102.50 EUR · {documents[2].issue_date} · refused by your books",
+        f"2. Supplier 3 · 103.50 EUR · {documents[3].issue_date} · a file type I cannot read",
+    ]
+
+    await press(marie, "This month", message=failed)
+    month = await marie.wait_for_edit()
+    assert "1. Supplier 0 ·" in month.text
+    assert "Supplier 1 ·" not in month.text  # invoiced 40 days ago

@@ -116,7 +116,9 @@ async def test_a_member_archives_their_own_upload_but_not_the_owner_s_connector_
     await paul.say("/inbox")
     listing = await paul.wait_for_reply()
     # Newest first: his upload, then Marie's connector document, which he cannot archive.
-    assert listing.labels == ["Open 1", "Archive 1", "Open 2"]
+    assert listing.labels[:2] == ["Open 1", "Open 2"]
+    await press(paul, "Open 2", message=listing)
+    assert (await paul.wait_for_reply()).labels == []
     # A forged press on Marie's document is refused and changes nothing.
     harness.forge_press(paul, DocumentAction(do="archive", id=fetched.id).pack(), listing)
     assert await toast(paul) == (
@@ -124,13 +126,17 @@ async def test_a_member_archives_their_own_upload_but_not_the_owner_s_connector_
     )
     assert (await _reread(harness, fetched)).state == DocumentState.INBOX
     # His own upload he may archive.
-    assert await press(paul, "Archive 1", message=listing) == ""
+    await press(paul, "Open 1", message=listing)
+    his = await paul.wait_for_reply()
+    assert his.labels == ["Archive"]
+    assert await press(paul, "Archive", message=his) == ""
     assert "taxi.pdf is archived" in (await paul.wait_for_reply()).text
     # Marie, the owner, archives hers (and could archive his).
     await marie.say("/inbox")
     hers = await marie.wait_for_reply()
-    assert "Archive 2" in hers.labels
-    await press(marie, "Archive 2", message=hers)
+    await press(marie, "Open 1", message=hers)
+    opened = await marie.wait_for_reply()
+    await press(marie, "Archive", message=opened)
     assert "invoice.pdf is archived" in (await marie.wait_for_reply()).text
     assert (await _reread(harness, fetched)).state == DocumentState.ARCHIVED
 
@@ -161,14 +167,14 @@ async def test_only_a_manager_confirms_new_bank_details_or_an_unauthenticated_se
     assert "Why I ask: it asks to be paid into a bank account" in shown.text
     assert "Only the workspace's owners and admins can confirm new bank details" in shown.text
     assert shown.labels == []
-    # The buttons' data forged anyway: "Yes, it is right" and "No, refuse it", both refused.
+    # The old review's answer buttons forged anyway ("Yes, it is right", "No, refuse it"):
+    # a review is answered only through its flow, so they are no start and have expired.
     for document, field in ((new_iban, "iban"), (spoofed, "sender")):
         for choice in (0, 1):
             assert document.id is not None
             data = ReviewAction(id=document.id, f=field, c=choice).pack()
             harness.forge_press(paul, data, listing)
-            refused = await paul.wait_for_reply()
-            assert "Only the workspace's owners and admins can confirm" in refused.text
+            assert await toast(paul) == "This action has expired."
         after = await _reread(harness, document)
         assert (after.state, after.state_reason) == (document.state, document.state_reason)
         assert "_confirmed" not in after.fields
