@@ -145,6 +145,7 @@ def test_empty_text_gives_empty_data() -> None:
 
 @pytest.mark.parametrize("noise", ["du 1 ", "from 1 ", "Total HT 1,00 ", "FR1 "])
 def test_hostile_long_lines_stay_fast(noise: str) -> None:
-    started = time.perf_counter()
+    # CPU time, not wall time: on a busy machine the wall clock measures the neighbours.
+    started = time.process_time()
     read_text(noise * 10_000)
-    assert time.perf_counter() - started < 5.0
+    assert time.process_time() - started < 5.0

@@ -52,10 +52,11 @@ PAYLOADS = {
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
 def test_hostile_xml_raises_unsafe_xml_fast(name: str) -> None:
-    started = time.perf_counter()
+    # CPU time, not wall time: on a busy machine the wall clock measures the neighbours.
+    started = time.process_time()
     with pytest.raises(UnsafeXml) as caught:
         read_einvoice(PAYLOADS[name])
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert caught.value.reason.startswith("xml_")
     assert "root:" not in str(caught.value)
 

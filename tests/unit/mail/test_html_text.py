@@ -60,9 +60,10 @@ def test_invoice_links_in_plain_text() -> None:
     ],
 )
 def test_hostile_markup_is_read_in_linear_time(body: str) -> None:
-    started = time.perf_counter()
+    # CPU time, not wall time: on a busy machine the wall clock measures the neighbours.
+    started = time.process_time()
     read_html(body)
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
 
 
 def test_invoice_link_on_the_line_below_its_label() -> None:

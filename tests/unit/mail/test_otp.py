@@ -93,6 +93,7 @@ def test_html_only_mail_gives_its_code() -> None:
 
 def test_long_text_is_cheap() -> None:
     text = "code 1234 verification 99 facture 2024 " * 50_000
-    started = time.perf_counter()
+    # CPU time, not wall time: on a busy machine the wall clock measures the neighbours.
+    started = time.process_time()
     find_codes("", text)
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1

@@ -63,9 +63,10 @@ def test_zip_of_two_pdfs_skips_macos_junk() -> None:
 def test_zip_bomb_yields_nothing_quickly_and_cheaply() -> None:
     raw = (FIXTURES / "zip_bomb.eml").read_bytes()
     tracemalloc.start()
-    started = time.perf_counter()
+    # CPU time, not wall time: on a busy machine the wall clock measures the neighbours.
+    started = time.process_time()
     msg = parse_message(raw)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert msg.attachments == ()
@@ -150,18 +151,18 @@ def test_tnef_title_in_windows_1252() -> None:
 def test_tnef_with_an_endless_property_count_is_cut_short() -> None:
     # Four billion properties announced, none present: tnefparse alone would loop on.
     endless = struct.pack("<I", 0xFFFFFFFF)
-    started = time.perf_counter()
+    started = time.process_time()
     members, _ = unpack_tnef(_tnef(b"f.pdf", PDF, endless), name="w", budget=Budget())
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
     assert [member.path for member in members] == ["f.pdf"]
 
 
 def test_tnef_with_an_endless_multi_value_count_is_cut_short() -> None:
     # One PT_MV_LONG property claiming four billion values.
     endless = struct.pack("<IHHI", 1, 0x1003, 0x6600, 0xFFFFFFFF)
-    started = time.perf_counter()
+    started = time.process_time()
     members, _ = unpack_tnef(_tnef(b"f.pdf", PDF, endless), name="w", budget=Budget())
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
     assert [member.path for member in members] == ["f.pdf"]
 
 
