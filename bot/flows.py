@@ -8,11 +8,15 @@ into messages and buttons. No decision and no query lives here.
   is a command, so no message is ever swallowed as a password by mistake.
 - A button carries the step's nonce and an option id (`FlowButton`); a button of an
   earlier step, or of a flow since cancelled, is answered "this action has expired".
+- A `Progress` step's work runs once the update committed; its outcome goes to the flow
+  as the next input, in a transaction of its own, and the step it leads to is shown.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -59,6 +63,11 @@ def _key(event: Message | CallbackQuery) -> str | None:
     return conversation_key(message.chat.id, user.id)
 
 
+def query_key(query: CallbackQuery) -> str | None:
+    """The conversation of the person who pressed a button."""
+    return _key(query)
+
+
 def flow_actor(actor: Actor, texts: Texts) -> FlowActor:
     return FlowActor(
         telegram_user_id=actor.telegram_user_id or None,
@@ -103,12 +112,60 @@ def render(shown: Shown, texts: Texts) -> tuple[str, InlineKeyboardMarkup | None
     return "\n\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def show(shown: Shown, *, message: Message, texts: Texts, say: Replies) -> None:
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where a `Progress` step's outcome goes: the conversation's flow, as this person."""
+
+    deps: Deps
+    key: str
+    actor: FlowActor
+
+
+def show(
+    shown: Shown,
+    *,
+    message: Message,
+    texts: Texts,
+    say: Replies,
+    resume: Resume | None = None,
+) -> None:
     """Answer with the step, then start what it asked for, once the update committed."""
     text, markup = render(shown, texts)
     say(message.answer(text, reply_markup=markup))
+    if resume is not None and isinstance(shown.step, Progress) and shown.later:
+        say.then(lambda: _settle(shown, message=message, texts=texts, resume=resume))
+        return
     for work in shown.later:
-        say.then(work)
+        say.then(_ignoring(work))
+
+
+def _ignoring(work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await work()
+
+    return run
+
+
+async def _settle(shown: Shown, *, message: Message, texts: Texts, resume: Resume) -> None:
+    """Run a Progress step's work, give its outcome to the flow, show where it leads."""
+    outcome: Input | None = None
+    for work in shown.later:
+        outcome = await work() or outcome
+    if outcome is None:
+        return
+    async with resume.deps.db.transaction() as session:
+        after = await resume.deps.flows.advance(
+            session=session, key=resume.key, actor=resume.actor, user_input=outcome
+        )
+    if after is None:  # the person cancelled, or started something else, meanwhile
+        return
+    text, markup = render(after, texts)
+    await message.answer(text, reply_markup=markup)
+    if isinstance(after.step, Progress) and after.later:
+        await _settle(after, message=message, texts=texts, resume=resume)
+        return
+    for work in after.later:
+        await work()
 
 
 async def begin(
@@ -121,14 +178,15 @@ async def begin(
     texts: Texts,
     say: Replies,
     args: Input | None = None,
+    key: str | None = None,
 ) -> Shown:
-    """Start flow `name` in this chat (from a command or a button's message)."""
-    key = _key(message)
+    """Start flow `name` in this chat (from a command or a button's message). From a
+    button, `key` is the presser's conversation (`query_key`): the message is the bot's."""
+    key = key or _key(message)
     assert key is not None
-    shown = await deps.flows.start(
-        session=session, key=key, name=name, actor=flow_actor(actor, texts), args=args
-    )
-    show(shown, message=message, texts=texts, say=say)
+    who = flow_actor(actor, texts)
+    shown = await deps.flows.start(session=session, key=key, name=name, actor=who, args=args)
+    show(shown, message=message, texts=texts, say=say, resume=Resume(deps, key, who))
     return shown
 
 
@@ -171,13 +229,14 @@ async def typed(
             value = {field.name: text.strip()}
     else:
         value = {"text": text.strip()}
+    who = flow_actor(actor, texts)
     shown = await deps.flows.advance(
-        session=session, key=flow_state.key, actor=flow_actor(actor, texts), user_input=value
+        session=session, key=flow_state.key, actor=who, user_input=value
     )
     if shown is None:
         say(message.answer(texts("common.expired")))
         return
-    show(shown, message=message, texts=texts, say=say)
+    show(shown, message=message, texts=texts, say=say, resume=Resume(deps, flow_state.key, who))
 
 
 async def pressed(
@@ -191,21 +250,22 @@ async def pressed(
     callback_answer: CallbackAnswer,
 ) -> None:
     key = _key(query)
+    who = flow_actor(actor, texts)
     shown = None
     if key is not None and isinstance(query.message, Message):
         shown = await deps.flows.advance(
             session=session,
             key=key,
-            actor=flow_actor(actor, texts),
+            actor=who,
             user_input={"option": callback_data.o},
             nonce=callback_data.n,
         )
-    if shown is None or not isinstance(query.message, Message):
+    if shown is None or key is None or not isinstance(query.message, Message):
         callback_answer.text = texts("common.expired")
         return
     # The pressed message keeps its text but loses its buttons: they were answered.
     say(query.message.edit_reply_markup(reply_markup=None))
-    show(shown, message=query.message, texts=texts, say=say)
+    show(shown, message=query.message, texts=texts, say=say, resume=Resume(deps, key, who))
 
 
 def waiting(step: Step) -> bool:

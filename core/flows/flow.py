@@ -40,7 +40,9 @@ __all__ = ["Actor", "Context", "Field", "Flow", "Input", "Later", "Services", "s
 #: The person's input: form values by field name, or {"option": id} for a button.
 Input = Mapping[str, Any]
 #: Work to start once the step's transaction committed (a connection's first run...).
-Later = Callable[[], Awaitable[None]]
+#: The work of a `Progress` step returns its outcome: the interface gives it to the flow
+#: as the next input, in a transaction of its own (None: the outcome comes another way).
+Later = Callable[[], Awaitable[Input | None]]
 
 
 class Services(Protocol):
