@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from core.flows.flow import Flow
+from core.flows.joining import Joining
 from core.flows.mailbox import MailboxFlow
 
 
@@ -16,5 +17,6 @@ def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
 
 
 FLOWS: Mapping[str, type[Flow]] = _flows(
+    Joining,
     MailboxFlow,
 )
