@@ -154,10 +154,16 @@ async def _settle(shown: Shown, *, message: Message, texts: Texts, resume: Resum
     if outcome is None:
         return
     async with resume.deps.db.transaction() as session:
+        # With the step's nonce, as a button: only the step that started the work takes
+        # its outcome, never a flow the person started meanwhile.
         after = await resume.deps.flows.advance(
-            session=session, key=resume.key, actor=resume.actor, user_input=outcome
+            session=session,
+            key=resume.key,
+            actor=resume.actor,
+            user_input=outcome,
+            nonce=shown.nonce,
         )
-    if after is None:  # the person cancelled, or started something else, meanwhile
+    if after is None:  # the person cancelled, typed again, or started something else
         return
     text, markup = render(after, texts)
     await message.answer(text, reply_markup=markup)

@@ -88,14 +88,25 @@ async def _say(db: Database, flows: Flows, actor: Actor, user_input: Input) -> S
     return shown
 
 
-async def _settle(db: Database, flows: Flows, actor: Actor, shown: Shown) -> Shown:
-    """What the interface does with a Progress step: run its work once the step committed,
-    and give the flow the outcome in a transaction of its own."""
+async def _outcome(shown: Shown) -> Input:
+    """A Progress step's work, run once the step committed, as the interface runs it."""
     assert isinstance(shown.step, Progress)
     [work] = shown.later
     outcome = await work()
     assert outcome is not None
-    return await _say(db, flows, actor, outcome)
+    return outcome
+
+
+async def _settle(db: Database, flows: Flows, actor: Actor, shown: Shown) -> Shown:
+    """What the interface does with a Progress step: give the flow the work's outcome in a
+    transaction of its own, with the step's nonce, as the bot does (bot/flows.py)."""
+    outcome = await _outcome(shown)
+    async with db.transaction() as session:
+        after = await flows.advance(
+            session=session, key=KEY, actor=actor, user_input=outcome, nonce=shown.nonce
+        )
+    assert after is not None
+    return after
 
 
 def _at(shown: Shown, step_id: str, error: str | None = None) -> None:
@@ -255,9 +266,19 @@ async def test_an_outcome_overtaken_by_a_later_check_is_ignored(
     # Typed while it checks (or after a restart lost the check): it checks again.
     again = await _say(db, flows, actor, {"text": "hello?"})
     _at(again, "checking")
-    assert isinstance((await _settle(db, flows, actor, first)).step, Progress)
+    outcome = await _outcome(first)
+    # The first check's step is gone: its outcome, with that step's nonce, finds nothing.
+    async with db.transaction() as session:
+        stale = await flows.advance(
+            session=session, key=KEY, actor=actor, user_input=outcome, nonce=first.nonce
+        )
+    assert stale is None
+    # Given without the nonce, the flow itself knows it is not its last check's.
+    _at(await _say(db, flows, actor, outcome), "checking")
+    assert await _mailboxes(db) == []
     checks.forced = CheckOutcome.OK
-    assert isinstance((await _settle(db, flows, actor, again)).step, Done)
+    last = await _say(db, flows, actor, {"text": "still there?"})
+    assert isinstance((await _settle(db, flows, actor, last)).step, Done)
 
 
 @pytest.mark.parametrize(
