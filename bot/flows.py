@@ -8,6 +8,8 @@ into messages and buttons. No decision and no query lives here.
   is a command, so no message is ever swallowed as a password by mistake.
 - A button carries the step's nonce and an option id (`FlowButton`); a button of an
   earlier step, or of a flow since cancelled, is answered "this action has expired".
+- A `Progress` step's work runs once the update committed; its outcome goes to the flow
+  as the next input, in a transaction of its own, and the step it leads to is shown.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ def _key(event: Message | CallbackQuery) -> str | None:
     if message is None or user is None:
         return None
     return conversation_key(message.chat.id, user.id)
+
+
+def query_key(query: CallbackQuery) -> str | None:
+    """The conversation of the person who pressed a button."""
+    return _key(query)
 
 
 def flow_actor(actor: Actor, texts: Texts) -> FlowActor:
@@ -193,8 +200,9 @@ async def typed(
             value = {field.name: text.strip()}
     else:
         value = {"text": text.strip()}
+    who = flow_actor(actor, texts)
     shown = await deps.flows.advance(
-        session=session, key=flow_state.key, actor=flow_actor(actor, texts), user_input=value
+        session=session, key=flow_state.key, actor=who, user_input=value
     )
     if shown is None:
         say(message.answer(texts("common.expired")))
@@ -213,16 +221,17 @@ async def pressed(
     callback_answer: CallbackAnswer,
 ) -> None:
     key = _key(query)
+    who = flow_actor(actor, texts)
     shown = None
     if key is not None and isinstance(query.message, Message):
         shown = await deps.flows.advance(
             session=session,
             key=key,
-            actor=flow_actor(actor, texts),
+            actor=who,
             user_input={"option": callback_data.o},
             nonce=callback_data.n,
         )
-    if shown is None or not isinstance(query.message, Message):
+    if shown is None or key is None or not isinstance(query.message, Message):
         callback_answer.text = texts("common.expired")
         return
     # The pressed message keeps its text but loses its buttons: they were answered.

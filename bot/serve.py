@@ -19,6 +19,7 @@ from core.services.catalog import load_search
 from core.services.fetch import ConnectionRunner
 from core.storage import DocumentStore
 from core.vault import Vault
+from mail.imap.check import ImapCheck
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ async def build_deps(
         "vault": vault,
         "search": search,
         "runs": verifier,
+        "mailbox_check": ImapCheck(allow_private=settings.mailbox_allow_private),
     }
     flows = Flows(FLOWS, services)
     deps = Deps(

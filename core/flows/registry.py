@@ -7,6 +7,8 @@ from types import MappingProxyType
 
 from core.flows.flow import Flow
 from core.flows.integration import IntegrationFlow
+from core.flows.joining import Joining
+from core.flows.mailbox import MailboxFlow
 from core.flows.review import Review
 
 
@@ -19,4 +21,6 @@ def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
 FLOWS: Mapping[str, type[Flow]] = _flows(
     IntegrationFlow,
     Review,
+    Joining,
+    MailboxFlow,
 )

@@ -9,10 +9,14 @@ column to know it (see `add_mailbox`):
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal, Protocol
 
 from pydantic import SecretStr
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import CredentialsMissing, NotFound
@@ -28,6 +32,70 @@ History = Literal["new_only", "all"]
 #: The mark of a mailbox to be taken whole on its first poll. No server can send it: a
 #: UIDVALIDITY is a non-zero number (RFC 3501, 2.3.1.1), so it never matches a real one.
 WHOLE_FOLDER = 0
+
+#: A server name, with an optional port: "imap.example.com" or "imap.example.com:993".
+_HOST = re.compile(r"^([a-z0-9](?:[a-z0-9.-]{0,198}[a-z0-9])?)(?::(\d{1,5}))?$")
+IMAPS_PORT = 993
+
+
+class CheckOutcome(StrEnum):
+    """How logging in to a mailbox went, before it is added: each failure is one a person
+    can act on (another password, another server or port)."""
+
+    OK = "ok"
+    AUTH_FAILED = "auth_failed"
+    TOKEN_EXPIRED = "token_expired"
+    UNREACHABLE = "unreachable"
+    #: The server answered, but no secure connection could be set up (a certificate not
+    #: valid for the name, or a port that does not speak TLS).
+    TLS = "tls"
+    FOLDER_MISSING = "folder_missing"
+    SERVER_ERROR = "server_error"
+    HOST_REFUSED = "host_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxTarget:
+    """Where and whom to log in as; the secret travels apart, as a SecretStr."""
+
+    host: str
+    port: int
+    username: str
+    folder: str = "INBOX"
+
+
+class MailboxCheck(Protocol):
+    """Logs in to a mailbox and opens its folder, then leaves (the IMAP side implements
+    it: core speaks no IMAP). It never raises for a failure a person can act on: it says
+    which one."""
+
+    async def __call__(self, target: MailboxTarget, secret: SecretStr) -> CheckOutcome: ...
+
+
+def parse_host(value: str) -> tuple[str, int] | None:
+    """A server name and its port (993 unless given) from what a person typed; None when
+    it is not a server name."""
+    match = _HOST.match(value.strip().lower())
+    if match is None or "." not in match.group(1):
+        return None
+    port = int(match.group(2) or IMAPS_PORT)
+    if not 1 <= port <= 65535:
+        return None
+    return match.group(1), port
+
+
+def private_literal(host: str) -> bool:
+    """An address (not a name) that no public mail server has, or this machine's name.
+    A name is resolved and checked when the login is tried; this says it at once."""
+    if host in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_loopback or address.is_multicast
 
 
 async def add_mailbox(
@@ -86,6 +154,18 @@ async def get_mailbox(*, session: AsyncSession, workspace_id: int, mailbox_id: i
     if mailbox is None or mailbox.workspace_id != workspace_id:
         raise NotFound(kind="mailbox", ident=mailbox_id)
     return mailbox
+
+
+async def find_mailbox(
+    *, session: AsyncSession, workspace_id: int, host: str, username: str
+) -> Mailbox | None:
+    """The mailbox of this user on this server, if the workspace already watches it."""
+    query = select(Mailbox).where(
+        Mailbox.workspace_id == workspace_id,
+        func.lower(Mailbox.host) == host.lower(),
+        Mailbox.username == username,
+    )
+    return (await session.exec(query)).first()
 
 
 async def list_mailboxes(*, session: AsyncSession, workspace_id: int) -> list[Mailbox]:

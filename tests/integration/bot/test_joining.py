@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from core.models import Locale
+from datetime import timedelta
+
+from core.models import Locale, Role
+from core.services.members import create_invite
 from tests.integration.bot.conftest import Harness
 
 
@@ -33,7 +36,49 @@ async def test_a_spent_or_unknown_code_says_to_ask_for_another(harness: Harness)
     await paul.say(f"/start {code}")
     assert "already used" in (await paul.wait_for_reply()).text
     await paul.say("/start nope-not-a-code")
-    assert "unknown" in (await paul.wait_for_reply()).text
+    assert "no such invite code" in (await paul.wait_for_reply()).text
+
+
+async def test_a_mistyped_code_is_asked_again_and_the_right_one_pasted_next_joins(
+    harness: Harness,
+) -> None:
+    workspace, _ = await harness.workspace("Acme")
+    paul = harness.user("Paul")
+    await paul.say("/start nope-not-a-code")
+    asked = await paul.wait_for_reply()
+    assert "no such invite code" in asked.text
+    assert "Send me the code" in asked.text
+    # The code alone, without /start: the conversation waits for it.
+    await paul.say(await harness.invite(workspace))
+    assert "Welcome to Acme! You joined as member" in (await paul.wait_for_reply()).text
+    await paul.say("/help")
+    assert "/connect" in (await paul.wait_for_reply()).text
+
+
+async def test_an_expired_code_says_when_and_what_to_do(harness: Harness) -> None:
+    workspace, _ = await harness.workspace("Acme")
+    async with harness.db.transaction() as session:
+        invite = await create_invite(
+            session=session, workspace=workspace, role=Role.MEMBER, ttl=timedelta(seconds=-1)
+        )
+    paul = harness.user("Paul")
+    await paul.say(f"/start {invite.code}")
+    told = await paul.wait_for_reply()
+    assert "expired on" in told.text
+    assert "Ask the person who invited you for a new one" in told.text
+
+
+async def test_a_member_opening_a_new_invite_to_their_workspace_leaves_it_unspent(
+    harness: Harness,
+) -> None:
+    workspace, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    spare = await harness.invite(workspace)
+    await marie.say(f"/start {spare}")
+    assert "already in Acme, so this code is not needed" in (await marie.wait_for_reply()).text
+    paul = harness.user("Paul")
+    await paul.say(f"/start {spare}")
+    assert "Welcome to Acme" in (await paul.wait_for_reply()).text
 
 
 async def test_a_member_of_two_workspaces_switches_and_sees_the_active_one(
@@ -50,6 +95,6 @@ async def test_a_member_of_two_workspaces_switches_and_sees_the_active_one(
     choice = await marie.wait_for_reply()
     assert set(choice.labels) == {"Acme", "• Bistro"}
     await marie.press("Acme")
-    assert "now work in Acme" in (await marie.wait_for_edit()).text
+    assert "now work in Acme" in (await marie.wait_for_reply()).text
     await marie.say("/mail")
     assert "Workspace: Acme" in (await marie.wait_for_reply()).text

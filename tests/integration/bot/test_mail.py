@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
 from sqlmodel import select
 
 from core.models import Mailbox
+from courier.sandbox.chat import TelegramUser
 from tests.integration.bot.conftest import Harness, press
 from tests.integration.mail.dovecot import (
     USERS,
@@ -33,6 +35,27 @@ async def _mailboxes(harness: Harness) -> list[Mailbox]:
         return list((await session.exec(select(Mailbox))).all())
 
 
+async def _to_the_password(harness: Harness, host: str, user: str) -> TelegramUser:
+    """Marie, Acme's owner, presses "Add a mailbox" and types the server and user name."""
+    _, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    await marie.say("/mail")
+    await press(marie, "Add a mailbox", message=await marie.wait_for_reply())
+    assert "IMAP server" in (await marie.wait_for_reply()).text
+    await marie.say(host)
+    assert "user name" in (await marie.wait_for_reply()).text
+    await marie.say(user)
+    assert "password" in (await marie.wait_for_reply()).text
+    return marie
+
+
+async def _type_secret(marie: TelegramUser, secret: str) -> None:
+    """The password, deleted at once; then "I log in…" while the server is asked."""
+    sent = await marie.say(secret)
+    await marie.wait_for_deletion(sent)
+    assert "I log in to" in (await marie.wait_for_reply()).text
+
+
 async def test_add_a_mailbox_its_secret_deleted_then_remove_it(
     harness: Harness, dovecot: Dovecot
 ) -> None:
@@ -50,10 +73,7 @@ async def test_add_a_mailbox_its_secret_deleted_then_remove_it(
     await marie.wait_for_reply()
     await marie.say("alice")
     await marie.wait_for_reply()
-    secret = await marie.say(USERS["alice"])
-    await marie.wait_for_deletion(secret)
-    assert "deleted your message" in (await marie.wait_for_reply()).text
-    assert "I check that I can read" in (await marie.wait_for_reply()).text
+    await _type_secret(marie, USERS["alice"])
     assert f"now watch alice on {dovecot.host}" in (await marie.wait_for_reply()).text
     [mailbox] = await _mailboxes(harness)
     assert (mailbox.host, mailbox.port, mailbox.username) == (dovecot.host, dovecot.port, "alice")
@@ -83,23 +103,39 @@ async def test_cancel_while_adding_a_mailbox(harness: Harness) -> None:
     assert await _mailboxes(harness) == []
 
 
-async def test_a_wrong_password_is_found_before_i_say_i_watch(
+async def test_a_wrong_password_is_found_before_i_say_i_watch_and_asked_again(
     harness: Harness, dovecot: Dovecot
 ) -> None:
-    _, code = await harness.workspace("Acme")
-    marie = await harness.member("Marie", code)
-    await marie.say("/mail")
-    await press(marie, "Add a mailbox", message=await marie.wait_for_reply())
-    await marie.wait_for_reply()
-    await marie.say(f"{dovecot.host}:{dovecot.port}")
-    await marie.wait_for_reply()
-    await marie.say("bob")
-    await marie.wait_for_reply()
-    secret = await marie.say("not-his-password")
-    await marie.wait_for_deletion(secret)
-    assert "deleted your message" in (await marie.wait_for_reply()).text
-    assert "I check that I can read" in (await marie.wait_for_reply()).text
+    """Finding 12: "I now watch" came before the server was asked. Now the login is tried
+    first, and a refused password is asked for again, at the same step."""
+    marie = await _to_the_password(harness, f"{dovecot.host}:{dovecot.port}", "bob")
+    await _type_secret(marie, "not-his-password")
     refused = await marie.wait_for_reply()
     assert "refused the password for bob: nothing was added" in refused.text
+    assert refused.labels == ["Change the user name"]
     assert all("now watch" not in m.text for m in marie.messages)
     assert await _mailboxes(harness) == []
+    # Still at the password: the right one, typed next, is deleted and adds the mailbox.
+    await _type_secret(marie, USERS["bob"])
+    assert f"now watch bob on {dovecot.host}" in (await marie.wait_for_reply()).text
+    assert [m.username for m in await _mailboxes(harness)] == ["bob"]
+    assert all(USERS["bob"] not in m.text for m in marie.messages)
+
+
+async def test_a_server_that_does_not_answer_is_asked_again_then_watched(
+    harness: Harness, dovecot: Dovecot
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    marie = await _to_the_password(harness, f"127.0.0.1:{closed}", "alice")
+    await _type_secret(marie, USERS["alice"])
+    silent = await marie.wait_for_reply()
+    assert f"does not answer on port {closed}: nothing was added" in silent.text
+    assert await _mailboxes(harness) == []
+    # The right server, typed at the server step, is tried at once with the same login.
+    await marie.say(f"{dovecot.host}:{dovecot.port}")
+    assert "I log in to alice" in (await marie.wait_for_reply()).text
+    assert f"now watch alice on {dovecot.host}" in (await marie.wait_for_reply()).text
+    [mailbox] = await _mailboxes(harness)
+    assert mailbox.port == dovecot.port
