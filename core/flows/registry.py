@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from core.flows.codes import CodeFlow
+from core.flows.connect import ConnectFlow
+from core.flows.credentials import CredentialsFlow
 from core.flows.flow import Flow
+from core.flows.reconnect import ReconnectFlow
 
 
 def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
@@ -14,4 +18,9 @@ def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
     return MappingProxyType({cls.name: cls for cls in classes})
 
 
-FLOWS: Mapping[str, type[Flow]] = _flows()
+FLOWS: Mapping[str, type[Flow]] = _flows(
+    ConnectFlow,
+    CredentialsFlow,
+    ReconnectFlow,
+    CodeFlow,
+)
