@@ -122,9 +122,9 @@ async def begin(
     say: Replies,
     args: Input | None = None,
 ) -> Shown:
-    """Start flow `name` in this chat (from a command or a button's message)."""
-    key = _key(message)
-    assert key is not None
+    """Start flow `name` in this chat (from a command or a button's message). The key
+    names the person acting, not the message's author: a button's message is the bot's."""
+    key = conversation_key(message.chat.id, actor.telegram_user_id)
     shown = await deps.flows.start(
         session=session, key=key, name=name, actor=flow_actor(actor, texts), args=args
     )
