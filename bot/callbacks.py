@@ -2,9 +2,10 @@
 
 Each factory names one kind of object by its id, never by a name or a secret. Steps of a
 conversation also carry the conversation's nonce, so a button from an older run of the
-same conversation does nothing. `owned` is the one gate every press goes through: the
-object must exist and belong to the presser's workspace, else the press is refused,
-answered "this action has expired", and logged.
+same conversation does nothing (core's flows use bot/flows.py's FlowButton instead).
+`owned` is the one gate every press goes through: the object must exist and belong to
+the presser's workspace, else the press is refused, answered "this action has expired",
+and logged.
 """
 
 from __future__ import annotations
@@ -35,21 +36,6 @@ log = logging.getLogger(__name__)
 
 def new_nonce() -> str:
     return secrets.token_hex(3)
-
-
-class SupplierPick(CallbackData, prefix="sp"):
-    n: str
-    id: int
-
-
-class OwnerPick(CallbackData, prefix="op"):
-    n: str
-    id: int
-
-
-class HistoryPick(CallbackData, prefix="hp"):
-    n: str
-    full: bool
 
 
 class WorkspacePick(CallbackData, prefix="wp"):

@@ -201,6 +201,12 @@ def _code_wrong(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
         destination=None,
         texts=texts,
     )
+    # Or the code is lost, or expired: log in again, and the site sends a new one.
+    again = _connection_button(
+        texts, "flows.reconnect.option.new_code", "reconnect", p.get("connection_id")
+    )
+    if again is not None:
+        markup.inline_keyboard.insert(1, [again])
     return Outgoing(texts("notify.code_wrong", supplier=supplier), markup)
 
 

@@ -12,12 +12,15 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import col, select
 
 from core.db import Database
 from core.models import Connection, ConnectionRun, ConnectionState, RunOutcome, Supplier
+from core.services.connection_controls import INTERACTIVE_FOR, prepare_rerun
 from core.services.fetch import ConnectionRunner, RunResult
 from core.services.fetch_claims import claim_connection
 from core.services.notifications import enqueue
@@ -36,6 +39,16 @@ UNSETTLED = frozenset(
 
 #: The outbox kind that tells the person how the check of a new account went.
 VERIFIED = "connection_verified"
+#: States the runner tells the owner about itself, with the button that fixes each
+#: (core/services/fetch.py `_tell`): announcing them too said the same thing twice.
+TOLD_BY_THE_RUNNER = frozenset(
+    {
+        ConnectionState.AUTH_FAILED,
+        ConnectionState.ACTION_REQUIRED,
+        ConnectionState.NEEDS_USER,
+        ConnectionState.BROKEN,
+    }
+)
 
 
 class Verifier:
@@ -54,6 +67,10 @@ class Verifier:
         self.name = name or f"bot:{socket.gethostname()}:{os.getpid()}"
         self.settle_poll = settle_poll
         self._running: set[asyncio.Task[None]] = set()
+        #: The task running each connection here, and those whose outcome nobody awaits
+        #: any more (the person asked for a new login meanwhile).
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._superseded: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> int:
@@ -62,11 +79,56 @@ class Verifier:
     def start(self, connection_id: int, *, announce: bool = False) -> None:
         """Run it now; with `announce`, the outcome is told even when nothing was found
         (a new account's check), not only through the runner's own messages."""
-        task = asyncio.create_task(
-            self._run(connection_id, announce), name=f"verify-{connection_id}"
-        )
+        self._keep(connection_id, self._run(connection_id, announce))
+
+    def restart(self, connection_id: int) -> None:
+        """Log in again once the run in flight has stopped (its code was given up for a
+        new one): the new run is interactive and its outcome is told, the old one's not."""
+        old = self._tasks.get(connection_id)
+        if old is not None and not old.done():
+            self._superseded.add(old)
+        self._keep(connection_id, self._restart(connection_id))
+
+    def _keep(self, connection_id: int, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name=f"verify-{connection_id}")
         self._running.add(task)
+        self._tasks[connection_id] = task
         task.add_done_callback(self._running.discard)
+        task.add_done_callback(self._superseded.discard)
+        task.add_done_callback(
+            lambda done: (
+                self._tasks.pop(connection_id, None)
+                if self._tasks.get(connection_id) is done
+                else None
+            )
+        )
+
+    async def _restart(self, connection_id: int) -> None:
+        try:
+            if not await self._settled(connection_id):
+                return
+            async with self.db.transaction() as session:
+                ready = await prepare_rerun(
+                    session=session, connection_id=connection_id, interactive_for=INTERACTIVE_FOR
+                )
+        except Exception:
+            log.exception("connection %s: a new login asked from the chat failed", connection_id)
+            return
+        if ready is not None:
+            await self._run(connection_id, announce=True)
+
+    async def _settled(self, connection_id: int) -> bool:
+        """Wait for the run in flight to end; False when the connection is gone."""
+        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds()
+        while asyncio.get_running_loop().time() < deadline:
+            async with self.db.read() as session:
+                connection = await session.get(Connection, connection_id)
+                if connection is None:
+                    return False
+                if connection.claimed_by is None:
+                    return True
+            await asyncio.sleep(self.settle_poll)
+        return False
 
     async def _run(self, connection_id: int, announce: bool) -> None:
         try:
@@ -115,6 +177,8 @@ class Verifier:
             return
 
     async def _tell(self, connection_id: int, result: RunResult) -> None:
+        if result.state in TOLD_BY_THE_RUNNER or asyncio.current_task() in self._superseded:
+            return
         async with self.db.transaction() as session:
             connection = await session.get(Connection, connection_id)
             if connection is None:

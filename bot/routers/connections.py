@@ -1,33 +1,31 @@
-"""`/connections`: each connection's state, last and next fetch, and the one action that
-fixes a state that needs the person (the reference page's troubleshooting list, in the
-bot's words). Owners and admins act on every connection, a member on their own
-(core/services/connection_controls.py checks); the others they only look at."""
+"""`/connections`: each connection's supplier, login and state, last and next fetch, and
+the one action that fixes a state that needs the person (the reference page's
+troubleshooting list, in the bot's words). Owners and admins act on every connection, a
+member on their own (core/services/connection_controls.py checks); the others they only
+look at. "Update the credentials" and "Reconnect" start core's flows (core/flows)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from aiogram import Bot, F, Router
+from aiogram import Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from pydantic import SecretStr
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import Cancel, ConnectionAction, ConnectionVerb, new_nonce, owned
+from bot.callbacks import Cancel, ConnectionAction, ConnectionVerb, owned
 from bot.context import Actor, Deps, Replies
+from bot.flows import begin
 from bot.i18n import Texts
 from bot.refusals import refusal
-from bot.routers.connect import INTERACTIVE_FOR
-from bot.secrets import PASSWORD, take_secret
 from core.errors import IllegalTransition, NotAllowed
-from core.models import Connection, ConnectionState, Supplier
+from core.models import Connection, ConnectionState
 from core.permissions import Action
 from core.services import connection_controls as controls
-from core.services.connections import list_connections
+from core.services.connections import ConnectionView, connection_view, connection_views
 
 S = ConnectionState
 
@@ -40,56 +38,64 @@ FIX: dict[ConnectionState, ConnectionVerb] = {
     S.DISABLED: "resume",
     S.BROKEN: "reconnect",
 }
-
-
-class Credentials(StatesGroup):
-    login = State()
-    password = State()
+#: The verbs that open a conversation: core's flow of that name, started on the press.
+FLOWS: dict[ConnectionVerb, str] = {"update": "credentials", "reconnect": "reconnect"}
+#: A login longer than this is cut on a button (the whole of it is in the list's text).
+BUTTON_LOGIN = 32
 
 
 def _when(value: datetime | None, texts: Texts, empty: str) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else texts(empty)
 
 
-def explain(connection: Connection) -> str | None:
+def explain(state: ConnectionState) -> str | None:
     """The key of the one sentence a state that needs action says, if any."""
-    state = S(connection.state)
     if state in FIX or state in (S.AWAITING_CODE, S.AWAITING_APPROVAL):
         return f"connections.help_{state}"
     return None
 
 
-def detail(connection: Connection, supplier: Supplier, texts: Texts) -> str:
+def detail(view: ConnectionView, texts: Texts) -> str:
     text = texts(
         "connections.detail",
-        supplier=supplier.name,
-        login=connection.login,
-        state=texts(f"connections.state_{connection.state}"),
-        last=_when(connection.last_attempt_at, texts, "common.never"),
-        next=_when(connection.next_fetch_at, texts, "common.not_planned"),
+        supplier=view.supplier,
+        login=view.login,
+        state=texts(f"connections.state_{view.state}"),
+        last=_when(view.last_attempt_at, texts, "common.never"),
+        next=_when(view.next_fetch_at, texts, "common.not_planned"),
     )
-    key = explain(connection)
+    key = explain(view.state)
     return f"{text}\n\n{texts(key)}" if key else text
 
 
-def actions(connection: Connection, texts: Texts) -> InlineKeyboardMarkup:
-    assert connection.id is not None
-    state = S(connection.state)
+def pick_label(number: int, view: ConnectionView, texts: Texts) -> str:
+    """A list's button: two logins at one supplier must be told apart at a glance."""
+    login = view.login if len(view.login) <= BUTTON_LOGIN else view.login[: BUTTON_LOGIN - 1] + "…"
+    return texts(
+        "connections.pick",
+        number=number,
+        supplier=view.supplier,
+        login=login,
+        state=texts(f"connections.short_{view.state}"),
+    )
+
+
+def actions(view: ConnectionView, texts: Texts) -> InlineKeyboardMarkup:
     verbs: list[ConnectionVerb] = []
-    fix = FIX.get(state)
+    fix = FIX.get(view.state)
     if fix:
         verbs.append(fix)
-    if state != S.DISABLED and "fetch" not in verbs:
+    if view.state != S.DISABLED and "fetch" not in verbs:
         verbs.append("fetch")
     if "update" not in verbs:
         verbs.append("update")
-    verbs.append("resume" if state == S.DISABLED else "pause")
+    verbs.append("resume" if view.state == S.DISABLED else "pause")
     verbs.append("remove")
     builder = InlineKeyboardBuilder()
     for verb in dict.fromkeys(verbs):
         builder.button(
             text=texts(f"connections.{verb}"),
-            callback_data=ConnectionAction(do=verb, id=connection.id),
+            callback_data=ConnectionAction(do=verb, id=view.id),
         )
     builder.adjust(1)
     return builder.as_markup()
@@ -106,8 +112,8 @@ async def show_all(
     assert actor.workspace is not None
     assert actor.workspace_id is not None
     await state.clear()
-    pairs = await list_connections(session=session, workspace_id=actor.workspace_id)
-    if not pairs:
+    views = await connection_views(session=session, workspace_id=actor.workspace_id)
+    if not views:
         say(message.answer(texts("connections.empty")))
         return
     lines = [
@@ -117,27 +123,26 @@ async def show_all(
         )
     ]
     builder = InlineKeyboardBuilder()
-    for number, (connection, supplier) in enumerate(pairs, start=1):
-        assert connection.id is not None
+    for number, view in enumerate(views, start=1):
         lines.append(
             texts(
                 "connections.line",
                 number=number,
-                supplier=supplier.name,
-                login=connection.login,
-                state=texts(f"connections.state_{connection.state}"),
-                last=_when(connection.last_attempt_at, texts, "common.never"),
-                next=_when(connection.next_fetch_at, texts, "common.not_planned"),
+                supplier=view.supplier,
+                login=view.login,
+                state=texts(f"connections.state_{view.state}"),
+                last=_when(view.last_attempt_at, texts, "common.never"),
+                next=_when(view.next_fetch_at, texts, "common.not_planned"),
             )
         )
-        key = explain(connection)
+        key = explain(view.state)
         if key:
             lines.append(f"   {texts(key)}")
         builder.button(
-            text=texts("connections.pick", number=number, supplier=supplier.name),
-            callback_data=ConnectionAction(do="show", id=connection.id),
+            text=pick_label(number, view, texts),
+            callback_data=ConnectionAction(do="show", id=view.id),
         )
-    builder.adjust(2)
+    builder.adjust(1)
     say(message.answer("\n".join(lines), reply_markup=builder.as_markup()))
 
 
@@ -159,39 +164,58 @@ async def act(
         ident=callback_data.id,
         presser=actor.telegram_user_id,
     )
-    if not isinstance(connection, Connection) or not isinstance(query.message, Message):
+    if (
+        not isinstance(connection, Connection)
+        or not isinstance(query.message, Message)
+        or actor.member is None
+        or actor.workspace_id is None
+    ):
         callback_answer.text = texts("common.expired")
         return
-    supplier = await session.get(Supplier, connection.supplier_id)
-    assert supplier is not None
-    assert connection.id is not None
+    view = await connection_view(
+        session=session, workspace_id=actor.workspace_id, connection_id=callback_data.id
+    )
     message, verb = query.message, callback_data.do
-    mine = connection.owner_member_id
     if verb == "show":
-        allowed = actor.may(Action.MANAGE_CONNECTIONS, resource_owner_id=mine)
-        markup = actions(connection, texts) if allowed else None
-        say(message.answer(detail(connection, supplier, texts), reply_markup=markup))
+        allowed = actor.may(Action.MANAGE_CONNECTIONS, resource_owner_id=view.owner_member_id)
+        markup = actions(view, texts) if allowed else None
+        say(message.answer(detail(view, texts), reply_markup=markup))
         return
-    if actor.member is None or actor.workspace_id is None:
-        callback_answer.text = texts("common.expired")
+    target = controls.Target(actor.member, actor.workspace_id, view.id)
+    if verb in FLOWS:
+        try:  # a press nobody may act on is refused on the spot, as the other verbs
+            await controls.controlled(session=session, target=target)
+        except NotAllowed as err:
+            callback_answer.text = refusal(err, texts)
+            return
+        await state.clear()  # one conversation at a time: the flow replaces any other
+        await begin(
+            FLOWS[verb],
+            message=message,
+            actor=actor,
+            session=session,
+            deps=deps,
+            texts=texts,
+            say=say,
+            args={"connection_id": view.id},
+        )
         return
-    target = controls.Target(actor.member, actor.workspace_id, connection.id)
-    connection_id = connection.id
+    connection_id = view.id
 
-    async def run_now_later(announce: bool = False) -> None:
-        deps.runs.start(connection_id, announce=announce)
+    async def run_now_later() -> None:
+        deps.runs.start(connection_id)
 
     try:
-        if verb in ("fetch", "reconnect", "resume"):
+        if verb in ("fetch", "resume"):
             run = controls.resume if verb == "resume" else controls.run_now
-            await run(session=session, target=target, interactive_for=INTERACTIVE_FOR)
+            await run(session=session, target=target, interactive_for=controls.INTERACTIVE_FOR)
             if connection.claimed_by is None:  # a run in flight already does it
                 say.then(run_now_later)
             key = "connections.resumed" if verb == "resume" else "connections.fetch_requested"
-            say(message.answer(texts(key, supplier=supplier.name)))
+            say(message.answer(texts(key, supplier=view.supplier)))
         elif verb == "pause":
             await controls.pause(session=session, target=target)
-            say(message.answer(texts("connections.paused", supplier=supplier.name)))
+            say(message.answer(texts("connections.paused", supplier=view.supplier)))
         elif verb == "remove":
             # Asked only of who may remove it.
             await controls.controlled(session=session, target=target)
@@ -204,87 +228,17 @@ async def act(
             builder.adjust(1)
             say(
                 message.answer(
-                    texts("connections.confirm_remove", supplier=supplier.name),
+                    texts("connections.confirm_remove", supplier=view.supplier),
                     reply_markup=builder.as_markup(),
                 )
             )
         elif verb == "rm":
             await controls.remove(session=session, target=target)
-            say(message.edit_text(texts("connections.removed", supplier=supplier.name)))
-        elif verb == "update":
-            await controls.controlled(session=session, target=target)
-            await state.clear()
-            await state.set_state(Credentials.login)
-            await state.set_data(
-                {"n": new_nonce(), "connection_id": connection_id, "supplier": supplier.name}
-            )
-            say(message.answer(texts("connections.ask_login", supplier=supplier.name)))
+            say(message.edit_text(texts("connections.removed", supplier=view.supplier)))
     except NotAllowed as err:
         callback_answer.text = refusal(err, texts)
     except IllegalTransition:  # pressed twice, or the state moved on
         callback_answer.text = texts("common.expired")
-
-
-async def new_login(message: Message, state: FSMContext, texts: Texts, say: Replies) -> None:
-    value = (message.text or "").strip()
-    if not value or len(value) > 200:
-        say(message.answer(texts("connect.empty_login")))
-        return
-    await state.update_data(login=value)
-    await state.set_state(Credentials.password)
-    supplier = str((await state.get_data())["supplier"])
-    say(message.answer(texts("connections.ask_password", supplier=supplier)))
-
-
-async def new_password(
-    message: Message,
-    bot: Bot,
-    actor: Actor,
-    session: AsyncSession,
-    state: FSMContext,
-    deps: Deps,
-    texts: Texts,
-    say: Replies,
-) -> None:
-    secret = await take_secret(message, bot, texts, say, PASSWORD)
-    if secret is None:
-        return
-    data = await state.get_data()
-    await state.clear()
-    connection = await owned(
-        session=session,
-        workspace_id=actor.workspace_id,
-        kind="connection",
-        ident=int(data["connection_id"]),
-        presser=actor.telegram_user_id,
-    )
-    if (
-        not isinstance(connection, Connection)
-        or connection.id is None
-        or actor.member is None
-        or actor.workspace_id is None
-    ):
-        say(message.answer(texts("common.expired")))
-        return
-    try:
-        await controls.update_credentials(
-            session=session,
-            vault=deps.vault,
-            target=controls.Target(actor.member, actor.workspace_id, connection.id),
-            login=str(data["login"]),
-            password=SecretStr(secret),
-            interactive_for=INTERACTIVE_FOR,
-        )
-    except NotAllowed as err:
-        say(message.answer(refusal(err, texts)))
-        return
-    connection_id = connection.id
-
-    async def verify() -> None:
-        deps.runs.start(connection_id, announce=True)
-
-    say.then(verify)
-    say(message.answer(texts("connections.updated", supplier=str(data["supplier"]))))
 
 
 def build() -> Router:
@@ -292,6 +246,4 @@ def build() -> Router:
     router = Router(name="connections")
     router.message.register(show_all, Command("connections"), StateFilter("*"))
     router.callback_query.register(act, ConnectionAction.filter(), StateFilter("*"))
-    router.message.register(new_login, Credentials.login, F.text)
-    router.message.register(new_password, Credentials.password, F.text)
     return router

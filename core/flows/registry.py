@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from core.flows.codes import CodeFlow
+from core.flows.connect import ConnectFlow
+from core.flows.credentials import CredentialsFlow
 from core.flows.flow import Flow
 from core.flows.integration import IntegrationFlow
 from core.flows.joining import Joining
 from core.flows.mailbox import MailboxFlow
 from core.flows.review import Review
+from core.flows.reconnect import ReconnectFlow
 
 
 def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
@@ -23,4 +27,8 @@ FLOWS: Mapping[str, type[Flow]] = _flows(
     Review,
     Joining,
     MailboxFlow,
+    ConnectFlow,
+    CredentialsFlow,
+    ReconnectFlow,
+    CodeFlow,
 )

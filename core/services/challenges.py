@@ -9,6 +9,8 @@ is waiting; the code is sealed while it waits and erased once taken.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select, update
@@ -22,6 +24,30 @@ from core.permissions import Action, Who, allows, require
 from core.vault import Vault
 
 DEFAULT_TTL = timedelta(minutes=10)
+
+#: What a typed one-time code looks like: 4 to 10 letters and digits, at least one digit,
+#: perhaps split by one dash ("123-456").
+_CODE = re.compile(r"^\s*(?=[A-Za-z0-9-]*\d)([A-Za-z0-9]{2,5}-?[A-Za-z0-9]{2,5})\s*$")
+
+
+def read_code(text: str | None) -> str | None:
+    """The code in a typed message, without its dash; None when it does not look like one
+    (a sentence, a date, a single digit)."""
+    match = _CODE.match(text or "")
+    return match.group(1).replace("-", "") if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeView:
+    """An open challenge as a person is shown it: whose supplier account it is for."""
+
+    id: int
+    connection_id: int
+    workspace_id: int
+    owner_member_id: int
+    supplier: str
+    login: str
+    state: ChallengeState
 
 
 async def open_challenge(
@@ -53,6 +79,20 @@ async def open_challenge(
     session.add(challenge)
     await session.flush()
     return challenge
+
+
+async def cancel_open_challenges(*, session: AsyncSession, connection_id: int) -> int:
+    """Give up the code a run of this connection waits for (the person asked for a new
+    one): the waiting run stops at its next look. How many were open."""
+    query = select(Challenge).where(
+        Challenge.connection_id == connection_id, Challenge.state == ChallengeState.OPEN
+    )
+    cancelled = list((await session.exec(query)).all())
+    for challenge in cancelled:
+        challenge.state = ChallengeState.CANCELLED
+        challenge.code_sealed = None
+    await session.flush()
+    return len(cancelled)
 
 
 async def answer_code(
@@ -172,6 +212,61 @@ async def answerable_challenges(
             resource_owner_id=connection.owner_member_id,
         )
     ]
+
+
+async def answerable_views(
+    *, session: AsyncSession, workspace_id: int, by: Who
+) -> list[ChallengeView]:
+    """`answerable_challenges` with the supplier and login each is for, to ask "which?"
+    (two accounts at one supplier are told apart by their logins)."""
+    query = (
+        select(Challenge, Connection, Supplier)
+        .join(Connection, col(Connection.id) == col(Challenge.connection_id))
+        .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
+        .where(Connection.workspace_id == workspace_id, Challenge.state == ChallengeState.OPEN)
+        .where(Challenge.channel != ChallengeChannel.APP)
+        .order_by(col(Challenge.id))
+    )
+    return [
+        _view(challenge, connection, supplier)
+        for challenge, connection, supplier in (await session.exec(query)).all()
+        if allows(
+            by,
+            Action.ANSWER_CODE,
+            workspace_id=workspace_id,
+            resource_owner_id=connection.owner_member_id,
+        )
+    ]
+
+
+async def challenge_view(
+    *, session: AsyncSession, workspace_ids: tuple[int, ...], challenge_id: int
+) -> ChallengeView | None:
+    """The challenge, if it belongs to one of these workspaces (a person's, since a
+    prompt may come from a workspace other than the active one); None otherwise."""
+    query = (
+        select(Challenge, Connection, Supplier)
+        .join(Connection, col(Connection.id) == col(Challenge.connection_id))
+        .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
+        .where(Challenge.id == challenge_id)
+    )
+    row = (await session.exec(query)).first()
+    if row is None or row[1].workspace_id not in workspace_ids:
+        return None
+    return _view(*row)
+
+
+def _view(challenge: Challenge, connection: Connection, supplier: Supplier) -> ChallengeView:
+    assert challenge.id is not None
+    return ChallengeView(
+        id=challenge.id,
+        connection_id=challenge.connection_id,
+        workspace_id=connection.workspace_id,
+        owner_member_id=connection.owner_member_id,
+        supplier=supplier.name,
+        login=connection.login,
+        state=ChallengeState(challenge.state),
+    )
 
 
 async def _open_with_connections(

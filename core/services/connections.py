@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from pydantic import SecretStr
@@ -61,6 +62,10 @@ def account_key(login: str) -> str:
     return login.strip().casefold()
 
 
+#: The longest login a person may type (the column's size).
+LOGIN_MAX = 200
+
+
 def check_fetch_from(value: date | None, *, today: date) -> date | None:
     if value is not None and value > today:
         raise DateInvalid(value=value.isoformat(), reason="in_future")
@@ -90,12 +95,11 @@ async def create_connection(
     )
     check_fetch_from(data.fetch_from, today=now.date())
     key = account_key(data.login)
-    duplicate = await session.scalar(
-        select(Connection.id).where(
-            Connection.workspace_id == data.workspace_id,
-            Connection.supplier_id == data.supplier_id,
-            Connection.account_key == key,
-        )
+    duplicate = await login_taken(
+        session=session,
+        workspace_id=data.workspace_id,
+        supplier_id=data.supplier_id,
+        login=data.login,
     )
     if duplicate is not None:
         raise ConnectionDuplicate(supplier=supplier.name, connection_id=duplicate)
@@ -116,6 +120,28 @@ async def create_connection(
     except IntegrityError as err:  # the same account, added by someone else meanwhile
         raise ConnectionDuplicate(supplier=supplier.name) from err
     return connection
+
+
+async def login_taken(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    supplier_id: int,
+    login: str,
+    other_than: int | None = None,
+) -> int | None:
+    """The connection of this workspace that already uses this supplier account (other
+    than `other_than`), if any: asked as soon as a login is typed, so nobody types a
+    password and picks a start date for an account that cannot be connected twice."""
+    query = select(Connection.id).where(
+        Connection.workspace_id == workspace_id,
+        Connection.supplier_id == supplier_id,
+        Connection.account_key == account_key(login),
+    )
+    if other_than is not None:
+        query = query.where(Connection.id != other_than)
+    found: int | None = await session.scalar(query)
+    return found
 
 
 def read_credentials(*, vault: Vault, connection: Connection) -> Credentials:
@@ -170,6 +196,53 @@ async def list_connections(
         .order_by(col(Connection.id))
     )
     return [(c, s) for c, s in (await session.exec(query)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionView:
+    """What a list or a step shows of a connection: names and states, never a secret."""
+
+    id: int
+    supplier_id: int
+    supplier: str
+    login: str
+    state: ConnectionState
+    owner_member_id: int
+    last_attempt_at: datetime | None
+    next_fetch_at: datetime | None
+
+    @classmethod
+    def of(cls, connection: Connection, supplier: Supplier) -> ConnectionView:
+        assert connection.id is not None
+        return cls(
+            id=connection.id,
+            supplier_id=connection.supplier_id,
+            supplier=supplier.name,
+            login=connection.login,
+            state=ConnectionState(connection.state),
+            owner_member_id=connection.owner_member_id,
+            last_attempt_at=connection.last_attempt_at,
+            next_fetch_at=connection.next_fetch_at,
+        )
+
+
+async def connection_views(*, session: AsyncSession, workspace_id: int) -> list[ConnectionView]:
+    """The workspace's connections as a person sees them, oldest first."""
+    pairs = await list_connections(session=session, workspace_id=workspace_id)
+    return [ConnectionView.of(connection, supplier) for connection, supplier in pairs]
+
+
+async def connection_view(
+    *, session: AsyncSession, workspace_id: int, connection_id: int
+) -> ConnectionView:
+    """One connection of the workspace (NotFound when it is not the workspace's)."""
+    connection = await get_connection(
+        session=session, workspace_id=workspace_id, connection_id=connection_id
+    )
+    supplier = await session.get(Supplier, connection.supplier_id)
+    if supplier is None:
+        raise NotFound(kind="supplier", ident=connection.supplier_id)
+    return ConnectionView.of(connection, supplier)
 
 
 async def remove_connection(*, session: AsyncSession, connection: Connection) -> None:

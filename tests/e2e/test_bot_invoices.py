@@ -63,7 +63,9 @@ async def test_fetch_now_brings_one_message_listing_the_invoices_and_one_opens(
         )
 
     await marie.say("/connections")
-    await marie.press("1. Demo Supplier", message=await marie.wait_for_reply())
+    await marie.press(
+        "1. Demo Supplier · demo@example.com · new", message=await marie.wait_for_reply()
+    )
     await marie.press("Fetch now", message=await marie.wait_for_reply())
     assert "fetched in a moment" in (await marie.wait_for_reply()).text
     await harness.verifier.drain()

@@ -84,15 +84,14 @@ async def test_join_connect_with_a_mailed_code_fetch_and_send_a_photo(tmp_path: 
         await marie.say("/connect")
         await marie.wait_for_reply()
         await marie.say("demo")
-        await marie.wait_for_reply()
-        await marie.press("Demo Supplier (pro)")
-        await marie.wait_for_reply()  # the login question
+        await marie.wait_for_reply()  # the login question: "demo" means the Demo Supplier
         await marie.say("mail@example.com")
         await marie.wait_for_reply()
         secret = await marie.say("demo")
         await marie.wait_for_deletion(secret)
-        assert "deleted your message" in (await marie.wait_for_reply()).text
-        await marie.press("Full history", message=await marie.wait_for_reply())
+        history = await marie.wait_for_reply()
+        assert "Password received" in history.text
+        await marie.press("Full history", message=history)
         assert "in the background" in (await marie.wait_for_reply()).text
 
         heard = [(await marie.wait_for_reply(within=60)).text]
@@ -103,7 +102,7 @@ async def test_join_connect_with_a_mailed_code_fetch_and_send_a_photo(tmp_path: 
         await marie.say("/connections")
         listing = await marie.wait_for_reply()
         assert "Demo Supplier (mail@example.com): working" in listing.text
-        await marie.press("1. Demo Supplier")
+        await marie.press("1. Demo Supplier · mail@example.com · working")
         await marie.press("Fetch now", message=await marie.wait_for_reply())
         assert "fetched in a moment" in (await marie.wait_for_reply()).text
 

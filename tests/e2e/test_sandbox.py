@@ -83,18 +83,17 @@ async def test_a_newcomer_tries_courier_in_the_terminal(tmp_path: Path) -> None:
         await sandbox.type("/connect")
         await sandbox.expect(r"Which supplier\?")
         await sandbox.type("demo")
-        await sandbox.expect(r"Pick the supplier")
-        await sandbox.expect(r"\[1\] ")
-        await sandbox.type(sandbox.choice("Demo Supplier"))
-        await sandbox.expect(r"Your login on the Demo Supplier site")
+        await sandbox.expect(r"Demo Supplier \(pro\): your login on its site")
         await sandbox.type("demo@example.com")
-        await sandbox.expect(r"And the password\?")
+        await sandbox.expect(r"And the password")
         await sandbox.type("demo")
         await sandbox.expect(r"\(the bot deleted your message #\d+\)")
         await sandbox.expect(r"Fetch the full history")
         await sandbox.expect(r"\[\d\] Full history")
         await sandbox.type(sandbox.choice("Full history"))
-        await sandbox.expect(r"Checking your Demo Supplier account in the background")
+        await sandbox.expect(
+            r"Checking your Demo Supplier account \(demo@example\.com\) in the background"
+        )
         await sandbox.expect(r"Demo Supplier is connected: \d+ invoices found", within=60)
 
         invoice = tmp_path / "facture-juin.pdf"

@@ -1,5 +1,7 @@
-"""`/connect` to the Demo Supplier by conversation, a 2FA code typed in the chat, and
-cancelling at every step."""
+"""`/connect` to the Demo Supplier by conversation (core's connect flow rendered by the
+bot): a 2FA code typed in the chat, a start date, cancelling at every step; an account
+already connected is said at the login step, and a wrong password is told once, with
+the button that fixes it."""
 
 from __future__ import annotations
 
@@ -14,30 +16,37 @@ from core.models import (
     ChallengeState,
     Connection,
     ConnectionState,
-    Conversation,
     Document,
     DocumentSource,
     Notification,
 )
 from courier.sandbox.chat import TelegramUser
-from tests.integration.bot.conftest import Harness
+from tests.integration.bot.conftest import Harness, add_connection, press
+from tests.integration.bot.connect_story import (
+    connection,
+    deliver_outbox,
+    flow_rows,
+    outbox,
+    settled_in,
+)
 from tests.waiting import eventually
 
+#: A wrong password, distinctive enough to be searched for in logs and chats.
+WRONG = "not-the-password-8c1f"
 
-async def _connection(harness: Harness) -> Connection | None:
+
+async def _any_connection(harness: Harness) -> Connection | None:
     async with harness.db.read() as session:
         return (await session.exec(select(Connection))).first()
 
 
-async def _to_password(harness: Harness, marie: TelegramUser, login: str) -> None:
+async def _to_password(marie: TelegramUser, login: str) -> None:
     await marie.say("/connect")
     assert "Workspace: Acme" in (await marie.wait_for_reply()).text
-    await marie.say("demo suplier")  # a typo still finds it
-    results = await marie.wait_for_reply()
-    assert "Demo Supplier (pro)" in results.labels
-    await marie.press("Demo Supplier (pro)")
-    await marie.wait_for_edit()
-    assert "login on the Demo Supplier site" in (await marie.wait_for_reply()).text
+    await marie.say("demo suplier")  # a typo still finds it, and nothing else: no pick
+    asked = await marie.wait_for_reply()
+    assert "Demo Supplier (pro): your login" in asked.text
+    assert asked.labels == ["Another supplier"]
     await marie.say(login)
     assert "password" in (await marie.wait_for_reply()).text
 
@@ -48,17 +57,16 @@ async def test_connect_with_a_code_typed_in_the_chat(
     caplog.set_level(logging.DEBUG)
     _, code = await harness.workspace("Acme")
     marie = await harness.member("Marie", code)
-    await _to_password(harness, marie, "sms@example.com")
+    await _to_password(marie, "sms@example.com")
     secret = await marie.say("demo")
     await marie.wait_for_deletion(secret)
-    assert "deleted your message" in (await marie.wait_for_reply()).text
     history = await marie.wait_for_reply()
-    async with harness.db.read() as session:  # the conversation keeps it sealed only
-        rows = (await session.exec(select(Conversation))).all()
-    assert rows
-    assert all("demo" not in str(row.data.values()) for row in rows)
+    assert "Password received" in history.text
+    assert history.labels == ["Full history"]
+    [row] = await flow_rows(harness)  # the conversation keeps it sealed only
+    assert row.step == "history"
+    assert "demo" not in str(row.data.values()) + str(row.shown)
     await marie.press("Full history", message=history)
-    await marie.wait_for_edit()
     assert "in the background" in (await marie.wait_for_reply()).text
 
     sent = await eventually(
@@ -82,10 +90,10 @@ async def test_connect_with_a_code_typed_in_the_chat(
         return list(rows) or None
 
     told = await eventually(verified, "the owner to be told the connection works")
-    connection = await _connection(harness)
-    assert connection is not None
-    assert connection.state == ConnectionState.ACTIVE
-    assert connection.fetch_from is None
+    found = await _any_connection(harness)
+    assert found is not None
+    assert found.state == ConnectionState.ACTIVE
+    assert found.fetch_from is None
     async with harness.db.read() as session:
         documents = (await session.exec(select(Document))).all()
     assert len(documents) == 12
@@ -111,24 +119,29 @@ async def _code_sent(harness: Harness, login: str) -> str | None:
         return None
 
 
-async def test_a_start_date_is_asked_and_a_bad_one_explained(harness: Harness) -> None:
+async def test_a_start_date_is_typed_at_the_history_step_and_a_bad_one_explained(
+    harness: Harness,
+) -> None:
     _, code = await harness.workspace("Acme")
     marie = await harness.member("Marie", code)
-    await _to_password(harness, marie, "demo@example.com")
+    await _to_password(marie, "demo@example.com")
     await marie.say("demo")
-    await marie.wait_for_reply()
-    history = await marie.wait_for_reply()
-    await marie.press("From a date", message=history)
-    await marie.wait_for_edit()
-    await marie.wait_for_reply()
+    await marie.wait_for_reply()  # the history step, with its "Full history" button
     await marie.say("2999-01-01")
-    assert "could not read" in (await marie.wait_for_reply()).text
+    assert "in the future" in (await marie.wait_for_reply()).text
     await marie.say("2026-01-01")
     assert "in the background" in (await marie.wait_for_reply()).text
-    connection = await _connection(harness)
-    assert connection is not None
-    assert connection.fetch_from is not None
-    assert connection.fetch_from.isoformat() == "2026-01-01"
+    found = await _any_connection(harness)
+    assert found is not None
+    assert found.fetch_from is not None
+    assert found.fetch_from.isoformat() == "2026-01-01"
+
+
+async def test_a_supplier_is_searched_for_from_the_command_itself(harness: Harness) -> None:
+    _, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    await marie.say("/connect Demo Supplier")
+    assert "Demo Supplier (pro): your login" in (await marie.wait_for_reply()).text
 
 
 @pytest.mark.parametrize("step", ["supplier", "results", "login", "password", "history"])
@@ -137,13 +150,11 @@ async def test_cancel_at_any_step_leaves_nothing(harness: Harness, step: str) ->
     marie = await harness.member("Marie", code)
     await marie.say("/connect")
     await marie.wait_for_reply()
-    if step != "supplier":
-        await marie.say("demo")
-        await marie.wait_for_reply()
+    if step == "results":
+        await marie.say("orange")  # several portals: a pick
+        assert "Pick the supplier" in (await marie.wait_for_reply()).text
     if step in ("login", "password", "history"):
-        await marie.press("Demo Supplier (pro)")
-        await marie.wait_for_answer()
-        await marie.wait_for_edit()
+        await marie.say("demo")
         await marie.wait_for_reply()
     if step in ("password", "history"):
         await marie.say("demo@example.com")
@@ -151,17 +162,14 @@ async def test_cancel_at_any_step_leaves_nothing(harness: Harness, step: str) ->
     if step == "history":
         await marie.say("demo")
         await marie.wait_for_reply()
-        await marie.wait_for_reply()
     await marie.say("/cancel")
     assert "Cancelled" in (await marie.wait_for_reply()).text
-    assert await _connection(harness) is None
-    async with harness.db.read() as session:
-        assert (await session.exec(select(Conversation))).all() == []
+    assert await _any_connection(harness) is None
+    assert await flow_rows(harness) == []
     if step in ("results", "history"):  # the old buttons do nothing now
-        label = "Demo Supplier (pro)" if step == "results" else "Full history"
-        await marie.press(label)
-        assert (await marie.wait_for_answer()).text == "This action has expired."
-        assert await _connection(harness) is None
+        label = "Orange Pro (pro)" if step == "results" else "Full history"
+        assert await press(marie, label) == "This action has expired."
+        assert await _any_connection(harness) is None
 
 
 async def test_only_owners_and_admins_connect(harness: Harness) -> None:
@@ -170,3 +178,72 @@ async def test_only_owners_and_admins_connect(harness: Harness) -> None:
     paul = await harness.member("Paul", await harness.invite(workspace))
     await paul.say("/connect")
     assert "owners and admins" in (await paul.wait_for_reply()).text
+
+
+async def test_an_account_already_connected_is_said_at_the_login_step(harness: Harness) -> None:
+    """Finding 9: it was said only after the password and the history steps."""
+    workspace, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    await add_connection(harness, workspace, marie, login="demo@example.com")
+    await marie.say("/connect demo")
+    await marie.wait_for_reply()
+    await marie.say("Demo@Example.com")
+    refused = await marie.wait_for_reply()
+    assert "already connected" in refused.text
+    assert "password" not in refused.text
+    [row] = await flow_rows(harness)
+    assert row.step == "login"
+    await marie.say("sms@example.com")  # another account of the same supplier goes on
+    assert "password" in (await marie.wait_for_reply()).text
+
+
+async def test_a_wrong_password_is_told_once_with_the_button_that_fixes_it(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 9: a refused password gave two near-identical messages."""
+    caplog.set_level(logging.DEBUG)
+    _, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    await marie.say("/connect demo")
+    await marie.wait_for_reply()
+    await marie.say("demo@example.com")
+    await marie.wait_for_reply()
+    secret = await marie.say(WRONG)
+    await marie.wait_for_deletion(secret)
+    history = await marie.wait_for_reply()
+    [row] = await flow_rows(harness)
+    assert WRONG not in str(row.data) + str(row.shown)  # sealed only
+    await marie.press("Full history", message=history)
+    await marie.wait_for_reply()
+    await eventually(
+        settled_in(harness, "demo@example.com", ConnectionState.AUTH_FAILED),
+        "the supplier to refuse the password",
+    )
+    await harness.verifier.drain()  # the check told what it had to tell
+    assert [n.kind for n in await outbox(harness)] == ["connection_auth_failed"]
+    assert await deliver_outbox(harness) == 1
+    told = await marie.wait_for_reply()
+    assert "refused the login or the password" in told.text
+    assert told.labels == ["Update the credentials"]
+
+    # The button fixes it: the same login kept in one press, the right password.
+    await marie.press("Update the credentials", message=told)
+    asked = await marie.wait_for_reply()
+    assert asked.labels == ["Keep demo@example.com"]
+    await marie.press("Keep demo@example.com", message=asked)
+    await marie.wait_for_reply()
+    secret = await marie.say("demo")
+    await marie.wait_for_deletion(secret)
+    assert "checking them now" in (await marie.wait_for_reply()).text
+    await eventually(
+        settled_in(harness, "demo@example.com", ConnectionState.ACTIVE), "the right password"
+    )
+    fixed = await connection(harness, "demo@example.com")
+    assert fixed is not None
+    assert fixed.failure_count == 0
+    # Neither password was ever logged, echoed in the chat or put in a message to send.
+    echoed = "\n".join(m.text for m in marie.messages)
+    queued = str([n.payload for n in await outbox(harness)])
+    for where in (caplog.text, echoed, queued):
+        assert WRONG not in where
+        assert "'demo'" not in where

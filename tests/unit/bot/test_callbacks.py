@@ -6,12 +6,8 @@ from bot.callbacks import (
     ChallengePick,
     ConnectionAction,
     DocumentAction,
-    HistoryPick,
     MailboxAction,
-    OwnerPick,
-    SupplierPick,
     WorkspacePick,
-    new_nonce,
 )
 
 BIG = 2**63 - 1
@@ -19,9 +15,6 @@ BIG = 2**63 - 1
 
 def test_the_largest_button_data_fits_in_64_bytes() -> None:
     buttons = [
-        SupplierPick(n=new_nonce(), id=BIG),
-        OwnerPick(n=new_nonce(), id=BIG),
-        HistoryPick(n=new_nonce(), full=False),
         WorkspacePick(id=BIG),
         ChallengePick(id=BIG),
         ConnectionAction(do="reconnect", id=BIG),

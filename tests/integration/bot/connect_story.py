@@ -1,0 +1,91 @@
+"""What the connection stories share: the outbox delivered to the chats as the notifier
+does it, the state of a connection, and the Demo Supplier's mailed codes relayed by
+Courier's own SMTP gateway and mail worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+from sqlmodel import col, select
+
+from bot.app import build_bot
+from bot.notifier import Notifier
+from bot.notify_pacing import Pace
+from core.models import Connection, ConnectionState, FlowState, Notification
+from courier.demo_supplier.config import SmtpTarget
+from mail.smtp import GatewayHandler, start_gateway
+from mail.worker import MailWorker
+from tests.conftest import make_settings
+from tests.integration.bot.conftest import TOKEN, Harness
+
+
+async def deliver_outbox(harness: Harness) -> int:
+    """Send what the outbox holds, as the notifier of `courier run` does: the person sees
+    exactly the messages core queued, with their buttons."""
+    settings = make_settings(
+        harness.store.root, telegram_token=TOKEN, telegram_api_url=harness.api.url
+    )
+    bot = build_bot(settings)
+    try:
+        notifier = Notifier(bot=bot, db=harness.db, pace=Pace(chat_interval=0.0))
+        return await notifier.deliver_due()
+    finally:
+        await bot.session.close()
+
+
+async def outbox(harness: Harness) -> list[Notification]:
+    async with harness.db.read() as session:
+        return list((await session.exec(select(Notification).order_by(col(Notification.id)))).all())
+
+
+async def connection(harness: Harness, login: str) -> Connection | None:
+    async with harness.db.read() as session:
+        return (await session.exec(select(Connection).where(Connection.login == login))).first()
+
+
+def settled_in(
+    harness: Harness, login: str, *states: ConnectionState
+) -> Callable[[], Awaitable[Connection | None]]:
+    """For `eventually`: the connection once in one of `states` with no run holding it."""
+
+    async def check() -> Connection | None:
+        found = await connection(harness, login)
+        if found is None or found.state not in states or found.claimed_by is not None:
+            return None
+        return found
+
+    return check
+
+
+async def flow_rows(harness: Harness) -> list[FlowState]:
+    async with harness.db.read() as session:
+        return list((await session.exec(select(FlowState))).all())
+
+
+@asynccontextmanager
+async def mail_relay(harness: Harness) -> AsyncIterator[MailWorker]:
+    """Courier's SMTP gateway and mail worker on loopback, and the Demo Supplier mailing
+    its codes there (to <slug>@in.example.com, so the workspace must be named "Demo")."""
+    settings = make_settings(harness.store.root, mail_domain="in.example.com", smtp_port=0)
+    worker = MailWorker(db=harness.db, store=harness.store, vault=harness.vault, idle_seconds=0.2)
+    handler = GatewayHandler(
+        db=harness.db,
+        store=harness.store,
+        mail_domain="in.example.com",
+        on_accepted=worker.wake,
+        quota_bytes=settings.mail_quota_bytes,
+    )
+    server = await start_gateway(settings, handler)
+    state = harness.demo.state
+    state.config = replace(state.config, smtp=SmtpTarget(port=server.port))
+    stop = asyncio.Event()
+    reading = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await reading
+        await server.close()
