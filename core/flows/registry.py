@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from core.flows.flow import Flow
+from core.flows.publish import Publish
 
 
 def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
@@ -14,4 +15,4 @@ def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
     return MappingProxyType({cls.name: cls for cls in classes})
 
 
-FLOWS: Mapping[str, type[Flow]] = _flows()
+FLOWS: Mapping[str, type[Flow]] = _flows(Publish)
