@@ -123,8 +123,8 @@ async def begin(
     args: Input | None = None,
 ) -> Shown:
     """Start flow `name` in this chat (from a command or a button's message)."""
-    key = _key(message)
-    assert key is not None
+    # The person's, not the message's sender: a button's message was sent by the bot.
+    key = conversation_key(message.chat.id, actor.telegram_user_id)
     shown = await deps.flows.start(
         session=session, key=key, name=name, actor=flow_actor(actor, texts), args=args
     )

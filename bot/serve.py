@@ -37,6 +37,7 @@ async def build_deps(
     verifier = Verifier(db=db, runner=runner)
     services = {
         "settings": settings,
+        "db": db,  # for work after the step's commit (publishing opens its own transactions)
         "store": store,
         "vault": vault,
         "search": search,

@@ -17,8 +17,9 @@ from bot.callbacks import DocumentAction, owned
 from bot.context import Actor, Deps, Replies
 from bot.flow_render import review_button
 from bot.i18n import Texts
+from bot.outcomes import publish_button, word
 from bot.refusals import refusal
-from bot.uploads import Upload
+from bot.uploads import Upload, upload_refusal
 from core.errors import NotAllowed
 from core.models import Document, DocumentSource, DocumentState
 from core.permissions import Action, allows
@@ -28,8 +29,8 @@ from core.services.documents import (
     ingest_document,
     list_documents,
 )
+from core.services.publish_reports import link_problem, state_labels
 from core.services.workspaces import inbox_address
-from core.sniff import is_document_type, sniff_content_type
 
 LISTED = 8
 
@@ -46,15 +47,9 @@ async def upload(
     assert actor.workspace is not None
     assert actor.workspace_id is not None
     address = inbox_address(actor.workspace, deps.settings.mail_domain)
-    if upload is None or upload.refused == "unreachable":
-        say(message.answer(texts("common.internal_error")))
-        return
-    if upload.refused == "too_big":
-        limit = deps.max_file_bytes // (1024 * 1024)
-        say(message.answer(texts("inbox.too_big", limit=limit, address=address)))
-        return
-    if not is_document_type(sniff_content_type(upload.content, upload.filename)):
-        say(message.answer(texts("inbox.unsupported", address=address)))
+    refused = upload_refusal(upload, texts=texts, max_bytes=deps.max_file_bytes, address=address)
+    if refused is not None or upload is None:
+        say(message.answer(refused or texts("common.internal_error")))
         return
     result = await ingest_document(
         session=session,
@@ -82,7 +77,7 @@ async def upload(
     say.then(ready)
 
 
-def _line(number: int, document: Document, texts: Texts) -> str:
+def _line(number: int, document: Document, texts: Texts, state: str) -> str:
     return texts(
         "inbox.line",
         number=number,
@@ -90,7 +85,7 @@ def _line(number: int, document: Document, texts: Texts) -> str:
         source=texts(f"inbox.source_{document.source}"),
         supplier=document.supplier_name or texts("inbox.unknown_supplier"),
         date=(document.issue_date or document.received_at.date()).isoformat(),
-        state=texts(f"inbox.state_{document.state}"),
+        state=state,
     )
 
 
@@ -118,10 +113,12 @@ async def show(
             workspace_line=texts("common.workspace_line", name=actor.workspace.name),
         )
     ]
+    # What each state really means: refused by the books (with why), unreadable (why).
+    labels = await state_labels(session=session, documents=documents)
     builder = InlineKeyboardBuilder()
     for number, document in enumerate(documents, start=1):
         assert document.id is not None
-        lines.append(_line(number, document, texts))
+        lines.append(_line(number, document, texts, word(texts, labels[document.id])))
         buttons = [
             InlineKeyboardButton(
                 text=texts("inbox.open", number=number),
@@ -138,6 +135,11 @@ async def show(
                 )
             )
         builder.row(*buttons)
+    if (
+        actor.may(Action.PUBLISH)
+        and await link_problem(session=session, workspace_id=actor.workspace_id) is None
+    ):
+        builder.row(publish_button(texts))  # what is ready goes when you ask: ask here
     say(message.answer("\n".join(lines), reply_markup=builder.as_markup()))
 
 
