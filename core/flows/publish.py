@@ -22,6 +22,7 @@ from core.permissions import Action
 from core.services.publish_reports import (
     NAMED_SUPPLIERS,
     Plan,
+    link_problem,
     open_accounting,
     plan_publish,
     plan_retry,
@@ -37,6 +38,11 @@ class Publish(Flow):
     async def step_start(self, user_input: Input | None = None) -> Step:
         args = user_input or {}
         if "document" in args:
+            problem = await link_problem(
+                session=self.context.session, workspace_id=self.context.workspace_id
+            )
+            if problem is not None:
+                return self.abort(problem)
             ids = await plan_retry(
                 session=self.context.session,
                 by=self.context.member,
@@ -44,7 +50,7 @@ class Publish(Flow):
                 document_id=int(args["document"]),
             )
             if not ids:
-                return self.abort("already_done")
+                return self.abort("nothing_to_retry")
             return await self._send(ids, "retrying")
         if args.get("refused"):
             plan = await self._plan()

@@ -142,14 +142,20 @@ async def plan_publish(*, session: AsyncSession, by: Who, workspace_id: int) -> 
 async def plan_retry(
     *, session: AsyncSession, by: Who, workspace_id: int, document_id: int
 ) -> tuple[int, ...]:
-    """The one document a Retry names, if it is this workspace's and still not published."""
+    """The one document a Retry names, if it is this workspace's and the books refused it
+    (or it is ready now). Nothing else: a document failed for another reason, such as bank
+    details a person refused, is never sent by a press."""
     require(by, Action.PUBLISH, workspace_id=workspace_id)
     document = await session.get(Document, document_id)
     if document is None or document.workspace_id != workspace_id:
         raise NotFound(kind="document", ident=document_id)
-    if document.state in (DocumentState.PUBLISHED, DocumentState.ARCHIVED):
-        return ()
-    return (document_id,)
+    refused = document.state == DocumentState.FAILED and (document.state_reason or "").startswith(
+        REFUSED_PREFIX
+    )
+    if refused:
+        return (document_id,)
+    ready = await ready_documents(session=session, workspace_id=workspace_id)
+    return (document_id,) if any(d.id == document_id for d in ready) else ()
 
 
 async def publish_and_report(

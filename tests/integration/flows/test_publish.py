@@ -197,7 +197,7 @@ async def test_a_retry_sends_the_document_it_names_at_once(books: Books, world: 
     # Pressed again, there is nothing left to send.
     twice = await _start(books, world, {"document": old})
     assert isinstance(twice.step, Abort)
-    assert twice.step.reason.key == "flows.publish.abort.already_done"
+    assert twice.step.reason.key == "flows.publish.abort.nothing_to_retry"
 
 
 async def test_nothing_ready_is_said_and_a_typed_answer_gets_the_buttons_again(
@@ -234,3 +234,23 @@ async def test_a_plain_member_may_not_publish(books: Books, world: World, db: Da
     async with db.read() as session:
         documents = (await session.exec(select(Document))).all()
     assert all(d.state != DocumentState.PUBLISHED for d in documents)
+
+
+async def test_a_retry_never_sends_a_document_refused_for_another_reason(
+    books: Books, world: World
+) -> None:
+    """A Retry names a document by id: one a person refused (new bank details) stays
+    refused, whatever id a press carries."""
+    await _bakery_with_a_ledger(books, world)
+    refused_iban = await add_document(books.acc, world, name="edf-iban.pdf")
+    async with books.acc.db.transaction() as session:
+        document = await session.get(Document, refused_iban)
+        assert document is not None
+        document.state, document.state_reason = DocumentState.FAILED, "iban_refused"
+        session.add(document)
+
+    shown = await _start(books, world, {"document": refused_iban})
+    assert isinstance(shown.step, Abort)
+    assert shown.step.reason.key == "flows.publish.abort.nothing_to_retry"
+    assert shown.later == ()
+    assert await _state(books.acc.db, refused_iban) == ("failed", "iban_refused")
