@@ -67,7 +67,9 @@ class Publish(Flow):
             if plan.blocked is not None:
                 return self.abort(plan.blocked)
             if not plan.ready and not plan.refused:
-                return self.done("nothing_ready", review=plan.review)
+                if plan.review:
+                    return self.done("nothing_ready_review", review=plan.review)
+                return self.done("nothing_ready")
             self.data = {"ready": list(plan.ready), "refused": list(plan.refused)}
             options = []
             if plan.ready:

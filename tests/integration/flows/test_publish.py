@@ -208,6 +208,16 @@ async def test_nothing_ready_is_said_and_a_typed_answer_gets_the_buttons_again(
     assert isinstance(nothing.step, Done)
     assert nothing.step.result.key == "flows.publish.nothing_ready"
 
+    # One waits for a review (no amount): said, with where to look.
+    await add_document(books.acc, world, name="edf-no-total.pdf", amount=None)
+    async with books.acc.db.transaction() as session:
+        for document in (await session.exec(select(Document))).all():
+            document.state, document.state_reason = DocumentState.NEEDS_REVIEW, "missing_total"
+            session.add(document)
+    waiting = await _start(books, world)
+    assert isinstance(waiting.step, Done)
+    assert waiting.step.result == Text("flows.publish.nothing_ready_review", {"review": 1})
+
     await add_document(books.acc, world)
     shown = await _start(books, world)
     async with books.acc.db.transaction() as session:
