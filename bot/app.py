@@ -44,6 +44,7 @@ from bot.routers import (
     inbox,
     integration,
     mail,
+    publish,
     review,
     rules,
     start,
@@ -63,6 +64,7 @@ COMMANDS = (
     "mail",
     "integration",
     "rules",
+    "publish",
     "digest",
     "workspace",
     "help",
@@ -102,8 +104,8 @@ def build_routers() -> list[Router]:
         codes.build_bare(),
     )
     members.include_routers(
-        integration.build(), rules.build(), review.build()
-    )  # link, rules, review
+        integration.build(), rules.build(), review.build(), publish.build()
+    )  # link, rules, review, publish
     members.include_router(digest.build())
     return [
         common.build(),

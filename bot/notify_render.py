@@ -25,6 +25,7 @@ from bot.callbacks import (
 )
 from bot.flow_render import needs_review, reconnect_button, review_outcome
 from bot.i18n import Texts
+from bot.outcomes import refused, report, unreadable
 from bot.prompts import code_prompt, render_verified
 
 #: Rows of these kinds for one chat, claimed together, are told in one message.
@@ -416,6 +417,10 @@ RENDERERS: dict[str, Renderer] = {
     "mailbox_error": _mailbox_error,
     "mailbox_reset": _mailbox_reset,
     "weekly_digest": _digest,
+    # What became of documents (core/services/outcome_notices.py).
+    "document_unreadable": lambda p, texts, facts: Outgoing(*unreadable(p, texts)),
+    "publication_refused": lambda p, texts, facts: Outgoing(*refused(p, texts)),
+    "publish_report": lambda p, texts, facts: Outgoing(*report(p, texts)),
 }
 
 

@@ -1,5 +1,8 @@
 """Files sent to the bot are fetched from Telegram before the update's transaction opens,
-so a long download never holds the database (on SQLite, its single writer)."""
+so a long download never holds the database (on SQLite, its single writer).
+`upload_refusal` says why one cannot go to the inbox, before anything is stored: too big
+to fetch, not fetched, or of a kind Courier does not read (core/sniff.py ACCEPTED, the
+same list as `courier inbox add` and mail)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message, TelegramObject
 
 from bot.context import Deps
+from bot.i18n import Texts
+from bot.outcomes import file_refused
 from core.services.conversations import memberships
+from core.sniff import is_document_type, sniff_content_type
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +83,16 @@ class FetchUploads(BaseMiddleware):
         assert content is not None
         data["upload"] = Upload(content=content.read(), filename=filename)
         return await handler(event, data)
+
+
+def upload_refusal(
+    upload: Upload | None, *, texts: Texts, max_bytes: int, address: str
+) -> str | None:
+    """Why this file cannot go to the inbox, in the person's words; None when it can."""
+    if upload is None or upload.refused == "unreachable":
+        return texts("common.internal_error")
+    if upload.refused == "too_big":
+        return texts("inbox.too_big", limit=max_bytes // (1024 * 1024), address=address)
+    if not is_document_type(sniff_content_type(upload.content, upload.filename)):
+        return file_refused(texts, upload.filename)
+    return None

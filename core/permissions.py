@@ -36,6 +36,8 @@ class Action(StrEnum):
     MANAGE_CONNECTIONS = "manage_connections"
     MANAGE_INTEGRATION = "manage_integration"
     MANAGE_RULES = "manage_rules"
+    #: Send ready documents (or refused ones again) to the accounting software.
+    PUBLISH = "publish"
     MANAGE_MAILBOXES = "manage_mailboxes"
     WEEKLY_DIGEST = "weekly_digest"
 
@@ -60,6 +62,7 @@ TABLE: Final[Mapping[Action, Grant]] = MappingProxyType(
         Action.MANAGE_CONNECTIONS: Grant(MANAGERS, own=EVERYONE),
         Action.MANAGE_INTEGRATION: Grant(MANAGERS),
         Action.MANAGE_RULES: Grant(MANAGERS),
+        Action.PUBLISH: Grant(MANAGERS),
         Action.MANAGE_MAILBOXES: Grant(MANAGERS),
         Action.WEEKLY_DIGEST: Grant(MANAGERS),
     }

@@ -12,8 +12,11 @@ import io
 import mmap
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, Literal, cast
+
+from core.errors import CourierError
 
 OCTET_STREAM: Final = "application/octet-stream"
 ZIP: Final = "application/zip"
@@ -97,25 +100,53 @@ _EXTENSIONS: Final = {
     OCTET_STREAM: "",
 }
 
-_DOCUMENT_TYPES: Final = frozenset(
-    {
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "image/webp",
-        "image/tiff",
-        "image/heic",
-        "image/heif",
-        XML,
-        "text/xml",
-        DOCX,
-        XLSX,
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument.spreadsheet",
-        "application/msword",
-        "application/vnd.ms-excel",
-    }
+
+@dataclass(frozen=True, slots=True)
+class AcceptedType:
+    """A kind of file Courier reads: its sniffed type, and its name as people know it."""
+
+    content_type: str
+    name: str
+
+
+#: The one list of files Courier takes in, from every road: the chat, `courier inbox add`,
+#: mail attachments and invoices behind links. It is exactly what the reader reads
+#: (core/extraction/sandbox.py `reader_for`; tests/unit/test_sniff.py holds them
+#: together): a file taken in that could never be read would wait in the inbox forever.
+#: Office files (.docx, .xlsx, .odt...), HEIC photos and plain text are refused up front.
+ACCEPTED: Final[tuple[AcceptedType, ...]] = (
+    AcceptedType("application/pdf", "PDF"),
+    AcceptedType(XML, "XML"),  # e-invoices: Factur-X, ZUGFeRD, UBL, CII
+    AcceptedType("image/jpeg", "JPEG"),
+    AcceptedType("image/png", "PNG"),
+    AcceptedType("image/tiff", "TIFF"),
+    AcceptedType("image/webp", "WebP"),
+    AcceptedType("image/gif", "GIF"),
 )
+
+# "text/xml" is how some mailers declare the same XML.
+_DOCUMENT_TYPES: Final = frozenset({a.content_type for a in ACCEPTED} | {"text/xml"})
+
+
+class FileNotAccepted(CourierError):
+    """A file of a type Courier does not read, refused before it is stored."""
+
+    key = "file_not_accepted"
+
+    def __init__(self, *, name: str, accepted: str) -> None:
+        super().__init__(name=name, accepted=accepted)
+
+
+def accepted_names() -> str:
+    """The accepted kinds, as a refusal lists them: "PDF, XML, JPEG, PNG, TIFF, WebP, GIF"."""
+    return ", ".join(a.name for a in ACCEPTED)
+
+
+def require_accepted(content_type: str, *, name: str) -> None:
+    """Raise FileNotAccepted unless a file of this (sniffed) type can be read."""
+    if not is_document_type(content_type):
+        raise FileNotAccepted(name=name, accepted=accepted_names())
+
 
 _HTML_MARKERS = ("<head", "<body", "<table", "<div", "<p>", "<br")
 _XML_START = re.compile(r"<(?:\?xml|[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?[\s/>])")
@@ -201,10 +232,9 @@ def extension_for(content_type: str) -> str:
 
 
 def is_document_type(content_type: str) -> bool:
-    """Say whether a file of this (sniffed) type can become a document in the inbox.
-
-    GIFs are left out: in mail they are logos and animations, not scanned invoices.
-    XML counts here; whether it is an e-invoice is `einvoice_syntax`'s question.
+    """Say whether a file of this (sniffed) type can become a document in the inbox: one
+    of `ACCEPTED`. XML counts here; whether it is an e-invoice is `einvoice_syntax`'s
+    question. A GIF in a mail may still be decoration: mail/parse/logos.py decides that.
     """
     return content_type.split(";")[0].strip().lower() in _DOCUMENT_TYPES
 

@@ -24,7 +24,7 @@ from core.services.workspaces import (
     inbox_address,
     list_workspaces,
 )
-from core.sniff import sniff_path
+from core.sniff import require_accepted, sniff_path
 from core.vault import fingerprint, generate_key
 from courier.output import emit_json, emit_rows
 from courier.runtime import ensure_catalog, open_runtime
@@ -198,6 +198,10 @@ async def inbox_add(args: argparse.Namespace, settings: Settings) -> int:
         async with rt.db.read() as session:  # a mistyped workspace stores nothing
             workspace = await get_workspace(session=session, slug=args.workspace)
         assert workspace.id is not None
+        # A type Courier does not read is refused before anything is stored, as the chat
+        # and mail refuse it (core/sniff.py ACCEPTED); sniffing maps only the file's head.
+        sniffed = await asyncio.to_thread(sniff_path, path, path.name)
+        require_accepted(sniffed, name=path.name)
         # Streamed into the store before the transaction opens, so a large copy never holds
         # the database; refused past the size mail may bring in, before it is read.
         with path.open("rb") as source:

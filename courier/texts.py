@@ -29,6 +29,9 @@ ERRORS: dict[str, str] = {
     ),
     "secret_key_invalid": "the secret key is unusable: {reason}",
     "storage_failed": "cannot store documents in {root}: {reason}",
+    "file_not_accepted": (
+        "{name} is not a kind of file Courier reads; it takes {accepted}; nothing was added"
+    ),
     "document_too_large": (
         "{name} is larger than {limit_mb} MB, the most Courier takes in "
         "(COURIER_MAIL_MAX_BYTES); nothing was added"

@@ -30,10 +30,12 @@ from bot.context import Actor, Deps, Replies
 from bot.flow_callbacks import SHOW, ReviewAction
 from bot.flow_render import review_button, state_label
 from bot.i18n import Texts
+from bot.outcomes import publish_button
 from bot.refusals import refusal
-from bot.uploads import Upload
+from bot.uploads import Upload, upload_refusal
 from core.errors import NotAllowed
 from core.models import Document, DocumentSource, DocumentState
+from core.permissions import Action
 from core.services.documents import (
     DocumentPage,
     InboxFilter,
@@ -44,8 +46,8 @@ from core.services.documents import (
     ingest_document,
     page_documents,
 )
+from core.services.publish_reports import link_problem
 from core.services.workspaces import inbox_address
-from core.sniff import is_document_type, sniff_content_type
 
 
 async def upload(
@@ -60,15 +62,9 @@ async def upload(
     assert actor.workspace is not None
     assert actor.workspace_id is not None
     address = inbox_address(actor.workspace, deps.settings.mail_domain)
-    if upload is None or upload.refused == "unreachable":
-        say(message.answer(texts("common.internal_error")))
-        return
-    if upload.refused == "too_big":
-        limit = deps.max_file_bytes // (1024 * 1024)
-        say(message.answer(texts("inbox.too_big", limit=limit, address=address)))
-        return
-    if not is_document_type(sniff_content_type(upload.content, upload.filename)):
-        say(message.answer(texts("inbox.unsupported", address=address)))
+    refused = upload_refusal(upload, texts=texts, max_bytes=deps.max_file_bytes, address=address)
+    if refused is not None or upload is None:
+        say(message.answer(refused or texts("common.internal_error")))
         return
     result = await ingest_document(
         session=session,
@@ -141,7 +137,7 @@ def _document_button(number: int, item: Listed, texts: Texts) -> InlineKeyboardB
 
 
 def render_page(
-    page: DocumentPage, workspace_name: str, texts: Texts
+    page: DocumentPage, workspace_name: str, texts: Texts, *, publishable: bool = False
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     workspace_line = texts("common.workspace_line", name=workspace_name)
     if page.total == 0 and page.shown == InboxFilter.ALL:
@@ -193,7 +189,18 @@ def render_page(
             if shown != page.shown
         )
     )
+    if publishable:
+        builder.row(publish_button(texts))  # what is ready goes when you ask: ask here
     return "\n".join(lines), builder.as_markup()
+
+
+async def _publishable(session: AsyncSession, actor: Actor) -> bool:
+    """Whether to offer Publish: the person may, and the accounting link works."""
+    return (
+        actor.workspace_id is not None
+        and actor.may(Action.PUBLISH)
+        and await link_problem(session=session, workspace_id=actor.workspace_id) is None
+    )
 
 
 async def _page(session: AsyncSession, actor: Actor, shown: InboxFilter, page: int) -> DocumentPage:
@@ -213,7 +220,8 @@ async def show(
 ) -> None:
     assert actor.workspace is not None
     page = await _page(session, actor, InboxFilter.ALL, 0)
-    text, markup = render_page(page, actor.workspace.name, texts)
+    publishable = await _publishable(session, actor)
+    text, markup = render_page(page, actor.workspace.name, texts, publishable=publishable)
     say(message.answer(text, reply_markup=markup))
 
 
@@ -236,7 +244,8 @@ async def turn(
         callback_answer.text = texts("common.expired")
         return
     page = await _page(session, actor, InboxFilter(callback_data.f), callback_data.p)
-    text, markup = render_page(page, actor.workspace.name, texts)
+    publishable = await _publishable(session, actor)
+    text, markup = render_page(page, actor.workspace.name, texts, publishable=publishable)
     say(query.message.edit_text(text, reply_markup=markup))
 
 

@@ -4,8 +4,10 @@ The list shows each supplier's account, tax rate and auto-publish, and why a fla
 cannot be applied. An edit (of a listed rule, or a new one for a typed or suggested
 supplier) picks the account from the integration's loaded accounts (typed part of a code
 or name), the tax rate from the loaded tax rates, and switches auto-publish; saving goes
-through core's `set_rule`, which lets the supplier's held documents go, and those whose
-rule auto-publishes are sent once the update has committed (bot/accounting.py).
+through core's `set_rule`, which lets the supplier's held documents go; the supplier's
+ready documents are then sent once the update has committed when the rule auto-publishes,
+and what that did is told (written, refused with the software's reason and Retry); a rule
+that publishes "when you ask" gets a Publish button instead.
 """
 
 from __future__ import annotations
@@ -27,15 +29,17 @@ from bot.accounting import after_commit, open_accounting
 from bot.callbacks import Cancel, new_nonce
 from bot.context import Actor, Deps, Replies
 from bot.i18n import Texts
+from bot.outcomes import publish_button
 from bot.refusals import refusal
 from bot.rule_callbacks import RuleAction
 from core.catalog.index import fold
 from core.errors import CourierError, NotAllowed
-from core.models import Document, DocumentState, ListEntry, ListKind, Rule
+from core.models import Document, ListEntry, ListKind, Rule
 from core.permissions import Action
 from core.services.integrations import current_integration
-from core.services.publishing import on_document_ready
-from core.services.rules import delete_rule, held_by_rule, list_rules, save_rule
+from core.services.publish_reports import publish_and_report
+from core.services.publishing import ready_documents
+from core.services.rules import delete_rule, list_rules, save_rule
 
 log = logging.getLogger(__name__)
 #: Rules per page of the list, and matches or suggestions offered as buttons.
@@ -121,6 +125,9 @@ async def _listing(
         builder.button(text=texts("rules.next"), callback_data=RuleAction(do="page", id=page + 1))
         turns += 1
     builder.button(text=texts("rules.add"), callback_data=RuleAction(do="new"))
+    if any(not rule.auto_publish for rule in rules):
+        # Their documents go "when you ask": the way to ask.
+        builder.add(publish_button(texts))
     builder.adjust(*sizes, *([turns] if turns else []), 1)
     return text, builder.as_markup()
 
@@ -505,18 +512,6 @@ async def act(
     if not data.get("account"):
         callback_answer.text = texts("rules.account_first")
         return
-    held = [
-        d
-        for d in (
-            await session.exec(
-                select(Document).where(
-                    Document.workspace_id == workspace_id,
-                    col(Document.state).in_((DocumentState.NEEDS_REVIEW, DocumentState.BLOCKED)),
-                )
-            )
-        ).all()
-        if held_by_rule(d)
-    ]
     assert actor.member is not None
     try:
         rule = await save_rule(
@@ -534,30 +529,39 @@ async def act(
     except CourierError as err:
         say(message.answer(texts.error(err)))
         return
-    # set_rule let the supplier's documents held for want of a rule back in the inbox.
-    released = [d.id for d in held if d.id is not None and d.state == DocumentState.INBOX]
     await state.clear()
-    say(message.edit_text(texts("rules.saved", supplier=rule.party_name)))
-    if not released:
+    # set_rule let the supplier's documents held for want of a rule back in the inbox:
+    # with those already waiting there, they are what this rule now sends.
+    ready = await ready_documents(
+        session=session, workspace_id=workspace_id, party_key=rule.party_key
+    )
+    saved = texts("rules.saved", supplier=rule.party_name)
+    if not ready:
+        say(message.edit_text(saved))
         return
-    chat_id = message.chat.id
+    if not rule.auto_publish:
+        # "Published when you ask": the button to ask, with how many wait.
+        waiting = texts("outcomes.rule_ready", supplier=rule.party_name, count=len(ready))
+        markup = InlineKeyboardMarkup(inline_keyboard=[[publish_button(texts)]])
+        say(message.edit_text(f"{saved}\n{waiting}", reply_markup=markup))
+        return
+    say(message.edit_text(saved))
+    ids = [d.id for d in ready if d.id is not None]
+    member_id, supplier = actor.member.id, rule.party_name
 
     async def send() -> None:
-        sent = 0
+        # What auto-publish did is told, bill by bill (core/services/publish_reports.py).
         async with open_accounting(deps) as acc:
-            for document_id in released:
-                outcome = await on_document_ready(acc, document_id=document_id)
-                sent += outcome is not None and outcome.state == "published"
-        await bot.send_message(
-            chat_id,
-            texts(
-                "rules.released",
-                count=len(released),
-                published=texts("rules.released_published", count=sent),
-            ),
-        )
+            await publish_and_report(
+                acc,
+                workspace_id=workspace_id,
+                document_ids=ids,
+                recipient_member_id=member_id,
+                occasion="rule",
+                supplier=supplier,
+            )
 
-    say.then(after_commit(bot=bot, chat_id=chat_id, texts=texts, work=send))
+    say.then(after_commit(bot=bot, chat_id=message.chat.id, texts=texts, work=send))
 
 
 def build() -> Router:

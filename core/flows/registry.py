@@ -12,8 +12,9 @@ from core.flows.flow import Flow
 from core.flows.integration import IntegrationFlow
 from core.flows.joining import Joining
 from core.flows.mailbox import MailboxFlow
-from core.flows.review import Review
+from core.flows.publish import Publish
 from core.flows.reconnect import ReconnectFlow
+from core.flows.review import Review
 
 
 def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
@@ -31,4 +32,5 @@ FLOWS: Mapping[str, type[Flow]] = _flows(
     CredentialsFlow,
     ReconnectFlow,
     CodeFlow,
+    Publish,
 )

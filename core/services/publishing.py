@@ -60,6 +60,7 @@ from core.services.integrations import (
     current_integration,
     refresh_expiry_alert,
 )
+from core.services.outcome_notices import Refusal, announce_refusal
 from core.services.rules import held_by_rule, usable_rule
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,10 @@ CLAIM = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 DEFAULT_CURRENCY = "EUR"
+#: A document the software refused is `failed` with this prefix and Courier's reason
+#: (`publication_rejected`, `publication_duplicate`); the software's words are on its
+#: Publication (`detail`).
+REFUSED_PREFIX = "publication_"
 #: Review reasons a publish gives; answering them is all the document waits for.
 REVIEW_REASONS = frozenset({"missing_total", "missing_supplier", "missing_date"})
 
@@ -92,10 +97,18 @@ class _Claim:
 
 
 async def publish_document(
-    acc: Accounting, *, workspace_id: int, document_id: int, force: bool = True
+    acc: Accounting,
+    *,
+    workspace_id: int,
+    document_id: int,
+    force: bool = True,
+    announce: bool = True,
 ) -> PublishOutcome:
     """Publish one document. Sweeps pass `force=False` so a publication waiting out a 429
-    or an outage keeps its back-off; a person asking for this document gets a try now."""
+    or an outage keeps its back-off; a person asking for this document gets a try now.
+    A bill the software refuses is told to the owners and admins, with its reason, in the
+    transaction that records it; a caller that tells the outcome itself (a publish asked
+    for in the chat, core/services/publish_reports.py) passes `announce=False`."""
     async with acc.db.transaction() as session:
         prepared = await _claim(acc, session, workspace_id, document_id, force)
     if isinstance(prepared, PublishOutcome):
@@ -119,7 +132,9 @@ async def publish_document(
         )
     except Rejected as err:
         reason = "duplicate" if err.duplicate else "rejected"
-        return await _settle(acc, prepared, PS.FAILED, reason=reason, detail=err.reason)
+        return await _settle(
+            acc, prepared, PS.FAILED, reason=reason, detail=err.reason, announce=announce
+        )
     return await _settle(acc, prepared, PS.PUBLISHED, published=published)
 
 
@@ -239,6 +254,7 @@ async def _settle(
     detail: str | None = None,
     retry_in: timedelta | None = None,
     published: Published | None = None,
+    announce: bool = False,
 ) -> PublishOutcome:
     now = utcnow()
     async with acc.db.transaction() as session:
@@ -261,10 +277,22 @@ async def _settle(
         elif state == PS.BLOCKED:
             _move(document, DocumentState.BLOCKED, reason)
         elif state == PS.FAILED:
-            _move(document, DocumentState.FAILED, f"publication_{reason}")
+            _move(document, DocumentState.FAILED, f"{REFUSED_PREFIX}{reason}")
         session.add(publication)
         session.add(document)
         await session.flush()
+        if state == PS.FAILED and announce:
+            assert document.id is not None
+            refusal = Refusal(
+                document.id,
+                document.filename,
+                document.supplier_name or "",
+                reason or "",
+                publication.detail or "",
+            )
+            await announce_refusal(
+                session=session, document=document, refusal=refusal, attempt=publication.attempts
+            )
         if state == PS.BLOCKED and reason == EXPIRED_REASON:
             integration = await session.get(Integration, claim.integration_id)
             assert integration is not None
@@ -458,38 +486,14 @@ def _bill(document: Document, rule: Rule, key: str, contact: str | None, content
 
 
 async def publish_ready(acc: Accounting, *, workspace_id: int) -> list[PublishOutcome]:
-    """Every document ready to go, oldest first: in the inbox and read (or given its amount
-    and supplier by hand), those held by a rule that has been fixed since, and those held
-    for want of an account that their supplier's rule now gives."""
+    """Every document ready to go (`ready_documents`), oldest first."""
     async with acc.db.read() as session:
         if await current_integration(session=session, workspace_id=workspace_id) is None:
             raise NoIntegration()
-        documents = (
-            await session.exec(
-                select(Document)
-                .where(
-                    Document.workspace_id == workspace_id,
-                    col(Document.state).in_(
-                        (DocumentState.INBOX, DocumentState.BLOCKED, DocumentState.NEEDS_REVIEW)
-                    ),
-                )
-                .order_by(col(Document.received_at), col(Document.id))
-            )
-        ).all()
         ids = [
             d.id
-            for d in documents
+            for d in await ready_documents(session=session, workspace_id=workspace_id)
             if d.id is not None
-            and (
-                (d.state == DocumentState.INBOX and _is_ready(d))
-                or (d.state == DocumentState.BLOCKED and (d.state_reason or "").startswith("rule_"))
-                # Held for want of an account that a rule has given since.
-                or (
-                    d.state == DocumentState.NEEDS_REVIEW
-                    and held_by_rule(d)
-                    and await usable_rule(session, d) is not None
-                )
-            )
         ]
     return [
         await publish_document(acc, workspace_id=workspace_id, document_id=i, force=False)
@@ -497,8 +501,44 @@ async def publish_ready(acc: Accounting, *, workspace_id: int) -> list[PublishOu
     ]
 
 
+async def ready_documents(
+    *, session: AsyncSession, workspace_id: int, party_key: str | None = None
+) -> list[Document]:
+    """The documents a publish would send now, oldest first: in the inbox and read (or
+    given their amount and supplier by hand), and those held for want of a usable rule
+    (no account, or a flagged rule) that their supplier's rule now gives. With
+    `party_key` (a folded supplier name), that supplier's only."""
+    documents = (
+        await session.exec(
+            select(Document)
+            .where(
+                Document.workspace_id == workspace_id,
+                col(Document.state).in_(
+                    (DocumentState.INBOX, DocumentState.BLOCKED, DocumentState.NEEDS_REVIEW)
+                ),
+            )
+            .order_by(col(Document.received_at), col(Document.id))
+        )
+    ).all()
+    ready: list[Document] = []
+    for document in documents:
+        if document.state == DocumentState.INBOX:
+            if not _is_ready(document):
+                continue
+        elif not held_by_rule(document) or await usable_rule(session, document) is None:
+            continue
+        if party_key is not None:
+            rule = await _rule_for(session, document) if document.supplier_name else None
+            if rule is None or rule.party_key != party_key:
+                continue
+        ready.append(document)
+    return ready
+
+
 def _is_ready(document: Document) -> bool:
-    read = READ_MARKER in (document.fields or {})
+    """Read (a reading that failed does not count), or given its amount and supplier."""
+    marker = (document.fields or {}).get(READ_MARKER)
+    read = isinstance(marker, dict) and "error" not in marker
     return read or (document.total_amount is not None and bool(document.supplier_name))
 
 

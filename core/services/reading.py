@@ -3,7 +3,8 @@
 A document is waiting while it is in the inbox and its `fields` have no "_read" key; every
 attempt, good or bad, writes that key, so each file is read once. Success stores
 `{"_read": {"at": ..., "warnings": [...]}}` next to the engine's fields; a failure stores
-`{"_read": {"error": reason}}` and leaves the document in the inbox for a person.
+`{"_read": {"error": reason}}`, moves the document to `failed` with the reason as its
+state reason, and tells the person who sent it (`mark_unreadable`).
 
 Reading happens in the sandbox process with no transaction open, since it can take
 seconds and a database lock held that long would stall every other writer. Two processes
@@ -37,6 +38,7 @@ from core.models import Document, DocumentSource, DocumentState, Supplier
 from core.models.base import utcnow
 from core.models.document import READ_MARKER
 from core.services.documents import move_document
+from core.services.outcome_notices import announce_unreadable
 from core.services.provenance import trusted_for
 from core.services.review_notices import announce_review
 from core.services.supplier_profiles import (
@@ -59,6 +61,7 @@ TRUSTED_CONFIDENCE = 0.8
 # The columns' widths (core/models/document.py): PostgreSQL refuses longer values.
 _SUPPLIER_NAME_MAX = 160
 _CURRENCY_LEN = 3
+_REASON_MAX = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +85,12 @@ async def read_waiting_documents(
     """Read up to `limit` waiting documents, a turn per workspace, oldest first within each;
     return how many were read.
 
-    A file the engine cannot read counts as not read, gets its error marker and never
-    stops the others. `read_timeout` bounds each file's read, in seconds, and `memory_mb`
-    the reading process's address space. A document held for review is announced to its
-    people in the transaction that files it; `on_filed(document_id)` runs after that
-    transaction commits (the auto-publish hook), and its failure stops nothing.
+    A file the engine cannot read counts as not read, is marked unreadable (failed, with
+    its reason, and its sender told) and never stops the others. `read_timeout` bounds
+    each file's read, in seconds, and `memory_mb` the reading process's address space. A
+    document held for review is announced to its people in the transaction that files
+    it; `on_filed(document_id)` runs after that transaction commits (the auto-publish
+    hook), and its failure stops nothing.
     """
     async with db.read() as session:
         # As text, `fields["_read"]` is SQL NULL exactly when the key is absent, on SQLite
@@ -142,7 +146,9 @@ async def read_waiting_documents(
             if document is None or READ_MARKER in (document.fields or {}):
                 continue  # deleted meanwhile, or read by another process
             if data is None:
-                document.fields = {**(document.fields or {}), READ_MARKER: {"error": error}}
+                await mark_unreadable(
+                    session=session, document=document, reason=error or "unreadable"
+                )
             else:
                 if catalog is None:
                     catalog = await load_catalog_names(session=session)
@@ -156,6 +162,18 @@ async def read_waiting_documents(
             except Exception:
                 log.exception("document %s: the hook after reading failed", item.id)
     return read
+
+
+async def mark_unreadable(*, session: AsyncSession, document: Document, reason: str) -> None:
+    """A document the reader gave up on: it keeps the reason (never read again by itself),
+    leaves the inbox as `failed` with that reason, so no list calls it "in the inbox", and
+    its sender is told why, in words, with what to do (core/services/outcome_notices.py).
+    One held for review stays held for its first reason; its sender is told all the same."""
+    document.fields = {**(document.fields or {}), READ_MARKER: {"error": reason}}
+    if document.state == DocumentState.INBOX:
+        move_document(document, DocumentState.FAILED, reason=reason[:_REASON_MAX])
+    session.add(document)
+    await announce_unreadable(session=session, document=document, reason=reason)
 
 
 async def file_reading(

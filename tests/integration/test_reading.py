@@ -99,8 +99,10 @@ async def test_the_inbox_is_read_once_and_each_document_filed(
     assert document.fields["invoice_number"]["value"] == BAKERY.number
 
     for broken in (empty, truncated):
+        # Not left "in the inbox" with an empty reason (issue #14, finding 3): failed, with
+        # the reader's reason, and never read again by itself.
         document = await _get(db, broken)
-        assert document.state == DocumentState.INBOX
+        assert (document.state, document.state_reason) == (DocumentState.FAILED, "unreadable_pdf")
         assert document.fields == {"_read": {"error": "unreadable_pdf"}}
 
     assert await read_waiting_documents(db=db, store=store) == 0

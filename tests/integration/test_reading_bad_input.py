@@ -8,11 +8,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from sqlmodel import select
 
 from core.db import Database
 from core.extraction.sandbox import shutdown_sandbox
-from core.models import Document, DocumentSource, DocumentState
+from core.models import Document, DocumentSource, DocumentState, Notification
 from core.services.documents import IncomingDocument, ingest_document
+from core.services.outcome_notices import UNREADABLE
 from core.services.reading import read_waiting_documents
 from core.storage import LocalDocumentStore
 from tests.integration.conftest import World
@@ -83,10 +85,16 @@ async def test_bad_files_get_their_reasons_and_the_good_one_is_still_read(
         if document is not None and name in files
     }
     assert reasons == {name: reason for name, (_, reason) in files.items()}
-    for name in files:
+    for name, (_, reason) in files.items():
         document = documents[name]
         assert document is not None
-        assert document.state == DocumentState.INBOX  # kept, with its reason, for a person
+        # Kept, failed with its reason (issue #14, finding 3), and its sender told.
+        assert (document.state, document.state_reason) == (DocumentState.FAILED, reason)
+    async with db.read() as session:
+        told = (
+            await session.exec(select(Notification).where(Notification.kind == UNREADABLE))
+        ).all()
+    assert sorted(n.payload["reason"] for n in told) == sorted(r for _, r in files.values())
 
     long = documents["5000-pages.pdf"]
     assert long is not None

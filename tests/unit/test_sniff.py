@@ -8,12 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from core.extraction.sandbox import reader_for
 from core.sniff import (
+    ACCEPTED,
     DOCX,
     XLSX,
+    FileNotAccepted,
+    accepted_names,
     einvoice_syntax,
     extension_for,
     is_document_type,
+    require_accepted,
     sniff_content_type,
     sniff_path,
     zip_entry_count,
@@ -147,13 +152,31 @@ def test_einvoice_syntax_refuses_doctypes_without_expanding_them() -> None:
     assert einvoice_syntax(billion_laughs) is None
 
 
-def test_document_types() -> None:
-    for content_type in ("application/pdf", "image/jpeg", "image/png", "image/heic", DOCX):
+def test_document_types_are_the_ones_courier_reads() -> None:
+    for content_type in ("application/pdf", "image/jpeg", "image/png", "image/gif"):
         assert is_document_type(content_type)
     assert is_document_type("application/xml")
     assert is_document_type("Application/PDF; name=x.pdf")
-    for content_type in ("image/gif", "text/html", "application/zip", "application/ms-tnef"):
+    # Taken in once, never read (issue #14, finding 17): refused up front everywhere now.
+    for content_type in (DOCX, XLSX, "image/heic", "text/plain", "application/msword"):
         assert not is_document_type(content_type)
+    for content_type in ("text/html", "application/zip", "application/ms-tnef"):
+        assert not is_document_type(content_type)
+
+
+def test_every_accepted_type_has_a_reader() -> None:
+    """The list the chat, the CLI and mail accept is the reader's: no file is taken in
+    that the reader would answer `unsupported_type`."""
+    for accepted in ACCEPTED:
+        assert reader_for(accepted.content_type) is not None
+
+
+def test_a_refusal_names_what_is_accepted() -> None:
+    assert accepted_names() == "PDF, XML, JPEG, PNG, TIFF, WebP, GIF"
+    with pytest.raises(FileNotAccepted) as refused:
+        require_accepted(sniff_content_type(b"just a note", "notes.txt"), name="notes.txt")
+    assert refused.value.params == {"name": "notes.txt", "accepted": accepted_names()}
+    require_accepted(sniff_content_type(b"%PDF-1.7\n", "f.pdf"), name="f.pdf")
 
 
 def test_extension_for() -> None:

@@ -1,7 +1,9 @@
 """`/rules` in the chat: the bakery's admin gives Moulin Bio an account and a tax rate from
 the ledger's lists and switches auto-publish on, and the invoice held for want of a rule
-goes to the ledger; a rule whose account left the ledger says why it is not applied; an
-edit can be cancelled halfway; a plain member is refused; a press forged from another
+goes to the ledger, and the chat says so; saving an auto-publish rule tells what it wrote
+and what the books refused, with Retry; a rule that publishes when asked offers the
+Publish button; a rule whose account left the ledger says why it is not applied; an edit
+can be cancelled halfway; a plain member is refused; a press forged from another
 workspace does nothing."""
 
 from __future__ import annotations
@@ -14,19 +16,35 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from bot.i18n import Texts
 from bot.rule_callbacks import RuleAction
 from core.accounting.registry import ProviderRegistry
 from core.config import Settings
-from core.models import Document, DocumentSource, DocumentState, ListEntry, ListKind, Role, Rule
+from core.models import (
+    Document,
+    DocumentSource,
+    DocumentState,
+    ListEntry,
+    ListKind,
+    Notification,
+    Publication,
+    Role,
+    Rule,
+)
 from core.services.accounting import Accounting
 from core.services.authorisations import connect, refresh_lists
 from core.services.documents import IncomingDocument, ingest_document
 from core.services.integrations import current_integration
 from core.services.publishing import publish_document
 from core.services.rules import set_rule
+from courier.sandbox.chat import BotMessage, TelegramUser
 from tests.integration.accounting.conftest import LEDGER
 from tests.integration.bot.conftest import Harness
+from tests.integration.bot.test_bot_uploads import notifier
 from tests.integration.bot.test_integration import toast
+
+__all__ = ["notifier"]  # the fixture, delivering the outbox beside the bot
+EN = Texts("en")
 
 
 @pytest.fixture
@@ -79,7 +97,7 @@ async def _rules(harness: Harness) -> list[Rule]:
 
 
 async def test_an_admin_gives_a_supplier_its_account_and_the_held_invoice_goes_out(
-    harness: Harness, books: tuple[Accounting, Path]
+    harness: Harness, books: tuple[Accounting, Path], notifier: None
 ) -> None:
     acc, ledger = books
     bakery, code = await harness.workspace("Boulangerie")
@@ -132,8 +150,11 @@ async def test_an_admin_gives_a_supplier_its_account_and_the_held_invoice_goes_o
     assert "published automatically" in draft.text
     await luc.press("Save", message=draft)
     assert "Rule saved for Moulin Bio." in (await luc.wait_for_edit()).text
+    # What auto-publish did is told (issue #14, finding 6).
     released = await luc.wait_for_reply()
-    assert "1 held document released: 1 published" in released.text
+    assert released.text == "\n".join(
+        [EN("outcomes.report_rule", supplier="Moulin Bio"), EN("outcomes.report_written", count=1)]
+    )
     async with harness.db.read() as session:
         document = await session.get(Document, held)
         assert document is not None
@@ -188,7 +209,8 @@ async def test_a_rule_whose_account_left_the_ledger_says_why_and_can_be_deleted(
     orange = lines.index(next(line for line in lines if line.startswith("• Orange")))
     assert "its account was deleted in the accounting software" in lines[orange + 1]
     assert not any("⚠" in line for line in lines[1:orange])  # EDF's rule is fine
-    assert listing.labels == ["Edit EDF", "Edit Orange", "Add a rule"]
+    # Neither rule auto-publishes: their invoices go when asked, with this button.
+    assert listing.labels == ["Edit EDF", "Edit Orange", "Add a rule", "Publish"]
 
     await marie.press("Edit Orange", message=listing)
     draft = await marie.wait_for_reply()
@@ -348,10 +370,154 @@ async def test_many_rules_are_paged_and_the_integration_view_leads_to_them(
     await marie.say("/rules")
     first = await marie.wait_for_reply()
     assert first.text.splitlines()[0] == "Supplier rules (7): (page 1 of 2)"
-    assert first.labels == [*(f"Edit {s}" for s in suppliers[:5]), "Next ▶", "Add a rule"]
+    assert first.labels == [
+        *(f"Edit {s}" for s in suppliers[:5]),
+        "Next ▶",
+        "Add a rule",
+        "Publish",
+    ]
     await marie.press("Next ▶", message=first)
     second = await marie.wait_for_edit()
     assert second.text.splitlines()[0] == "Supplier rules (7): (page 2 of 2)"
     assert "• Google: account Supplies (Expenses:Supplies)" in second.text
     assert "Amazon" not in second.text
-    assert second.labels == ["Edit Free", "Edit Google", "◀ Previous", "Add a rule"]
+    assert second.labels == ["Edit Free", "Edit Google", "◀ Previous", "Add a rule", "Publish"]
+
+
+async def _ready_invoices(
+    acc: Accounting, workspace_id: int, supplier: str, days: list[date]
+) -> list[int]:
+    """Invoices in the inbox, ready (amount, supplier, date known), that no publish held."""
+    ids: list[int] = []
+    async with acc.db.transaction() as session:
+        for day in days:
+            added = await ingest_document(
+                session=session,
+                store=acc.store,
+                incoming=IncomingDocument(
+                    workspace_id=workspace_id,
+                    source=DocumentSource.UPLOAD,
+                    content=f"%PDF-1.4\n% {supplier} {day}\n%%EOF\n".encode(),
+                    filename=f"{fold_name(supplier)}-{day:%Y-%m}.pdf",
+                    supplier_name=supplier,
+                    issue_date=day,
+                    total_amount=Decimal("60.00"),
+                    currency="EUR",
+                ),
+            )
+            assert added.document.id is not None
+            ids.append(added.document.id)
+    return ids
+
+
+def fold_name(supplier: str) -> str:
+    return supplier.lower().replace(" ", "-")
+
+
+async def _give_account(person: TelegramUser, supplier: str) -> BotMessage:
+    """/rules → Add a rule → the suggested supplier → the Supplies account: the draft."""
+    await person.say("/rules")
+    await person.press("Add a rule", message=await person.wait_for_reply())
+    await person.press(supplier, message=await person.wait_for_reply())
+    draft = await person.wait_for_reply()
+    await person.press("Choose the account", message=draft)
+    await person.wait_for_reply()
+    await person.say("suppl")
+    matches = await person.wait_for_reply()
+    await person.press("Supplies (Expenses:Supplies)", message=matches)
+    return await person.wait_for_reply()
+
+
+async def _states(harness: Harness, ids: list[int]) -> list[tuple[str, str | None]]:
+    async with harness.db.read() as session:
+        found = [await session.get(Document, i) for i in ids]
+    return [(str(d.state), d.state_reason) for d in found if d is not None]
+
+
+async def test_saving_an_auto_publish_rule_tells_what_it_wrote_and_what_the_books_refused(
+    harness: Harness, books: tuple[Accounting, Path], notifier: None
+) -> None:
+    """Issue #14, finding 6: a rule saved with auto-publish wrote 11 bills and failed on 1
+    without a word. Now the report says both, with the software's reason and Retry."""
+    acc, ledger = books
+    bakery, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    assert bakery.id is not None
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    written = await _ready_invoices(
+        acc, bakery.id, "Moulin Bio", [date(2026, 9, 3), date(2026, 10, 3), date(2026, 11, 3)]
+    )
+    # Dated before the ledger opened its accounts: Beancount refuses this bill.
+    [refused] = await _ready_invoices(acc, bakery.id, "Moulin Bio", [date(2025, 12, 3)])
+
+    draft = await _give_account(marie, "Moulin Bio")
+    await marie.press("Publish automatically", message=draft)
+    draft = await marie.wait_for_edit()
+    await marie.press("Save", message=draft)
+    assert (await marie.wait_for_edit()).text == EN("rules.saved", supplier="Moulin Bio")
+
+    report = await marie.wait_for_reply()
+    assert await _states(harness, written) == [("published", None)] * 3
+    assert await _states(harness, [refused]) == [("failed", "publication_rejected")]
+    async with harness.db.read() as session:
+        publication = (
+            await session.exec(select(Publication).where(Publication.document_id == refused))
+        ).one()
+        kinds = (await session.exec(select(Notification.kind))).all()
+    assert "inactive account" in (publication.detail or "").lower()
+    assert report.text == "\n".join(
+        [
+            EN("outcomes.report_rule", supplier="Moulin Bio"),
+            EN("outcomes.report_written", count=3),
+            EN("outcomes.report_refused", count=1),
+            EN(
+                "outcomes.report_refused_line",
+                filename="moulin-bio-2025-12.pdf",
+                detail=publication.detail,
+            ),
+        ]
+    )
+    assert report.labels == [EN("outcomes.retry")]
+    assert "publication_refused" not in kinds  # told once, in the report
+
+    # The ledger is fixed; Retry sends the refused bill again, and says how it went.
+    ledger.write_text(LEDGER.replace("2026-01-01 open", "2025-01-01 open"), encoding="utf-8")
+    await marie.press(EN("outcomes.retry"), message=report)
+    assert (await marie.wait_for_reply()).text == EN("flows.publish.retrying", count=1)
+    assert (await marie.wait_for_reply()).text == EN("outcomes.report_written", count=1)
+    assert await _states(harness, [refused]) == [("published", None)]
+
+
+async def test_a_rule_that_publishes_when_asked_offers_the_publish_button(
+    harness: Harness, books: tuple[Accounting, Path], notifier: None
+) -> None:
+    acc, ledger = books
+    bakery, code = await harness.workspace("Boulangerie")
+    marie = await harness.member("Marie", code)
+    assert bakery.id is not None
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    ids = await _ready_invoices(acc, bakery.id, "Moulin Bio", [date(2026, 10, 3)])
+
+    draft = await _give_account(marie, "Moulin Bio")
+    await marie.press("Save", message=draft)
+    saved = await marie.wait_for_edit()
+    assert saved.text == "\n".join(
+        [
+            EN("rules.saved", supplier="Moulin Bio"),
+            EN("outcomes.rule_ready", supplier="Moulin Bio", count=1),
+        ]
+    )
+    assert saved.labels == [EN("outcomes.publish_button")]
+    assert await _states(harness, ids) == [("inbox", None)]  # nothing went unasked
+
+    await marie.press(EN("outcomes.publish_button"), message=saved)
+    ready = await marie.wait_for_reply()
+    assert ready.text == EN("flows.publish.ready", count=1, suppliers="Moulin Bio")
+    await marie.press(EN("flows.publish.option.publish", count=1), message=ready)
+    assert (await marie.wait_for_reply()).text == EN("flows.publish.sending", count=1)
+    assert (await marie.wait_for_reply()).text == EN("outcomes.report_written", count=1)
+    assert await _states(harness, ids) == [("published", None)]
