@@ -179,15 +179,8 @@ class Flow:
     ) -> Progress:
         return Progress(self.name, step_id, self.text(step_id, **params), options)
 
-    def done(
-        self,
-        result: str,
-        *,
-        options: tuple[Option, ...] = (),
-        note: Text | None = None,
-        **params: object,
-    ) -> Done:
-        return Done(self.name, self.text(result, **params), options, note)
+    def done(self, result: str, *, note: Text | None = None, **params: object) -> Done:
+        return Done(self.name, self.text(result, **params), note)
 
     def abort(self, reason: str | Text, **params: object) -> Abort:
         text = reason if isinstance(reason, Text) else self.text(f"abort.{reason}", **params)

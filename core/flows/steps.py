@@ -89,10 +89,11 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Done:
+    """The end: no button, since no step is left to answer one. What to do next (Retry,
+    Review) comes as a notice with its own buttons, or as another command."""
+
     flow: str
     result: Text
-    #: Buttons that start something else (Retry, Review...): ids for the interface.
-    options: tuple[Option, ...] = ()
     note: Text | None = None
 
 
