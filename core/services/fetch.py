@@ -141,6 +141,10 @@ class RunResult:
     quiet: Quiet | None = None
 
 
+#: A run's error when its code was given up for a new one: no alert, a new run follows.
+SUPERSEDED = "code_superseded"
+
+
 class _Stop(Exception):
     """A run that ends early on purpose (no one to answer a code), with its state."""
 
@@ -425,6 +429,10 @@ class ConnectionRunner:
         while True:
             code = await _wait_for_code(self.db, self.vault, challenge.id, self.policy)
             if code is None:
+                if await self._challenge_state(challenge.id) == ChallengeState.CANCELLED:
+                    # Given up for a new code ("Send a new code"): the next run logs in
+                    # again at once, so there is nothing to tell the owner.
+                    raise _Stop(S.NEEDS_USER, SUPERSEDED)
                 await self._close_challenge(challenge.id, ChallengeState.EXPIRED)
                 raise _Stop(S.NEEDS_USER, "code_timeout")
             try:
@@ -526,6 +534,11 @@ class ConnectionRunner:
             await asyncio.sleep(self.policy.approval_poll)
         await self._close_challenge(challenge_id, ChallengeState.EXPIRED)
         raise _Stop(S.NEEDS_USER, "approval_timeout")
+
+    async def _challenge_state(self, challenge_id: int) -> ChallengeState | None:
+        async with self.db.read() as session:
+            challenge = await session.get(Challenge, challenge_id)
+            return challenge.state if challenge is not None else None
 
     async def _close_challenge(self, challenge_id: int, state: ChallengeState) -> None:
         async with self.db.transaction() as session:

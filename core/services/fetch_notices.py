@@ -112,7 +112,7 @@ async def tell_outcome(
 
     if result.new:
         await tell("documents_fetched", {**payload, "document_ids": list(result.new_document_ids)})
-    if result.state in NEEDS_OWNER:
+    if result.state in NEEDS_OWNER and result.error != "code_superseded":
         # One message per episode: the state changed at this moment, once.
         began = connection.state_changed_at.isoformat()
         await tell(

@@ -197,6 +197,8 @@ async def test_after_a_wrong_code_a_new_one_can_be_asked_for(harness: Harness) -
     await harness.verifier.drain()
     verified = [n for n in await outbox(harness) if n.kind == "connection_verified"]
     assert [n.payload["state"] for n in verified] == ["active"]  # the given-up run: untold
+    # Nor is the owner alarmed that the connection "needs" them: a new code was on its way.
+    assert "connection_needs_user" not in [n.kind for n in await outbox(harness)]
 
 
 async def _open_challenge(harness: Harness) -> Challenge | None:
