@@ -102,6 +102,9 @@ def render(shown: Shown, texts: Texts) -> tuple[str, InlineKeyboardMarkup | None
         lines.append(word(texts, step.reason))
     else:
         lines.append(word(texts, step.prompt))
+    details: tuple[Text, ...] = getattr(step, "details", ())
+    if details:  # a listing: one line each, under what it lists
+        lines[-1] += "\n" + "\n".join(word(texts, line) for line in details)
     options: tuple[Option, ...] = getattr(step, "options", ())
     columns = step.columns if isinstance(step, Choice) else 1
     if not options:

@@ -142,6 +142,7 @@ class Flow:
         options: tuple[Option, ...] = (),
         error: str | Text | None = None,
         note: Text | None = None,
+        details: tuple[Text, ...] = (),
         **params: object,
     ) -> Form:
         return Form(
@@ -152,6 +153,7 @@ class Flow:
             options,
             self.error(error) if isinstance(error, str) else error,
             note,
+            details,
         )
 
     def choice(
@@ -162,6 +164,7 @@ class Flow:
         error: str | Text | None = None,
         note: Text | None = None,
         columns: int = 1,
+        details: tuple[Text, ...] = (),
         **params: object,
     ) -> Choice:
         return Choice(
@@ -172,6 +175,7 @@ class Flow:
             self.error(error) if isinstance(error, str) else error,
             note,
             columns,
+            details,
         )
 
     def progress(
@@ -179,8 +183,15 @@ class Flow:
     ) -> Progress:
         return Progress(self.name, step_id, self.text(step_id, **params), options)
 
-    def done(self, result: str, *, note: Text | None = None, **params: object) -> Done:
-        return Done(self.name, self.text(result, **params), note)
+    def done(
+        self,
+        result: str,
+        *,
+        note: Text | None = None,
+        details: tuple[Text, ...] = (),
+        **params: object,
+    ) -> Done:
+        return Done(self.name, self.text(result, **params), note, details)
 
     def abort(self, reason: str | Text, **params: object) -> Abort:
         text = reason if isinstance(reason, Text) else self.text(f"abort.{reason}", **params)

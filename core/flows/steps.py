@@ -18,7 +18,7 @@ step), so they serialise to JSON and back (`dump_step`, `load_step`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -63,6 +63,8 @@ class Form:
     error: Text | None = None
     #: Said before the prompt: what the last step did ("Amount saved").
     note: Text | None = None
+    #: Lines shown under the prompt, each its own text: a listing (rules, documents).
+    details: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ class Choice:
     note: Text | None = None
     #: Options per row when shown as buttons.
     columns: int = 1
+    #: Lines shown under the prompt, each its own text: a listing (rules, documents).
+    details: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ class Progress:
     options: tuple[Option, ...] = ()
     error: Text | None = None
     note: Text | None = None
+    #: Lines shown under the prompt, each its own text: a listing (rules, documents).
+    details: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,8 @@ class Done:
     flow: str
     result: Text
     note: Text | None = None
+    #: Lines shown under the prompt, each its own text: a listing (rules, documents).
+    details: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +126,8 @@ _KINDS: dict[str, type[Any]] = {
 
 
 def with_error(step: Waiting, error: Text) -> Waiting:
-    """The same step shown again, with what went wrong."""
-    if isinstance(step, Form):
-        return Form(step.flow, step.step_id, step.prompt, step.fields, step.options, error)
-    if isinstance(step, Choice):
-        return Choice(step.flow, step.step_id, step.prompt, step.options, error, None, step.columns)
-    return Progress(step.flow, step.step_id, step.prompt, step.options, error)
+    """The same step shown again, with what went wrong (and not what the last step did)."""
+    return replace(step, error=error, note=None)
 
 
 def _text(value: Text) -> dict[str, Any]:
@@ -145,6 +149,7 @@ def dump_step(step: Waiting) -> dict[str, Any]:
         "step_id": step.step_id,
         "prompt": _text(step.prompt),
         "options": [{"id": o.id, "label": _text(o.label)} for o in step.options],
+        "details": [_text(line) for line in step.details],
     }
     if isinstance(step, Form):
         out["fields"] = [{"name": f.name, "kind": f.kind} for f in step.fields]
@@ -161,9 +166,13 @@ def load_step(data: Mapping[str, Any]) -> Waiting:
         Option(str(o["id"]), _load_text(o["label"]) or Text("")) for o in data.get("options", ())
     )
     flow, step_id = str(data["flow"]), str(data["step_id"])
+    details = tuple(
+        line for line in (_load_text(d) for d in data.get("details", ())) if line is not None
+    )
     if kind is Form:
         fields = tuple(Field(str(f["name"]), f["kind"]) for f in data.get("fields", ()))
-        return Form(flow, step_id, prompt, fields, options)
+        return Form(flow, step_id, prompt, fields, options, details=details)
     if kind is Choice:
-        return Choice(flow, step_id, prompt, options, columns=int(data.get("columns", 1)))
-    return Progress(flow, step_id, prompt, options)
+        columns = int(data.get("columns", 1))
+        return Choice(flow, step_id, prompt, options, columns=columns, details=details)
+    return Progress(flow, step_id, prompt, options, details=details)

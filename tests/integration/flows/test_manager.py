@@ -13,7 +13,7 @@ from core.db import Database
 from core.errors import NotFound
 from core.flows.flow import Actor, Flow, Input
 from core.flows.manager import INTERNAL, Flows
-from core.flows.steps import Abort, Done, Form, Step, Text
+from core.flows.steps import Abort, Choice, Done, Form, Step, Text
 from core.models import FlowState, Supplier
 from core.permissions import Action
 from tests.integration.conftest import World
@@ -205,3 +205,29 @@ async def test_start_replaces_a_flow_in_progress(db: Database, world: World, flo
         again = await flows.start(session=session, key=KEY, name="nickname", actor=actor(world))
     assert isinstance(again.step, Form)
     assert again.step.step_id == "name"
+
+
+async def test_a_listing_shown_again_after_a_failure_keeps_its_lines(
+    db: Database, world: World
+) -> None:
+    class Listing(Flow):
+        name = "listing"
+        first = "pick"
+
+        async def step_pick(self, user_input: Input | None = None) -> Step:
+            if user_input is not None:
+                raise NotFound()
+            lines = (self.text("line", name="EDF"), self.text("line", name="Orange"))
+            return self.choice("pick", (self.option("first"),), details=lines)
+
+    flows = Flows({"listing": Listing}, services={})
+    async with db.transaction() as session:
+        await flows.start(session=session, key=KEY, name="listing", actor=actor(world))
+    async with db.transaction() as session:
+        again = await flows.advance(
+            session=session, key=KEY, actor=actor(world), user_input={"option": "first"}
+        )
+    assert again is not None
+    assert isinstance(again.step, Choice)
+    assert again.step.error == Text("errors.not_found", {})
+    assert [line.params["name"] for line in again.step.details] == ["EDF", "Orange"]
