@@ -45,7 +45,8 @@ BUTTON_LOGIN = 32
 
 
 def _when(value: datetime | None, texts: Texts, empty: str) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else texts(empty)
+    # In the workspace's time zone and the person's language, as every time in the chat.
+    return texts.moment(value, style="short") if value is not None else texts(empty)
 
 
 def explain(state: ConnectionState) -> str | None:

@@ -109,10 +109,10 @@ FILTERS: tuple[InboxFilter, ...] = (
 )
 
 
-def _amount(item: Listed) -> str:
+def _amount(item: Listed, texts: Texts) -> str:
     if item.amount is None:
         return "—"
-    return f"{item.amount} {item.currency or ''}".strip()
+    return texts.amount(item.amount, item.currency)
 
 
 def _line(number: int, item: Listed, texts: Texts) -> str:
@@ -120,8 +120,8 @@ def _line(number: int, item: Listed, texts: Texts) -> str:
         "flows.inbox.line",
         number=number,
         supplier=item.supplier or item.filename,
-        amount=_amount(item),
-        date=item.day.isoformat(),
+        amount=_amount(item, texts),
+        date=texts.day(item.day),
         state=state_label(item.state, item.reason, texts),
     )
 
@@ -255,8 +255,8 @@ def _card(item: Listed, texts: Texts) -> tuple[str, InlineKeyboardMarkup | None]
         "flows.inbox.card",
         filename=item.filename,
         supplier=item.supplier or "—",
-        amount=_amount(item),
-        date=item.day.isoformat(),
+        amount=_amount(item, texts),
+        date=texts.day(item.day),
         state=state_label(item.state, item.reason, texts),
     )
     buttons = []

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from core.formats import format_date
 from core.models import Document, DocumentSource, DocumentState, Workspace
 from core.services.documents import IncomingDocument, ingest_document, move_document
 from tests.integration.bot.conftest import Harness, press
@@ -138,9 +139,9 @@ async def test_inbox_pages_the_newest_invoices_first_with_supplier_and_amount(
     lines = listing.text.splitlines()
     assert lines[1] == "Documents 1–5 of 8, newest first:"
     first = documents[0]
-    assert first.issue_date is not None
-    assert lines[2] == f"1. Supplier 0 · 100.50 EUR · {first.issue_date.isoformat()} · ready"
-    assert lines[3].startswith("2. Supplier 1 · 101.50 EUR ·")
+    # Amounts and dates as the person reads them (English here: "€100.50", "Mar 2, 2026").
+    assert lines[2] == f"1. Supplier 0 · €100.50 · {_day(first)} · ready"
+    assert lines[3].startswith("2. Supplier 1 · €101.50 ·")
     assert lines[3].endswith("· to review: totals do not add up")
     assert lines[4].endswith("· refused by your books")
     assert lines[5].endswith("· a file type I cannot read")
@@ -174,11 +175,16 @@ async def test_inbox_pages_the_newest_invoices_first_with_supplier_and_amount(
     failed = await marie.wait_for_edit()
     assert failed.text.splitlines()[1:] == [
         "Failed, 1–2 of 2, newest first:",
-        f"1. Supplier 2 · 102.50 EUR · {documents[2].issue_date} · refused by your books",
-        f"2. Supplier 3 · 103.50 EUR · {documents[3].issue_date} · a file type I cannot read",
+        f"1. Supplier 2 · €102.50 · {_day(documents[2])} · refused by your books",
+        f"2. Supplier 3 · €103.50 · {_day(documents[3])} · a file type I cannot read",
     ]
 
     await press(marie, "This month", message=failed)
     month = await marie.wait_for_edit()
     assert "1. Supplier 0 ·" in month.text
     assert "Supplier 1 ·" not in month.text  # invoiced 40 days ago
+
+
+def _day(document: Document) -> str:
+    assert document.issue_date is not None
+    return format_date(document.issue_date, locale="en")
