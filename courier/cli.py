@@ -39,9 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except CourierError as err:
-        from courier.texts import render_error  # its words load only when they are needed
+        # Their words load only when they are needed.
+        from courier.output import with_invocation
+        from courier.texts import render_error
 
-        print(f"courier: {render_error(err)}", file=sys.stderr)
+        print(f"courier: {with_invocation(render_error(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         return 130

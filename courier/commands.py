@@ -26,7 +26,7 @@ from core.services.workspaces import (
 )
 from core.sniff import require_accepted, sniff_path
 from core.vault import fingerprint, generate_key
-from courier.output import emit_json, emit_rows
+from courier.output import emit_json, emit_result, emit_rows
 from courier.runtime import ensure_catalog, open_runtime
 
 
@@ -38,7 +38,12 @@ async def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
         count = await ensure_catalog(db, force=True)
     finally:
         await db.dispose()
-    print(f"database {settings.safe_db_url()} is at {head_revision()}; catalog: {count} suppliers")
+    database, revision = settings.safe_db_url(), head_revision()
+    emit_result(
+        {"database": database, "revision": revision, "suppliers": count},
+        as_json=args.json,
+        lines=[f"database {database} is at {revision}; catalog: {count} suppliers"],
+    )
     return 0
 
 
@@ -120,7 +125,11 @@ async def workspace_join(args: argparse.Namespace, settings: Settings) -> int:
             telegram_user_id=args.telegram_id,
             display_name=args.name,
         )
-    print(f"{member.display_name} joined as {member.role}")
+    emit_result(
+        {"telegram_id": member.telegram_user_id, "name": member.display_name, "role": member.role},
+        as_json=args.json,
+        lines=[f"{member.display_name} joined as {member.role}"],
+    )
     return 0
 
 
@@ -135,7 +144,15 @@ async def workspace_member_address(args: argparse.Namespace, settings: Settings)
         if member is None:
             raise MemberNotInWorkspace(member_id=args.telegram_id)
         await set_mail_address(session=session, member=member, address=args.address)
-    print(f"{member.display_name} forwards from {member.mail_address or 'no address'}")
+    emit_result(
+        {
+            "telegram_id": args.telegram_id,
+            "name": member.display_name,
+            "mail_address": member.mail_address,
+        },
+        as_json=args.json,
+        lines=[f"{member.display_name} forwards from {member.mail_address or 'no address'}"],
+    )
     return 0
 
 
@@ -154,9 +171,10 @@ async def catalog_search(args: argparse.Namespace, settings: Settings) -> int:
         }
         for h in search.search(args.query, limit=args.limit)
     ]
+    # The key is what `connections add --supplier` takes: the README says to find it here.
     emit_rows(
         rows,
-        ["name", "portal", "portal_url", "connector", "available"],
+        ["key", "name", "portal", "portal_url", "connector", "available"],
         as_json=args.json,
         empty=f"no supplier matches '{args.query}'",
     )
@@ -297,7 +315,12 @@ async def secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
             count = await reseal_all(session=session, vault=vault)
         if ring.path is not None:
             write_key_file(ring.path, (primary,))
-    print(f"re-sealed {count} secrets under key {fingerprint(primary)}")
+    # The fingerprint names the key without revealing it.
+    key = fingerprint(primary)
+    lines = [f"re-sealed {count} secrets under key {key}"]
     if ring.path is None and len(ring.keys) > 1:
-        print("every secret now opens with the first key: drop the others from COURIER_SECRET_KEY")
+        lines.append(
+            "every secret now opens with the first key: drop the others from COURIER_SECRET_KEY"
+        )
+    emit_result({"resealed": count, "key": key}, as_json=args.json, lines=lines)
     return 0

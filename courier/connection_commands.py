@@ -18,7 +18,7 @@ from core.services.fetch_claims import request_fetch
 from core.services.members import find_member, list_members
 from core.services.workspaces import get_workspace, inbox_address
 from courier.connectors import build_registry
-from courier.output import emit_json, emit_rows
+from courier.output import emit_json, emit_result, emit_rows
 from courier.prompts import read_secret
 from courier.runtime import open_runtime
 
@@ -97,7 +97,11 @@ async def connection_fetch(args: argparse.Namespace, settings: Settings) -> int:
             session=session, workspace_id=workspace.id, connection_id=args.id
         )
         request_fetch(connection, interactive_for=INTERACTIVE_FOR)
-    print(f"connection {args.id} will be fetched at the scheduler's next tick")
+    emit_result(
+        {"id": args.id, "fetch_requested": True},
+        as_json=args.json,
+        lines=[f"connection {args.id} will be fetched at the scheduler's next tick"],
+    )
     return 0
 
 
@@ -126,7 +130,11 @@ async def connection_code(args: argparse.Namespace, settings: Settings) -> int:
             code=code,
             via="cli",
         )
-    print("code passed on to the waiting fetch")
+    emit_result(
+        {"id": args.id, "challenge": challenge.id, "answered": True},
+        as_json=args.json,
+        lines=["code passed on to the waiting fetch"],
+    )
     return 0
 
 

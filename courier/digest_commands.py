@@ -9,7 +9,7 @@ from typing import Any
 from core.config import Settings
 from core.services.digests import digest_readers, set_weekly_digest
 from core.services.workspaces import get_workspace
-from courier.output import emit_rows
+from courier.output import emit_result, emit_rows
 from courier.runtime import open_runtime
 
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -44,5 +44,9 @@ async def digest_switch(args: argparse.Namespace, settings: Settings) -> int:
             session=session, workspace_id=workspace.id, telegram_user_id=args.telegram_id
         )
         changed = sum(set_weekly_digest(m, enabled=enabled) for m in readers)
-    print(f"weekly digest {args.action} for {len(readers)} member(s) ({changed} changed)")
+    emit_result(
+        {"digest": args.action, "members": len(readers), "changed": changed},
+        as_json=args.json,
+        lines=[f"weekly digest {args.action} for {len(readers)} member(s) ({changed} changed)"],
+    )
     return 0

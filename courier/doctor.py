@@ -19,6 +19,7 @@ from core.services.secrets import CANARY, count_sealed
 from core.storage import LocalDocumentStore
 from core.vault import Vault
 from courier.output import emit_json
+from courier.startup import reason_of
 from courier.texts import render_error
 
 
@@ -29,7 +30,7 @@ class Check:
     detail: str
 
 
-async def _data_dir(settings: Settings, db: Database) -> str:
+async def _data_dir(settings: Settings, db: Database | None) -> str:
     make_private_dir(settings.data_dir)
     if not os.access(settings.data_dir, os.W_OK):
         raise PermissionError(f"{settings.data_dir} is not writable")
@@ -94,17 +95,30 @@ CHECKS: tuple[tuple[str, Callable[[Settings, Database], Awaitable[str]]], ...] =
 )
 
 
+async def _check(name: str, check: Awaitable[str]) -> Check:
+    try:
+        return Check(name, True, await check)
+    except CourierError as err:
+        return Check(name, False, render_error(err))
+    except Exception as err:  # doctor reports every failure, whatever its kind
+        return Check(name, False, str(err) or type(err).__name__)
+
+
 async def diagnose(settings: Settings) -> list[Check]:
-    db = create_database(settings.db_url)
+    try:
+        db = create_database(settings.db_url)
+    except OSError as err:
+        # The SQLite file's folder cannot be made: the data folder's check says why, and
+        # nothing after it can be checked without a database.
+        folder = Path(settings.db_url.database or ".").parent
+        return [
+            await _check("data_dir", _data_dir(settings, None)),
+            Check("database", False, f"cannot create the database in {folder} ({reason_of(err)})"),
+        ]
     results: list[Check] = []
     try:
         for name, check in CHECKS:
-            try:
-                results.append(Check(name, True, await check(settings, db)))
-            except CourierError as err:
-                results.append(Check(name, False, render_error(err)))
-            except Exception as err:  # doctor reports every failure, whatever its kind
-                results.append(Check(name, False, str(err) or type(err).__name__))
+            results.append(await _check(name, check(settings, db)))
             if name == "database" and not results[-1].ok:
                 break  # nothing after this can be checked without a database
     finally:

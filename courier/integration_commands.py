@@ -42,7 +42,7 @@ from core.services.publishing import (
 )
 from core.services.rules import held_by_rule, list_rules, set_rule, transfer_rules
 from core.services.workspaces import get_workspace
-from courier.output import emit_json, emit_rows
+from courier.output import emit_json, emit_result, emit_rows, invocation, with_invocation
 from courier.prompts import read_secret
 from courier.runtime import Runtime, open_runtime
 from courier.texts import PUBLISH_REASONS
@@ -90,12 +90,24 @@ async def _secret_for(acc: Accounting, provider_name: str, ledger: Path | None) 
     return None
 
 
-def _report(connecting: Connecting, slug: str) -> None:
+def _report(connecting: Connecting, slug: str, *, as_json: bool, after: Sequence[str] = ()) -> None:
+    """The link made, or the address to open first. The address is the command's answer
+    (the person opens it), so --json gives it too; it holds a one-time state, no secret."""
     if connecting.authorization_url is not None:
-        print("Open this address to authorise Courier, then come back:")
-        print(connecting.authorization_url)
-        return
-    print(f"{slug} is linked to {connecting.provider}: {connecting.state}")
+        lines = ["Open this address to authorise Courier, then come back:"]
+        lines.append(connecting.authorization_url)
+    else:
+        lines = [f"{slug} is linked to {connecting.provider}: {connecting.state}", *after]
+    emit_result(
+        {
+            "workspace": slug,
+            "provider": connecting.provider,
+            "state": connecting.state,
+            "authorization_url": connecting.authorization_url,
+        },
+        as_json=as_json,
+        lines=lines,
+    )
 
 
 async def integration_connect(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,7 +120,7 @@ async def integration_connect(args: argparse.Namespace, settings: Settings) -> i
             provider_name=args.provider,
             secret=secret,
         )
-    _report(result, s.slug)
+    _report(result, s.slug, as_json=args.json)
     return 0
 
 
@@ -119,7 +131,7 @@ async def integration_reconnect(args: argparse.Namespace, settings: Settings) ->
         name = live.provider if live is not None else "beancount"
         secret = await _secret_for(s.acc, name, args.ledger)
         result = await reconnect(s.acc, workspace_id=s.workspace_id, actor=None, secret=secret)
-    _report(result, s.slug)
+    _report(result, s.slug, as_json=args.json)
     return 0
 
 
@@ -133,9 +145,8 @@ async def integration_change(args: argparse.Namespace, settings: Settings) -> in
             provider_name=args.provider,
             secret=secret,
         )
-    _report(result, s.slug)
-    if result.authorization_url is None:
-        print(f"Next: courier integration transfer-rules --workspace {s.slug}")
+    after = [f"Next: {invocation()} integration transfer-rules --workspace {s.slug}"]
+    _report(result, s.slug, as_json=args.json, after=after)
     return 0
 
 
@@ -151,7 +162,7 @@ async def integration_transfer_rules(args: argparse.Namespace, settings: Setting
         return 0
     print(f"{report.mapped} of {report.rules} rules mapped to the new software")
     if unmapped:
-        print("Not mapped (kept and flagged; set them with `courier rules set`):")
+        print(with_invocation("Not mapped (kept and flagged; set them with `courier rules set`):"))
         emit_rows(unmapped, ["supplier", "field", "code", "name"], as_json=False, empty="")
     return 0
 
@@ -162,7 +173,11 @@ async def integration_disconnect(args: argparse.Namespace, settings: Settings) -
             s.acc, workspace_id=s.workspace_id, actor=None, keep_rules=args.keep_rules
         )
     kept = "rules kept" if args.keep_rules else f"{dropped} rules dropped"
-    print(f"{s.slug} is disconnected ({kept}; documents stay in the inbox)")
+    emit_result(
+        {"workspace": s.slug, "rules_kept": args.keep_rules, "rules_dropped": dropped},
+        as_json=args.json,
+        lines=[f"{s.slug} is disconnected ({kept}; documents stay in the inbox)"],
+    )
     return 0
 
 
@@ -224,7 +239,8 @@ async def integration_status(args: argparse.Namespace, settings: Settings) -> in
         print(f"{s.slug} has no accounting software linked")
         return 0
     print(f"software   {status['software']} ({status['company']})")
-    print(f"state      {status['state']}{_advice(IntegrationState(status['state']))}")
+    advice = with_invocation(_advice(IntegrationState(status["state"])))
+    print(f"state      {status['state']}{advice}")
     if status["last_error"]:
         print(f"last error {status['last_error']}")
     print(
@@ -299,12 +315,24 @@ async def rules_set(args: argparse.Namespace, settings: Settings) -> int:
         sent = await _send_released(s.acc, released)
     auto = ", published automatically" if rule.auto_publish else ""
     tax = f", tax rate {rule.tax_rate_code}" if rule.tax_rate_code else ""
-    print(f"{rule.party_name}: account {rule.account_code}{tax}{auto}")
+    lines = [f"{rule.party_name}: account {rule.account_code}{tax}{auto}"]
     if released:
-        print(
+        lines.append(
             f"{len(released)} held document(s) released: {sent} published, "
-            f"{len(released) - sent} ready for `courier publish --all-ready`"
+            f"{len(released) - sent} ready for `{invocation()} publish --all-ready`"
         )
+    emit_result(
+        {
+            "supplier": rule.party_name,
+            "account": rule.account_code,
+            "tax_rate": rule.tax_rate_code,
+            "auto_publish": rule.auto_publish,
+            "released": released,
+            "published": sent,
+        },
+        as_json=args.json,
+        lines=lines,
+    )
     return 0
 
 
@@ -339,7 +367,7 @@ async def publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def _row(outcome: PublishOutcome) -> dict[str, Any]:
     reason = outcome.reason
-    explained = PUBLISH_REASONS.get(reason or "", reason)
+    explained = None if reason is None else with_invocation(PUBLISH_REASONS.get(reason, reason))
     if outcome.detail:
         explained = f"{explained}: {outcome.detail}"
     return {

@@ -17,7 +17,7 @@ from core.permissions import OPERATOR
 from core.services.inbound import get_inbound, list_inbound, retry_inbound
 from core.services.mailboxes import add_mailbox, list_mailboxes, remove_mailbox
 from core.services.workspaces import get_workspace
-from courier.output import emit_json, emit_rows
+from courier.output import emit_json, emit_result, emit_rows
 from courier.prompts import read_secret
 from courier.runtime import open_runtime
 from courier.texts import DECORATION_REASONS, MAILBOX_CHECK
@@ -109,7 +109,11 @@ async def mailbox_remove(args: argparse.Namespace, settings: Settings) -> int:
         await remove_mailbox(
             session=session, workspace_id=workspace.id, mailbox_id=args.id, by=OPERATOR
         )
-    print(f"mailbox {args.id} removed; what it brought in stays in the inbox")
+    emit_result(
+        {"id": args.id, "removed": True},
+        as_json=args.json,
+        lines=[f"mailbox {args.id} removed; what it brought in stays in the inbox"],
+    )
     return 0
 
 
@@ -193,5 +197,9 @@ async def inbound_retry(args: argparse.Namespace, settings: Settings) -> int:
         workspace = await get_workspace(session=session, slug=args.workspace)
         assert workspace.id is not None
         await retry_inbound(session=session, workspace_id=workspace.id, message_id=args.id)
-    print(f"message {args.id} is queued again; the mail worker reads it within seconds")
+    emit_result(
+        {"id": args.id, "queued": True},
+        as_json=args.json,
+        lines=[f"message {args.id} is queued again; the mail worker reads it within seconds"],
+    )
     return 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -45,11 +45,18 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
-Leaf = Callable[["argparse._SubParsersAction[Parser]", str, str, str], Parser]
+class Leaf(Protocol):
+    """Adds a command that runs `handler`; every one that ends takes --json."""
 
-
-def _json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    def __call__(
+        self,
+        parent: argparse._SubParsersAction[Parser],
+        name: str,
+        handler: str,
+        help: str,
+        *,
+        serves: bool = False,
+    ) -> Parser: ...
 
 
 def _workspace_flag(parser: argparse.ArgumentParser) -> None:
@@ -100,21 +107,31 @@ def build_parser() -> Parser:
     )
 
     def leaf(
-        parent: argparse._SubParsersAction[Parser], name: str, handler: str, help: str
+        parent: argparse._SubParsersAction[Parser],
+        name: str,
+        handler: str,
+        help: str,
+        *,
+        serves: bool = False,
     ) -> Parser:
         command = parent.add_parser(name, help=help, description=help)
         command.set_defaults(handler=Handler.named(handler))
+        if not serves:  # what runs until stopped prints a log, not a result
+            command.add_argument(
+                "--json", action="store_true", help="print JSON instead of text, for scripts"
+            )
         return command
 
-    leaf(sub, "run", "serve_commands:run", "set up and run everything in one process")
+    leaf(sub, "run", "serve_commands:run", "set up and run everything in one process", serves=True)
     for role in ("bot", "mail", "scheduler", "oauth"):
-        leaf(sub, role, "serve_commands:role", f"run the {role} alone")
+        leaf(sub, role, "serve_commands:role", f"run the {role} alone", serves=True)
     # `courier sandbox` (issue #5): the whole system behind a chat in the terminal.
     try_it = leaf(
         sub,
         "sandbox",
         "sandbox.launch:sandbox",
         "try every chat flow locally, with no Telegram account",
+        serves=True,
     )
     try_it.add_argument("--data-dir", help="where the sandbox keeps its files (<data dir>/sandbox)")
     try_it.add_argument(
@@ -124,10 +141,7 @@ def build_parser() -> Parser:
     )
     try_it.add_argument("--limits", action="store_true", help="enforce Telegram's flood limits")
     try_it.add_argument("--verbose", action="store_true", help="show the parts' logs")
-    diag = leaf(
-        sub, "doctor", "doctor:doctor", "check the configuration, database, storage and key"
-    )
-    _json_flag(diag)
+    leaf(sub, "doctor", "doctor:doctor", "check the configuration, database, storage and key")
 
     db = sub.add_parser("db", help="database").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -144,12 +158,10 @@ def build_parser() -> Parser:
     create.add_argument("--slug", help="the inbox address's local part (default: from the name)")
     create.add_argument("--locale", choices=["fr", "en"], default="fr")
     create.add_argument("--timezone", default="Europe/Paris")
-    _json_flag(create)
-    _json_flag(leaf(ws, "list", "commands:workspace_list", "list the workspaces"))
+    leaf(ws, "list", "commands:workspace_list", "list the workspaces")
     invite = leaf(ws, "invite", "commands:workspace_invite", "make an invite code for a new member")
     _workspace_flag(invite)
     invite.add_argument("--role", choices=["member", "admin", "owner"], default="member")
-    _json_flag(invite)
     join = leaf(ws, "join", "commands:workspace_join", "join a workspace with an invite code")
     join.add_argument("code")
     join.add_argument(
@@ -172,7 +184,6 @@ def build_parser() -> Parser:
     search = leaf(catalog, "search", "commands:catalog_search", "search the supplier catalog")
     search.add_argument("query")
     search.add_argument("--limit", type=_limit, default=10)
-    _json_flag(search)
 
     inbox = sub.add_parser("inbox", help="the purchase inbox").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -180,23 +191,19 @@ def build_parser() -> Parser:
     inbox_list = leaf(inbox, "list", "commands:inbox_list", "list the inbox's documents")
     _workspace_flag(inbox_list)
     inbox_list.add_argument("--limit", type=_limit, default=100)
-    _json_flag(inbox_list)
     show = leaf(
         inbox, "show", "reading_commands:inbox_show", "a document with its fields and sources"
     )
     _workspace_flag(show)
     show.add_argument("id", type=int)
-    _json_flag(show)
     review = leaf(
         inbox, "review", "reading_commands:inbox_review", "what to ask next about a document"
     )
     _workspace_flag(review)
     review.add_argument("id", type=int)
     review.add_argument("--answer", metavar="FIELD=VALUE", help="answer the question first")
-    _json_flag(review)
     extract = leaf(sub, "extract", "reading_commands:extract", "read files without storing them")
     extract.add_argument("files", nargs="+", type=_existing_file, metavar="FILE")
-    _json_flag(extract)
     add = leaf(inbox, "add", "commands:inbox_add", "add a file to the inbox by hand")
     _workspace_flag(add)
     add.add_argument("file", type=_existing_file)
@@ -204,14 +211,12 @@ def build_parser() -> Parser:
     add.add_argument("--date", type=day, help="the invoice date, YYYY-MM-DD")
     add.add_argument("--amount", type=amount, help="the total incl. tax")
     add.add_argument("--currency", type=currency, help="e.g. EUR")
-    _json_flag(add)
 
     conns = sub.add_parser("connections", help="merchant connections").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
     conn_list = leaf(conns, "list", "commands:connections_list", "list the merchant connections")
     _workspace_flag(conn_list)
-    _json_flag(conn_list)
     conn_add = leaf(
         conns,
         "add",
@@ -230,7 +235,6 @@ def build_parser() -> Parser:
     conn_add.add_argument(
         "--since", metavar="YYYY-MM-DD", help="fetch from this date (default: all)"
     )
-    _json_flag(conn_add)
     for name, handler, text in (
         ("fetch", "connection_commands:connection_fetch", "fetch a connection now"),
         (
@@ -245,7 +249,6 @@ def build_parser() -> Parser:
         command.add_argument("id", type=int)
         if name == "runs":
             command.add_argument("--limit", type=_limit, default=20)
-            _json_flag(command)
 
     boxes = sub.add_parser("mailbox", help="IMAP mailboxes Courier watches").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -265,10 +268,8 @@ def build_parser() -> Parser:
     box_add.add_argument("--move-to", help="the folder for --after move")
     box_add.add_argument("--oauth2", action="store_true", help="the secret is an OAuth2 token")
     box_add.add_argument("--all", action="store_true", help="also take the mail already there")
-    _json_flag(box_add)
     box_list = leaf(boxes, "list", "mail_commands:mailbox_list", "list the watched mailboxes")
     _workspace_flag(box_list)
-    _json_flag(box_list)
     box_remove = leaf(boxes, "remove", "mail_commands:mailbox_remove", "stop watching a mailbox")
     _workspace_flag(box_remove)
     box_remove.add_argument("id", type=int)
@@ -279,11 +280,9 @@ def build_parser() -> Parser:
     in_list = leaf(inbound, "list", "mail_commands:inbound_list", "list the mail received")
     _workspace_flag(in_list)
     in_list.add_argument("--state", choices=INBOUND_STATES)
-    _json_flag(in_list)
     in_show = leaf(inbound, "show", "mail_commands:inbound_show", "what came of one mail")
     _workspace_flag(in_show)
     in_show.add_argument("id", type=int)
-    _json_flag(in_show)
     in_retry = leaf(inbound, "retry", "mail_commands:inbound_retry", "read a failed mail again")
     _workspace_flag(in_retry)
     in_retry.add_argument("id", type=int)
@@ -307,9 +306,6 @@ def _integration(sub: argparse._SubParsersAction[Parser], leaf: Leaf) -> None:
         parser.add_argument(
             "--workspace", required=True, metavar="SLUG", help="the workspace's slug"
         )
-
-    def as_json(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     software = ["beancount", "xero", "quickbooks", "pennylane"]
     group = sub.add_parser("integration", help="the accounting software").add_subparsers(
@@ -339,13 +335,11 @@ def _integration(sub: argparse._SubParsersAction[Parser], leaf: Leaf) -> None:
         "software, state, lists, documents waiting",
     )
     workspace(status)
-    as_json(status)
     refresh = leaf(
         group, "refresh", "integration_commands:integration_refresh", "reload every list, or one"
     )
     workspace(refresh)
     refresh.add_argument("--list", choices=LIST_KINDS)
-    as_json(refresh)
     transfer = leaf(
         group,
         "transfer-rules",
@@ -353,7 +347,6 @@ def _integration(sub: argparse._SubParsersAction[Parser], leaf: Leaf) -> None:
         "map the rules to the new software",
     )
     workspace(transfer)
-    as_json(transfer)
     off = leaf(
         group, "disconnect", "integration_commands:integration_disconnect", "unlink; documents stay"
     )
@@ -367,7 +360,6 @@ def _integration(sub: argparse._SubParsersAction[Parser], leaf: Leaf) -> None:
     )
     listed = leaf(rules, "list", "integration_commands:rules_list", "the supplier rules")
     workspace(listed)
-    as_json(listed)
     setting = leaf(
         rules,
         "set",
@@ -390,7 +382,6 @@ def _integration(sub: argparse._SubParsersAction[Parser], leaf: Leaf) -> None:
     which = out.add_mutually_exclusive_group(required=True)
     which.add_argument("--document", type=int, metavar="ID")
     which.add_argument("--all-ready", action="store_true")
-    as_json(out)
 
 
 def _digest(sub: argparse._SubParsersAction[Parser], leaf: Leaf) -> None:
@@ -401,7 +392,6 @@ def _digest(sub: argparse._SubParsersAction[Parser], leaf: Leaf) -> None:
     listing = leaf(
         group, "list", "digest_commands:digest_list", "owners and admins, and who gets the digest"
     )
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     commands = [listing]
     for name, text in (("on", "send the weekly digest"), ("off", "stop the weekly digest")):
         command = leaf(group, name, "digest_commands:digest_switch", text)

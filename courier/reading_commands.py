@@ -18,7 +18,15 @@ from core.services.documents import get_document
 from core.services.review import Question, answer_question, ask_next
 from core.services.workspaces import get_workspace
 from core.sniff import sniff_content_type
-from courier.output import emit_json
+from courier.document_view import (
+    COLUMNS,
+    field_rows,
+    note_lines,
+    notes_for_json,
+    read_fields,
+    warnings_of,
+)
+from courier.output import emit_json, emit_record, emit_table, human
 from courier.runtime import open_runtime
 
 # The states a review question can be answered in (core.services.review.answer_question).
@@ -43,14 +51,16 @@ async def extract(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         emit_json(results)
     else:
-        for result in results:
+        for index, result in enumerate(results):
+            if index:
+                print()
             print(f"== {result['file']}")
             if "error" in result:
-                print(f"  error: {result['error']}")
+                emit_record([("error", result["error"])])
                 continue
-            for name, value in result.items():
-                if name != "file" and value not in (None, [], {}):
-                    print(f"  {name}: {value}")
+            emit_table(field_rows(result), COLUMNS, empty="nothing read")
+            if warnings := warnings_of(result):
+                emit_record([("warnings", warnings)])
     return 1 if any("error" in r for r in results) else 0
 
 
@@ -62,32 +72,42 @@ async def inbox_show(args: argparse.Namespace, settings: Settings) -> int:
         document = await get_document(
             session=session, workspace_id=workspace.id, document_id=args.id
         )
-    shown = {
-        "id": document.id,
-        "filename": document.filename,
-        "source": document.source,
-        "supplier": document.supplier_name,
-        "issue_date": document.issue_date,
-        "total_amount": document.total_amount,
-        "currency": document.currency,
-        "state": document.state,
-        "reason": document.state_reason,
-        "fields": document.fields,
-    }
+    fields = document.fields or {}
     if args.json:
-        emit_json(shown)
+        emit_json(
+            {
+                "id": document.id,
+                "filename": document.filename,
+                "source": document.source,
+                "supplier": document.supplier_name,
+                "issue_date": document.issue_date,
+                "total_amount": document.total_amount,
+                "currency": document.currency,
+                "state": document.state,
+                "reason": document.state_reason,
+                "fields": read_fields(fields),
+                "warnings": warnings_of(fields),
+                "notes": notes_for_json(fields),
+            }
+        )
         return 0
-    for name, value in shown.items():
-        if name != "fields":
-            print(f"{name:<13} {'' if value is None else value}")
-    for name, field in sorted(document.fields.items()):
-        if isinstance(field, dict) and "source" in field:
-            print(
-                f"  {name:<16} {field.get('value')!s:<30} {field['source']:<9} "
-                f"{float(field.get('confidence', 0)):.2f}"
-            )
-        else:
-            print(f"  {name:<16} {field}")
+    total = " ".join(human(v) for v in (document.total_amount, document.currency) if v)
+    state = f"{human(document.state)} ({document.state_reason})" if document.state_reason else None
+    emit_record(
+        [
+            ("document", document.id),
+            ("file", document.filename),
+            ("source", document.source),
+            ("supplier", document.supplier_name),
+            ("date", document.issue_date),
+            ("total", total),
+            ("state", state or document.state),
+            *note_lines(fields),
+            *([("warnings", warnings)] if (warnings := warnings_of(fields)) else []),
+        ]
+    )
+    print()
+    emit_table(field_rows(fields), COLUMNS, empty="no field read yet")
     return 0
 
 

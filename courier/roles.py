@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -20,7 +21,18 @@ from courier.connectors import build_registry
 from courier.demo_supplier import DemoConfig, sample_config, start_demo_supplier
 from courier.integration_commands import build_accounting
 from courier.oauth_callback import start_callback_server
+from courier.output import with_invocation
 from courier.runtime import Runtime
+from courier.startup import (
+    TelegramUnreachable,
+    bind_failure,
+    binding,
+    demo_listener,
+    oauth_listener,
+    smtp_listener,
+    unwrap,
+    webhook_listener,
+)
 from mail.authentication import DnspythonResolver
 from mail.imap import ImapConnector, poll_due_mailboxes
 from mail.imap.schedule import POLL_FAST
@@ -37,6 +49,8 @@ log = logging.getLogger(__name__)
 #: The roles `courier run` starts, and the ones still to be built.
 BUILT = ("mail", "scheduler", "oauth", "bot")
 MISSING: dict[str, str] = {}
+#: Telegram's Bot API, when COURIER_TELEGRAM_API_URL does not name another.
+TELEGRAM_API = "https://api.telegram.org"
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -72,7 +86,8 @@ async def serve_mail(
         on_accepted=worker.wake,
         quota_bytes=rt.settings.mail_quota_bytes,
     )
-    gateway = await start_gateway(rt.settings, handler, sessions=sessions)
+    with binding(smtp_listener(rt.settings)):
+        gateway = await start_gateway(rt.settings, handler, sessions=sessions)
     announce(
         f"mail: SMTP gateway on {rt.settings.smtp_host}:{gateway.port}, "
         f"receiving for *@{rt.settings.mail_domain}"
@@ -164,12 +179,17 @@ async def serve_oauth(
         announce("oauth: no Xero or QuickBooks client id set, so no callback to serve")
         return
     accounting = build_accounting(rt)
-    callback = await start_callback_server(
-        accounting,
-        host=settings.oauth_callback_host,
-        port=settings.oauth_callback_port,
-        bot_username=settings.telegram_bot_username,
-    )
+    try:
+        with binding(oauth_listener(settings)):
+            callback = await start_callback_server(
+                accounting,
+                host=settings.oauth_callback_host,
+                port=settings.oauth_callback_port,
+                bot_username=settings.telegram_bot_username,
+            )
+    except BaseException:
+        await accounting.providers.aclose()
+        raise
     announce(f"oauth: callback on {callback.url}, registered as {settings.oauth_callback_url}")
     try:
         await stop.wait()
@@ -189,7 +209,7 @@ def startup_notes(settings: Settings) -> list[str]:
     """What `courier run` does not run, and why."""
     notes = [f"not yet: {what}" for what in MISSING.values()]
     if settings.telegram_token is None:
-        notes.append(BOT_OFF)
+        notes.append(with_invocation(BOT_OFF))
     return notes
 
 
@@ -202,17 +222,36 @@ async def serve_bot(
         await stop.wait()  # startup_notes said so
         return
     # Imported here: the bot's modules load aiogram, which the other roles do not need.
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
     from bot.serve import serve_telegram
 
-    await serve_telegram(
-        settings=rt.settings,
-        db=rt.db,
-        store=rt.store,
-        vault=rt.vault,
-        runner=build_runner(rt),
-        stop=stop,
-        announce=announce,
-    )
+    settings = rt.settings
+    try:
+        await serve_telegram(
+            settings=settings,
+            db=rt.db,
+            store=rt.store,
+            vault=rt.vault,
+            runner=build_runner(rt),
+            stop=stop,
+            announce=announce,
+        )
+    # Polling retries what fails once it runs: these come from the first calls, at start
+    # (or a token revoked meanwhile), and stop Courier like any setting that cannot work.
+    except TelegramUnauthorizedError:
+        raise ConfigInvalid(
+            setting="COURIER_TELEGRAM_TOKEN",
+            reason="Telegram refuses this token; copy it again from @BotFather",
+        ) from None
+    except TelegramNetworkError:
+        # Its message is not repeated: it may quote the request, and the token is in its URL.
+        raise TelegramUnreachable(url=settings.telegram_api_url or TELEGRAM_API) from None
+    except OSError as err:
+        # The webhook's listener, bound after the first calls to Telegram succeeded.
+        if err.errno != errno.EADDRINUSE or not settings.telegram_webhook_url:
+            raise
+        raise bind_failure(webhook_listener(settings), err) from None
 
 
 def demo_config(settings: Settings) -> DemoConfig:
@@ -231,7 +270,10 @@ def demo_config(settings: Settings) -> DemoConfig:
 async def serve_demo(
     rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
 ) -> None:
-    demo = await start_demo_supplier(demo_config(rt.settings), port=rt.settings.demo_supplier_port)
+    with binding(demo_listener(rt.settings)):
+        demo = await start_demo_supplier(
+            demo_config(rt.settings), port=rt.settings.demo_supplier_port
+        )
     announce(
         f"demo: Demo Supplier at {demo.url}"
         " (logins demo@, sms@, app@, mail@example.com; password demo);"
@@ -254,8 +296,16 @@ async def serve(rt: Runtime, roles: tuple[str, ...], stop: asyncio.Event) -> Non
     if roles == ("bot",) and rt.settings.telegram_token is None:
         raise ConfigInvalid(
             setting="COURIER_TELEGRAM_TOKEN",
-            reason="not set: get one from @BotFather, or try `courier sandbox`",
+            reason=with_invocation("not set: get one from @BotFather, or try `courier sandbox`"),
         )
-    async with asyncio.TaskGroup() as group:
-        for role in roles:
-            group.create_task(runners[role](rt, stop), name=role)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for role in roles:
+                group.create_task(runners[role](rt, stop), name=role)
+    except BaseExceptionGroup as stopped:
+        # A part that could not start (a port taken since it was tried) stops the others;
+        # what stopped it is one line for the person, not a group of tracebacks.
+        failure = unwrap(stopped)
+        if failure is None:
+            raise
+        raise failure from None

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlmodel import col, func, select
 
@@ -19,6 +20,7 @@ from core.services.catalog import sync_catalog
 from core.services.secrets import unlock_vault
 from core.storage import LocalDocumentStore
 from core.vault import Vault
+from courier.startup import FolderUnusable, reason_of, usable_folder
 
 log = logging.getLogger("courier")
 
@@ -57,13 +59,28 @@ async def ensure_catalog(db: Database, *, force: bool = False) -> int:
         return await sync_catalog(session=session, entries=load_entries())
 
 
+def _create_database(settings: Settings) -> Database:
+    """The database, with the data folder checked first when Courier writes there: the
+    embedded SQLite lives in it, and so does the key generated on a first run."""
+    first_key = settings.secret_key is None and not settings.key_file.exists()
+    if settings.database_url is None or first_key:
+        usable_folder(settings.data_dir, "COURIER_DATA_DIR")
+    try:
+        return create_database(settings.db_url)
+    except OSError as err:  # only SQLite touches files here: its folder or file
+        folder = Path(settings.db_url.database or ".").parent
+        raise FolderUnusable(
+            path=str(folder), setting="COURIER_DATABASE_URL", reason=reason_of(err)
+        ) from None
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, refresh_catalog: bool = False
 ) -> AsyncIterator[Runtime]:
     """Open Courier's parts. The catalog is loaded when empty, or refreshed from the
     packaged data on request (`courier run`, so an upgrade brings its new suppliers)."""
-    db = create_database(settings.db_url)
+    db = _create_database(settings)
     try:
         await db.ping()
         await migrate(db, settings)

@@ -10,12 +10,17 @@ import sys
 from core.config import Settings
 from core.db.migrate import head_revision
 from core.services.workspaces import list_workspaces
+from courier.output import invocation
 from courier.roles import BUILT, MISSING, serve, startup_notes, stop_on_signals
 from courier.runtime import open_runtime
+from courier.startup import check_startup
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Everything in one process on the embedded defaults, until Ctrl-C or SIGTERM."""
+    roles = BUILT + (("demo",) if settings.demo_supplier else ())
+    # Before anything is opened: a second `courier run` says why it cannot, and touches nothing.
+    check_startup(settings, roles)
     async with open_runtime(settings, refresh_catalog=True) as rt:
         suppliers = rt.suppliers
         async with rt.db.read() as session:
@@ -26,12 +31,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  catalog    {suppliers} suppliers")
         print(f"  workspaces {len(workspaces)}")
         if not workspaces:
-            print('Next: courier workspace create "My Business"')
+            print(f'Next: {invocation()} workspace create "My Business"')
         for note in startup_notes(settings):
             print(f"  {note}")
         stop = asyncio.Event()
         stop_on_signals(stop)
-        await serve(rt, BUILT + (("demo",) if settings.demo_supplier else ()), stop)
+        await serve(rt, roles, stop)
     print("Courier stopped.")
     return 0
 
@@ -41,6 +46,7 @@ async def role(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in MISSING:
         print(f"courier {args.command}: {MISSING[args.command]}", file=sys.stderr)
         return 1
+    check_startup(settings, (args.command,))
     async with open_runtime(settings) as rt:
         stop = asyncio.Event()
         stop_on_signals(stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import core.accounting.errors  # registers the provider failures (their keys are checked)
 import core.accounting.registry  # noqa: F401
+import courier.startup  # noqa: F401  (registers the start-up failures, checked the same way)
 from core.errors import CourierError
 
 #: Why an image of a mail was set aside as decoration (mail/parse/logos.py).
@@ -101,6 +102,22 @@ ERRORS: dict[str, str] = {
         "lists, `courier integration refresh` reloads them"
     ),
     "provider_unknown": "unknown accounting software '{provider}'; choose one of {known}",
+    # Start-up (courier/startup.py): one line, never a traceback (issue #14)
+    "port_in_use": (
+        "port {port} ({part}) is in use — another Courier running? Set {setting} or stop it"
+    ),
+    "port_refused": (
+        "port {port} ({part}) is reserved for the system's administrator: set {setting} to "
+        "1024 or above"
+    ),
+    "listen_failed": "the {part} cannot listen on {host}:{port} ({reason}); check {setting}",
+    "folder_unusable": (
+        "Courier cannot use the folder {path} ({reason}): set {setting} to a folder it may write"
+    ),
+    "telegram_unreachable": (
+        "the Telegram Bot API at {url} does not answer; check the network, or "
+        "COURIER_TELEGRAM_API_URL"
+    ),
 }
 
 
