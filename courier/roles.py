@@ -164,7 +164,7 @@ async def serve_scheduler(
     try:
         await stop.wait()
     finally:
-        scheduler.shutdown(wait=False)
+        await scheduler.stop()
         await jobs.drain()
         await accounting.providers.aclose()
         shutdown_sandbox()

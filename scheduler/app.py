@@ -7,7 +7,11 @@ nothing but the tick in progress.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -20,14 +24,55 @@ CHALLENGE_TICK_SECONDS = 30
 READING_TICK_SECONDS = 10
 
 
+#: How long a stop lets the ticks in flight finish before it cancels them.
+STOP_GRACE_SECONDS = 20.0
+
+
+class Scheduler(AsyncIOScheduler):  # type: ignore[misc]
+    """APScheduler that knows its ticks in flight, so that a stop lets them finish (or
+    cancels them and waits for them to unwind) before the database they write to is
+    closed. `shutdown(wait=False)` alone cancels a tick mid-transaction and returns at
+    once; the runtime then closed the database under it, and the process hung in
+    `asyncio.run` waiting for that task."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    def add_job(self, func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        @functools.wraps(func)
+        async def tracked(*a: Any, **kw: Any) -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            self._in_flight.add(task)
+            try:
+                return await func(*a, **kw)
+            finally:
+                self._in_flight.discard(task)
+
+        return super().add_job(tracked, *args, **kwargs)
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """No new tick; the ticks in flight finish within `grace`, else are cancelled and
+        waited for; then the scheduler shuts down."""
+        self.pause()
+        if self._in_flight:
+            _, late = await asyncio.wait(set(self._in_flight), timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down in the loop's next turn
+
+
 def build_scheduler(
     jobs: Jobs,
     *,
     fetch_tick_seconds: int = FETCH_TICK_SECONDS,
     accounting: AccountingJobs | None = None,
     digests: DigestJobs | None = None,
-) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone="UTC")
+) -> Scheduler:
+    scheduler = Scheduler(timezone="UTC")
     # coalesce + one instance: a late tick runs once, never piles up.
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
     scheduler.add_job(
