@@ -15,6 +15,7 @@ from core.flows.mailbox import MailboxFlow
 from core.flows.publish import Publish
 from core.flows.reconnect import ReconnectFlow
 from core.flows.review import Review
+from core.flows.rules import Rules
 
 
 def _flows(*classes: type[Flow]) -> Mapping[str, type[Flow]]:
@@ -33,4 +34,5 @@ FLOWS: Mapping[str, type[Flow]] = _flows(
     ReconnectFlow,
     CodeFlow,
     Publish,
+    Rules,
 )

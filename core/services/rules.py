@@ -310,3 +310,84 @@ def _closest(name: str, choices: dict[str, str]) -> str | None:
         name, choices, scorer=fuzz.token_sort_ratio, processor=fold, score_cutoff=NAME_MATCH
     )
     return None if best is None else str(best[2])
+
+
+# --- What the rules conversation looks up (core/flows/rules.py) -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An account or tax rate of the live integration's loaded lists."""
+
+    code: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        """ "Energy (Expenses:Energy)", or the code alone when it is its own name."""
+        return f"{self.name} ({self.code})" if self.name and self.name != self.code else self.code
+
+
+async def list_entries(*, session: AsyncSession, workspace_id: int, kind: ListKind) -> list[Entry]:
+    """The live integration's loaded list of `kind`, by code ([] with no link)."""
+    integration = await current_integration(session=session, workspace_id=workspace_id)
+    if integration is None:
+        return []
+    rows = await session.exec(
+        select(ListEntry)
+        .where(ListEntry.integration_id == integration.id, ListEntry.kind == kind)
+        .order_by(col(ListEntry.code))
+    )
+    return [Entry(row.code, row.name) for row in rows.all()]
+
+
+def matching(entries: list[Entry], query: str) -> list[Entry]:
+    """The entries whose code or name holds `query` (folded: case and accents ignored);
+    an entry whose code or name is exactly the query comes alone."""
+    wanted = fold(query)
+    if not wanted:
+        return []
+    exact = [e for e in entries if wanted in (fold(e.code), fold(e.name))]
+    if len(exact) == 1:
+        return exact
+    return [e for e in entries if wanted in fold(e.code) or wanted in fold(e.name)]
+
+
+async def rule_of(*, session: AsyncSession, workspace_id: int, party_name: str) -> Rule | None:
+    """The supplier rule for this name, however it is spelt."""
+    key = fold(party_name)
+    return next(
+        (
+            r
+            for r in await list_rules(session=session, workspace_id=workspace_id)
+            if r.party_key == key
+        ),
+        None,
+    )
+
+
+async def workspace_rule(*, session: AsyncSession, workspace_id: int, rule_id: int) -> Rule:
+    """Rule `rule_id`, if it is this workspace's (NotFound otherwise: deleted, or another's)."""
+    rule = await session.get(Rule, rule_id)
+    if rule is None or rule.workspace_id != workspace_id:
+        raise NotFound(kind="rule", ident=rule_id)
+    return rule
+
+
+async def suppliers_without_rule(
+    *, session: AsyncSession, workspace_id: int, limit: int
+) -> list[str]:
+    """The suppliers of the workspace's documents that have no rule yet, by name (the
+    latest spelling of each), at most `limit`."""
+    ruled = {r.party_key for r in await list_rules(session=session, workspace_id=workspace_id)}
+    names = await session.exec(
+        select(Document.supplier_name)
+        .where(Document.workspace_id == workspace_id, col(Document.supplier_name).is_not(None))
+        .order_by(col(Document.id).desc())
+    )
+    seen: dict[str, str] = {}
+    for name in names.all():
+        key = fold(name or "")
+        if key and key not in ruled and key not in seen:
+            seen[key] = name or ""
+    return [seen[key] for key in sorted(seen)][:limit]
