@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import core.models  # noqa: F401
 from core.db import Database
-from core.db.migrate import current_revision, head_revision
+from core.db.migrate import current_revision, head_revision, upgrade
 
 
 async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
@@ -23,3 +26,27 @@ async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
         differences = await connection.run_sync(_diff)
     assert differences == []
     assert await current_revision(db.engine) == head_revision()
+
+
+async def test_conversations_of_the_old_chat_handlers_are_dropped_on_upgrade(
+    tmp_path: Path,
+) -> None:
+    """A person mid-way through an old step (a sealed password kept) is not left stuck on
+    a step no handler answers any more: the row goes, and they start again."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(engine, "0013")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO conversation (key, state, data, updated_at) "
+                    "VALUES ('1:2:2:default', 'Connect:password', '{\"secret\": \"v1:x\"}', "
+                    "'2026-12-01 10:00:00')"
+                )
+            )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            left = (await connection.execute(text("SELECT count(*) FROM conversation"))).scalar()
+        assert left == 0
+    finally:
+        await engine.dispose()
