@@ -30,7 +30,7 @@ from bot.context import Actor, Deps, Replies
 from bot.flow_callbacks import SHOW, ReviewAction
 from bot.flow_render import review_button, state_label
 from bot.i18n import Texts
-from bot.outcomes import publish_button
+from bot.outcomes import publish_button, word
 from bot.refusals import refusal
 from bot.uploads import Upload, upload_refusal
 from core.errors import NotAllowed
@@ -115,6 +115,14 @@ def _amount(item: Listed, texts: Texts) -> str:
     return texts.amount(item.amount, item.currency)
 
 
+def _state(item: Listed, texts: Texts) -> str:
+    """Refused by the books or unreadable, with why (core's label); the other states, and
+    what a review waits for, as the review words them."""
+    if item.label is not None and item.label.key.startswith("outcomes."):
+        return word(texts, item.label)
+    return state_label(item.state, item.reason, texts)
+
+
 def _line(number: int, item: Listed, texts: Texts) -> str:
     return texts(
         "flows.inbox.line",
@@ -122,7 +130,7 @@ def _line(number: int, item: Listed, texts: Texts) -> str:
         supplier=item.supplier or item.filename,
         amount=_amount(item, texts),
         date=texts.day(item.day),
-        state=state_label(item.state, item.reason, texts),
+        state=_state(item, texts),
     )
 
 
@@ -257,7 +265,7 @@ def _card(item: Listed, texts: Texts) -> tuple[str, InlineKeyboardMarkup | None]
         supplier=item.supplier or "—",
         amount=_amount(item, texts),
         date=texts.day(item.day),
-        state=state_label(item.state, item.reason, texts),
+        state=_state(item, texts),
     )
     buttons = []
     if item.reviewable:

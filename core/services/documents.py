@@ -8,7 +8,7 @@ a file without a row (a crash in between) is harmless, since the next delivery r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -21,10 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import NotFound
 from core.filenames import safe_filename
+from core.flows.steps import Text
 from core.models import Document, DocumentSource, DocumentState, Workspace
 from core.models.base import utcnow
 from core.models.document import READ_MARKER
 from core.permissions import Action, Who, allows, require
+from core.services.document_labels import state_labels
 from core.sniff import sniff_content_type
 from core.statemachine import StateMachine
 from core.storage import DocumentStore, StoredFile, digest
@@ -350,6 +352,9 @@ class Listed:
     reason: str | None
     #: The person listing may archive it (core/permissions.py); core checks again.
     archivable: bool
+    #: What its state means in words (core/services/document_labels.py), when the list
+    #: read it: "refused by your books: <the software's reason>", "unreadable: why".
+    label: Text | None = None
 
     @property
     def reviewable(self) -> bool:
@@ -422,7 +427,11 @@ async def page_documents(
         .limit(PER_PAGE)
     )
     documents = (await session.exec(query)).all()
-    items = tuple(listed(document, by=by) for document in documents)
+    labels = await state_labels(session=session, documents=documents)
+    items = tuple(
+        replace(listed(document, by=by), label=labels.get(document.id or 0))
+        for document in documents
+    )
     return DocumentPage(items, shown, page, pages, total)
 
 

@@ -25,20 +25,17 @@ from core.accounting.registry import ProviderRegistry
 from core.config import Settings
 from core.db import Database
 from core.errors import CourierError, NotFound
-from core.flows.steps import Text
 from core.models import (
     Document,
     DocumentState,
     IntegrationState,
-    Publication,
 )
-from core.models.document import READ_MARKER
 from core.permissions import Action, Who, require
 from core.services.accounting import Accounting
+from core.services.document_labels import REFUSED_PREFIX
 from core.services.integrations import current_integration
 from core.services.outcome_notices import Refusal, Report, send_report
 from core.services.publishing import (
-    REFUSED_PREFIX,
     PublishOutcome,
     publish_document,
     ready_documents,
@@ -242,45 +239,3 @@ async def _report(
         occasion=occasion,
         supplier=supplier,
     )
-
-
-# --- What a document's state means ---------------------------------------------------------
-
-
-async def state_labels(*, session: AsyncSession, documents: Sequence[Document]) -> dict[int, Text]:
-    """Each document's state as a person should read it, as a key and its parameters: a
-    bill the software refused says so, with the software's reason; a file that could not
-    be read says why; the other states keep their plain label (`inbox.state_<state>`)."""
-    refused = [
-        d.id
-        for d in documents
-        if d.id is not None
-        and d.state == DocumentState.FAILED
-        and (d.state_reason or "").startswith(REFUSED_PREFIX)
-    ]
-    details: dict[int, str] = {}
-    if refused:
-        rows = await session.exec(
-            select(Publication.document_id, Publication.detail)
-            .where(col(Publication.document_id).in_(refused))
-            .order_by(col(Publication.id))
-        )
-        details = {document_id: detail or "" for document_id, detail in rows.all()}
-    return {d.id: state_label(d, details.get(d.id, "")) for d in documents if d.id is not None}
-
-
-def state_label(document: Document, detail: str = "") -> Text:
-    """One document's label (see `state_labels`); `detail` is the software's refusal."""
-    state, reason = DocumentState(document.state), document.state_reason or ""
-    if state == DocumentState.FAILED and reason.startswith(REFUSED_PREFIX):
-        why = reason.removeprefix(REFUSED_PREFIX)
-        return Text("outcomes.state_refused", {"reason": why, "detail": detail or why})
-    marker = (document.fields or {}).get(READ_MARKER)
-    unread = marker.get("error") if isinstance(marker, dict) else None
-    if unread and state in (DocumentState.FAILED, DocumentState.INBOX):
-        return Text("outcomes.state_unreadable", {"reason": str(unread)})
-    if state == DocumentState.FAILED:
-        return Text("outcomes.state_refused_by_you", {"reason": reason})
-    if state == DocumentState.BLOCKED:
-        return Text("outcomes.state_blocked", {"reason": reason})
-    return Text(f"inbox.state_{state}")

@@ -52,6 +52,7 @@ from core.models import (
 from core.models.base import utcnow
 from core.models.document import READ_MARKER
 from core.services.accounting import Accounting, Link, call_with_link
+from core.services.document_labels import REFUSED_PREFIX
 from core.services.documents import move_document
 from core.services.integrations import (
     EXPIRED_REASON,
@@ -70,10 +71,6 @@ CLAIM = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 DEFAULT_CURRENCY = "EUR"
-#: A document the software refused is `failed` with this prefix and Courier's reason
-#: (`publication_rejected`, `publication_duplicate`); the software's words are on its
-#: Publication (`detail`).
-REFUSED_PREFIX = "publication_"
 #: Review reasons a publish gives; answering them is all the document waits for.
 REVIEW_REASONS = frozenset({"missing_total", "missing_supplier", "missing_date"})
 

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from bot.notifier import Notifier
 from bot.notify_pacing import Pace
+from core.formats import format_date
 from core.models import Connection, ConnectionCreate, ConnectionRun, Document, Supplier
 from core.permissions import OPERATOR
 from core.services.connections import create_connection
@@ -78,7 +79,8 @@ async def test_fetch_now_brings_one_message_listing_the_invoices_and_one_opens(
         documents = list((await session.exec(select(Document).order_by(col(Document.id)))).all())
     assert len(documents) == 3
     assert lines[1:] == [
-        f"{n}. {d.filename}, {(d.issue_date or d.received_at.date()).isoformat()}"
+        # Dates as the person reads them (English: "Sep 15, 2026").
+        f"{n}. {d.filename}, {format_date(d.issue_date or d.received_at.date(), locale='en')}"
         for n, d in enumerate(documents, start=1)
     ]
     assert all(d.supplier_id == supplier.id for d in documents)

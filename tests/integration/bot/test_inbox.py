@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from bot.i18n import Texts
 from core.formats import format_date
 from core.models import Document, DocumentSource, DocumentState, Workspace
 from core.services.documents import IncomingDocument, ingest_document, move_document
@@ -17,6 +18,9 @@ from tests.integration.bot.conftest import Harness, press
 from tests.integration.sandbox.conftest import png
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+EN = Texts("en")
 
 
 async def _documents(harness: Harness) -> list[Document]:
@@ -143,8 +147,9 @@ async def test_inbox_pages_the_newest_invoices_first_with_supplier_and_amount(
     assert lines[2] == f"1. Supplier 0 · €100.50 · {_day(first)} · ready"
     assert lines[3].startswith("2. Supplier 1 · €101.50 ·")
     assert lines[3].endswith("· to review: totals do not add up")
-    assert lines[4].endswith("· refused by your books")
-    assert lines[5].endswith("· a file type I cannot read")
+    # Refused by the books, and unreadable, with why (here the reason Courier recorded).
+    assert lines[4].endswith("· refused by your books: rejected")
+    assert lines[5].endswith("· unreadable: " + EN("outcomes.why.unsupported_type"))
     assert lines[6].startswith("5. Supplier 4 ·")
     # One button per document at most, then the pages and the filters.
     assert listing.labels == [
@@ -175,8 +180,9 @@ async def test_inbox_pages_the_newest_invoices_first_with_supplier_and_amount(
     failed = await marie.wait_for_edit()
     assert failed.text.splitlines()[1:] == [
         "Failed, 1–2 of 2, newest first:",
-        f"1. Supplier 2 · €102.50 · {_day(documents[2])} · refused by your books",
-        f"2. Supplier 3 · €103.50 · {_day(documents[3])} · a file type I cannot read",
+        f"1. Supplier 2 · €102.50 · {_day(documents[2])} · refused by your books: rejected",
+        f"2. Supplier 3 · €103.50 · {_day(documents[3])} · unreadable: "
+        + EN("outcomes.why.unsupported_type"),
     ]
 
     await press(marie, "This month", message=failed)
