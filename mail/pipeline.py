@@ -30,8 +30,13 @@ from core.models import (
     SetAsideImage,
     Supplier,
 )
-from core.services.challenges import challenges_for_sender, submit_code
+from core.services.challenges import (
+    challenges_for_sender,
+    logging_in_for_sender,
+    submit_code,
+)
 from core.services.documents import IncomingDocument, ingest_document, move_document
+from core.services.inbound import early_code
 from core.services.members import member_by_address
 from core.services.notifications import enqueue
 from core.services.provenance import VOUCHED, trusted_for, vouched
@@ -197,6 +202,10 @@ class ForwardingConfirmationStep:
         return InboundState.CONFIRMATION
 
 
+class CodeBeforeChallenge(Exception):
+    """The code came before the login's challenge: the worker looks again shortly."""
+
+
 class OneTimeCode:
     """A supplier's 2FA code goes to the one open challenge it fits, with no typing."""
 
@@ -212,6 +221,12 @@ class OneTimeCode:
             session=ctx.session, workspace_id=job.workspace_id, sender_domain=job.parsed.from_domain
         )
         if not waiting:
+            if early_code(job.message, now=ctx.now) and await logging_in_for_sender(
+                session=ctx.session,
+                workspace_id=job.workspace_id,
+                sender_domain=job.parsed.from_domain,
+            ):
+                raise CodeBeforeChallenge  # the login is under way: its challenge is coming
             return None
         if len(waiting) > 1:
             # Several fetches wait on this supplier: ask, never guess. The code stays sealed.

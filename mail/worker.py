@@ -23,13 +23,20 @@ from core.domains import DomainIndex
 from core.models import Document, InboundMessage, InboundState
 from core.models.base import utcnow
 from core.services.catalog import load_domain_index
-from core.services.inbound import LEASE, claim_messages, reclaim, retry_later, settle_message
+from core.services.inbound import (
+    LEASE,
+    claim_messages,
+    reclaim,
+    retry_later,
+    settle_message,
+    wait_for_challenge,
+)
 from core.storage import DocumentStore
 from core.vault import Vault
 from mail.authentication import DnsResolver
 from mail.links import LinkFetcher, LinkRefused
 from mail.parse import ParsedMessage, document_attachments, parse_message
-from mail.pipeline import Context, Job, LinkResult, run_pipeline
+from mail.pipeline import CodeBeforeChallenge, Context, Job, LinkResult, run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +210,9 @@ class MailWorker:
                                 message=message, parsed=item.parsed, raw=item.raw, links=item.links
                             )
                             state = await run_pipeline(job, context)
+                    except CodeBeforeChallenge:
+                        wait_for_challenge(message, now=now)
+                        continue
                     except Exception as err:
                         log.exception("inbound message %s could not be processed", message.id)
                         error = type(err).__name__

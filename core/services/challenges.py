@@ -18,7 +18,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.domains import domain_matches
 from core.errors import ChallengeClosed, NotFound
-from core.models import Challenge, ChallengeChannel, ChallengeState, Connection, Supplier
+from core.models import (
+    Challenge,
+    ChallengeChannel,
+    ChallengeState,
+    Connection,
+    ConnectionState,
+    Supplier,
+)
 from core.models.base import utcnow
 from core.permissions import Action, Who, allows, require
 from core.vault import Vault
@@ -296,3 +303,16 @@ async def challenges_for_sender(
     )
     rows = (await session.exec(query)).all()
     return [c for c, s in rows if domain_matches(sender_domain, s.domains)]
+
+
+async def logging_in_for_sender(
+    *, session: AsyncSession, workspace_id: int, sender_domain: str
+) -> bool:
+    """Whether a connection of the workspace whose supplier mails from this domain is
+    logging in right now: its code may reach Courier before the site's answer does."""
+    query = (
+        select(Supplier)
+        .join(Connection, col(Connection.supplier_id) == col(Supplier.id))
+        .where(Connection.workspace_id == workspace_id, Connection.state == ConnectionState.SYNCING)
+    )
+    return any(domain_matches(sender_domain, s.domains) for s in (await session.exec(query)).all())

@@ -238,6 +238,27 @@ def retry_later(message: InboundMessage, *, reason: str, now: datetime | None = 
         message.next_attempt_at = now + timedelta(seconds=30 * 2**message.attempts)
 
 
+#: A supplier's code may arrive before the site tells Courier it sent one (the supplier
+#: mails first, then answers the login): such a message is looked at again this often,
+EARLY_CODE_RETRY = timedelta(seconds=2)
+#: for this long after it arrived; then it is an ordinary mail.
+EARLY_CODE_PATIENCE = timedelta(minutes=2)
+
+
+def early_code(message: InboundMessage, *, now: datetime) -> bool:
+    """Whether a code that fits no challenge yet may still wait for one."""
+    return now - message.received_at < EARLY_CODE_PATIENCE
+
+
+def wait_for_challenge(message: InboundMessage, *, now: datetime) -> None:
+    """Look at the message again shortly, not as a failure: the claim's attempt is given
+    back, so waiting never brings the message closer to FAILED."""
+    message.attempts = max(0, message.attempts - 1)
+    message.claimed_until = None
+    message.state_reason = "code_before_challenge"
+    message.next_attempt_at = now + EARLY_CODE_RETRY
+
+
 def retry_now(message: InboundMessage) -> None:
     """The user asked to try a failed message again."""
     message.state = InboundState.RECEIVED

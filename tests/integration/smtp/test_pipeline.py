@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -12,15 +13,17 @@ from core.models import (
     Challenge,
     ChallengeChannel,
     ChallengeState,
+    Connection,
     ConnectionCreate,
+    ConnectionState,
     DocumentSource,
     InboundState,
     Supplier,
 )
 from core.permissions import OPERATOR
-from core.services.challenges import open_challenge, take_code
+from core.services.challenges import cancel_open_challenges, open_challenge, take_code
 from core.services.connections import create_connection
-from core.services.inbound import MAX_ATTEMPTS
+from core.services.inbound import EARLY_CODE_RETRY, MAX_ATTEMPTS
 from core.services.members import create_invite, join_workspace
 from core.vault import Vault
 from tests.integration.smtp.conftest import Gateway, fixture_bytes, invoice_mail
@@ -164,6 +167,43 @@ async def test_a_code_mail_answers_the_waiting_challenge_and_is_not_kept(
     assert [p for p in gateway.store.root.rglob("*") if p.is_file()] == []  # nothing kept
     assert await gateway.documents() == []
     assert [n.kind for n in await gateway.notices()] == ["code_relayed"]
+
+
+async def test_a_code_mailed_before_the_site_answered_waits_for_its_challenge(
+    gateway: Gateway, vault: Vault
+) -> None:
+    """Suppliers often mail the code, then answer the login: Courier gets the code before
+    it knows a code was sent. It keeps the mail a moment, and relays it once the login's
+    challenge opens, instead of filing it as a mail without a document."""
+    early = await _waiting_challenge(gateway, vault, domain="portail-fournisseur.fr")
+    async with gateway.db.transaction() as session:
+        await cancel_open_challenges(session=session, connection_id=early.connection_id)
+        connection = await session.get(Connection, early.connection_id)
+        assert connection is not None
+        connection.state = ConnectionState.SYNCING  # logging in: the site has not answered
+    await gateway.send(fixture_bytes("otp_html_only.eml"))
+    await gateway.worker.drain()
+    [waiting] = await gateway.inbound()
+    assert (waiting.state, waiting.state_reason) == (
+        InboundState.RECEIVED,
+        "code_before_challenge",
+    )
+    assert waiting.attempts == 0  # not a failure
+
+    async with gateway.db.transaction() as session:
+        connection = await session.get(Connection, early.connection_id)
+        assert connection is not None
+        challenge = await open_challenge(
+            session=session, connection=connection, channel=ChallengeChannel.EMAIL
+        )
+    await asyncio.sleep(EARLY_CODE_RETRY.total_seconds() + 0.2)
+    await gateway.worker.drain()
+    async with gateway.db.read() as session:
+        answered = await session.get(Challenge, challenge.id)
+    assert answered is not None
+    assert (answered.state, answered.answered_via) == (ChallengeState.ANSWERED, "mail")
+    [message] = await gateway.inbound()
+    assert message.state == InboundState.CODE_RELAYED
 
 
 async def test_with_two_challenges_waiting_the_user_is_asked(
