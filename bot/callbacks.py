@@ -17,7 +17,7 @@ from typing import Literal
 from aiogram.filters.callback_data import CallbackData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.errors import NotFound
+from core.errors import MemberNotInWorkspace, NotFound
 from core.models import (
     Challenge,
     Connection,
@@ -27,9 +27,12 @@ from core.models import (
     Member,
     Workspace,
 )
-from core.services.connections import get_connection
+from core.services.connections import get_challenge, get_connection
 from core.services.documents import get_document
+from core.services.inbound import get_inbound
 from core.services.mailboxes import get_mailbox
+from core.services.members import get_member
+from core.services.workspaces import workspace_by_id
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +122,14 @@ async def _load(session: AsyncSession, workspace_id: int, kind: Kind, ident: int
     if kind == "mailbox":
         return await get_mailbox(session=session, workspace_id=workspace_id, mailbox_id=ident)
     if kind == "member":
-        member = await session.get(Member, ident)
-        return member if member is not None and member.workspace_id == workspace_id else None
-    if kind == "inbound":
-        message = await session.get(InboundMessage, ident)
-        return message if message is not None and message.workspace_id == workspace_id else None
-    if kind == "challenge":
-        challenge = await session.get(Challenge, ident)
-        if challenge is None:
+        try:
+            return await get_member(session=session, workspace_id=workspace_id, member_id=ident)
+        except MemberNotInWorkspace:
             return None
-        connection = await session.get(Connection, challenge.connection_id)
-        return challenge if connection and connection.workspace_id == workspace_id else None
-    workspace = await session.get(Workspace, ident)
-    return workspace if workspace is not None and workspace.id == workspace_id else None
+    if kind == "inbound":
+        return await get_inbound(session=session, workspace_id=workspace_id, message_id=ident)
+    if kind == "challenge":
+        return await get_challenge(session=session, workspace_id=workspace_id, challenge_id=ident)
+    if ident != workspace_id:  # only the presser's own workspace is theirs
+        return None
+    return await workspace_by_id(session=session, workspace_id=ident)

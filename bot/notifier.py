@@ -23,7 +23,6 @@ together go in one message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -43,8 +42,6 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from sqlalchemy import update
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Texts, texts_for
@@ -59,22 +56,19 @@ from bot.notify_render import (
     render_batch,
 )
 from core.db import Database
-from core.models import (
-    Challenge,
-    Connection,
-    Document,
-    Member,
-    Notification,
-    Role,
-    Supplier,
-    Workspace,
-)
+from core.models import Member, Notification, Workspace
 from core.models.base import utcnow
 from core.services.notifications import (
+    block_chats,
     claim_due_notifications,
     mark_failed,
     mark_sent,
+    notice_context,
+    notifications_by_id,
+    postpone,
+    recipients_of,
     release,
+    workspace_of,
 )
 
 log = logging.getLogger(__name__)
@@ -199,14 +193,14 @@ class Notifier:
             already = set(row.payload.get(SENT_TO) or ())
             recipients = [
                 m
-                for m in await _recipients(session, row)
+                for m in await recipients_of(session=session, notification=row)
                 if m.telegram_user_id not in already and m.chat_blocked_at is None
             ]
             if not recipients:
                 plan.nobody.append(row.id)
                 continue
             if row.workspace_id is not None and row.workspace_id not in places:
-                places[row.workspace_id] = await session.get(Workspace, row.workspace_id)
+                places[row.workspace_id] = await workspace_of(session=session, notification=row)
             for member in recipients:
                 per_chat[member.telegram_user_id].append((row, member))
         for chat_id, items in per_chat.items():
@@ -302,32 +296,29 @@ class Notifier:
         self, session: AsyncSession, plan: Plan, outcomes: dict[int, Outcome]
     ) -> None:
         now = utcnow()
-        if plan.forbidden:
-            await session.exec(
-                update(Member)
-                .where(col(Member.telegram_user_id).in_(plan.forbidden))
-                .where(col(Member.chat_blocked_at).is_(None))
-                .values(chat_blocked_at=now)
-            )
+        await block_chats(session=session, telegram_user_ids=plan.forbidden, now=now)
         per_row: dict[int, list[tuple[int, Outcome]]] = defaultdict(list)
         for index, envelope in enumerate(plan.envelopes):
             outcome = outcomes.get(index, Outcome.POSTPONED)
             for row_id in envelope.row_ids:
                 per_row[row_id].append((envelope.chat_id, outcome))
+        rows = await notifications_by_id(
+            session=session, ids=[*plan.nobody, *plan.unknown, *per_row]
+        )
         for row_id in plan.nobody:
-            row = await session.get(Notification, row_id)
+            row = rows.get(row_id)
             if row is not None:
                 if row.payload.get(SENT_TO):
                     mark_sent(row, now=now)
                 else:
                     mark_failed(row, retry_in=None, now=now)
         for row_id in plan.unknown:
-            row = await session.get(Notification, row_id)
+            row = rows.get(row_id)
             if row is not None:
                 log.error("notification %s: no words for kind %r yet; it waits", row_id, row.kind)
-                row.next_attempt_at = now + timedelta(hours=1)
+                postpone(row, until=now + timedelta(hours=1))
         for row_id, results in per_row.items():
-            row = await session.get(Notification, row_id)
+            row = rows.get(row_id)
             if row is not None:
                 _settle_row(row, results, now)
 
@@ -384,61 +375,14 @@ def _texts(workspace: Workspace | None, member: Member) -> Texts:
     )
 
 
-async def _recipients(session: AsyncSession, row: Notification) -> list[Member]:
-    """The member it is for, or else the workspace's owners and admins."""
-    if row.recipient_member_id is not None:
-        member = await session.get(Member, row.recipient_member_id)
-        return [member] if member is not None else []
-    if row.workspace_id is None:
-        return []
-    query = (
-        select(Member)
-        .where(Member.workspace_id == row.workspace_id)
-        .where(col(Member.role).in_((Role.OWNER, Role.ADMIN)))
-        .order_by(col(Member.id))
-    )
-    return list((await session.exec(query)).all())
-
-
 async def _facts(session: AsyncSession, rows: list[Notification]) -> Facts:
-    connection_ids: set[int] = set()
-    challenge_ids: set[int] = set()
-    document_ids: set[int] = set()
-    for row in rows:
-        payload = row.payload
-        with contextlib.suppress(TypeError, ValueError):
-            if row.kind == "documents_fetched":
-                document_ids.update(int(i) for i in payload.get("document_ids") or ())
-            if payload.get("connection_id") is not None:
-                connection_ids.add(int(payload["connection_id"]))
-            if payload.get("challenge_id") is not None:
-                challenge_ids.add(int(payload["challenge_id"]))
-            challenge_ids.update(int(i) for i in payload.get("challenge_ids") or ())
-    challenges: dict[int, int] = {}
-    if challenge_ids:
-        found = await session.exec(
-            select(Challenge.id, Challenge.connection_id).where(
-                col(Challenge.id).in_(challenge_ids)
-            )
-        )
-        challenges = {int(cid): conn for cid, conn in found.all() if cid is not None}
-        connection_ids.update(challenges.values())
-    suppliers: dict[int, str] = {}
-    if connection_ids:
-        names = await session.exec(
-            select(Connection.id, Supplier.name)
-            .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
-            .where(col(Connection.id).in_(connection_ids))
-        )
-        suppliers = {int(cid): name for cid, name in names.all() if cid is not None}
-    documents: dict[int, DocumentFact] = {}
-    if document_ids:
-        found_documents = await session.exec(
-            select(Document).where(col(Document.id).in_(document_ids))
-        )
-        documents = {
-            d.id: DocumentFact(d.filename, d.issue_date or d.received_at)
-            for d in found_documents.all()
-            if d.id is not None
-        }
-    return Facts(suppliers=suppliers, challenges=challenges, documents=documents)
+    """Core's names for the claimed rows, in the renderers' shape."""
+    context = await notice_context(session=session, notifications=rows)
+    return Facts(
+        suppliers=context.suppliers,
+        challenges=context.challenges,
+        documents={
+            document_id: DocumentFact(document.filename, document.day)
+            for document_id, document in context.documents.items()
+        },
+    )

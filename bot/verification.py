@@ -16,14 +16,12 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import col, select
-
 from core.db import Database
-from core.models import Connection, ConnectionRun, ConnectionState, RunOutcome, Supplier
+from core.models import ConnectionState, RunOutcome
 from core.services.connection_controls import INTERACTIVE_FOR, prepare_rerun
 from core.services.fetch import ConnectionRunner, RunResult
 from core.services.fetch_claims import claim_connection
-from core.services.notifications import enqueue
+from core.services.verification import find_connection, last_run, tell_checked
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +120,7 @@ class Verifier:
         deadline = asyncio.get_running_loop().time() + self.lease.total_seconds()
         while asyncio.get_running_loop().time() < deadline:
             async with self.db.read() as session:
-                connection = await session.get(Connection, connection_id)
+                connection = await find_connection(session=session, connection_id=connection_id)
                 if connection is None:
                     return False
                 if connection.claimed_by is None:
@@ -153,19 +151,12 @@ class Verifier:
         while asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(self.settle_poll)
             async with self.db.read() as session:
-                connection = await session.get(Connection, connection_id)
+                connection = await find_connection(session=session, connection_id=connection_id)
                 if connection is None:
                     return
                 if connection.claimed_by is not None or connection.state in UNSETTLED:
                     continue
-                run = (
-                    await session.exec(
-                        select(ConnectionRun)
-                        .where(ConnectionRun.connection_id == connection_id)
-                        .order_by(col(ConnectionRun.id).desc())
-                        .limit(1)
-                    )
-                ).first()
+                run = await last_run(session=session, connection_id=connection_id)
             result = RunResult(
                 run.outcome if run else RunOutcome.ERROR,
                 ConnectionState(connection.state),
@@ -180,23 +171,8 @@ class Verifier:
         if result.state in TOLD_BY_THE_RUNNER or asyncio.current_task() in self._superseded:
             return
         async with self.db.transaction() as session:
-            connection = await session.get(Connection, connection_id)
-            if connection is None:
-                return
-            supplier = await session.get(Supplier, connection.supplier_id)
-            await enqueue(
-                session=session,
-                kind=VERIFIED,
-                workspace_id=connection.workspace_id,
-                recipient_member_id=connection.owner_member_id,
-                payload={
-                    "connection_id": connection_id,
-                    "supplier": supplier.name if supplier else "",
-                    "state": str(result.state),
-                    "found": result.found,
-                    "new": result.new,
-                    "error": result.error,
-                },
+            await tell_checked(
+                session=session, kind=VERIFIED, connection_id=connection_id, result=result
             )
 
     async def drain(self) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import ConnectionDuplicate, CredentialsMissing, DateInvalid, NotFound
-from core.models import Connection, ConnectionCreate, ConnectionState, Supplier
+from core.models import Challenge, Connection, ConnectionCreate, ConnectionState, Supplier
 from core.models.base import utcnow
 from core.permissions import Action, Who, require
 from core.services.members import get_member
@@ -184,6 +184,19 @@ async def get_connection(
     if connection is None or connection.workspace_id != workspace_id:
         raise NotFound(kind="connection", ident=connection_id)
     return connection
+
+
+async def get_challenge(
+    *, session: AsyncSession, workspace_id: int, challenge_id: int
+) -> Challenge:
+    """A code request on one of the workspace's connections; NotFound for another's."""
+    challenge = await session.get(Challenge, challenge_id)
+    connection = (
+        await session.get(Connection, challenge.connection_id) if challenge is not None else None
+    )
+    if challenge is None or connection is None or connection.workspace_id != workspace_id:
+        raise NotFound(kind="challenge", ident=challenge_id)
+    return challenge
 
 
 async def list_connections(

@@ -97,5 +97,12 @@ async def get_workspace(*, session: AsyncSession, slug: str) -> Workspace:
     return workspace
 
 
+async def workspace_by_id(*, session: AsyncSession, workspace_id: int) -> Workspace:
+    workspace = await session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise WorkspaceNotFound(workspace_id=workspace_id)
+    return workspace
+
+
 async def list_workspaces(*, session: AsyncSession) -> list[Workspace]:
     return list((await session.exec(select(Workspace).order_by(col(Workspace.slug)))).all())
