@@ -2,9 +2,12 @@
 
 In this order, as the surest signal first: the supplier's VAT number or SIREN (a known
 supplier of the workspace), then the supplier the source already named (the sender's mail
-domain, or the connector), then the name on the page, fuzzily, against the workspace's
-known suppliers and the catalog. The matched supplier's profile keeps its identifiers and
-bank accounts, so that the next invoice is recognised, and a changed IBAN is noticed.
+domain, or the connector), then a bank account the workspace already pays that supplier
+into, then the name on the page, fuzzily, against the workspace's known suppliers and the
+catalog. The page's name comes last because it is only ever a guess: a table header or a
+label read as a name must not outweigh a number that belongs to one supplier only. The
+matched supplier's profile keeps its identifiers and bank accounts, so that the next
+invoice is recognised, and a changed IBAN is noticed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from core.extraction import InvoiceData
 from core.models import PartyKind, Rule, Supplier, SupplierProfile
 from core.models.base import utcnow
 
-MatchedBy = Literal["vat", "siren", "source", "name"]
+MatchedBy = Literal["vat", "siren", "source", "iban", "name"]
 #: rapidfuzz score (0-100) a name on the page needs to count as a known supplier's.
 NAME_SCORE = 90
 _LEGAL_FORM = re.compile(
@@ -99,6 +102,14 @@ async def match_supplier(
         if supplier is not None:
             owned = next((p for p in profiles if p.supplier_id == source_supplier_id), None)
             return SupplierMatch(owned, source_supplier_id, supplier.name, "source", 1.0)
+    if data.iban is not None:
+        # Only accounts already confirmed for a supplier are listed on its profile (see
+        # check_bank_account), so an account names its supplier as surely as a VAT number.
+        iban = _compact(data.iban.value)
+        owners = [p for p in profiles if iban in p.ibans]
+        if len(owners) == 1:
+            owner = owners[0]
+            return SupplierMatch(owner, owner.supplier_id, owner.name, "iban", 1.0)
     if data.supplier_name is None:
         return None
     wanted = name_key(data.supplier_name.value)
