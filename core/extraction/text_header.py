@@ -56,9 +56,16 @@ _BUYER_BLOCK = re.compile(
 _BUYER_WORD = re.compile(
     r"\b(?:client|customer|acheteur|buyer|kunde|klant|cliente)\b", re.IGNORECASE
 )
-_LEGAL_FORM = re.compile(
-    r"\b(?:SAS|SASU|SARL|EURL|SA|SNC|SCI|SCOP|SCM|SELARL|EIRL|Ltd|Limited|LLP|PLC|Inc|LLC"
-    r"|GmbH|AG|BV|NV|SRL|SL|SpA)\b\.?"
+_FORMS = (
+    r"SAS|SASU|SARL|EURL|SA|SNC|SCI|SCOP|SCM|SELARL|EIRL|Ltd|Limited|LLP|PLC|Inc|LLC"
+    r"|GmbH|AG|BV|NV|SRL|SL|SpA|LTD|LIMITED|INC|GMBH|SPA"
+)
+# Also glued to the name, as some PDF text layers drop spaces ("OrangeDemoInc.").
+_LEGAL_FORM = re.compile(rf"\b(?:{_FORMS})\b\.?|(?<=[a-z])(?:Inc|Ltd|GmbH|LLC)\b\.?")
+_SPECKS = re.compile(r"^(?:\S\s+){2,}(?=\w{3})")
+# A letterhead sharing its line with the document's title: "Stanford Plumbing INVOICE".
+_TITLE_AT_END = re.compile(
+    r"\s+(?:INVOICE|FACTURE|RECHNUNG|FACTUUR|FACTURA|FATTURA|RECEIPT|AVOIR|GUTSCHRIFT)\.?$"
 )
 _NOT_A_NAME = re.compile(
     r"\b(?:facture|invoice|avoir|credit\s+note|page|date|devis|quote|total|tva|vat|tax"
@@ -66,6 +73,9 @@ _NOT_A_NAME = re.compile(
     r"|description|d[ée]signation|quantit[éy]|qty|unit|price|prix|amount|montant"
     r"|details?|payment|paiement|receipt|re[çc]u|remittance|advice|statement|signature"
     r"|signatory|authori[sz]ed|sincerely|regards|cordialement"
+    # What a legal line says about the company, not its name.
+    r"|registergericht|amtsgericht|handelsregister|gesch[äa]ftsf[üu]hrer|sitz|registered"
+    r"|si[èe]ge|capital|g[ée]rant|bankverbindung"
     # The same in German, Dutch, Spanish and Italian.
     r"|rechnung|gutschrift|datum|menge|preis|betrag|beschreibung|summe|gesamt"
     r"|factuur|omschrijving|aantal|prijs|bedrag|totaal"
@@ -73,10 +83,45 @@ _NOT_A_NAME = re.compile(
     r"|fattura|descrizione|quantit[àa]|prezzo|importo|totale|data)\b",
     re.IGNORECASE,
 )
+# Label words run together by a text layer that dropped the spaces: "PAYMENTADVICE".
+_GLUED_LABELS = re.compile(
+    r"(?:" + _NOT_A_NAME.pattern.replace(r"\b", "").replace(r"\s+", "") + r"){2,}",
+    re.IGNORECASE,
+)
 # Addresses on the web or by mail are not names, however high on the page.
 _WEB_OR_MAIL = re.compile(r"@|\bwww\.|https?:|\.(?:com|net|org|fr|de|nl|es|it|eu)\b", re.I)
 # A sender line strings its parts with bullets or bars: the name is the first part.
 _PARTS = re.compile(r"\s{2,}|\s*[•·|]\s*")
+# Lines only the seller prints about itself: its registration and share capital.
+_LEGAL_LINE = re.compile(
+    r"\bau\s+capital\s+de\b|\bR\.?C\.?S\.?\s|\bKvK\b|\bHRB\b|\bHandelsregister\b"
+    r"|\bAmtsgericht\b|\bRegistered\s+in\s+(?:England|Scotland|Ireland)\b|\bSteuernummer\b"
+    r"|\bcapitale\s+sociale\b|\bcapital\s+social\b|\bsi[eè]ge\s+social\b"
+    r"|\bcompany\s+(?:registration\s+)?(?:number|no)\b",
+    re.IGNORECASE,
+)
+# The long forms a legal line spells out after the name ("Bouygues Telecom - Société
+# Anonyme au capital de..."), dropped so the name stands alone.
+_CAPITAL_FORM = re.compile(
+    r"\b(?:soci[ée]t[ée]\s+(?:anonyme|par\s+actions\s+simplifi[ée]e|[àa]\s+responsabilit[ée]"
+    r"\s+limit[ée]e))\b.*$",
+    re.IGNORECASE,
+)
+_LEGAL_SEPARATOR = re.compile(r"\s+[-–—|•·]\s+")
+# A line stating the seller's VAT number or SIREN ends the seller's address block.
+_IDENTIFIER_LINE = re.compile(
+    r"\b(?i:VAT|TVA|BTW|IVA|MwSt|USt-?Id(?:Nr)?|UID|SIRE[NT]|Tax\s+ID)\b[^0-9]{0,25}"
+    r"(?:\b[A-Z]{2}[ .\-]?\d[\dA-Z .]{7,}|\b\d{3} ?\d{3} ?\d{3}\b)"
+)
+# "Your VAT ID", "Votre n° TVA": the customer's number, printed on the seller's page.
+_THEIR_OWN = re.compile(r"\b(?:your|votre|ihre?|uw|su|vostr[oa])\b", re.IGNORECASE)
+_COUNTRY = re.compile(
+    r"(?:France|Deutschland|Germany|Nederland|Netherlands|Belgique|Belgium|Espa[ñn]a|Spain"
+    r"|Italia|Italy|Schweiz|Suisse|Switzerland|[ÖO]sterreich|Austria|Luxembourg|Ireland"
+    r"|United\s+Kingdom|UK|USA|United\s+States)\.?",
+    re.IGNORECASE,
+)
+_BLOCK_LINES = 6
 _MIN_NAME_LETTERS = 3
 _BUYER_BLOCK_LINES = 6
 _NAME_SEARCH_LINES = 10
@@ -147,19 +192,89 @@ def read_document_type(text: str) -> Field[DocumentType] | None:
 
 
 def guess_supplier_name(lines: Sequence[str], buyer_lines: frozenset[int]) -> Field[str] | None:
-    """Guess the supplier from the top of the page: a company with a legal form, else the
-    first line that reads like a name. Always a guess (confidence <= 0.5)."""
+    """The supplier's name from the page, from the best evidence first. Always a guess
+    (confidence <= 0.6): the service layer prefers a supplier known by its identifiers.
+
+    1. the legal line ("Dupont SAS au capital de...", "... RCS Paris", "KvK", "HRB"),
+       which only the seller prints about itself;
+    2. the head of the address block that carries the seller's VAT number or SIREN;
+    3. a company with a legal form near the top of the page (the letterhead);
+    4. a company with a legal form anywhere outside the customer's block;
+    5. the first line near the top that reads like a name.
+    """
+    for index, line in enumerate(lines):
+        if index not in buyer_lines and _LEGAL_LINE.search(line):
+            name = _legal_line_name(line)
+            if name is not None:
+                return Field(name, "text", 0.6)
+    for index, line in enumerate(lines):
+        if (
+            index not in buyer_lines
+            and _IDENTIFIER_LINE.search(line)
+            and not _THEIR_OWN.search(line)
+        ):
+            name = _block_head(lines, index, buyer_lines)
+            if name is not None:
+                return Field(name, "text", 0.55)
     candidates = [
-        name
-        for index, line in enumerate(lines[:_NAME_SEARCH_LINES])
+        (index, name)
+        for index, line in enumerate(lines)
         if index not in buyer_lines and (name := _name_part(line)) is not None
     ]
-    for name in candidates:
+    top = [name for index, name in candidates if index < _NAME_SEARCH_LINES]
+    for name in top:
         if _LEGAL_FORM.search(name) and ":" not in name:
             return Field(name, "text", 0.5)
-    for name in candidates:
-        if not any(c.isdigit() for c in name) and ":" not in name and len(name) <= 80:
+    for _, name in candidates:
+        if _LEGAL_FORM.search(name) and ":" not in name and not _has_digit(name):
+            return Field(name, "text", 0.4)
+    for name in top:
+        if not _has_digit(name) and ":" not in name and len(name) <= 80:
             return Field(name, "text", 0.3)
+    return None
+
+
+def _has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
+def _legal_line_name(line: str) -> str | None:
+    """The company a legal line is about: its first part, when that part is a name."""
+    first = _LEGAL_SEPARATOR.split(line.strip(), maxsplit=1)[0]
+    marker = _LEGAL_LINE.search(first)
+    if marker is not None:
+        # "Dupont SAS au capital de 10 000 EUR": the name is what precedes the statement.
+        first = first[: marker.start()]
+    first = _CAPITAL_FORM.sub("", first).strip(" ,;-")
+    name = _name_part(first)
+    if name is None or _has_digit(name):
+        return None
+    return name
+
+
+def _block_head(lines: Sequence[str], index: int, buyer_lines: frozenset[int]) -> str | None:
+    """The first line of the address block holding line `index`: its name.
+
+    Walks up past address lines (a number, a web or mail address, a country) to the first
+    line that is none of those; a line, the identifier's own included, that starts with a
+    company's name and legal form ends the walk.
+    """
+    for above in range(index, max(index - _BLOCK_LINES, -1), -1):
+        line = lines[above].strip()
+        if not line or above in buyer_lines:
+            return None
+        # "Acme Ltd., 42 Milky Way, Faraway": a company heading its own address line.
+        own = _name_part(line.split(",")[0])
+        if own is not None and _LEGAL_FORM.search(own) and not _has_digit(own):
+            return own
+        if above == index:
+            continue
+        if _has_digit(line) or _WEB_OR_MAIL.search(line) or _COUNTRY.fullmatch(line):
+            continue
+        name = _name_part(line)
+        if name is None or ":" in name or _IDENTIFIER_LINE.search(line):
+            return None
+        return name
     return None
 
 
@@ -174,15 +289,22 @@ def _name_part(line: str) -> str | None:
     parts = [p for p in _PARTS.split(line.strip()) if p]
     if not parts:
         return None
-    name = parts[0].strip()
+    # OCR reads specks and logo fragments as single letters before the name: "F e j Contoso".
+    name = _TITLE_AT_END.sub("", _SPECKS.sub("", parts[0].strip()))
     form = _LEGAL_FORM.search(name)
     if form is not None and form.start() > 0:
         name = name[: form.end()]
+        if " " not in name and name[form.start() - 1].islower():
+            # The text layer dropped the spaces ("OrangeDemoInc."): put them back.
+            name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
     letters = sum(c.isalpha() for c in name)
     if (
         not name[:1].isalnum()
         or letters < _MIN_NAME_LETTERS
         or _NOT_A_NAME.search(name)
+        or _GLUED_LABELS.fullmatch(re.sub(r"[\W_]+", "", name))
+        # A title printed letter-spaced ("I N VO I C E") reads as scraps, never a name.
+        or all(sum(c.isalpha() for c in word) <= 2 for word in name.split())
         or _WEB_OR_MAIL.search(name)
     ):
         return None
