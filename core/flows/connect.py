@@ -17,7 +17,7 @@ from typing import ClassVar
 from pydantic import SecretStr
 
 from core.errors import ConnectionDuplicate, DateInvalid, NotAllowed
-from core.flows.flow import Field, Flow, Input
+from core.flows.flow import Field, Flow, Input, secret_of
 from core.flows.steps import Form, Step, Text
 from core.models import ConnectionCreate, Supplier, Workspace
 from core.permissions import Action
@@ -210,8 +210,7 @@ class ConnectFlow(Flow):
     async def step_password(self, user_input: Input | None = None) -> Step:
         if user_input is None:
             return self._ask_password()
-        value = user_input.get("password")
-        secret = value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
+        secret = secret_of(user_input, "password")
         if not secret.strip():
             return self._ask_password(self.error("password_empty"))
         # Sealed at once: the flow's row (and any log of it) only ever holds the sealed form.

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from core.errors import ConnectionDuplicate, NotAllowed
 from core.flows.connect import refused
-from core.flows.flow import Field, Flow, Input
+from core.flows.flow import Field, Flow, Input, secret_of
 from core.flows.steps import Form, Step, Text
 from core.services import connection_controls as controls
 from core.services.connections import LOGIN_MAX, connection_view, login_taken
@@ -96,8 +96,7 @@ class CredentialsFlow(Flow):
     async def step_password(self, user_input: Input | None = None) -> Step:
         if user_input is None:
             return self._ask_password()
-        value = user_input.get("password")
-        secret = value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
+        secret = secret_of(user_input, "password")
         if not secret.strip():
             return self._ask_password(self.error("password_empty"))
         session = self.context.session

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
+from pydantic import SecretStr
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.flows.steps import Abort, Choice, Done, Field, Form, Option, Progress, Text
@@ -35,7 +36,17 @@ from core.models import Member
 from core.models.base import utcnow
 from core.permissions import Action, allows
 
-__all__ = ["Actor", "Context", "Field", "Flow", "Input", "Later", "Services", "step_method"]
+__all__ = [
+    "Actor",
+    "Context",
+    "Field",
+    "Flow",
+    "Input",
+    "Later",
+    "Services",
+    "secret_of",
+    "step_method",
+]
 
 #: The person's input: form values by field name, or {"option": id} for a button.
 Input = Mapping[str, Any]
@@ -199,6 +210,13 @@ class Flow:
 
     def later(self, work: Later) -> None:
         self.context.later.append(work)
+
+
+def secret_of(user_input: Input, name: str) -> str:
+    """A secret field's value in clear, for the step to seal or use at once: the bot
+    passes a SecretStr; another interface (a test) may pass plain text."""
+    value = user_input.get(name)
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
 
 
 def step_method(flow: Flow, step_id: str) -> Callable[[Input | None], Awaitable[Any]]:

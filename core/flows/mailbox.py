@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
-from core.flows.flow import Field, Flow, Input
+from core.flows.flow import Field, Flow, Input, secret_of
 from core.flows.steps import Form, Progress, Step
 from core.models import MailboxCreate
 from core.permissions import Action, acting
@@ -107,8 +107,7 @@ class MailboxFlow(Flow):
             return self._ask_secret()
         if user_input.get("option") == "change_user":
             return await self.step_user()
-        value = user_input.get("secret")
-        secret = value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
+        secret = secret_of(user_input, "secret")
         if not secret:
             return self._ask_secret(error="secret_empty")
         vault: Vault = self.context.service("vault")
