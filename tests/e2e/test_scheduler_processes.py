@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -62,8 +63,28 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def _drop_database(name: str) -> None:
+    # FORCE: a SIGKILLed scheduler's sessions may not have been closed by the server yet.
+    admin = create_async_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def drops() -> Iterator[list[threading.Thread]]:
+    """DROP DATABASE waits for a checkpoint, which takes half a minute on a busy server: the
+    drops run beside the next tests, and the session ends only when they are done."""
+    pending: list[threading.Thread] = []
+    yield pending
+    for thread in pending:
+        thread.join(timeout=120)
+
+
 @pytest.fixture
-async def database_url() -> AsyncIterator[str]:
+async def database_url(drops: list[threading.Thread]) -> AsyncIterator[str]:
     """A fresh, empty database on the test server, dropped at the end whatever happened."""
     # CREATE/DROP DATABASE cannot run inside a transaction: autocommit.
     admin = create_async_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
@@ -82,10 +103,10 @@ async def database_url() -> AsyncIterator[str]:
             await connection.execute(text(f'CREATE DATABASE "{name}"'))
         yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        # FORCE: a SIGKILLed scheduler's sessions may not have been closed by the server yet.
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+        dropping = threading.Thread(target=asyncio.run, args=(_drop_database(name),))
+        dropping.start()
+        drops.append(dropping)
 
 
 class Processes:

@@ -28,6 +28,23 @@ async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
     assert await current_revision(db.engine) == head_revision()
 
 
+def test_the_head_read_from_the_files_is_alembics_head() -> None:
+    """Commands read the head without loading Alembic; Alembic itself must agree."""
+    from alembic.script import ScriptDirectory
+
+    from core.db.migrate import _config
+
+    assert head_revision() == ScriptDirectory.from_config(_config()).get_current_head()
+
+
+async def test_an_empty_database_has_no_revision(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        assert await current_revision(engine) is None
+    finally:
+        await engine.dispose()
+
+
 async def test_conversations_of_the_old_chat_handlers_are_dropped_on_upgrade(
     tmp_path: Path,
 ) -> None:
