@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.forkserver import run_courier
 from tests.integration.accounting.conftest import LEDGER, bean_check
 
 PDF = b"%PDF-1.4\n%% %s\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -41,15 +40,7 @@ class Courier:
     env: dict[str, str]
 
     def __call__(self, *args: str, stdin: str = "") -> Result:
-        done = subprocess.run(
-            [sys.executable, "-m", "courier", *args],
-            cwd=self.home,
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_courier(*args, cwd=self.home, env=self.env, stdin=stdin)
         return Result(done.returncode, done.stdout, done.stderr)
 
 

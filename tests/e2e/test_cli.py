@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.forkserver import run_courier
+
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -39,14 +41,7 @@ class Courier:
     env: dict[str, str]
 
     def __call__(self, *args: str, **env: str) -> Result:
-        done = subprocess.run(
-            [sys.executable, "-m", "courier", *args],
-            cwd=self.home,
-            env=self.env | env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_courier(*args, cwd=self.home, env=self.env | env)
         return Result(done.returncode, done.stdout, done.stderr)
 
 

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.forkserver import run_courier
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -32,15 +34,7 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _courier(home: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> Any:
-    done = subprocess.run(
-        [sys.executable, "-m", "courier", *args],
-        cwd=home,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_courier(*args, cwd=home, env=env, stdin=stdin)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if "--json" in args else done.stdout
 

@@ -6,26 +6,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import make_url
 
 from core.db import create_database
 from core.services.members import join_workspace
+from tests.e2e.forkserver import run_courier
 
 
 def courier(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURIER_")}
     env |= {"COURIER_DATA_DIR": str(home / "var"), "COURIER_MAIL_DOMAIN": "in.example.com"}
-    return subprocess.run(
-        [sys.executable, "-m", "courier", *args],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_courier(*args, cwd=Path(__file__).resolve().parents[2], env=env)
 
 
 async def test_the_owner_turns_the_digest_off_and_on_from_the_command_line(

@@ -14,6 +14,8 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+from tests.e2e.forkserver import run_courier
+
 DOMAIN = "in.example.com"
 
 
@@ -67,14 +69,7 @@ def _mail(i: int) -> bytes:
 
 
 def test_every_acknowledged_message_survives_a_kill(tmp_path: Path) -> None:
-    created = subprocess.run(
-        [sys.executable, "-m", "courier", "workspace", "create", "Acme"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    created = run_courier("workspace", "create", "Acme", cwd=tmp_path, env=_env(tmp_path))
     assert created.returncode == 0, created.stderr
     process, port = _start_mail(tmp_path)
     acknowledged: set[int] = set()
@@ -115,24 +110,10 @@ def test_every_acknowledged_message_survives_a_kill(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         names: set[str] = set()
         while time.monotonic() < deadline and not wanted <= names:
-            listed = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "courier",
-                    "inbox",
-                    "list",
-                    "--workspace",
-                    "acme",
-                    "--json",
-                    "--limit",
-                    "1000",
-                ],
+            listed = run_courier(
+                *("inbox", "list", "--workspace", "acme", "--json", "--limit", "1000"),
                 cwd=tmp_path,
                 env=_env(tmp_path),
-                capture_output=True,
-                text=True,
-                timeout=60,
             )
             names = {row["filename"] for row in json.loads(listed.stdout)}
             time.sleep(0.5)

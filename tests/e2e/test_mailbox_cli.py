@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.forkserver import run_courier
 from tests.integration.mail.dovecot import (
     USERS,
     Dovecot,
@@ -40,15 +41,7 @@ def _courier(
     extra = env
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURIER_")}
     env |= {"COURIER_DATA_DIR": str(home / "var"), "COURIER_SMTP_PORT": "0"} | (extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "courier", *args],
-        cwd=home,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_courier(*args, cwd=home, env=env, stdin=stdin)
 
 
 def _json(result: subprocess.CompletedProcess[str]) -> Any:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.forkserver import run_courier
 from tests.unit.extraction.corpus import BAKERY, visible_lines
 from tests.unit.extraction.image_builders import photograph, scanned_pdf
 from tests.unit.extraction.pdf_builders import build_pdf
@@ -18,14 +19,7 @@ def _courier(home: Path, *args: str, path: str | None = None) -> subprocess.Comp
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURIER_")}
     if path is not None:
         env["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-m", "courier", *args],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_courier(*args, cwd=home, env=env, timeout=120)
 
 
 def test_extract_reads_each_file_and_names_the_one_it_cannot(tmp_path: Path) -> None:

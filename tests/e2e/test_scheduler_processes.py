@@ -52,6 +52,7 @@ from core.services.workspaces import create_workspace
 from core.vault import generate_key
 from tests.conftest import PG_URL
 from tests.e2e.demo_accounts import PASSWORD, login
+from tests.e2e.forkserver import run_courier
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
@@ -178,14 +179,7 @@ def _settings(env: dict[str, str]) -> Settings:
 
 
 def _migrate(env: dict[str, str], home: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "courier", "db", "upgrade"],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_courier("db", "upgrade", cwd=home, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
 
 
