@@ -1,5 +1,25 @@
 """A stand-in for Xero: its identity server (OAuth2) and the Accounting API v2.0 calls
-Courier makes, as developer.xero.com documents them.
+Courier makes, as developer.xero.com and Xero's OpenAPI documents describe them.
+
+- Every request to `/connections` and `/api.xro/2.0/*` is judged against Xero's OpenAPI
+  documents (tests/standins/xero_spec.py, with openapi-core): a field the schema does not
+  name, a wrong type or a missing header is a 400 `ValidationException`, as Xero answers.
+  Every answer is judged too: one that breaks the document is a 500 and is kept in
+  `spec_breaches`, so the stand-in cannot drift from the real thing unnoticed.
+- Scopes: the app is one created from 2 March 2026 (`granular_app`), which may not ask for
+  `accounting.transactions` (`invalid_scope`); each call needs one of the scopes the
+  document (or its granular successor) names, else 401 `AuthorizationUnsuccessful`.
+- The access token is a JWT whose `authentication_event_id` names the consent;
+  `GET /connections?authEventId=` lists the connections that consent touched. The
+  connections are the person's, across their consents: re-consenting to an organisation
+  already connected keeps its connection (and its dates) and gives it the new event.
+- Contacts: `IsSupplier` turns true once a contact has a bill; a bill naming a contact by
+  `Name` uses the contact of that name or creates it. `where` understands
+  `IsSupplier==true`, `IsCustomer==true` and `ContactStatus=="ACTIVE"`; `searchTerm`,
+  `page` and `pageSize` (100 by default, 1,000 at most) are honoured.
+- `PUT Invoices` without `summarizeErrors=true` answers 200 with the refused invoices
+  marked `HasErrors` (the document's default is false). An attachment is at most 10 MB
+  (413 beyond).
 
 - `GET /identity/connect/authorize` (consent is given at once) redirects to the app's
   `redirect_uri` with `code`, `state` and `scope`. `POST /connect/token` takes the
@@ -24,7 +44,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -47,6 +67,7 @@ from tests.standins.accounting_limits import (
     retry_after_value,
     truncated_json,
 )
+from tests.standins.xero_spec import Operation, Spec, specs
 
 CLIENT_ID = "8B1F0E2C4D6A4F7E9C3B5A7D9E1F3A5C"
 CLIENT_SECRET = "xero-secret-" + "q7" * 12
@@ -54,9 +75,14 @@ ACCESS_SECONDS = 30 * 60
 REFRESH_GRACE_SECONDS = 30 * 60
 REFRESH_UNUSED_SECONDS = 60 * 24 * 3600
 MINUTE_LIMIT, DAY_LIMIT, CONCURRENT_LIMIT = 60, 5000, 5
-PAGE_SIZE = 100
+PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+ATTACHMENT_LIMIT = 10 * 1024 * 1024
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
 FILLERS = tuple(f"Fournisseur {n:03d}" for n in range(1, 203))
 SUPPLIER_NAMES = ("EDF Entreprises", "Orange Pro", "Metro France", *FILLERS)
+#: Contacts that exist in the books but never had a bill: Xero has not flagged them
+#: suppliers yet (one is a customer).
+NEW_CONTACTS = (("Moulins Bertrand", False), ("Brasserie du Port", True))
 
 
 @dataclass
@@ -64,6 +90,7 @@ class Tenant:
     tenant_id: str
     name: str
     accounts: list[dict[str, Any]]
+    #: Every contact of the organisation (suppliers, customers and the rest).
     suppliers: list[dict[str, Any]]
     tax_rates: list[dict[str, Any]]
 
@@ -98,6 +125,16 @@ def bakery(tenant_id: str = "b7c2a3e0-5d1f-4c3e-9a7b-2f4d6e8a0c11") -> Tenant:
                 "ContactStatus": "ACTIVE",
             }
             for name in SUPPLIER_NAMES
+        ]
+        + [
+            {
+                "ContactID": str(uuid.uuid4()),
+                "Name": name,
+                "IsSupplier": False,
+                "IsCustomer": customer,
+                "ContactStatus": "ACTIVE",
+            }
+            for name, customer in NEW_CONTACTS
         ],
         tax_rates=[
             {
@@ -126,6 +163,14 @@ class Connection:
     created: str
 
 
+@dataclass(frozen=True)
+class Consent:
+    """What one consent granted: its scopes and its authentication event."""
+
+    scopes: frozenset[str]
+    auth_event: str
+
+
 @dataclass
 class Bill:
     invoice_id: str
@@ -146,6 +191,15 @@ class XeroStandin:
     client_secret: str = CLIENT_SECRET
     #: The tenant the next consent picks (the user's choice on Xero's page).
     consent_tenant: str | None = None
+    #: An app created from 2 March 2026: `accounting.transactions` is not offered to it.
+    granular_app: bool = True
+    #: Scopes the person's consent leaves out (an app not granted them), for tests.
+    withheld_scopes: frozenset[str] = frozenset()
+    consents: dict[str, Consent] = field(default_factory=dict)
+    #: How many attachment uploads answer 500 before one goes through.
+    attachment_failures: int = 0
+    #: Answers of the stand-in that broke Xero's document (a bug in the stand-in).
+    spec_breaches: list[str] = field(default_factory=list)
     tokens: TokenBook = field(default_factory=TokenBook)
     connections: list[Connection] = field(default_factory=list)
     bills: dict[str, Bill] = field(default_factory=dict)
@@ -185,13 +239,16 @@ def _oauth_error(error: str, status: int = 400) -> web.Response:
     return web.json_response({"error": error}, status=status)
 
 
-def _validation(messages: Sequence[str], element: dict[str, Any]) -> web.Response:
-    body = {
+def _validation(messages: Sequence[str], element: dict[str, Any] | None) -> web.Response:
+    body: dict[str, Any] = {
         "ErrorNumber": 10,
         "Type": "ValidationException",
         "Message": "A validation exception occurred",
-        "Elements": [element | {"ValidationErrors": [{"Message": m} for m in messages]}],
     }
+    if element is None:  # a request the schema refuses: no element to blame
+        body["Message"] = "; ".join(messages)
+    else:
+        body["Elements"] = [element | {"ValidationErrors": [{"Message": m} for m in messages]}]
     return web.json_response(body, status=400)
 
 
@@ -215,18 +272,44 @@ async def authorize(request: web.Request) -> web.Response:
     if query.get("client_id") != standin.client_id or query.get("response_type") != "code":
         return web.Response(status=400, text="Sorry, something went wrong: unauthorized_client")
     redirect = query.get("redirect_uri", "")
+    asked = frozenset(query.get("scope", "").split())
+    known = _offered(standin)
+    if not asked or not asked <= known:
+        params = {"error": "invalid_scope", "state": query.get("state", "")}
+        raise web.HTTPFound(f"{redirect}?{urlencode(params)}")
     tenant_id = standin.consent_tenant or next(iter(standin.tenants))
-    grant = str(uuid.uuid4())
+    grant, event = str(uuid.uuid4()), str(uuid.uuid4())
+    standin.consents[grant] = Consent(asked - standin.withheld_scopes, event)
     code = new_token("xc_")
     standin.tokens.codes[code] = (grant, redirect)
     existing = next((c for c in standin.connections if c.tenant_id == tenant_id), None)
     stamp = datetime.now(UTC).isoformat()
     if existing is not None:
-        existing.grant, existing.auth_event = grant, grant
+        existing.grant, existing.auth_event = grant, event
     else:
-        standin.connections.append(Connection(str(uuid.uuid4()), tenant_id, grant, grant, stamp))
-    params = {"code": code, "scope": query.get("scope", ""), "state": query.get("state", "")}
+        standin.connections.append(Connection(str(uuid.uuid4()), tenant_id, grant, event, stamp))
+    params = {"code": code, "scope": " ".join(sorted(asked)), "state": query.get("state", "")}
     raise web.HTTPFound(f"{redirect}?{urlencode(params)}")
+
+
+def _offered(standin: XeroStandin) -> frozenset[str]:
+    """The scopes the app may ask for: OpenID's, offline access and the API's."""
+    scopes = {"openid", "profile", "email", "offline_access"}
+    for op in specs().accounting.operations:
+        scopes |= op.scopes
+    if standin.granular_app:
+        scopes -= {"accounting.transactions", "accounting.transactions.read"}
+    return frozenset(scopes)
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    """A JWT as Xero's access tokens are; the signature is random (nobody checks it here)."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = part(json.dumps({"alg": "RS256", "kid": "standin", "typ": "JWT"}).encode())
+    return f"{header}.{part(json.dumps(claims).encode())}.{new_token('')}"
 
 
 def _client_ok(standin: XeroStandin, request: web.Request, form: dict[str, str]) -> bool:
@@ -243,7 +326,21 @@ def _client_ok(standin: XeroStandin, request: web.Request, form: dict[str, str])
 
 def _issue(standin: XeroStandin, grant: str) -> dict[str, Any]:
     now = standin.clock.now()
-    access, refresh = new_token("xa_"), new_token("xr_")
+    consent = standin.consents[grant]
+    issued_at = int(datetime.now(UTC).timestamp())
+    access = _jwt(
+        {
+            "nbf": issued_at,
+            "exp": issued_at + ACCESS_SECONDS,
+            "iss": "https://identity.xero.com",
+            "aud": "https://identity.xero.com/resources",
+            "client_id": standin.client_id,
+            "jti": uuid.uuid4().hex,
+            "authentication_event_id": consent.auth_event,
+            "scope": sorted(consent.scopes),
+        }
+    )
+    refresh = new_token("xr_")
     standin.tokens.access[access] = AccessToken(grant, now + standin.seconds(ACCESS_SECONDS))
     standin.tokens.refresh[refresh] = RefreshToken(
         grant, now + standin.seconds(REFRESH_UNUSED_SECONDS)
@@ -254,8 +351,7 @@ def _issue(standin: XeroStandin, grant: str) -> dict[str, Any]:
         "expires_in": max(1, round(standin.seconds(ACCESS_SECONDS))),
         "token_type": "Bearer",
         "refresh_token": refresh,
-        "scope": "openid profile email accounting.transactions accounting.contacts "
-        "accounting.settings.read accounting.attachments offline_access",
+        "scope": " ".join(sorted(consent.scopes)),
     }
 
 
@@ -316,6 +412,7 @@ async def connections(request: web.Request) -> web.Response:
     grant = _grant(standin, request)
     if isinstance(grant, web.Response):
         return grant
+    event = request.query.get("authEventId")
     return web.json_response(
         [
             {
@@ -328,7 +425,7 @@ async def connections(request: web.Request) -> web.Response:
                 "updatedDateUtc": c.created,
             }
             for c in standin.connections
-            if c.grant == grant
+            if event is None or c.auth_event == event
         ]
     )
 
@@ -339,9 +436,7 @@ async def delete_connection(request: web.Request) -> web.Response:
     if isinstance(grant, web.Response):
         return grant
     wanted = request.match_info["id"]
-    standin.connections = [
-        c for c in standin.connections if not (c.id == wanted and c.grant == grant)
-    ]
+    standin.connections = [c for c in standin.connections if c.id != wanted]
     return web.Response(status=204)
 
 
@@ -356,6 +451,53 @@ def _limited(standin: XeroStandin, problem: str, wait: float) -> web.Response:
     )
 
 
+def _documented(request: web.Request) -> tuple[Spec, Operation, str] | None:
+    """The document and operation a request reaches, and its path inside the document."""
+    xero = specs()
+    path = request.path
+    spec = xero.accounting if path.startswith("/api.xro/2.0/") else xero.identity
+    inner = path.removeprefix(spec.base)
+    op = spec.operation(request.method, inner)
+    return (spec, op, inner) if op is not None else None
+
+
+@web.middleware
+async def spec_gate(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuses what Xero's document refuses; answers that break it are the stand-in's bug."""
+    documented = None
+    if request.path.startswith("/api.xro/2.0/") or request.path.lower().startswith("/connections"):
+        documented = _documented(request)
+        if documented is None:
+            return _error(404, "Not Found", "The resource you're looking for cannot be found")
+        spec, op, inner = documented
+        body = await request.read() if request.can_read_body else None
+        problems = spec.request_problems(
+            op,
+            inner,
+            query=request.query,
+            headers=request.headers,
+            body=body,
+            content_type=request.content_type if body is not None else "application/json",
+        )
+        if problems:
+            return _validation(problems, None)
+    response: web.StreamResponse = await handler(request)
+    if documented is not None and 200 <= response.status < 300:
+        spec, op, inner = documented
+        assert isinstance(response, web.Response)
+        breaks = spec.answer_problems(
+            op,
+            inner,
+            status=response.status,
+            body=response.body if isinstance(response.body, bytes) else b"",
+            content_type=response.content_type,
+        )
+        if breaks:
+            request.app[STANDIN].spec_breaches += breaks
+            return _error(500, "Stand-in breaks Xero's document", "; ".join(breaks))
+    return response
+
+
 @web.middleware
 async def api_gate(request: web.Request, handler: Any) -> web.StreamResponse:
     standin = request.app[STANDIN]
@@ -366,8 +508,13 @@ async def api_gate(request: web.Request, handler: Any) -> web.StreamResponse:
     grant = _grant(standin, request)
     if isinstance(grant, web.Response):
         return grant
+    documented = _documented(request)
+    consent = standin.consents.get(grant)
+    scopes = documented[1].scopes if documented is not None else frozenset()
+    if scopes and consent is not None and not scopes & consent.scopes:
+        return _error(401, "Unauthorized", "AuthorizationUnsuccessful")
     tenant_id = request.headers.get("xero-tenant-id", "")
-    if not any(c.grant == grant and c.tenant_id == tenant_id for c in standin.connections):
+    if not any(c.tenant_id == tenant_id for c in standin.connections):
         return _error(403, "Forbidden", "AuthenticationUnsuccessful")
     now = standin.clock.now()
     minute = standin.minute.setdefault(tenant_id, SlidingWindow(MINUTE_LIMIT, standin.seconds(60)))
@@ -406,21 +553,31 @@ async def accounts(request: web.Request) -> web.Response:
     return web.json_response(_envelope(Accounts=request[TENANT].accounts))
 
 
+#: The `where` filters the stand-in understands, as Xero's examples write them.
+FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "IsSupplier==true": lambda c: bool(c["IsSupplier"]),
+    "IsCustomer==true": lambda c: bool(c["IsCustomer"]),
+    'ContactStatus=="ACTIVE"': lambda c: c["ContactStatus"] == "ACTIVE",
+}
+
+
 async def contacts(request: web.Request) -> web.Response:
     tenant: Tenant = request[TENANT]
     where = request.query.get("where", "").replace(" ", "")
-    rows = [c for c in tenant.suppliers if where in ("", "IsSupplier==true") and c["IsSupplier"]]
+    if where and where not in FILTERS:
+        return _validation([f"The where clause '{where}' is not understood"], None)
+    rows = [c for c in tenant.suppliers if not where or FILTERS[where](c)]
+    term = request.query.get("searchTerm", "").casefold()
+    rows = [c for c in rows if term in c["Name"].casefold()]
     if "page" not in request.query:
         return web.json_response(_envelope(Contacts=rows))
-    try:
-        page = max(1, int(request.query["page"]))
-    except ValueError:
-        return _validation(["page must be a number"], {})
-    chunk = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    page = max(1, int(request.query["page"]))  # the document made sure it is a number
+    size = min(MAX_PAGE_SIZE, max(1, int(request.query.get("pageSize", PAGE_SIZE))))
+    chunk = rows[(page - 1) * size : page * size]
     pagination = {
         "page": page,
-        "pageSize": PAGE_SIZE,
-        "pageCount": -(-len(rows) // PAGE_SIZE),
+        "pageSize": size,
+        "pageCount": -(-len(rows) // size),
         "itemCount": len(rows),
     }
     return web.json_response(_envelope(pagination=pagination, Contacts=chunk))
@@ -437,6 +594,10 @@ def _check_invoice(tenant: Tenant, invoice: dict[str, Any]) -> list[str]:
     contact = invoice.get("Contact") or {}
     if not (contact.get("ContactID") or contact.get("Name")):
         problems.append("A Contact must be specified for this type of transaction")
+    elif contact.get("ContactID") and not any(
+        c["ContactID"] == contact["ContactID"] for c in tenant.suppliers
+    ):
+        problems.append("The contact with the specified ContactID could not be found")
     codes = {a["Code"] for a in tenant.accounts}
     taxes = {t["TaxType"] for t in tenant.tax_rates}
     lines = invoice.get("LineItems") or []
@@ -470,20 +631,33 @@ async def put_invoices(request: web.Request) -> web.Response:
     except json.JSONDecodeError:
         return _validation(["The request body could not be read."], {})
     invoices = payload.get("Invoices", [payload]) if isinstance(payload, dict) else []
+    summarize = request.query.get("summarizeErrors", "false").lower() == "true"
     created = []
     for invoice in invoices:
         problems = _check_invoice(tenant, invoice)
+        if problems and summarize:
+            return _validation(problems, {"Type": invoice.get("Type"), "InvoiceID": ZERO_ID})
         if problems:
-            return _validation(
-                problems,
-                {"Type": invoice.get("Type"), "InvoiceID": "00000000-0000-0000-0000-000000000000"},
+            # summarizeErrors=false (the document's default): 200, the refused invoice
+            # marked in place among the others.
+            created.append(
+                invoice
+                | {
+                    "InvoiceID": ZERO_ID,
+                    "HasErrors": True,
+                    "StatusAttributeString": "ERROR",
+                    "ValidationErrors": [{"Message": m} for m in problems],
+                }
             )
+            continue
         invoice_id = str(uuid.uuid4())
+        contact = _contact_for(tenant, invoice["Contact"])
         standin.bills[invoice_id] = Bill(invoice_id, tenant.tenant_id, invoice)
         created.append(
             invoice
             | {
                 "InvoiceID": invoice_id,
+                "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]},
                 "Status": invoice.get("Status", "DRAFT"),
                 "HasAttachments": False,
             }
@@ -494,13 +668,45 @@ async def put_invoices(request: web.Request) -> web.Response:
     return web.json_response(reply)
 
 
+def _contact_for(tenant: Tenant, given: dict[str, Any]) -> dict[str, Any]:
+    """The contact a bill names (by id, else by name, without regard to case), created
+    when no contact has that name; a bill makes it a supplier."""
+    wanted = given.get("ContactID")
+    name = str(given.get("Name") or "").strip()
+    found = next(
+        (
+            c
+            for c in tenant.suppliers
+            if (wanted and c["ContactID"] == wanted)
+            or (not wanted and c["Name"].casefold() == name.casefold())
+        ),
+        None,
+    )
+    if found is None:
+        found = {
+            "ContactID": str(uuid.uuid4()),
+            "Name": name,
+            "IsSupplier": False,
+            "IsCustomer": False,
+            "ContactStatus": "ACTIVE",
+        }
+        tenant.suppliers.append(found)
+    found["IsSupplier"] = True
+    return found
+
+
 async def put_attachment(request: web.Request) -> web.Response:
     standin = request.app[STANDIN]
     bill = standin.bills.get(request.match_info["id"])
     if bill is None or bill.tenant_id != request[TENANT].tenant_id:
         return _error(404, "Not Found", "The resource you're looking for cannot be found")
+    if standin.attachment_failures > 0:
+        standin.attachment_failures -= 1
+        return _error(500, "An error occurred", "Internal Server Error")
     name = request.match_info["name"]
     content = await request.read()
+    if len(content) > ATTACHMENT_LIMIT:
+        return _error(413, "Request Entity Too Large", "The file exceeds the 10 MB limit")
     bill.attachments[name] = content  # the same name replaces, it never adds a second
     return web.json_response(
         _envelope(
@@ -510,12 +716,19 @@ async def put_attachment(request: web.Request) -> web.Response:
                     "FileName": name,
                     "Url": f"{request.url.origin()}/api.xro/2.0/Invoices/{bill.invoice_id}"
                     f"/Attachments/{name}",
-                    "MimeType": request.headers.get("Content-Type", "application/octet-stream"),
+                    "MimeType": _mime_type(name),
                     "ContentLength": len(content),
                 }
             ]
         )
     )
+
+
+def _mime_type(name: str) -> str:
+    """Xero names the file's type from its extension (the body is sent as octet-stream)."""
+    suffix = name.rsplit(".", 1)[-1].lower()
+    known = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg", "xml": "text/xml"}
+    return known.get(suffix, "application/octet-stream")
 
 
 def create_app(
@@ -532,13 +745,15 @@ def create_app(
         clock=clock or Clock(),
         knobs=knobs or Knobs(),
     )
-    app = web.Application(middlewares=[api_gate], client_max_size=30 * 1024 * 1024)
+    specs()  # loaded once per process, before the first request rather than during it
+    app = web.Application(middlewares=[api_gate, spec_gate], client_max_size=30 * 1024 * 1024)
     app[STANDIN] = standin
     app.router.add_get("/identity/connect/authorize", authorize)
     app.router.add_post("/connect/token", token)
     app.router.add_post("/connect/revocation", revoke)
-    app.router.add_get("/connections", connections)
-    app.router.add_delete("/connections/{id}", delete_connection)
+    for base in ("/connections", "/Connections"):  # Xero matches paths without regard to case
+        app.router.add_get(base, connections)
+        app.router.add_delete(base + "/{id}", delete_connection)
     app.router.add_get("/api.xro/2.0/Accounts", accounts)
     app.router.add_get("/api.xro/2.0/Contacts", contacts)
     app.router.add_get("/api.xro/2.0/TaxRates", tax_rates)

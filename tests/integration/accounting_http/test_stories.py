@@ -138,7 +138,7 @@ async def test_xero_expires_alerts_once_refuses_another_tenant_and_reconnects(
             load.kind: load.count
             for load in await list_loads(session=session, integration_id=integration.id)
         }
-    assert counts[ListKind.SUPPLIERS] == 205  # three pages of contacts
+    assert counts[ListKind.SUPPLIERS] == 207  # every active contact, billed or not
     await _rule(stage, world, "EDF Entreprises", "445", "INPUT2")
 
     first = await add_document(stage.acc, world, name="edf-1.pdf")
