@@ -31,7 +31,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -69,7 +69,8 @@ NAME = "xero"
 _COMMON = "openid profile email offline_access accounting.contacts accounting.settings.read"
 #: What Courier asks for: bills (and credit notes), contacts, the chart of accounts and
 #: tax rates to read, attachments. Granular for apps created from 2 March 2026.
-SCOPES = {
+Scopes = Literal["granular", "broad"]
+SCOPES: dict[Scopes, str] = {
     "granular": f"{_COMMON} accounting.invoices accounting.attachments",
     "broad": f"{_COMMON} accounting.transactions accounting.attachments",
 }
@@ -95,7 +96,7 @@ class XeroProvider:
         api_url: str,
         limits: ApiLimits = LIMITS,
         http: httpx.AsyncClient | None = None,
-        scopes: str = "granular",
+        scopes: Scopes = "granular",
     ) -> None:
         self._oauth = OAuthApp(provider=NAME, endpoints=endpoints, scope=SCOPES[scopes])
         self._api_url = api_url.rstrip("/")

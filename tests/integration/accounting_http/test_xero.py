@@ -21,7 +21,7 @@ from core.accounting.errors import (
 )
 from core.accounting.provider import AccountingProvider, Authorized, BillFile, ListKind
 from core.accounting.providers.oauth import OAuthEndpoints
-from core.accounting.providers.xero import LIMITS, XeroProvider
+from core.accounting.providers.xero import LIMITS, Scopes, XeroProvider
 from tests.integration.accounting_http import CALLBACK, consent, make_bill
 from tests.standins import running
 from tests.standins.accounting_limits import Fault
@@ -47,7 +47,7 @@ class Served:
     origin: str
 
 
-def _provider(origin: str, scopes: str = "granular") -> XeroProvider:
+def _provider(origin: str, scopes: Scopes = "granular") -> XeroProvider:
     return XeroProvider(
         endpoints=OAuthEndpoints(
             authorize_url=f"{origin}/identity/connect/authorize",
