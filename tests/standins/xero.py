@@ -16,7 +16,8 @@ Courier makes, as developer.xero.com and Xero's OpenAPI documents describe them.
 - Contacts: `IsSupplier` turns true once a contact has a bill; a bill naming a contact by
   `Name` uses the contact of that name or creates it. `where` understands
   `IsSupplier==true`, `IsCustomer==true` and `ContactStatus=="ACTIVE"`; `searchTerm`,
-  `page` and `pageSize` (100 by default, 1,000 at most) are honoured.
+  `includeArchived` (archived contacts are left out without it), `page` and `pageSize`
+  (100 by default, 1,000 at most) are honoured.
 - `PUT Invoices` without `summarizeErrors=true` answers 200 with the refused invoices
   marked `HasErrors` (the document's default is false). An attachment is at most 10 MB
   (413 beyond).
@@ -135,6 +136,15 @@ def bakery(tenant_id: str = "b7c2a3e0-5d1f-4c3e-9a7b-2f4d6e8a0c11") -> Tenant:
                 "ContactStatus": "ACTIVE",
             }
             for name, customer in NEW_CONTACTS
+        ]
+        + [
+            {
+                "ContactID": str(uuid.uuid4()),
+                "Name": "Ancien Fournisseur",
+                "IsSupplier": True,
+                "IsCustomer": False,
+                "ContactStatus": "ARCHIVED",
+            }
         ],
         tax_rates=[
             {
@@ -567,6 +577,8 @@ async def contacts(request: web.Request) -> web.Response:
     if where and where not in FILTERS:
         return _validation([f"The where clause '{where}' is not understood"], None)
     rows = [c for c in tenant.suppliers if not where or FILTERS[where](c)]
+    if request.query.get("includeArchived", "false").lower() != "true":
+        rows = [c for c in rows if c["ContactStatus"] != "ARCHIVED"]
     term = request.query.get("searchTerm", "").casefold()
     rows = [c for c in rows if term in c["Name"].casefold()]
     if "page" not in request.query:

@@ -12,8 +12,9 @@
   with several organisations links the one they picked. Every API call carries
   `xero-tenant-id`. A 403 `AuthenticationUnsuccessful` means the tenant was disconnected
   from the app; a 401 `AuthorizationUnsuccessful`, that the grant lacks a scope.
-- Suppliers are all active contacts (paged, 1,000 a page): Xero sets `IsSupplier` only once
-  a contact has a bill, so a first bill would not find its supplier among them.
+- Suppliers are all active contacts (paged, 1,000 a page), not `IsSupplier==true`: Xero
+  sets `IsSupplier` only once a contact has a bill, so a first bill would not find its
+  supplier among them.
 - Bills: `PUT Invoices?summarizeErrors=true` (Type ACCPAY, DRAFT) with the bill's
   `Idempotency-Key`, then the file as raw bytes to
   `PUT Invoices/{id}/Attachments/{FileName}` (same name: replaced). A file over 10 MB is
@@ -204,8 +205,9 @@ class XeroProvider:
                 for r in rows
                 if r.get("Status", "ACTIVE") == "ACTIVE"
             ]
-        # Every active contact may be a supplier: Xero flags IsSupplier only after a bill.
-        where = 'ContactStatus=="ACTIVE"' if kind is ListKind.SUPPLIERS else "IsCustomer==true"
+        # Every contact may be a supplier: Xero flags IsSupplier only once it has a bill.
+        # Archived contacts are left out by Xero unless `includeArchived` is asked for.
+        where = {} if kind is ListKind.SUPPLIERS else {"where": "IsCustomer==true"}
         items: list[ListItem] = []
         page = 1
         while True:
@@ -214,9 +216,13 @@ class XeroProvider:
                 company,
                 "Contacts",
                 "Contacts",
-                params={"where": where, "page": page, "pageSize": CONTACTS_PAGE},
+                params=where | {"page": page, "pageSize": CONTACTS_PAGE},
             )
-            items += [ListItem(str(r["ContactID"]), str(r["Name"])) for r in rows]
+            items += [
+                ListItem(str(r["ContactID"]), str(r["Name"]))
+                for r in rows
+                if r.get("ContactStatus", "ACTIVE") == "ACTIVE"
+            ]
             if len(rows) < CONTACTS_PAGE:
                 return items
             page += 1
