@@ -158,6 +158,13 @@ class Settings(BaseSettings):
     xero_api_url: str = Field(
         default="https://api.xero.com", description="Base of /connections and /api.xro/2.0."
     )
+    xero_scopes: Literal["granular", "broad"] = Field(
+        default="granular",
+        description=(
+            "Xero scopes to ask for: 'granular' (accounting.invoices..., required of apps "
+            "created from 2 March 2026) or 'broad' (accounting.transactions, older apps)."
+        ),
+    )
     quickbooks_client_id: str | None = Field(default=None, description="Intuit app's client id.")
     quickbooks_client_secret: SecretStr | None = Field(default=None, description="Its secret.")
     quickbooks_authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"

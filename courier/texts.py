@@ -67,6 +67,10 @@ ERRORS: dict[str, str] = {
     "provider_rate_limited": "{provider} asks to slow down; retried in {retry_after} s",
     "provider_rejected": "{provider} refused it: {reason}",
     "provider_unavailable": "{provider} does not answer properly ({reason}); retried later",
+    "provider_attachment_too_large": "{provider} refused the file: {reason} (10 MB at most)",
+    "provider_attachment_failed": (
+        "{provider} has the bill but not its file ({reason}); only the file is sent again"
+    ),
     "integration_company_mismatch": (
         "this is another company at {provider} ({got}, not {expected}): "
         "use `courier integration change` to switch"

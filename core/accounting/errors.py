@@ -189,3 +189,25 @@ class LedgerLinkedElsewhere(CourierError):
 
     def __init__(self, *, name: str) -> None:
         super().__init__(name=name)
+
+
+class AttachmentTooLarge(Rejected):
+    """The file is over what the software takes as an attachment: no bill is made for it."""
+
+    key = "provider_attachment_too_large"
+
+    def __init__(self, *, provider: str, size: int, limit: int) -> None:
+        super().__init__(provider=provider, reason=f"the file is {size} bytes, over {limit}")
+        self.size = size
+        self.limit = limit
+
+
+class AttachmentFailed(Unavailable):
+    """The bill was made but its file did not follow: only the file is sent again, to the
+    bill `external_id` (never a second bill)."""
+
+    key = "provider_attachment_failed"
+
+    def __init__(self, *, provider: str, external_id: str, reason: str) -> None:
+        super().__init__(provider=provider, reason=reason)
+        self.external_id = external_id

@@ -169,6 +169,9 @@ class Bill:
     tax_rate_code: str | None
     file: BillFile
     description: str = ""
+    #: The bill the software already holds when only its file failed to follow: the
+    #: provider sends the file alone.
+    existing_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

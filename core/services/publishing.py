@@ -10,7 +10,9 @@ Outcomes: `published`; `needs_review` when the document lacks what a bill needs 
 missing field is the reason); `blocked` when the integration expired or the supplier's
 rule cannot be applied (its account or tax rate was deleted), released later, never
 dropped; `waiting` on a 429 or an unavailable software, retried by the scheduler with
-back-off; `failed` when the software refuses the bill.
+back-off; `failed` when the software refuses the bill. When the bill was made but its
+file did not follow, the publication waits with `attachment_failed` and the bill's id, and
+its retry sends the file alone.
 
 `on_document_ready` is the auto-publish hook for the paths that make a document ready.
 """
@@ -18,7 +20,7 @@ back-off; `failed` when the software refuses the bill.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,6 +29,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.accounting.errors import (
+    AttachmentFailed,
+    AttachmentTooLarge,
     IntegrationExpired,
     IntegrationNotUsable,
     NoIntegration,
@@ -73,6 +77,8 @@ BACKOFF_MAX = timedelta(hours=6)
 DEFAULT_CURRENCY = "EUR"
 #: Review reasons a publish gives; answering them is all the document waits for.
 REVIEW_REASONS = frozenset({"missing_total", "missing_supplier", "missing_date"})
+#: The bill is at the software without its file; `external_id` holds the bill's id.
+ATTACHMENT_FAILED = "attachment_failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,15 @@ async def publish_document(
         )
     except IntegrationExpired:
         return await _settle(acc, prepared, PS.BLOCKED, reason=EXPIRED_REASON)
+    except AttachmentFailed as err:
+        return await _settle(
+            acc,
+            prepared,
+            PS.WAITING,
+            reason=ATTACHMENT_FAILED,
+            detail=str(err.params.get("reason")),
+            external_id=err.external_id,
+        )
     except RateLimited as err:
         return await _settle(
             acc, prepared, PS.WAITING, reason="rate_limited", retry_in=_seconds(err.retry_after)
@@ -129,6 +144,8 @@ async def publish_document(
         )
     except Rejected as err:
         reason = "duplicate" if err.duplicate else "rejected"
+        if isinstance(err, AttachmentTooLarge):
+            reason = "attachment_too_large"
         return await _settle(
             acc, prepared, PS.FAILED, reason=reason, detail=err.reason, announce=announce
         )
@@ -214,6 +231,9 @@ async def _claim(
         outcome = await _hold(session, document, publication, reason=EXPIRED_REASON)
         await refresh_expiry_alert(session=session, integration=integration)
         return outcome
+    # An unpublished publication holds a bill's id only when its file failed to follow
+    # (whatever happened since, e.g. an expiry): the software has the bill, send the file.
+    existing = publication.external_id
     publication.state = PS.PENDING
     publication.reason = None
     publication.detail = None
@@ -226,6 +246,8 @@ async def _claim(
     content = await acc.store.get(document.sha256)
     contact = rule.contact_code or await _contact_code(session, integration.id, rule.party_name)
     bill = _bill(document, rule, publication.idempotency_key, contact, content)
+    if existing:
+        bill = replace(bill, existing_id=existing)
     return _Claim(publication.id, integration.id, bill)
 
 
@@ -252,6 +274,7 @@ async def _settle(
     retry_in: timedelta | None = None,
     published: Published | None = None,
     announce: bool = False,
+    external_id: str | None = None,
 ) -> PublishOutcome:
     now = utcnow()
     async with acc.db.transaction() as session:
@@ -271,6 +294,8 @@ async def _settle(
             _move(document, DocumentState.PUBLISHED, None)
         elif state == PS.WAITING:
             publication.next_try_at = now + (retry_in or _backoff(publication.attempts))
+            if external_id:
+                publication.external_id = external_id[:200]
         elif state == PS.BLOCKED:
             _move(document, DocumentState.BLOCKED, reason)
         elif state == PS.FAILED:

@@ -4,25 +4,47 @@
   still answers for 30 minutes), and dies after 60 days unused. `invalid_grant` means the
   authorisation is gone. The grant remembers when it was last refreshed, for the 45-day
   warning.
-- The company is a tenant from `GET /connections`; every API call carries `xero-tenant-id`.
-  A 403 `AuthenticationUnsuccessful` means the tenant was disconnected from the app.
-- Bills: `PUT Invoices` (Type ACCPAY, DRAFT) with the bill's `Idempotency-Key`, then the
-  file as raw bytes to `PUT Invoices/{id}/Attachments/{FileName}` (same name: replaced).
+- Scopes: apps created from 2 March 2026 must ask for the granular scopes
+  (`accounting.invoices` where older apps ask for `accounting.transactions`); the setting
+  `xero_scopes` picks "granular" (the default) or "broad".
+- The company is the tenant the person just consented to: `GET /connections?authEventId=`
+  with the `authentication_event_id` of the callback's access token (a JWT), so a person
+  with several organisations links the one they picked. Every API call carries
+  `xero-tenant-id`. A 403 `AuthenticationUnsuccessful` means the tenant was disconnected
+  from the app; a 401 `AuthorizationUnsuccessful`, that the grant lacks a scope.
+- Suppliers are all active contacts (paged, 1,000 a page), not `IsSupplier==true`: Xero
+  sets `IsSupplier` only once a contact has a bill, so a first bill would not find its
+  supplier among them.
+- Bills: `PUT Invoices?summarizeErrors=true` (Type ACCPAY, DRAFT) with the bill's
+  `Idempotency-Key`, then the file as raw bytes to
+  `PUT Invoices/{id}/Attachments/{FileName}` (same name: replaced). A file over 10 MB is
+  refused before any bill is made; when only the file failed, the bill's id travels in
+  `AttachmentFailed` and the retry sends the file alone.
 - Limits per tenant: 60 calls a minute, 5,000 a day, 5 at once.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 
-from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
+from core.accounting.errors import (
+    AttachmentFailed,
+    AttachmentTooLarge,
+    IntegrationExpired,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
 from core.accounting.provider import (
     AuthKind,
     AuthorizationStart,
@@ -45,15 +67,21 @@ from core.accounting.providers.oauth import (
 from core.config import Settings
 
 NAME = "xero"
-SCOPE = (
-    "openid profile email offline_access accounting.transactions accounting.contacts "
-    "accounting.settings.read accounting.attachments"
-)
+_COMMON = "openid profile email offline_access accounting.contacts accounting.settings.read"
+#: What Courier asks for: bills (and credit notes), contacts, the chart of accounts and
+#: tax rates to read, attachments. Granular for apps created from 2 March 2026.
+Scopes = Literal["granular", "broad"]
+SCOPES: dict[Scopes, str] = {
+    "granular": f"{_COMMON} accounting.invoices accounting.attachments",
+    "broad": f"{_COMMON} accounting.transactions accounting.attachments",
+}
+#: Xero takes attachments up to 10 MB each.
+ATTACHMENT_LIMIT = 10 * 1024 * 1024
 LIMITS = ApiLimits(windows=((60, 60.0), (5000, 86400.0)), concurrent=5)
 REFRESH_UNUSED = timedelta(days=60)
 WARN_AFTER = timedelta(days=45)
 KEEP_ALIVE = timedelta(days=7)
-CONTACTS_PAGE = 100
+CONTACTS_PAGE = 1000  # Xero's largest page
 
 
 class XeroProvider:
@@ -69,8 +97,9 @@ class XeroProvider:
         api_url: str,
         limits: ApiLimits = LIMITS,
         http: httpx.AsyncClient | None = None,
+        scopes: Scopes = "granular",
     ) -> None:
-        self._oauth = OAuthApp(provider=NAME, endpoints=endpoints, scope=SCOPE)
+        self._oauth = OAuthApp(provider=NAME, endpoints=endpoints, scope=SCOPES[scopes])
         self._api_url = api_url.rstrip("/")
         self.api = ApiClient(provider=NAME, limits=limits, http=http)
 
@@ -107,11 +136,13 @@ class XeroProvider:
         now = datetime.now(UTC)
         token = await self._oauth.exchange(code=code, redirect_uri=redirect_uri)
         grant = self._grant(token, now=now, previous=None)
-        tenants = await self._connections(grant)
+        event = _auth_event(grant.access_token or "")
+        tenants = await self._connections(grant, auth_event=event)
         if not tenants:
             raise IntegrationExpired(provider=NAME, reason="no organisation was connected")
-        # The organisation just consented to comes last; Xero also tags it with this
-        # authorisation's event, which an older connection does not carry.
+        # Filtered by this consent's event, the list holds what the person just picked
+        # (one organisation, unless they ticked several: then the latest of those).
+        # Without an event (a token that is not a JWT) the latest connection is the guess.
         chosen = max(tenants, key=lambda t: str(t.get("updatedDateUtc") or ""))
         grant = _with_extra(grant, connection_id=str(chosen["id"]))
         return Authorized(grant, Company(str(chosen["tenantId"]), str(chosen["tenantName"])))
@@ -139,9 +170,13 @@ class XeroProvider:
             previous_refresh=previous.refresh_token if previous else None,
         )
 
-    async def _connections(self, grant: Grant) -> list[dict[str, Any]]:
+    async def _connections(self, grant: Grant, *, auth_event: str | None) -> list[dict[str, Any]]:
         response = await self.api.send(
-            "GET", f"{self._api_url}/connections", key="connections", headers=_auth(grant)
+            "GET",
+            f"{self._api_url}/connections",
+            key="connections",
+            headers=_auth(grant),
+            params={"authEventId": auth_event} if auth_event else None,
         )
         self._raise_for(response)
         data = json_of(response, provider=NAME)
@@ -170,14 +205,24 @@ class XeroProvider:
                 for r in rows
                 if r.get("Status", "ACTIVE") == "ACTIVE"
             ]
-        where = "IsSupplier==true" if kind is ListKind.SUPPLIERS else "IsCustomer==true"
+        # Every contact may be a supplier: Xero flags IsSupplier only once it has a bill.
+        # Archived contacts are left out by Xero unless `includeArchived` is asked for.
+        where = {} if kind is ListKind.SUPPLIERS else {"where": "IsCustomer==true"}
         items: list[ListItem] = []
         page = 1
         while True:
             rows = await self._get(
-                grant, company, "Contacts", "Contacts", params={"where": where, "page": page}
+                grant,
+                company,
+                "Contacts",
+                "Contacts",
+                params=where | {"page": page, "pageSize": CONTACTS_PAGE},
             )
-            items += [ListItem(str(r["ContactID"]), str(r["Name"])) for r in rows]
+            items += [
+                ListItem(str(r["ContactID"]), str(r["Name"]))
+                for r in rows
+                if r.get("ContactStatus", "ACTIVE") == "ACTIVE"
+            ]
             if len(rows) < CONTACTS_PAGE:
                 return items
             page += 1
@@ -207,34 +252,58 @@ class XeroProvider:
     # --- publish --------------------------------------------------------------------------
 
     async def publish_bill(self, *, grant: Grant, company: Company, bill: Bill) -> Published:
+        size = len(bill.file.content)
+        if size > ATTACHMENT_LIMIT:
+            # Refused before the bill is made: never a bill without its file.
+            raise AttachmentTooLarge(provider=NAME, size=size, limit=ATTACHMENT_LIMIT)
+        invoice_id = bill.existing_id or await self._create_bill(grant, company, bill)
+        try:
+            await self._attach(grant, company, invoice_id, bill)
+        except (Unavailable, RateLimited) as err:
+            # The bill is made: its id is kept so that the retry sends the file alone.
+            reason = str(err.params.get("reason") or err.key)
+            raise AttachmentFailed(provider=NAME, external_id=invoice_id, reason=reason) from err
+        return Published(
+            external_id=invoice_id,
+            location=f"https://go.xero.com/AccountsPayable/View.aspx?InvoiceID={invoice_id}",
+        )
+
+    async def _create_bill(self, grant: Grant, company: Company, bill: Bill) -> str:
         headers = _auth(grant, company) | {"Idempotency-Key": bill.idempotency_key}
         response = await self.api.send(
             "PUT",
             f"{self._api_url}/api.xro/2.0/Invoices",
             key=company.id,
             headers=headers,
+            # Said explicitly: without it Xero answers 200 with the refusal inside.
+            params={"summarizeErrors": "true"},
             json={"Invoices": [_invoice(bill)]},
         )
         self._raise_for(response)
         data = json_of(response, provider=NAME)
         try:
-            invoice_id = str(data["Invoices"][0]["InvoiceID"])
+            created = data["Invoices"][0]
+            invoice_id = str(created["InvoiceID"])
         except (KeyError, IndexError, TypeError) as err:
             raise Unavailable(provider=NAME, reason="malformed answer on PUT Invoices") from err
+        if created.get("HasErrors") or created.get("ValidationErrors"):
+            messages = [str(e.get("Message")) for e in created.get("ValidationErrors") or []]
+            raise Rejected(provider=NAME, reason="; ".join(messages) or "validation failed")
+        return invoice_id
+
+    async def _attach(self, grant: Grant, company: Company, invoice_id: str, bill: Bill) -> None:
         name = quote(bill.file.filename, safe="")
         response = await self.api.send(
             "PUT",
             f"{self._api_url}/api.xro/2.0/Invoices/{invoice_id}/Attachments/{name}",
             key=company.id,
-            headers=_auth(grant, company) | {"Content-Type": bill.file.content_type},
+            # The raw bytes, as Xero's document and SDKs send them; Xero reads the file's
+            # type from its name.
+            headers=_auth(grant, company) | {"Content-Type": "application/octet-stream"},
             content=bill.file.content,
         )
         self._raise_for(response)
         json_of(response, provider=NAME)
-        return Published(
-            external_id=invoice_id,
-            location=f"https://go.xero.com/AccountsPayable/View.aspx?InvoiceID={invoice_id}",
-        )
 
     def _raise_for(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -244,6 +313,9 @@ class XeroProvider:
         with contextlib.suppress(ValueError):
             body = response.json()
         detail = str(body.get("Detail") or "") if isinstance(body, dict) else ""
+        if status == 401 and "AuthorizationUnsuccessful" in detail:
+            # The grant lacks a scope this call needs: a new consent asks for it.
+            raise IntegrationExpired(provider=NAME, reason="the authorisation lacks a scope")
         if status == 401:
             raise IntegrationExpired(provider=NAME, reason="access token refused")
         if status == 403 and "AuthenticationUnsuccessful" in detail:
@@ -253,7 +325,7 @@ class XeroProvider:
                 str(error.get("Message"))
                 for element in body.get("Elements") or []
                 for error in element.get("ValidationErrors") or []
-            ]
+            ] or ([str(body["Message"])] if body.get("Message") else [])
             raise Rejected(provider=NAME, reason="; ".join(messages) or "validation failed")
         raise Rejected(provider=NAME, reason=f"{status} {detail or body or ''}".strip())
 
@@ -313,6 +385,22 @@ def _auth(grant: Grant, company: Company | None = None) -> dict[str, str]:
     return headers
 
 
+def _auth_event(access_token: str) -> str | None:
+    """The `authentication_event_id` claim of Xero's access token. The token came straight
+    from Xero's token endpoint over TLS, so its claims are read, not verified; nothing of
+    the token itself ever leaves this function."""
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except (binascii.Error, ValueError):
+        return None
+    event = claims.get("authentication_event_id") if isinstance(claims, dict) else None
+    return str(event) if event else None
+
+
 def _refreshed_at(grant: Grant) -> datetime | None:
     value = grant.extra.get("refreshed_at")
     return datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -340,4 +428,5 @@ def build(settings: Settings, *, limits: ApiLimits = LIMITS) -> XeroProvider:
         ),
         api_url=settings.xero_api_url,
         limits=limits,
+        scopes=settings.xero_scopes,
     )

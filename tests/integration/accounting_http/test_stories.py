@@ -17,7 +17,7 @@ from core.accounting.provider import ListKind
 from core.accounting.registry import ProviderRegistry
 from core.config import Settings
 from core.db import Database
-from core.models import Integration, IntegrationState, Notification, Rule
+from core.models import Integration, IntegrationState, Notification, Publication, Rule
 from core.services.accounting import Accounting
 from core.services.authorisations import change_software, complete_callback, connect, reconnect
 from core.services.integrations import current_integration, list_loads
@@ -138,7 +138,7 @@ async def test_xero_expires_alerts_once_refuses_another_tenant_and_reconnects(
             load.kind: load.count
             for load in await list_loads(session=session, integration_id=integration.id)
         }
-    assert counts[ListKind.SUPPLIERS] == 205  # three pages of contacts
+    assert counts[ListKind.SUPPLIERS] == 207  # every active contact, billed or not
     await _rule(stage, world, "EDF Entreprises", "445", "INPUT2")
 
     first = await add_document(stage.acc, world, name="edf-1.pdf")
@@ -173,6 +173,32 @@ async def test_xero_expires_alerts_once_refuses_another_tenant_and_reconnects(
     names = sorted(name for b in stage.xero.bills.values() for name in b.attachments)
     assert names == ["edf-1.pdf", "edf-2.pdf", "edf-3.pdf"]  # each blocked one, once
     assert len(await _alerts(stage)) == 1
+
+
+async def test_a_xero_bill_whose_file_failed_gets_its_file_alone_on_the_retry(
+    stage: Stage, world: World
+) -> None:
+    assert world.workspace.id is not None
+    started = await connect(
+        stage.acc, workspace_id=world.workspace.id, actor=world.owner.id, provider_name="xero"
+    )
+    await _authorise(stage, started.authorization_url)
+    await _rule(stage, world, "EDF Entreprises", "445", "INPUT2")
+    document = await add_document(stage.acc, world, name="edf-1.pdf")
+
+    stage.xero.attachment_failures = 1  # Xero made the bill, then failed on its file
+    assert await _publish(stage, world, [document]) == [("waiting", "attachment_failed")]
+    (bill,) = stage.xero.bills.values()
+    assert bill.attachments == {}
+    async with stage.acc.db.read() as session:
+        publication = (await session.exec(select(Publication))).one()
+    assert publication.external_id == bill.invoice_id  # recorded: the bill is there
+
+    assert await _publish(stage, world, [document]) == [("published", None)]
+    assert list(stage.xero.bills.values()) == [bill]
+    assert list(bill.attachments) == ["edf-1.pdf"]
+    made = [p for m, p in stage.xero.knobs.requests if m == "PUT" and "/Attachments/" not in p]
+    assert len(made) == 1  # the bill was sent once; the retry sent the file alone
 
 
 async def test_quickbooks_expires_and_reconnects_publishing_the_queue_once(

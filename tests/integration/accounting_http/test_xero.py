@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
-from core.accounting.errors import IntegrationExpired, RateLimited, Rejected, Unavailable
-from core.accounting.provider import AccountingProvider, Authorized, ListKind
+from core.accounting.errors import (
+    AttachmentFailed,
+    AttachmentTooLarge,
+    IntegrationExpired,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
+from core.accounting.provider import AccountingProvider, Authorized, BillFile, ListKind
 from core.accounting.providers.oauth import OAuthEndpoints
-from core.accounting.providers.xero import LIMITS, XeroProvider
+from core.accounting.providers.xero import LIMITS, Scopes, XeroProvider
 from tests.integration.accounting_http import CALLBACK, consent, make_bill
 from tests.standins import running
 from tests.standins.accounting_limits import Fault
 from tests.standins.xero import (
     ACCESS_SECONDS,
+    ATTACHMENT_LIMIT,
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_GRACE_SECONDS,
@@ -33,6 +44,22 @@ OTHER = "5a8e1c3d-7f20-4b6a-9c4e-0d2b4f6a8c13"
 class Served:
     provider: XeroProvider
     standin: XeroStandin
+    origin: str
+
+
+def _provider(origin: str, scopes: Scopes = "granular") -> XeroProvider:
+    return XeroProvider(
+        endpoints=OAuthEndpoints(
+            authorize_url=f"{origin}/identity/connect/authorize",
+            token_url=f"{origin}/connect/token",
+            revoke_url=f"{origin}/connect/revocation",
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+        ),
+        api_url=origin,
+        limits=LIMITS.scaled(1000),  # Retry-After waits stay short in tests
+        scopes=scopes,
+    )
 
 
 @pytest.fixture
@@ -41,19 +68,11 @@ async def served() -> AsyncIterator[Served]:
     other.name = "Pâtisserie Martin"
     app = create_app(tenants=[bakery(), other])
     async with running(app) as origin:
-        provider = XeroProvider(
-            endpoints=OAuthEndpoints(
-                authorize_url=f"{origin}/identity/connect/authorize",
-                token_url=f"{origin}/connect/token",
-                revoke_url=f"{origin}/connect/revocation",
-                client_id=CLIENT_ID,
-                client_secret=CLIENT_SECRET,
-            ),
-            api_url=origin,
-            limits=LIMITS.scaled(1000),  # Retry-After waits stay short in tests
-        )
-        yield Served(provider, app[STANDIN])
+        provider = _provider(origin)
+        yield Served(provider, app[STANDIN], origin)
         await provider.aclose()
+    # Every answer the stand-in gave kept to Xero's published document.
+    assert app[STANDIN].spec_breaches == []
 
 
 async def connect(served: Served) -> Authorized:
@@ -81,6 +100,17 @@ async def test_connect_gives_tokens_and_the_organisation(served: Served) -> None
 async def test_every_list_is_loaded_with_contacts_paged(served: Served) -> None:
     authorized = await connect(served)
     grant, company = authorized.grant, authorized.company
+    contacts = served.standin.tenants[company.id].suppliers
+    contacts += [
+        {
+            "ContactID": str(uuid.uuid4()),
+            "Name": f"Client {n:04d}",
+            "IsSupplier": False,
+            "IsCustomer": True,
+            "ContactStatus": "ACTIVE",
+        }
+        for n in range(1000)
+    ]
     accounts = await served.provider.load_list(grant=grant, company=company, kind=ListKind.ACCOUNTS)
     suppliers = await served.provider.load_list(
         grant=grant, company=company, kind=ListKind.SUPPLIERS
@@ -88,13 +118,120 @@ async def test_every_list_is_loaded_with_contacts_paged(served: Served) -> None:
     rates = await served.provider.load_list(grant=grant, company=company, kind=ListKind.TAX_RATES)
 
     assert [a.code for a in accounts] == ["200", "429", "445", "489", "800"]
-    assert len(suppliers) == 205
+    assert len(suppliers) == 1207  # every active contact: a bill may go to any of them
     assert suppliers[0].name == "EDF Entreprises"
+    assert "Ancien Fournisseur" not in {s.name for s in suppliers}  # archived
     assert {r.code for r in rates} == {"INPUT2", "INPUT", "NONE"}
     pages = [p for _, p in served.standin.knobs.requests if p.startswith("/api.xro/2.0/Contacts")]
-    assert pages == [
-        f"/api.xro/2.0/Contacts?where=IsSupplier%3D%3Dtrue&page={n}" for n in (1, 2, 3)
-    ]
+    assert pages == [f"/api.xro/2.0/Contacts?page={n}&pageSize=1000" for n in (1, 2)]
+
+
+async def test_a_contact_that_never_had_a_bill_is_found_for_its_first_one(
+    served: Served,
+) -> None:
+    # "Moulins Bertrand" is in the books but has no bill yet: Xero has not flagged it a
+    # supplier. Its first bill must still find it, and not create a second contact.
+    authorized = await connect(served)
+    suppliers = await served.provider.load_list(
+        grant=authorized.grant, company=authorized.company, kind=ListKind.SUPPLIERS
+    )
+    (moulins,) = [s for s in suppliers if s.name == "Moulins Bertrand"]
+
+    bill = make_bill(supplier="Moulins Bertrand", supplier_code=moulins.code)
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+
+    contacts = served.standin.tenants[authorized.company.id].suppliers
+    (contact,) = [c for c in contacts if c["Name"] == "Moulins Bertrand"]
+    assert contact["ContactID"] == moulins.code
+    assert contact["IsSupplier"] is True
+
+
+async def test_a_new_supplier_is_created_by_its_first_bill(served: Served) -> None:
+    authorized = await connect(served)
+    bill = make_bill(supplier="Minoterie Neuve", supplier_code=None)
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+    suppliers = await served.provider.load_list(
+        grant=authorized.grant, company=authorized.company, kind=ListKind.SUPPLIERS
+    )
+    assert [s.name for s in suppliers].count("Minoterie Neuve") == 1
+
+
+async def test_the_app_asks_for_granular_scopes_by_default(served: Served) -> None:
+    start = await served.provider.start_authorization(state="s", redirect_uri=CALLBACK)
+    asked = parse_qs(urlsplit(start.url).query)["scope"][0].split()
+    assert "accounting.invoices" in asked
+    assert "accounting.transactions" not in asked
+    assert {"accounting.contacts", "accounting.attachments", "offline_access"} <= set(asked)
+
+    authorized = await connect(served)  # an app created from 2 March 2026 accepts them
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=make_bill()
+    )
+    assert len(served.standin.bills) == 1
+
+
+async def test_an_older_app_set_to_broad_scopes_connects_with_them(served: Served) -> None:
+    served.standin.granular_app = False  # an app created before 2 March 2026
+    broad = _provider(served.origin, scopes="broad")
+    try:
+        start = await broad.start_authorization(state="s", redirect_uri=CALLBACK)
+        assert "accounting.transactions" in start.url
+        params = await consent(start.url)
+        authorized = await broad.complete_authorization(
+            params=params, redirect_uri=CALLBACK, code_verifier=None
+        )
+        await broad.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=make_bill()
+        )
+    finally:
+        await broad.aclose()
+    assert len(served.standin.bills) == 1
+
+
+async def test_a_new_app_asking_for_broad_scopes_is_refused_as_xero_refuses_it(
+    served: Served,
+) -> None:
+    broad = _provider(served.origin, scopes="broad")
+    try:
+        start = await broad.start_authorization(state="s", redirect_uri=CALLBACK)
+        params = await consent(start.url)
+        assert params["error"] == "invalid_scope"
+        with pytest.raises(IntegrationExpired):
+            await broad.complete_authorization(
+                params=params, redirect_uri=CALLBACK, code_verifier=None
+            )
+    finally:
+        await broad.aclose()
+
+
+async def test_a_grant_without_the_scope_a_call_needs_is_refused(served: Served) -> None:
+    served.standin.withheld_scopes = frozenset({"accounting.invoices"})
+    authorized = await connect(served)
+    with pytest.raises(IntegrationExpired, match="lacks a scope"):
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=make_bill()
+        )
+    assert served.standin.bills == {}
+
+
+async def test_reconnecting_one_of_several_organisations_links_the_one_just_picked(
+    served: Served,
+) -> None:
+    # The person has two organisations connected to the app; they reconnect the first.
+    first = await connect(served)
+    served.standin.consent_tenant = OTHER
+    second = await connect(served)
+    served.standin.consent_tenant = first.company.id
+    again = await connect(served)
+
+    assert second.company.id == OTHER
+    assert again.company.id == first.company.id
+    asked = [p for _, p in served.standin.knobs.requests if p.startswith("/connections")]
+    assert all("authEventId=" in p for p in asked)
 
 
 async def test_a_bill_is_published_once_with_its_file(served: Served) -> None:
@@ -122,6 +259,91 @@ async def test_a_bill_xero_refuses_is_rejected_with_its_reason(served: Served) -
             grant=authorized.grant, company=authorized.company, bill=make_bill(account="999")
         )
     assert served.standin.bills == {}
+    (put,) = [p for m, p in served.standin.knobs.requests if m == "PUT"]
+    assert put == "/api.xro/2.0/Invoices?summarizeErrors=true"
+
+
+async def test_a_field_xero_does_not_know_is_refused_as_xero_refuses_it(
+    served: Served,
+) -> None:
+    authorized = await connect(served)
+    line = {"Description": "x", "AccountCode": "445", "Vat": 20}
+    invoice = {"Type": "ACCPAY", "Contact": {"Name": "EDF Entreprises"}, "LineItems": [line]}
+    body = {"Invoices": [invoice]}
+    async with httpx.AsyncClient() as client:
+        answer = await client.put(
+            f"{served.origin}/api.xro/2.0/Invoices",
+            params={"summarizeErrors": "true"},
+            headers={
+                "Authorization": f"Bearer {authorized.grant.access_token}",
+                "xero-tenant-id": authorized.company.id,
+            },
+            json=body,
+        )
+    assert answer.status_code == 400
+    assert answer.json()["Type"] == "ValidationException"
+    assert "'Vat' was unexpected" in answer.json()["Message"]
+    assert served.standin.bills == {}
+
+
+async def test_a_file_over_10_mb_makes_no_bill(served: Served) -> None:
+    authorized = await connect(served)
+    heavy = BillFile(b"%PDF-1.7\n" + b"0" * ATTACHMENT_LIMIT, "scan.pdf", "application/pdf")
+    with pytest.raises(AttachmentTooLarge) as caught:
+        await served.provider.publish_bill(
+            grant=authorized.grant,
+            company=authorized.company,
+            bill=replace(make_bill(), file=heavy),
+        )
+    assert caught.value.key == "provider_attachment_too_large"
+    assert served.standin.bills == {}
+    assert [m for m, _ in served.standin.knobs.requests if m == "PUT"] == []
+
+
+async def test_the_stand_in_refuses_an_attachment_over_10_mb(served: Served) -> None:
+    authorized = await connect(served)
+    published = await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=make_bill()
+    )
+    async with httpx.AsyncClient() as client:
+        answer = await client.put(
+            f"{served.origin}/api.xro/2.0/Invoices/{published.external_id}/Attachments/big.pdf",
+            headers={
+                "Authorization": f"Bearer {authorized.grant.access_token}",
+                "xero-tenant-id": authorized.company.id,
+                "Content-Type": "application/octet-stream",
+            },
+            content=b"0" * (ATTACHMENT_LIMIT + 1),
+        )
+    assert answer.status_code == 413
+    assert "big.pdf" not in served.standin.bills[published.external_id].attachments
+
+
+async def test_when_only_the_file_failed_only_the_file_is_sent_again(served: Served) -> None:
+    authorized = await connect(served)
+    served.standin.attachment_failures = 1
+    bill = make_bill()
+    with pytest.raises(AttachmentFailed) as caught:
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=bill
+        )
+    (made,) = served.standin.bills.values()
+    assert made.attachments == {}
+    assert caught.value.external_id == made.invoice_id
+
+    again = await served.provider.publish_bill(
+        grant=authorized.grant,
+        company=authorized.company,
+        bill=replace(bill, existing_id=caught.value.external_id),
+    )
+    assert again.external_id == made.invoice_id
+    assert list(served.standin.bills.values()) == [made]
+    assert made.attachments == {"FA-2026-0117.pdf": bill.file.content}
+    token = authorized.grant.access_token
+    assert token
+    assert token not in str(caught.value) + repr(caught.value)
+    puts = [p.split("?")[0] for m, p in served.standin.knobs.requests if m == "PUT"]
+    assert puts.count("/api.xro/2.0/Invoices") == 1  # the bill was made once
 
 
 async def test_tokens_rotate_and_the_old_refresh_token_dies_after_the_grace(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from pydantic import SecretStr
 
@@ -30,3 +32,28 @@ async def test_a_registered_app_gets_its_link() -> None:
     )
     assert "client_id=app-id" in start.url
     assert "app-secret" not in start.url
+
+
+@pytest.mark.parametrize(
+    ("setting", "asked", "not_asked"),
+    [
+        (None, "accounting.invoices", "accounting.transactions"),  # granular by default
+        ("broad", "accounting.transactions", "accounting.invoices"),  # an app before 2 March 2026
+    ],
+)
+async def test_the_xero_scopes_follow_the_setting(
+    setting: str | None, asked: str, not_asked: str
+) -> None:
+    chosen = {"xero_scopes": setting} if setting else {}
+    settings = Settings(
+        _env_file=None,
+        xero_client_id="app-id",
+        xero_client_secret=SecretStr("app-secret"),
+        **chosen,  # type: ignore[arg-type]
+    )
+    start = await xero.build(settings).start_authorization(
+        state="s", redirect_uri="http://127.0.0.1/cb"
+    )
+    scopes = parse_qs(urlsplit(start.url).query)["scope"][0].split()
+    assert asked in scopes
+    assert not_asked not in scopes
