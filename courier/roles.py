@@ -24,6 +24,7 @@ from courier.oauth_callback import start_callback_server
 from courier.output import with_invocation
 from courier.runtime import Runtime
 from courier.startup import (
+    MISSING,
     TelegramUnreachable,
     bind_failure,
     binding,
@@ -47,8 +48,6 @@ from scheduler.jobs import Jobs
 log = logging.getLogger(__name__)
 
 #: The roles `courier run` starts, and the ones still to be built.
-BUILT = ("mail", "scheduler", "oauth", "bot")
-MISSING: dict[str, str] = {}
 #: Telegram's Bot API, when COURIER_TELEGRAM_API_URL does not name another.
 TELEGRAM_API = "https://api.telegram.org"
 

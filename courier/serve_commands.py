@@ -1,5 +1,8 @@
 """`courier run` and the single roles: the long-running commands, which alone load the bot,
-the mail gateway and the scheduler."""
+the mail gateway and the scheduler.
+
+Those parts are imported only once the start-up checks have passed: a port already taken
+is said at once, not after a second or more of imports."""
 
 from __future__ import annotations
 
@@ -11,9 +14,8 @@ from core.config import Settings
 from core.db.migrate import head_revision
 from core.services.workspaces import list_workspaces
 from courier.output import invocation
-from courier.roles import BUILT, MISSING, serve, startup_notes, stop_on_signals
 from courier.runtime import open_runtime
-from courier.startup import check_startup
+from courier.startup import BUILT, MISSING, check_startup
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -21,6 +23,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     roles = BUILT + (("demo",) if settings.demo_supplier else ())
     # Before anything is opened: a second `courier run` says why it cannot, and touches nothing.
     check_startup(settings, roles)
+    from courier.roles import serve, startup_notes, stop_on_signals
+
     async with open_runtime(settings, refresh_catalog=True) as rt:
         suppliers = rt.suppliers
         async with rt.db.read() as session:
@@ -47,6 +51,8 @@ async def role(args: argparse.Namespace, settings: Settings) -> int:
         print(f"courier {args.command}: {MISSING[args.command]}", file=sys.stderr)
         return 1
     check_startup(settings, (args.command,))
+    from courier.roles import serve, stop_on_signals
+
     async with open_runtime(settings) as rt:
         stop = asyncio.Event()
         stop_on_signals(stop)

@@ -22,6 +22,9 @@ from core.config import Settings
 from core.errors import ConfigInvalid, CourierError
 from core.file_modes import make_private_dir
 
+#: The roles `courier run` starts, and those not built yet with what to say instead.
+BUILT = ("mail", "scheduler", "oauth", "bot")
+MISSING: dict[str, str] = {}
 #: Roles that store documents, and so need their folder before they take anything in.
 STORING = ("mail", "scheduler", "bot")
 _ANY_HOST = frozenset({"", "0.0.0.0", "::"})
