@@ -26,6 +26,7 @@ DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.do
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX: Final = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 OLE2: Final = "application/x-ole-storage"
+OUTLOOK_MSG: Final = "application/vnd.ms-outlook"
 
 _HEAD = 1024
 _EOCD_SEARCH = 22 + 65_535  # the end record, and the longest comment that may follow it
@@ -59,7 +60,7 @@ _OLE2_BY_EXTENSION: Final = {
     "doc": "application/msword",
     "xls": "application/vnd.ms-excel",
     "ppt": "application/vnd.ms-powerpoint",
-    "msg": "application/vnd.ms-outlook",
+    "msg": OUTLOOK_MSG,
 }
 
 _BY_EXTENSION: Final = {

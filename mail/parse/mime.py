@@ -19,6 +19,8 @@ from email.policy import Policy
 from core.filenames import safe_filename
 from core.sniff import (
     OCTET_STREAM,
+    OLE2,
+    OUTLOOK_MSG,
     TNEF,
     ZIP,
     einvoice_syntax,
@@ -38,6 +40,7 @@ from mail.parse.html_text import HtmlReading, normalise_cid, read_html
 from mail.parse.links import invoice_links
 from mail.parse.logos import decoration_reason
 from mail.parse.model import Attachment, ParsedMessage, SetAside
+from mail.parse.outlook_msg import looks_like_msg, unpack_msg
 from mail.parse.smime import PKCS7_TYPES, BerError, read_pkcs7
 from mail.parse.tnef import unpack_tnef
 from mail.parse.uuencode import uuencoded_files
@@ -360,6 +363,13 @@ class _Walk:
         if sniffed == TNEF:
             label = safe_filename(filename, default="winmail.dat")
             members, defects = unpack_tnef(data, name=label, budget=self.budget)
+        elif sniffed == OUTLOOK_MSG or (sniffed == OLE2 and looks_like_msg(data)):
+            label = safe_filename(filename, default="message.msg")
+            if zip_depth >= self.budget.limits.max_depth:
+                self.skip(f"{label}: Outlook message nested too deep, not unpacked")
+                return
+            members, defects = unpack_msg(data, name=label, budget=self.budget)
+            zip_depth += 1
         elif sniffed == ZIP:
             label = safe_filename(filename, default="archive.zip")
             if zip_depth >= self.budget.limits.max_depth:
