@@ -96,15 +96,14 @@ def _envelopes(raws: Mapping[int, bytes]) -> dict[int, Envelope]:
 
 
 async def download(client: MailboxClient, store: DocumentStore, chunk: Sequence[int]) -> Download:
-    """Fetch a batch and store each message's file (fsynced) before anything records it.
+    """Fetch a batch (one UID FETCH) and store its files, durable, before anything
+    records it.
 
     The hashes and headers are read in a worker thread, where they overlap the network
-    and the disk; the files are stored side by side, since each waits for its fsync."""
+    and the disk; the files are stored with `put_many`, one sync for the whole batch."""
     raws = {message.uid: message.raw for message in await client.fetch(chunk)}
     envelopes = await asyncio.to_thread(_envelopes, raws)
-    await asyncio.gather(
-        *(store.put(raw, sha256=envelopes[uid].sha256) for uid, raw in raws.items())
-    )
+    await store.put_many(list(raws.values()), sha256s=[envelopes[uid].sha256 for uid in raws])
     return Download(envelopes)
 
 

@@ -171,6 +171,12 @@ class MemoryStore:
         self.files[sha256] = data
         return StoredFile(sha256=sha256, size=len(data))
 
+    async def put_many(
+        self, items: Sequence[bytes], *, sha256s: Sequence[str] | None = None
+    ) -> list[StoredFile]:
+        names = sha256s if sha256s is not None else [digest(data) for data in items]
+        return [await self.put(data, sha256=name) for data, name in zip(items, names, strict=True)]
+
     async def get(self, sha256: str) -> bytes:
         return self.files[sha256]
 
