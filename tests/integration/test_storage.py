@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from core import storage
+from core.durable import has_syncfs
 from core.errors import DocumentTooLarge, NotFound, StorageFailed
 from core.storage import LocalDocumentStore, digest
 
@@ -113,3 +116,105 @@ async def test_a_streamed_file_is_hashed_and_stored_like_put(tmp_path: Path) -> 
     assert (stored.sha256, stored.size) == (digest(data), len(data))
     assert await store.get(stored.sha256) == data
     assert [p.name for p in tmp_path.joinpath("docs").rglob("*") if p.is_file()] == [digest(data)]
+
+
+def _names(root: Path) -> set[str]:
+    return {p.name for p in root.rglob("*") if p.is_file()}
+
+
+async def test_a_batch_is_stored_in_order_each_file_once_and_read_back(tmp_path: Path) -> None:
+    store = LocalDocumentStore(tmp_path / "docs")
+    kept = await store.put(b"already here")
+    batch = [b"invoice 1", b"already here", b"invoice 2", b"invoice 1"]
+
+    stored = await store.put_many(batch)
+
+    assert [(s.sha256, s.size) for s in stored] == [(digest(d), len(d)) for d in batch]
+    assert stored[1] == kept
+    for data in batch:
+        assert await store.get(digest(data)) == data
+    # No temporary file is left, and a message seen twice in a batch is one file.
+    assert _names(tmp_path / "docs") == {digest(d) for d in batch}
+
+
+async def test_a_batch_trusts_the_hashes_it_is_given(tmp_path: Path) -> None:
+    store = LocalDocumentStore(tmp_path / "docs")
+    batch = [b"one", b"two"]
+    stored = await store.put_many(batch, sha256s=[digest(d) for d in batch])
+    assert [s.sha256 for s in stored] == [digest(d) for d in batch]
+    with pytest.raises(ValueError, match="one sha256 per item"):
+        await store.put_many(batch, sha256s=[digest(b"one")])
+    assert await store.put_many([]) == []
+
+
+@pytest.mark.parametrize(
+    "syncfs",
+    [
+        pytest.param(True, marks=pytest.mark.skipif(not has_syncfs(), reason="no syncfs")),
+        False,
+    ],
+)
+async def test_a_batch_is_durable_bytes_first_then_names_before_put_many_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    """What the IMAP poll relies on before it records a batch and moves its watermark:
+    every file's bytes synced before any name points at them, every name synced after."""
+    root = tmp_path / "docs"
+    store = LocalDocumentStore(root, syncfs=syncfs)
+    batch = [f"invoice {n}".encode() * 100 for n in range(20)]
+    names = {digest(d) for d in batch}
+    events: list[tuple[str, set[str], int]] = []  # (call, names in place, temporary files)
+
+    def spy(call: str, real: Callable[[Path], object]) -> Callable[[Path], object]:
+        def recorded(path: Path) -> object:
+            files = [p for p in root.rglob("*") if p.is_file()]
+            temps = sum(p.name.startswith(".incoming-") for p in files)
+            events.append((call, {p.name for p in files} & names, temps))
+            if call == "fsync_dir":
+                folders.add(path)
+            return real(path)
+
+        return recorded
+
+    folders: set[Path] = set()
+    for call in ("syncfs", "fsync_file", "fsync_dir"):
+        monkeypatch.setattr(storage, call, spy(call, getattr(storage, call)))
+
+    await store.put_many(batch)
+
+    assert events, "nothing was synced"
+    in_place_when_bytes_synced = [found for call, found, _ in events if call != "fsync_dir"]
+    if syncfs:
+        # One sync of the whole batch's bytes, all still under temporary names, then one
+        # for the names, all in place.
+        assert [call for call, _, _ in events] == ["syncfs", "syncfs"]
+        assert events[0][1:] == (set(), len(batch))
+        assert events[1][1:] == (names, 0)
+    else:
+        # Each file fsynced while no name points at it yet, then each folder once.
+        assert [call for call, _, _ in events[: len(batch)]] == ["fsync_file"] * len(batch)
+        assert in_place_when_bytes_synced[: len(batch)] == [set()] * len(batch)
+        assert all(
+            call == "fsync_dir" and found == names for call, found, _ in events[len(batch) :]
+        )
+        assert {store.path_of(n).parent for n in names} <= folders
+    assert _names(root) == names
+
+
+async def test_a_batch_that_fails_midway_is_an_error_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    """A folder where a file's name should be: its rename fails after others of the batch
+    are in place. The caller records nothing; the files already in place are whole."""
+    root = tmp_path / "docs"
+    store = LocalDocumentStore(root)
+    batch = [b"first", b"second", b"third"]
+    store.path_of(digest(b"second")).mkdir(parents=True)
+
+    with pytest.raises(StorageFailed):
+        await store.put_many(batch)
+
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.name.startswith(".incoming-")]
+    for path in files:
+        assert digest(path.read_bytes()) == path.name
