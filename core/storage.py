@@ -15,7 +15,8 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -57,11 +58,47 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _digests(items: Sequence[bytes]) -> list[str]:
+    return [digest(data) for data in items]
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A batch between its writes and its sync: what `_settle` renames and syncs."""
+
+    fresh: list[tuple[Path, Path]] = field(default_factory=list)  # (temporary, final)
+    present: list[Path] = field(default_factory=list)
+    folders: set[Path] = field(default_factory=set)
+
+    @classmethod
+    def merge(cls, parts: Sequence[_Staged | BaseException]) -> _Staged:
+        """One batch from its groups; if a group failed, the others' files are removed
+        and its error raised."""
+        failed = [part for part in parts if isinstance(part, BaseException)]
+        whole = cls()
+        for part in parts:
+            if isinstance(part, _Staged):
+                whole.fresh += part.fresh
+                whole.present += part.present
+                whole.folders |= part.folders
+        if failed:
+            whole.discard()
+            raise failed[0]
+        return whole
+
+    def discard(self) -> None:
+        for tmp, _ in self.fresh:
+            tmp.unlink(missing_ok=True)
+        self.fresh.clear()
+
+
 class LocalDocumentStore:
     """A folder: `<root>/ab/cd/abcd…` so no directory grows past a few thousand entries."""
 
-    def __init__(self, root: Path, *, syncfs: bool = True) -> None:
+    def __init__(self, root: Path, *, syncfs: bool = True, writers: int = 4) -> None:
         self.root = root
+        #: Threads that write one `put_many` batch side by side.
+        self.writers = max(writers, 1)
         #: `put_many` makes a batch durable with syncfs(2) where there is one; off, with
         #: an fsync per file and per folder (a filesystem shared with busy neighbours,
         #: whose dirty pages syncfs would wait for too, may prefer it).
@@ -92,14 +129,12 @@ class LocalDocumentStore:
             raise ValueError("one sha256 per item")
         if not items:
             return []
-
-        def write() -> list[str]:
-            names = list(sha256s) if sha256s is not None else [digest(data) for data in items]
-            self._write_many([(self.path_of(n), d) for n, d in zip(names, items, strict=True)])
-            return names
-
+        names = list(sha256s) if sha256s is not None else await asyncio.to_thread(_digests, items)
+        # The same message twice in a batch is one file.
+        unique = {self.path_of(name): data for name, data in zip(names, items, strict=True)}
         try:
-            names = await asyncio.to_thread(write)
+            # One thread that runs to the end even if the caller is cancelled, as `put`'s.
+            await asyncio.to_thread(self._write_many, list(unique.items()))
         except OSError as err:
             raise StorageFailed(
                 root=str(self.root), reason=err.strerror or type(err).__name__
@@ -174,53 +209,73 @@ class LocalDocumentStore:
         return StoredFile(sha256=sha256, size=size)
 
     def _write_many(self, items: Sequence[tuple[Path, bytes]]) -> None:
-        """Every file written to a temporary name, then all their bytes made durable, then
-        renamed into place, then the names made durable.
+        groups = [items[i :: self.writers] for i in range(min(self.writers, len(items)))]
+        if len(groups) == 1:
+            staged = self._stage_all(groups[0])
+        else:
+            # Making folders and files waits on the filesystem's journal, mostly asleep:
+            # a few threads side by side wait together.
+            with ThreadPoolExecutor(len(groups), thread_name_prefix="store") as pool:
+                futures = [pool.submit(self._stage_all, group) for group in groups]
+            staged = _Staged.merge([f.exception() or f.result() for f in futures])
+        try:
+            self._settle(staged)
+        except BaseException:
+            staged.discard()
+            raise
+
+    def _stage_all(self, items: Sequence[tuple[Path, bytes]]) -> _Staged:
+        """Write each file under a temporary name beside its final one. A file already
+        in place (same name, same size: same content) is only synced again with the
+        batch, which costs nothing when it was: a run that crashed before its sync may
+        have left it. On failure, what this call wrote is removed."""
+        staged = _Staged()
+        fsync_each = not (self.syncfs and has_syncfs())
+        try:
+            for path, data in items:
+                if path.is_file() and path.stat().st_size == len(data):
+                    staged.present.append(path)
+                    staged.folders.add(path.parent)
+                    continue
+                created = [d for d in (path.parent.parent, path.parent) if not d.is_dir()]
+                make_private_dir(path.parent)
+                # A rename is durable once its folder is; a folder just made, once its
+                # parent is.
+                staged.folders.update({path.parent, *(d.parent for d in created)})
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+                staged.fresh.append((Path(tmp), path))
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    if fsync_each:
+                        handle.flush()
+                        os.fsync(handle.fileno())
+            if fsync_each:
+                for path in staged.present:
+                    fsync_file(path)
+        except BaseException:
+            staged.discard()
+            raise
+        return staged
+
+    def _settle(self, staged: _Staged) -> None:
+        """All the batch's bytes durable, then its names in place, then durable.
 
         The bytes are durable before any name points at them, so a crash at any point
         leaves whole files under their names, or temporary files, never a short file
         under a hash; the caller records nothing before this returns. With syncfs(2)
         each "durable" is one call for the batch: an fsync costs a cache flush (about a
         millisecond here), and content addressing puts nearly every file of a batch in a
-        folder of its own, so one fsync per file and per folder costs ~100 for 50 mails."""
-        fresh: list[tuple[str, Path]] = []  # (temporary name, final path)
-        present: list[Path] = []
-        folders: set[Path] = set()
-        planned: set[Path] = set()
+        folder of its own, so an fsync per file and per folder costs ~100 for 50 mails.
+        Without syncfs, each file was fsynced as it was written."""
         use_syncfs = self.syncfs and has_syncfs()
-        try:
-            for path, data in items:
-                if path in planned:
-                    continue  # the same message twice in one batch
-                planned.add(path)
-                if path.is_file() and path.stat().st_size == len(data):
-                    # Same name, same content, perhaps from a run that crashed before its
-                    # sync: synced again with the batch, which costs nothing when done.
-                    present.append(path)
-                    folders.add(path.parent)
-                    continue
-                created = [d for d in (path.parent.parent, path.parent) if not d.is_dir()]
-                make_private_dir(path.parent)
-                # A rename is durable once its folder is; a folder just made, once its
-                # parent is.
-                folders.update({path.parent, *(d.parent for d in created)})
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-                fresh.append((tmp, path))
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-            if not (use_syncfs and syncfs(self.root)):
-                for name in [*(Path(tmp) for tmp, _ in fresh), *present]:
-                    fsync_file(name)
-            while fresh:
-                tmp, path = fresh[-1]
-                os.replace(tmp, path)  # same name means same content: replacing changes nothing
-                fresh.pop()
-        except BaseException:
-            for tmp, _ in fresh:
-                Path(tmp).unlink(missing_ok=True)
-            raise
+        if use_syncfs:
+            syncfs(self.root)
+        while staged.fresh:
+            tmp, path = staged.fresh[-1]
+            os.replace(tmp, path)  # same name means same content: replacing changes nothing
+            staged.fresh.pop()
         if not (use_syncfs and syncfs(self.root)):
-            for folder in sorted(folders):
+            for folder in sorted(staged.folders):
                 fsync_dir(folder)
 
     @staticmethod

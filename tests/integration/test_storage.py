@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import io
 import os
-from collections.abc import Callable
+import stat
 from pathlib import Path
 
 import pytest
 
-from core import storage
+from core import durable, storage
 from core.durable import has_syncfs
 from core.errors import DocumentTooLarge, NotFound, StorageFailed
 from core.storage import LocalDocumentStore, digest
@@ -163,41 +163,48 @@ async def test_a_batch_is_durable_bytes_first_then_names_before_put_many_returns
     store = LocalDocumentStore(root, syncfs=syncfs)
     batch = [f"invoice {n}".encode() * 100 for n in range(20)]
     names = {digest(d) for d in batch}
-    events: list[tuple[str, set[str], int]] = []  # (call, names in place, temporary files)
+    # Each sync as it happens: what it synced, the names then in place, the temporaries.
+    events: list[tuple[str, frozenset[str], int]] = []
 
-    def spy(call: str, real: Callable[[Path], object]) -> Callable[[Path], object]:
-        def recorded(path: Path) -> object:
-            files = [p for p in root.rglob("*") if p.is_file()]
-            temps = sum(p.name.startswith(".incoming-") for p in files)
-            events.append((call, {p.name for p in files} & names, temps))
-            if call == "fsync_dir":
-                folders.add(path)
-            return real(path)
+    def seen(call: str) -> None:
+        files = [p for p in root.rglob("*") if p.is_file()]
+        temps = sum(p.name.startswith(".incoming-") for p in files)
+        events.append((call, frozenset(p.name for p in files) & names, temps))
 
-        return recorded
+    real_fsync, real_syncfs = os.fsync, durable.syncfs
 
-    folders: set[Path] = set()
-    for call in ("syncfs", "fsync_file", "fsync_dir"):
-        monkeypatch.setattr(storage, call, spy(call, getattr(storage, call)))
+    def fsync(fd: int) -> None:
+        seen("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    def syncfs_(folder: Path) -> bool:
+        seen("filesystem")
+        return real_syncfs(folder)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(storage, "syncfs", syncfs_)
 
     await store.put_many(batch)
 
-    assert events, "nothing was synced"
-    in_place_when_bytes_synced = [found for call, found, _ in events if call != "fsync_dir"]
     if syncfs:
         # One sync of the whole batch's bytes, all still under temporary names, then one
         # for the names, all in place.
-        assert [call for call, _, _ in events] == ["syncfs", "syncfs"]
-        assert events[0][1:] == (set(), len(batch))
-        assert events[1][1:] == (names, 0)
+        assert events == [
+            ("filesystem", frozenset(), len(batch)),
+            ("filesystem", frozenset(names), 0),
+        ]
     else:
-        # Each file fsynced while no name points at it yet, then each folder once.
-        assert [call for call, _, _ in events[: len(batch)]] == ["fsync_file"] * len(batch)
-        assert in_place_when_bytes_synced[: len(batch)] == [set()] * len(batch)
-        assert all(
-            call == "fsync_dir" and found == names for call, found, _ in events[len(batch) :]
-        )
-        assert {store.path_of(n).parent for n in names} <= folders
+        # Each file fsynced while no name points at it yet, then its folders.
+        files, folders = events[: len(batch)], events[len(batch) :]
+        assert {(call, found) for call, found, _ in files} == {("file", frozenset())}
+        assert {(call, found, temps) for call, found, temps in folders} == {
+            ("folder", frozenset(names), 0)
+        }
+        # Each file's folder, and the parent of each folder made for it.
+        made = {store.path_of(n).parent for n in names} | {
+            store.path_of(n).parent.parent for n in names
+        }
+        assert len(folders) == len(made | {root})
     assert _names(root) == names
 
 
