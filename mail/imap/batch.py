@@ -109,16 +109,12 @@ async def store_fetched(
     return Download(envelopes)
 
 
-async def download(client: MailboxClient, store: DocumentStore, chunk: Sequence[int]) -> Download:
-    """Fetch a batch (one UID FETCH of its UIDs, BODY.PEEK[]) and store its files."""
-    return await store_fetched(store, client.fetch(chunk))
-
-
 @dataclass(frozen=True, slots=True)
 class Flight:
     """A batch on its way: fetched on the connection, then stored. The poller waits for
     the fetch to start the next batch's, while this one is still being stored."""
 
+    #: One UID FETCH of the batch's UIDs, BODY.PEEK[] (the adapter's `fetch`).
     fetch: asyncio.Task[list[RawMessage]]
     stored: asyncio.Task[Download]
 
