@@ -2,9 +2,10 @@
 
 Files are named by their sha256, so storing the same bytes twice is free and a file,
 once written, never changes. A write goes to a temporary file, is fsynced, then renamed
-into place: a reader sees the whole file or nothing. `put_many` stores a batch with one
-sync for all its bytes and one fsync per folder, instead of two fsyncs per file.
-`DocumentStore` is the interface an S3-compatible store would implement at scale.
+into place: a reader sees the whole file or nothing. `put_many` stores a batch the same
+way with two syncs in all (one syncfs for the bytes, one for the names) instead of an
+fsync per file and per folder. `DocumentStore` is the interface an S3-compatible store
+would implement at scale.
 """
 
 from __future__ import annotations
