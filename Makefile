@@ -8,6 +8,7 @@ TEST_WORKERS ?= 4
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.installed-bench
 
 .PHONY: run sandbox test lint typecheck pytest services bench clean
 
@@ -43,7 +44,12 @@ pytest: $(INSTALLED) services
 test: lint
 	$(MAKE) --no-print-directory -j2 typecheck pytest
 
-bench: $(INSTALLED)
+# The benchmarks' peers (the bench extra) on top of the test install.
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(BENCH_INSTALLED)
 	$(BIN)/python -m bench.catalog_search
 
 clean:

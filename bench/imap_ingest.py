@@ -1,6 +1,15 @@
-"""IMAP ingest throughput against a bare imap-tools fetch, measured in the same run.
+"""IMAP ingest throughput against a real peer (getmail6) and a bare imap-tools fetch,
+measured in the same run.
 
 A private Dovecot (the test harness's) holds 1,000 messages, each with a ~20 KB PDF.
+
+- The peer is getmail6, a mail retriever that, like Courier, keeps what it fetches: its
+  `getmail` command with a generated rc file, SimpleIMAPRetriever on the same Dovecot,
+  read_all, delivering each message into a Maildir in a temporary folder (fsynced, as
+  Maildir delivery is). getmail is GPL-2, a benchmark tool only: it runs as its own
+  process and Courier never imports it. Its time is the subprocess's wall time less the
+  median time `getmail --version` takes, so the interpreter's start is not counted
+  against it.
 
 - The baseline is imap-tools' own fetch API, `fetch(bulk=50, mark_seen=False)`, with a
   message class that keeps each message's raw bytes in memory and parses nothing: the
@@ -9,17 +18,18 @@ A private Dovecot (the test harness's) holds 1,000 messages, each with a ~20 KB 
 - For context, the same fetch with imap-tools' default message class, which parses every
   message (and keeps no raw bytes), is timed too and compared on a line of its own.
 - Courier's run is `poll_mailbox` of a mailbox added with history "all", on a fresh
-  SQLite database and document store: each message's file stored durably (the store
-  fsyncs the file and its folder), each batch of 50 recorded with one INSERT and the
-  watermark in one transaction, then marked seen on the server.
+  SQLite database and document store: each batch of 50 fetched with one UID FETCH, its
+  files stored durably (`put_many`: written, synced, renamed, synced), recorded with
+  one INSERT and the watermark in one transaction, then marked seen on the server.
 
-The three alternate, `--rounds` times; medians are compared. Then each per-message cost
+The four alternate, `--rounds` times; medians are compared. Then each per-message cost
 of Courier's run is measured on its own, on the same messages and the same disk, to say
 where the time goes (they overlap in the poll, which pipelines batches).
 
     python -m bench.imap_ingest [--messages 1000] [--rounds 3]
 
-Prints `imap_ratio=` = baseline median / Courier median (target >= 0.7), the medians,
+Prints `imap_peer_ratio=` = getmail6 median / Courier median (goal >= 1.0),
+`imap_ratio=` = bare fetch median / Courier median (target >= 0.7), the medians,
 `imap_ratio_vs_parsing_fetch=`, and `costs_us_per_message`.
 """
 
@@ -27,8 +37,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import pwd
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -54,7 +68,87 @@ from mail.imap.poller import poll_mailbox
 from tests.integration.mail.dovecot import Dovecot, fake_pdf, invoice_mail, running_dovecot
 
 TARGET = 0.7
+PEER_GOAL = 1.0
 USER = "alice"
+
+_GETMAILRC = """\
+[retriever]
+type = SimpleIMAPRetriever
+server = {host}
+port = {port}
+username = {user}
+password = {password}
+mailboxes = ("INBOX",)
+
+[destination]
+type = Maildir
+path = {maildir}/
+{deliver_as}
+
+[options]
+verbose = 0
+read_all = true
+delete = false
+"""
+
+
+def getmail_binary() -> str:
+    """The venv's `getmail` (the bench extra installs getmail6), else one on PATH."""
+    beside = Path(sys.executable).with_name("getmail")
+    found = str(beside) if beside.is_file() else shutil.which("getmail")
+    if found is None:
+        raise SystemExit("getmail not found: pip install -e '.[bench]' (getmail6)")
+    return found
+
+
+def getmail_startup(binary: str) -> float:
+    """The interpreter's start and getmail's imports, which the run itself also pays."""
+    start = time.perf_counter()
+    subprocess.run([binary, "--version"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def getmail_fetch(server: Dovecot, binary: str, expected: int) -> float:
+    """getmail6 delivering every message of the folder into a fresh Maildir."""
+    with tempfile.TemporaryDirectory(prefix="getmail-") as tmp:
+        maildir = Path(tmp) / "Maildir"
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True)
+        state = Path(tmp) / "state"
+        state.mkdir()
+        rc = state / "getmailrc"
+        rc.write_text(
+            _GETMAILRC.format(
+                host=server.host,
+                port=server.port,
+                user=USER,
+                password=server.passwords[USER],
+                maildir=maildir,
+                deliver_as=_deliver_as(Path(tmp), maildir),
+            )
+        )
+        start = time.perf_counter()
+        done = subprocess.run(
+            [binary, f"--getmaildir={state}", f"--rcfile={rc}"], capture_output=True, check=False
+        )
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"getmail failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+        delivered = len(list((maildir / "new").iterdir()))
+    assert delivered == expected, (delivered, expected)
+    return elapsed
+
+
+def _deliver_as(folder: Path, maildir: Path) -> str:
+    """getmail refuses to deliver as root: run as root (a container), it delivers as
+    `nobody`, which then owns the Maildir."""
+    if os.geteuid() != 0:
+        return ""
+    nobody = pwd.getpwnam("nobody")
+    os.chmod(folder, 0o711)
+    for path in (maildir, *maildir.iterdir()):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    return "user = nobody"
 
 
 class RawKept(MailMessage):
@@ -136,7 +230,7 @@ async def costs(server: Dovecot, template: Path, workdir: Path, raws: list[bytes
     store = LocalDocumentStore(workdir / "documents")
     start = time.perf_counter()
     for chunk in batches:
-        await asyncio.gather(*(store.put(raw) for raw in chunk))
+        await store.put_many(chunk)
     stored = time.perf_counter() - start
     start = time.perf_counter()
     for raw in raws[: n // 5]:
@@ -189,8 +283,17 @@ def main() -> None:
         raws = [invoice_mail(i, pdf=fake_pdf(20_000, i)) for i in range(n)]
         server.append_many(USER, raws)
         template = asyncio.run(migrated_template(work))
-        times: dict[str, list[float]] = {"raw": [], "courier": [], "parsed": []}
+        getmail = getmail_binary()
+        times: dict[str, list[float]] = {
+            "raw": [],
+            "courier": [],
+            "parsed": [],
+            "getmail": [],
+            "startup": [],
+        }
         runs: list[tuple[str, Callable[[int], float]]] = [
+            ("startup", lambda _: getmail_startup(getmail)),
+            ("getmail", lambda _: getmail_fetch(server, getmail, n)),
             ("raw", lambda _: imap_tools_fetch(server, n, raw=True)),
             (
                 "courier",
@@ -203,13 +306,23 @@ def main() -> None:
             for name, run in runs:
                 times[name].append(run(round_))
             print(
-                f"round {round_ + 1}: imap_tools_raw={times['raw'][-1]:.3f}s "
+                f"round {round_ + 1}: getmail={times['getmail'][-1]:.3f}s "
+                f"(start {times['startup'][-1]:.3f}s) "
+                f"imap_tools_raw={times['raw'][-1]:.3f}s "
                 f"courier={times['courier'][-1]:.3f}s "
                 f"imap_tools_parsed={times['parsed'][-1]:.3f}s",
                 flush=True,
             )
         cost_line = asyncio.run(costs(server, template, _fresh(work / "costs"), raws))
-    raw, courier, parsed = (statistics.median(times[k]) for k in ("raw", "courier", "parsed"))
+    raw, courier, parsed, getmail_s, startup = (
+        statistics.median(times[k]) for k in ("raw", "courier", "parsed", "getmail", "startup")
+    )
+    peer = getmail_s - startup
+    print(f"imap_peer_ratio={peer / courier:.2f}")
+    print(
+        f"getmail_median_s={getmail_s:.3f} getmail_startup_median_s={startup:.3f} "
+        f"courier_median_s={courier:.3f} messages={n} goal>={PEER_GOAL}"
+    )
     print(f"imap_ratio={raw / courier:.2f}")
     print(
         f"imap_tools_raw_median_s={raw:.3f} courier_median_s={courier:.3f} "

@@ -1,9 +1,10 @@
-"""One batch of a poll: planned by size, downloaded and stored, recorded, then marked,
-flagged or moved on the server (the after-action).
+"""One batch of a poll: planned by size, fetched with one UID FETCH and stored, recorded,
+then marked, flagged or moved on the server (the after-action).
 
-Each message's file is stored (fsynced by the store) before the batch is recorded, and
-the whole batch is recorded with one INSERT in the caller's transaction, which also
-moves the watermark: see the poller for the order of commits and after-actions.
+Each message's file is stored durably (the store's `put_many`: one sync for the batch)
+before the batch is recorded, and the whole batch is recorded with one INSERT in the
+caller's transaction, which also moves the watermark: see the poller for the order of
+commits and after-actions.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import getaddresses
 
@@ -21,7 +22,7 @@ from core.models import InboundChannel, Mailbox
 from core.models.mailbox import AfterProcessing
 from core.services.inbound import Envelope, MailboxCopy, Recipient, record_mailbox_messages
 from core.storage import DocumentStore, StoredFile, digest
-from mail.imap.client import MailboxClient
+from mail.imap.client import MailboxClient, RawMessage
 
 logger = logging.getLogger(__name__)
 
@@ -95,17 +96,46 @@ def _envelopes(raws: Mapping[int, bytes]) -> dict[int, Envelope]:
     }
 
 
-async def download(client: MailboxClient, store: DocumentStore, chunk: Sequence[int]) -> Download:
-    """Fetch a batch and store each message's file (fsynced) before anything records it.
+async def store_fetched(
+    store: DocumentStore, fetching: Awaitable[Sequence[RawMessage]]
+) -> Download:
+    """Store a fetched batch's files, durable, before anything records it.
 
-    The hashes and headers are read in a worker thread, where they overlap the network
-    and the disk; the files are stored side by side, since each waits for its fsync."""
-    raws = {message.uid: message.raw for message in await client.fetch(chunk)}
+    The hashes and headers are read in a worker thread; the files are stored with
+    `put_many`, one sync for the whole batch."""
+    raws = {message.uid: message.raw for message in await fetching}
     envelopes = await asyncio.to_thread(_envelopes, raws)
-    await asyncio.gather(
-        *(store.put(raw, sha256=envelopes[uid].sha256) for uid, raw in raws.items())
-    )
+    await store.put_many(list(raws.values()), sha256s=[envelopes[uid].sha256 for uid in raws])
     return Download(envelopes)
+
+
+@dataclass(frozen=True, slots=True)
+class Flight:
+    """A batch on its way: fetched on the connection, then stored. The poller waits for
+    the fetch to start the next batch's, while this one is still being stored."""
+
+    #: One UID FETCH of the batch's UIDs, BODY.PEEK[] (the adapter's `fetch`).
+    fetch: asyncio.Task[list[RawMessage]]
+    stored: asyncio.Task[Download]
+
+    @classmethod
+    def launch(cls, client: MailboxClient, store: DocumentStore, chunk: Sequence[int]) -> Flight:
+        fetch = asyncio.ensure_future(client.fetch(chunk))
+        return cls(fetch, asyncio.ensure_future(store_fetched(store, fetch)))
+
+    async def fetched(self) -> None:
+        """Return once the connection is free again, whether the fetch worked or not."""
+        await asyncio.wait({self.fetch})
+
+    async def abandon(self) -> None:
+        """Let a batch that is no longer wanted end, and read its outcome so that asyncio
+        does not report it as never retrieved."""
+        for task in (self.stored, self.fetch):
+            task.cancel()
+        await asyncio.wait({self.stored, self.fetch})
+        for task in (self.stored, self.fetch):
+            if not task.cancelled():
+                task.exception()
 
 
 @dataclass(frozen=True, slots=True)

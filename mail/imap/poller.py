@@ -1,12 +1,12 @@
 """Polling the IMAP mailboxes workspaces let Courier watch: what a scheduler tick calls.
 
 A poll takes the messages above the mailbox's UID watermark in batches. For each batch it
-stores every message's exact raw bytes (fsynced), then records the batch and moves the
-watermark in one transaction; only after that commit does it apply the after-action on
-the server (seen, flag or move). A crash at any point therefore loses nothing and
-records nothing twice: before the commit the batch is fetched again next time, after it
-the unique (mailbox, UIDVALIDITY, UID) key and the watermark keep it from coming back.
-An after-action that fails is logged and not retried.
+stores every message's exact raw bytes (durable: synced once for the batch), then
+records the batch and moves the watermark in one transaction; only after that commit
+does it apply the after-action on the server (seen, flag or move). A crash at any point
+therefore loses nothing and records nothing twice: before the commit the batch is
+fetched again next time, after it the unique (mailbox, UIDVALIDITY, UID) key and the
+watermark keep it from coming back. An after-action that fails is logged and not retried.
 
 A mailbox's first poll starts at the folder's end unless it was added to take the whole
 folder (see core.services.mailboxes). The worker that reads recorded messages is woken
@@ -35,14 +35,7 @@ from core.services.mailboxes import WHOLE_FOLDER, read_secret
 from core.services.notifications import enqueue
 from core.storage import DocumentStore
 from core.vault import Vault
-from mail.imap.batch import (
-    DEFAULT_BATCH,
-    Download,
-    after_action,
-    download,
-    plan_batches,
-    record_batch,
-)
+from mail.imap.batch import DEFAULT_BATCH, Flight, after_action, plan_batches, record_batch
 from mail.imap.client import (
     NEEDS_CREDENTIALS,
     Account,
@@ -227,22 +220,26 @@ async def _poll(
     if not uids:
         return
     chunks = plan_batches(uids, await client.sizes(uids), batch=batch)
-    # A pipeline: while one batch is committed, the next one downloads and is stored.
-    # The connection serves one call at a time, so after-actions wait for the download.
-    ahead: asyncio.Task[Download] | None = asyncio.ensure_future(download(client, store, chunks[0]))
+    # A pipeline: while one batch is stored, the next one is fetched; while it is
+    # committed, the next one is stored. At most two batches are held in memory. The
+    # connection serves one call at a time: fetch k, after-action k-1, fetch k+1.
+    flight = Flight.launch(client, store, chunks[0])
+    flying = [flight]
     recipient = Recipient(address=target.account.username, workspace_id=target.workspace_id)
     unbroken = True
     actionable: list[int] = []
     try:
         for index, chunk in enumerate(chunks):
-            assert ahead is not None
-            fetched = await ahead
-            ahead = None
-            tally.after_failures += await after_action(
-                client, target.after, target.move_to, actionable, mailbox_id=target.mailbox_id
-            )
-            if index + 1 < len(chunks):
-                ahead = asyncio.ensure_future(download(client, store, chunks[index + 1]))
+            await flight.fetched()
+            if flight.fetch.exception() is None:
+                tally.after_failures += await after_action(
+                    client, target.after, target.move_to, actionable, mailbox_id=target.mailbox_id
+                )
+                actionable = []
+                if index + 1 < len(chunks):
+                    flying.append(Flight.launch(client, store, chunks[index + 1]))
+            fetched = await flight.stored
+            flying.remove(flight)
             async with db.transaction() as session:
                 mailbox = await _locked_mailbox(session, target.mailbox_id)
                 if mailbox.uidvalidity != status.uidvalidity:
@@ -261,21 +258,14 @@ async def _poll(
             tally.duplicates += recorded.duplicates
             if recorded.added:
                 _wake(wake, target.mailbox_id)
+            if flying:
+                flight = flying[0]
         tally.after_failures += await after_action(
             client, target.after, target.move_to, actionable, mailbox_id=target.mailbox_id
         )
     finally:
-        if ahead is not None:
-            await _abandon(ahead)
-
-
-async def _abandon(task: asyncio.Task[Download]) -> None:
-    """Let a download that is no longer wanted end, and read its outcome so that asyncio
-    does not report it as never retrieved."""
-    task.cancel()
-    await asyncio.wait({task})
-    if not task.cancelled():
-        task.exception()
+        for left in flying:
+            await left.abandon()
 
 
 async def _settle_uidvalidity(

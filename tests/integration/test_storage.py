@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import io
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
+from core import durable, storage
+from core.durable import has_syncfs
 from core.errors import DocumentTooLarge, NotFound, StorageFailed
 from core.storage import LocalDocumentStore, digest
 
@@ -113,3 +116,112 @@ async def test_a_streamed_file_is_hashed_and_stored_like_put(tmp_path: Path) -> 
     assert (stored.sha256, stored.size) == (digest(data), len(data))
     assert await store.get(stored.sha256) == data
     assert [p.name for p in tmp_path.joinpath("docs").rglob("*") if p.is_file()] == [digest(data)]
+
+
+def _names(root: Path) -> set[str]:
+    return {p.name for p in root.rglob("*") if p.is_file()}
+
+
+async def test_a_batch_is_stored_in_order_each_file_once_and_read_back(tmp_path: Path) -> None:
+    store = LocalDocumentStore(tmp_path / "docs")
+    kept = await store.put(b"already here")
+    batch = [b"invoice 1", b"already here", b"invoice 2", b"invoice 1"]
+
+    stored = await store.put_many(batch)
+
+    assert [(s.sha256, s.size) for s in stored] == [(digest(d), len(d)) for d in batch]
+    assert stored[1] == kept
+    for data in batch:
+        assert await store.get(digest(data)) == data
+    # No temporary file is left, and a message seen twice in a batch is one file.
+    assert _names(tmp_path / "docs") == {digest(d) for d in batch}
+
+
+async def test_a_batch_trusts_the_hashes_it_is_given(tmp_path: Path) -> None:
+    store = LocalDocumentStore(tmp_path / "docs")
+    batch = [b"one", b"two"]
+    stored = await store.put_many(batch, sha256s=[digest(d) for d in batch])
+    assert [s.sha256 for s in stored] == [digest(d) for d in batch]
+    with pytest.raises(ValueError, match="one sha256 per item"):
+        await store.put_many(batch, sha256s=[digest(b"one")])
+    assert await store.put_many([]) == []
+
+
+@pytest.mark.parametrize(
+    "syncfs",
+    [
+        pytest.param(True, marks=pytest.mark.skipif(not has_syncfs(), reason="no syncfs")),
+        False,
+    ],
+)
+async def test_a_batch_is_durable_bytes_first_then_names_before_put_many_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    """What the IMAP poll relies on before it records a batch and moves its watermark:
+    every file's bytes synced before any name points at them, every name synced after."""
+    root = tmp_path / "docs"
+    store = LocalDocumentStore(root, syncfs=syncfs)
+    batch = [f"invoice {n}".encode() * 100 for n in range(20)]
+    names = {digest(d) for d in batch}
+    # Each sync as it happens: what it synced, the names then in place, the temporaries.
+    events: list[tuple[str, frozenset[str], int]] = []
+
+    def seen(call: str) -> None:
+        files = [p for p in root.rglob("*") if p.is_file()]
+        temps = sum(p.name.startswith(".incoming-") for p in files)
+        events.append((call, frozenset(p.name for p in files) & names, temps))
+
+    real_fsync, real_syncfs = os.fsync, durable.syncfs
+
+    def fsync(fd: int) -> None:
+        seen("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    def syncfs_(folder: Path) -> bool:
+        seen("filesystem")
+        return real_syncfs(folder)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(storage, "syncfs", syncfs_)
+
+    await store.put_many(batch)
+
+    if syncfs:
+        # One sync of the whole batch's bytes, all still under temporary names, then one
+        # for the names, all in place.
+        assert events == [
+            ("filesystem", frozenset(), len(batch)),
+            ("filesystem", frozenset(names), 0),
+        ]
+    else:
+        # Each file fsynced while no name points at it yet, then its folders.
+        files, folders = events[: len(batch)], events[len(batch) :]
+        assert {(call, found) for call, found, _ in files} == {("file", frozenset())}
+        assert {(call, found, temps) for call, found, temps in folders} == {
+            ("folder", frozenset(names), 0)
+        }
+        # Each file's folder, and the parent of each folder made for it.
+        made = {store.path_of(n).parent for n in names} | {
+            store.path_of(n).parent.parent for n in names
+        }
+        assert len(folders) == len(made | {root})
+    assert _names(root) == names
+
+
+async def test_a_batch_that_fails_midway_is_an_error_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    """A folder where a file's name should be: its rename fails after others of the batch
+    are in place. The caller records nothing; the files already in place are whole."""
+    root = tmp_path / "docs"
+    store = LocalDocumentStore(root)
+    batch = [b"first", b"second", b"third"]
+    store.path_of(digest(b"second")).mkdir(parents=True)
+
+    with pytest.raises(StorageFailed):
+        await store.put_many(batch)
+
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.name.startswith(".incoming-")]
+    for path in files:
+        assert digest(path.read_bytes()) == path.name

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from sqlmodel import col, select
 
 from core.db import Database
+from core.errors import StorageFailed
 from core.models import (
     ChallengeChannel,
     ConnectionCreate,
@@ -236,6 +237,55 @@ async def test_a_failing_after_action_loses_nothing_and_duplicates_nothing(
 
     assert (again.outcome, again.recorded, again.duplicates) == (PollOutcome.OK, 0, 0)
     assert [row.uid for row in await _rows(db, _id(mailbox))] == uids
+
+
+async def test_a_disk_failure_mid_batch_records_none_of_it_and_the_retry_takes_it_once(
+    db: Database,
+    store: LocalDocumentStore,
+    vault: Vault,
+    dovecot: Dovecot,
+    folder: str,
+    make_mailbox: MakeMailbox,
+) -> None:
+    """No row ever points at a missing file: a batch whose files could not all be
+    stored is not recorded, its watermark does not move, and the next poll takes it."""
+    raws = [invoice_mail(i, pdf=fake_pdf(2_000, i)) for i in range(1, 6)]
+    uids = dovecot.append_many("alice", raws, folder)
+    mailbox = await make_mailbox()
+    # A folder where the third message's file must go: the second batch's rename fails.
+    blocker = store.path_of(hashlib.sha256(raws[2]).hexdigest())
+    blocker.mkdir(parents=True)
+
+    with pytest.raises(StorageFailed):
+        await poll_mailbox(
+            connect=LOCAL,
+            db=db,
+            store=store,
+            vault=vault,
+            mailbox_id=_id(mailbox),
+            wake=Wake(),
+            batch=2,
+        )
+
+    rows = await _rows(db, _id(mailbox))
+    assert [row.uid for row in rows] == uids[:2]
+    assert (await _mailbox(db, _id(mailbox))).last_uid == uids[1]
+    for row, raw in zip(rows, raws, strict=False):
+        assert row.sha256 is not None
+        assert await store.get(row.sha256) == raw
+    blocker.rmdir()
+
+    again = await poll_mailbox(
+        connect=LOCAL, db=db, store=store, vault=vault, mailbox_id=_id(mailbox), wake=Wake()
+    )
+
+    assert (again.outcome, again.recorded, again.duplicates) == (PollOutcome.OK, 3, 0)
+    rows = await _rows(db, _id(mailbox))
+    assert [row.uid for row in rows] == uids
+    for row, raw in zip(rows, raws, strict=True):
+        assert row.sha256 is not None
+        assert await store.get(row.sha256) == raw
+    assert list(store.root.rglob(".incoming-*")) == []
 
 
 async def test_move_and_flag_are_applied_on_the_server(

@@ -171,6 +171,12 @@ class MemoryStore:
         self.files[sha256] = data
         return StoredFile(sha256=sha256, size=len(data))
 
+    async def put_many(
+        self, items: Sequence[bytes], *, sha256s: Sequence[str] | None = None
+    ) -> list[StoredFile]:
+        names = sha256s if sha256s is not None else [digest(data) for data in items]
+        return [await self.put(data, sha256=name) for data, name in zip(items, names, strict=True)]
+
     async def get(self, sha256: str) -> bytes:
         return self.files[sha256]
 
@@ -322,6 +328,38 @@ async def test_a_cancelled_poll_keeps_committed_batches_and_closes(rig: Rig) -> 
     rig.server.hang_fetch = None
     resumed = await rig.poll(batch=2)
     assert (resumed.recorded, resumed.duplicates) == (2, 0)
+
+
+async def test_a_batch_is_recorded_only_once_its_files_are_stored(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watermark never passes a message whose file is not stored yet: while the
+    second batch's files are being written, only the first batch is recorded."""
+    uids = rig.server.add(*(mail(n) for n in range(4)))
+    storing, release = asyncio.Event(), asyncio.Event()
+    real = rig.store.put_many
+    batches: list[int] = []
+
+    async def slow(items: Sequence[bytes], *, sha256s: Sequence[str] | None = None) -> object:
+        batches.append(len(items))
+        if len(batches) == 2:
+            storing.set()
+            await release.wait()
+        return await real(items, sha256s=sha256s)
+
+    monkeypatch.setattr(rig.store, "put_many", slow)
+    polling = asyncio.create_task(rig.poll(batch=2))
+    await storing.wait()
+    await rig.woken.wait()
+
+    assert await rig.uids() == uids[:2]
+    assert (await rig.mailbox()).last_uid == uids[1]
+    assert set(rig.store.files) == {hashlib.sha256(mail(n)).hexdigest() for n in range(2)}
+    release.set()
+    done = await polling
+    assert (done.recorded, batches) == (4, [2, 2])
+    assert await rig.uids() == uids
+    assert (await rig.mailbox()).last_uid == uids[-1]
 
 
 async def test_a_failing_after_action_is_counted_and_nothing_is_taken_twice(rig: Rig) -> None:
