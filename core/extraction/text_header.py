@@ -18,14 +18,15 @@ from core.extraction.fields import DocumentType, Field
 _NO = r"(?:nummer|n[úu]mero|num(?:[ée]ro|ber)?\.?|n[°ºo]\.?|nr\.?|no\.?|#)"
 _DOC = (
     r"(?:facture|invoice|avoir|credit\s+note|note\s+de\s+cr[ée]dit|rechnungs?|gutschrift"
-    r"|factuur|creditnota|factura|fattura|nota\s+di\s+credito)"
+    r"|factuur|creditnota|factura|fattura|nota\s+di\s+credito"
+    r"|receipt|re[çc]u|quittung|kassenbon|recibo|ricevuta|kwitantie|bonnetje)"
 )
-_VALUE = r"\s*[:.]?\s*(?P<v>[A-Z0-9][A-Z0-9\-_/.]*)?"
+_VALUE = r"\s*[:.]?\s*#?(?P<v>[A-Z0-9][A-Z0-9\-_/.]*)?"
 # (pattern, confidence): labels naming the invoice number, strongest first.
 _NUMBER_LABELS = tuple(
     (re.compile(pattern + _VALUE, re.IGNORECASE), confidence)
     for pattern, confidence in (
-        (rf"\b{_DOC}[\s\-]*{_NO}", 0.85),
+        (rf"\b{_DOC}[\s\-]*(?:#\s*)?{_NO}", 0.85),
         (rf"\b{_NO}\s*(?:de\s+|di\s+|der\s+)?(?:la\s+|l['’])?{_DOC}", 0.85),
         (rf"\bnum[ée]ro\s+(?:de\s+)?(?:la\s+|l['’])?{_DOC}", 0.85),
         (r"\binvoice\s+(?:number|id|ref(?:erence)?)\b", 0.85),
@@ -33,6 +34,8 @@ _NUMBER_LABELS = tuple(
         (r"\br[ée]f[ée]rence(?:\s+(?:de\s+la\s+)?facture)?(?!\s+(?:client|commande))\b", 0.6),
         (r"\b(?:r[ée]f|ref)\.?\s*:", 0.6),
         (r"\b(?:num[ée]ro|number)\s*:", 0.6),
+        # A title followed by its number and nothing else: "Invoice VT/2022/0001".
+        (rf"^\s*{_DOC}(?=\s+#?[A-Z]{{0,4}}[\-/]?\d[\w\-/.]*(?:\s{{2,}}|\s*$))", 0.7),
     )
 )
 _CREDIT_NOTE = re.compile(
@@ -216,10 +219,15 @@ def guess_supplier_name(lines: Sequence[str], buyer_lines: frozenset[int]) -> Fi
             name = _block_head(lines, index, buyer_lines)
             if name is not None:
                 return Field(name, "text", 0.55)
+    # The customer's name, wherever else it is printed, is not the supplier's.
+    buyers = {_plain(part) for index in buyer_lines for part in _PARTS.split(lines[index])}
+    # A laid-out line holds a row of the page: each of its columns may be the letterhead.
     candidates = [
         (index, name)
         for index, line in enumerate(lines)
-        if index not in buyer_lines and (name := _name_part(line)) is not None
+        if index not in buyer_lines
+        for part in _PARTS.split(line.strip())
+        if (name := _name_part(part)) is not None and _plain(name) not in buyers
     ]
     top = [name for index, name in candidates if index < _NAME_SEARCH_LINES]
     for name in top:
@@ -232,6 +240,10 @@ def guess_supplier_name(lines: Sequence[str], buyer_lines: frozenset[int]) -> Fi
         if not _has_digit(name) and ":" not in name and len(name) <= 80:
             return Field(name, "text", 0.3)
     return None
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text).strip().casefold()
 
 
 def _has_digit(text: str) -> bool:

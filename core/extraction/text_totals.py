@@ -44,7 +44,16 @@ TOTAL_LABELS = (
     _label(IGNORE, 0, r"tax\s+id|vat\s+rate|prix\s+(?:unitaire\s+)?" + _HT),
     _label(IGNORE, 0, r"p\.?u\.?\s+" + _HT + r"|unit\s+price"),
     _label("excl", 3, r"(?:total|montant)\s+(?:net\s+)?(?:total\s+)?" + _HT),
-    _label("excl", 3, r"total\s+hors\s+tax\w*|montant\s+hors\s+tax\w*"),
+    _label(
+        "excl",
+        3,
+        r"(?:total|montant)\s+hors\s+(?:tax\w*|tva)"
+        r"(?:\s+soumis\s+[àa]\s+(?:une\s+)?tva(?:\s+[àa]\s+\d{1,2}(?:[.,]\d+)?\s?%)?)?",
+    ),
+    # "Montant de la facture soumis à TVA": a base and its gross side by side, no total.
+    _label(IGNORE, 0, r"soumis\s+[àa]\s+(?:une\s+|la\s+)?tva"),
+    # What is left after a discount is the total before tax: "Less discount 1436".
+    _label("excl", 3, r"(?:less|after)\s+discount|apr[èe]s\s+remise|nach\s+(?:abzug|rabatt)"),
     _label(
         "excl", 3, r"(?:total|amount)\s*\(?(?:excl\.?|excluding|ex\.?|before)\s*(?:vat|tax\w*)\)?"
     ),
@@ -52,6 +61,7 @@ TOTAL_LABELS = (
     _label("excl", 2, r"net\s+(?:total|amount)|total\s+net(?!\s+[àa]\s+payer)"),
     _label("tax", 3, r"(?:total|montant)\s+(?:de\s+la\s+|total\s+)?" + _TVA),
     _label("tax", 3, r"total\s+(?:vat|tax(?:es)?|sales\s+tax)|(?:vat|tax)\s+(?:total|amount)"),
+    _label("tax", 3, r"taxe\s+sur\s+la\s+valeur\s+ajout[ée]e|value\s+added\s+tax"),
     _label("tax", 2, _TVA + r"|\bvat\b|\b(?:sales\s+)?tax(?:es)?\b"),
     _label("incl", 3, r"(?:total|montant)\s+(?:total\s+)?" + _TTC + r"|grand\s+total"),
     _label("incl", 3, r"(?:total|amount)\s*\(?(?:incl\.?|including|inc\.?)\s*(?:vat|tax\w*)\)?"),
@@ -130,20 +140,97 @@ def read_totals(lines: Sequence[str]) -> Totals:
     if not vat_lines:
         vat_lines = _verified_vat_rows(lines)
 
-    incl = best["incl"][1] if "incl" in best else None
     every_amount = [v for p in pairings for v in p.values] + [v for _, v in unlabelled]
+    excl = best["excl"][1] if "excl" in best else None
+    tax = best["tax"][1] if "tax" in best else None
+    incl = best["incl"][1] if "incl" in best else None
+    if excl is None and incl is not None and tax is not None and incl.confidence >= LABELLED:
+        net = incl.value - tax.value
+        # Written without decimals ("Less discount 1436"), the net is no amount to the
+        # finder, but printed on the page it is the net: the arithmetic says which.
+        if net > 0 and _printed(net, lines):
+            excl = Field(net, "text", min(LABELLED, tax.confidence))
+    vat_lines = _reconcile(vat_lines, excl, tax, lines)
+    rows_sum = sum((v.amount for v in vat_lines), Decimal(0))
+    if (
+        tax is not None
+        and excl is not None
+        and incl is not None
+        and vat_lines
+        and tax.value != rows_sum
+        and excl.value + rows_sum == incl.value
+    ):
+        # The rows add up with the net to the total and the "VAT total" does not: it was
+        # some other amount under a VAT label, and the rows' sum is the VAT total.
+        tax = None
+    tax_sum = tax.value if tax is not None else rows_sum
+    # The invoice's total is its net plus its tax: of the totals written ("Total",
+    # "Amount due" after a previous balance), the one that adds up is it.
+    if excl is not None and (tax is not None or vat_lines):
+        gross = excl.value + tax_sum
+        adding_up = [
+            p for p in pairings if p.hit.kind == "incl" and p.values and p.values[-1].value == gross
+        ]
+        if adding_up and (incl is None or incl.value != gross):
+            incl = Field(gross, "text", LABELLED)
     if incl is None and every_amount:
         incl = Field(max(a.value for a in every_amount), "text", GUESSED)
 
     return Totals(
-        total_excl_tax=best["excl"][1] if "excl" in best else None,
-        total_tax=best["tax"][1] if "tax" in best else None,
+        total_excl_tax=excl,
+        total_tax=tax,
         total_incl_tax=incl,
         vat_lines=Field(tuple(dict.fromkeys(vat_lines)), "text", vat_confidence)
         if vat_lines
         else None,
         amounts_near_totals=tuple(v for p in pairings for v in p.values),
     )
+
+
+_TOLERANCE = Decimal("0.01")
+
+
+def _agrees(base: Decimal, rate: Decimal, amount: Decimal) -> bool:
+    return abs(base * rate / 100 - amount) <= _TOLERANCE
+
+
+def _reconcile(
+    lines_read: list[VatLine],
+    excl: Field[Decimal] | None,
+    tax: Field[Decimal] | None,
+    lines: Sequence[str],
+) -> list[VatLine]:
+    """Keep the VAT rows the arithmetic supports.
+
+    An item line "TVA 20 %  1 500,00" reads like a VAT row; a row whose tax is its base
+    times its rate is one. A row with no base is given the net total when the tax is that
+    net times the rate (a single-rate invoice). With no row read, a rate printed on the
+    page that turns the net into the VAT total makes the one row.
+    """
+    verified = [
+        line for line in lines_read if line.base and _agrees(line.base, line.rate, line.amount)
+    ]
+    if not verified and excl is not None:
+        verified = [
+            VatLine(line.rate, excl.value, line.amount)
+            for line in lines_read
+            if _agrees(excl.value, line.rate, line.amount)
+        ][:1]
+    if verified:
+        return verified
+    if not lines_read and excl is not None and tax is not None:
+        rates = {rate for line in lines if (rate := find_rate(line)) is not None}
+        fitting = [rate for rate in rates if _agrees(excl.value, rate, tax.value)]
+        if len(fitting) == 1:
+            return [VatLine(fitting[0], excl.value, tax.value)]
+    return lines_read
+
+
+def _printed(value: Decimal, lines: Sequence[str]) -> bool:
+    """Whether `value` is written on the page as a number of its own, in any format."""
+    whole = f"{value:.2f}".removesuffix(".00")
+    pattern = re.compile(rf"(?<![\d.,]){re.escape(whole)}(?:[.,]00)?(?![\d.,]*\d)")
+    return any(pattern.search(line.replace(",", "").replace(" ", "")) for line in lines)
 
 
 def _rate_of(pairing: Pairing[Amount], lines: Sequence[str]) -> Decimal | None:
