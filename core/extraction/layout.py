@@ -82,7 +82,7 @@ def group_rows(words: Iterable[Word]) -> list[list[Word]]:
 
 def lay_out(words: Iterable[Word], *, unit: float) -> list[Row]:
     """The page's rows, each written with its words at their page columns."""
-    return [Row(tuple(row), _row_text(row, unit)) for row in group_rows(words)]
+    return [Row(tuple(row), row_text(row, unit)) for row in group_rows(words)]
 
 
 # A run of text set sideways (a legal line up a page's margin) comes as one run per
@@ -122,7 +122,9 @@ def split_vertical(runs: Sequence[Word]) -> tuple[list[Word], list[str]]:
     return kept, lines
 
 
-def _row_text(row: Sequence[Word], unit: float) -> str:
+def row_text(row: Sequence[Word], unit: float, *, separate: bool = False) -> str:
+    """One row's words written at their columns; `separate` when each word stands apart
+    (OCR's words), not a text layer's runs that may split one word."""
     text = ""
     previous: Word | None = None
     for word in row:
@@ -134,9 +136,9 @@ def _row_text(row: Sequence[Word], unit: float) -> str:
             height = max(previous.height, word.height, 1e-6)
             # pdfium ends a run with a space where a word ends ("INVOICE " + "DATE"); runs
             # with no space between are one word split by uneven letter spacing ("11/15/20"
-            # + "19"). Words from OCR are always apart.
+            # + "19").
             spaced = word.text[:1].isspace() or previous.text[-1:].isspace()
-            if gap < _WORD_GAP * height and not spaced:
+            if gap < _WORD_GAP * height and not spaced and not separate:
                 text += piece
             elif gap < _WORD_GAP * height:
                 text += " " + piece

@@ -9,7 +9,8 @@ Dutch, Spanish and Italian ("Rechnungsnummer", "Factuurnummer", "Número de fact
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from core.extraction.dates import find_dates
 from core.extraction.fields import DocumentType, Field
@@ -130,21 +131,73 @@ _BUYER_BLOCK_LINES = 6
 _NAME_SEARCH_LINES = 10
 
 
-def find_buyer_lines(lines: Sequence[str]) -> frozenset[int]:
-    """Indices of lines about the customer: a "Client :"-style block, or a line naming it."""
-    buyer: set[int] = set()
-    block_left = 0
+@dataclass(frozen=True, slots=True)
+class BuyerBlocks:
+    """The page with the customer's cells blanked, and the customer's names.
+
+    `lines` keep their length and columns, so other readers' offsets still hold; `lines`
+    fully blanked are listed in `rows`.
+    """
+
+    lines: tuple[str, ...]
+    rows: frozenset[int]
+    names: frozenset[str]
+
+
+_CELL = re.compile(r"\S+(?:\s\S+)*")
+
+
+def find_buyer_blocks(lines: Sequence[str]) -> BuyerBlocks:
+    """Blank the customer's block: under "Bill to", "Facturé à", "Rechnungsempfänger",
+    "Factuuradres", "Facturar a", "Fatturare a"... the label's cell, the value beside it,
+    and the cells below it in the same column down to a blank line (at most a few lines).
+    A cell naming the customer ("Customer", "Kunde") is blanked with its value too.
+
+    Column by column, not line by line: a laid-out row also holds the seller's columns
+    (its name, the invoice number), which stay.
+    """
+    masked = [list(line) for line in lines]
+    names: set[str] = set()
+
+    def blank(index: int, start: int, end: int) -> None:
+        names.add(_plain(lines[index][start:end]))
+        masked[index][start:end] = " " * (end - start)
+
     for index, line in enumerate(lines):
-        if _BUYER_BLOCK.match(line):
-            block_left = _BUYER_BLOCK_LINES
-        elif not line.strip():
-            block_left = 0
-        if block_left:
-            buyer.add(index)
-            block_left -= 1
-        elif _BUYER_WORD.search(line):
-            buyer.add(index)
-    return frozenset(buyer)
+        cells = [(m.start(), m.end()) for m in _CELL.finditer(line)]
+        for position, (start, end) in enumerate(cells):
+            if "".join(masked[index][start:end]).strip() == "":
+                continue
+            cell = line[start:end]
+            block = _BUYER_BLOCK.match(cell) is not None
+            if not block and _BUYER_WORD.search(cell) is None:
+                continue
+            blank(index, start, end)
+            if position + 1 < len(cells):
+                blank(index, *cells[position + 1])
+            if block:
+                _blank_below(lines, index, start, end, blank)
+    rows = frozenset(
+        i for i, row in enumerate(masked) if lines[i].strip() and not "".join(row).strip()
+    )
+    names.discard("")
+    return BuyerBlocks(tuple("".join(row) for row in masked), rows, frozenset(names))
+
+
+def _blank_below(
+    lines: Sequence[str], index: int, start: int, end: int, blank: Callable[[int, int, int], None]
+) -> None:
+    """Blank the cells under a buyer label, in its column, down to a gap in the block."""
+    for below in range(index + 1, min(index + 1 + _BUYER_BLOCK_LINES, len(lines))):
+        under = [
+            (m.start(), m.end())
+            for m in _CELL.finditer(lines[below])
+            if m.start() < max(end, start + 12) and start - 4 < m.end()
+        ]
+        if not under:
+            return
+        for cell in under:
+            blank(below, *cell)
 
 
 def read_invoice_number(lines: Sequence[str]) -> Field[str] | None:
@@ -194,7 +247,9 @@ def read_document_type(text: str) -> Field[DocumentType] | None:
     return None
 
 
-def guess_supplier_name(lines: Sequence[str], buyer_lines: frozenset[int]) -> Field[str] | None:
+def guess_supplier_name(
+    lines: Sequence[str], buyer_lines: frozenset[int], buyer_names: frozenset[str] = frozenset()
+) -> Field[str] | None:
     """The supplier's name from the page, from the best evidence first. Always a guess
     (confidence <= 0.6): the service layer prefers a supplier known by its identifiers.
 
@@ -216,11 +271,18 @@ def guess_supplier_name(lines: Sequence[str], buyer_lines: frozenset[int]) -> Fi
             and _IDENTIFIER_LINE.search(line)
             and not _THEIR_OWN.search(line)
         ):
-            name = _block_head(lines, index, buyer_lines)
+            column = _column_of(line)
+            # The block above the identifier's own column, else above the whole line
+            # ("contact@atelier.example  VAT: FR...": the mail shares the block).
+            name = _block_head(lines, index, buyer_lines, column)
+            if name is None and column:
+                name = _block_head(lines, index, buyer_lines)
             if name is not None:
                 return Field(name, "text", 0.55)
     # The customer's name, wherever else it is printed, is not the supplier's.
-    buyers = {_plain(part) for index in buyer_lines for part in _PARTS.split(lines[index])}
+    buyers = buyer_names | {
+        _plain(part) for index in buyer_lines for part in _PARTS.split(lines[index])
+    }
     # A laid-out line holds a row of the page: each of its columns may be the letterhead.
     candidates = [
         (index, name)
@@ -264,7 +326,27 @@ def _legal_line_name(line: str) -> str | None:
     return name
 
 
-def _block_head(lines: Sequence[str], index: int, buyer_lines: frozenset[int]) -> str | None:
+def _column_of(line: str) -> int:
+    """Where the cell holding the line's identifier starts."""
+    match = _IDENTIFIER_LINE.search(line)
+    start = 0 if match is None else match.start()
+    gaps = [m.end() for m in re.finditer(r"\s{2,}", line[:start])]
+    return gaps[-1] if gaps else len(line) - len(line.lstrip())
+
+
+def _cell_at(line: str, column: int) -> str:
+    """The cell of a laid-out line (text between gaps of two spaces) at `column`: the
+    block of the page above an identifier, not the row's other columns."""
+    cells = [(m.start(), m.group(0)) for m in re.finditer(r"\S+(?:\s\S+)*", line)]
+    for start, text in cells:
+        if start <= column + 2 and column < start + len(text):
+            return text
+    return ""
+
+
+def _block_head(
+    lines: Sequence[str], index: int, buyer_lines: frozenset[int], column: int = 0
+) -> str | None:
     """The first line of the address block holding line `index`: its name.
 
     Walks up past address lines (a number, a web or mail address, a country) to the first
@@ -272,7 +354,7 @@ def _block_head(lines: Sequence[str], index: int, buyer_lines: frozenset[int]) -
     company's name and legal form ends the walk.
     """
     for above in range(index, max(index - _BLOCK_LINES, -1), -1):
-        line = lines[above].strip()
+        line = _cell_at(lines[above], column).strip() if column else lines[above].strip()
         if not line or above in buyer_lines:
             return None
         # "Acme Ltd., 42 Milky Way, Faraway": a company heading its own address line.
