@@ -20,7 +20,7 @@ _NO = r"(?:nummer|n[úu]mero|num(?:[ée]ro|ber)?\.?|n[°ºo]\.?|nr\.?|no\.?|#)"
 _DOC = (
     r"(?:facture|invoice|avoir|credit\s+note|note\s+de\s+cr[ée]dit|rechnungs?|gutschrift"
     r"|factuur|creditnota|factura|fattura|nota\s+di\s+credito"
-    r"|receipt|re[çc]u|quittung|kassenbon|recibo|ricevuta|kwitantie|bonnetje)"
+    r"|receipt|re[çc]u|quittung|kassenbon|recibo|ricevuta|kwitantie|bonnetje|documento)"
 )
 _VALUE = r"\s*[:.]?\s*#?(?P<v>[A-Z0-9][A-Z0-9\-_/.]*)?"
 # (pattern, confidence): labels naming the invoice number, strongest first.
@@ -31,6 +31,8 @@ _NUMBER_LABELS = tuple(
         (rf"\b{_NO}\s*(?:de\s+|di\s+|der\s+)?(?:la\s+|l['’])?{_DOC}", 0.85),
         (rf"\bnum[ée]ro\s+(?:de\s+)?(?:la\s+|l['’])?{_DOC}", 0.85),
         (r"\binvoice\s+(?:number|id|ref(?:erence)?)\b", 0.85),
+        # "Facture du 11/12/2022 N° 12345678901": the date between title and number.
+        (rf"\b{_DOC}\s+(?:du|vom|van|del)\s+\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}\s+{_NO}", 0.8),
         (rf"\b{_DOC}\s*:", 0.75),
         (r"\br[ée]f[ée]rence(?:\s+(?:de\s+la\s+)?facture)?(?!\s+(?:client|commande))\b", 0.6),
         (r"\b(?:r[ée]f|ref)\.?\s*:", 0.6),

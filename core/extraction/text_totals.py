@@ -40,6 +40,12 @@ TOTAL_LABELS = (
     # Mentions that contain "TVA"/"VAT"/"HT" but announce no amount of ours.
     _label(IGNORE, 0, r"n[°ºo]\.?\s*(?:de\s+)?tva|tva\s+intra\w*|num[ée]ro\s+(?:de\s+)?tva"),
     _label(IGNORE, 0, r"identifiant\s+tva|tva\s+non\s+applicable|taux\s+(?:de\s+)?tva"),
+    # A utility's excise duties ("Taxes et contributions") are not its VAT.
+    _label(IGNORE, 0, r"(?:total\s+)?taxes\s+et\s+contributions"),
+    # "TVA 20 % sur un montant total de 34,24 €  6,85 €": one row, base then tax.
+    _label(
+        "tax", 3, _TVA + r"\s*\d{1,2}(?:[.,]\d{1,3})?\s?%\s+sur\s+(?:un\s+)?montant(?:\s+total)?"
+    ),
     _label(IGNORE, 0, r"vat\s*(?:reg(?:istration)?\.?\s*)?(?:n(?:o|umber)\b\.?|id\b|#)"),
     _label(IGNORE, 0, r"tax\s+id|vat\s+rate|prix\s+(?:unitaire\s+)?" + _HT),
     _label(IGNORE, 0, r"p\.?u\.?\s+" + _HT + r"|unit\s+price"),
@@ -47,13 +53,14 @@ TOTAL_LABELS = (
     _label(
         "excl",
         3,
-        r"(?:total|montant)\s+hors\s+(?:tax\w*|tva)"
+        r"(?:total|montant)(?:\s+[^\W\d]+){0,2}?\s+hors\s+(?:tax\w*|tva)"
         r"(?:\s+soumis\s+[àa]\s+(?:une\s+)?tva(?:\s+[àa]\s+\d{1,2}(?:[.,]\d+)?\s?%)?)?",
     ),
     # "Montant de la facture soumis à TVA": a base and its gross side by side, no total.
     _label(IGNORE, 0, r"soumis\s+[àa]\s+(?:une\s+|la\s+)?tva"),
-    # What is left after a discount is the total before tax: "Less discount 1436".
-    _label("excl", 3, r"(?:less|after)\s+discount|apr[èe]s\s+remise|nach\s+(?:abzug|rabatt)"),
+    # What is left after a discount is the total before tax. ("Less discount" is not:
+    # some invoices print the discount itself under it.)
+    _label("excl", 3, r"(?:total\s+)?after\s+discount|apr[èe]s\s+remise|nach\s+rabatt"),
     _label(
         "excl", 3, r"(?:total|amount)\s*\(?(?:excl\.?|excluding|ex\.?|before)\s*(?:vat|tax\w*)\)?"
     ),
@@ -93,7 +100,7 @@ TOTAL_LABELS = (
     ),
     _label("tax", 3, r"totaal\s+btw|btw[\s\-]?bedrag|(?:total|importe|cuota|totale)\s+iva"),
     _label("tax", 3, r"\bimposta\b"),
-    _label("tax", 2, r"\bmwst\b\.?|\bust\b\.?|\bbtw\b|\biva\b"),
+    _label("tax", 2, r"\bmwst\b\.?|\bust\b\.?|\bbtw\b|\bb\.t\.w\b\.?|\biva\b|\bi\.v\.a\b\.?"),
     _label(
         "incl",
         3,
@@ -169,7 +176,11 @@ def read_totals(lines: Sequence[str]) -> Totals:
     if excl is not None and (tax is not None or vat_lines):
         gross = excl.value + tax_sum
         adding_up = [
-            p for p in pairings if p.hit.kind == "incl" and p.values and p.values[-1].value == gross
+            p
+            for p in pairings
+            if p.hit.kind == "incl"
+            and p.values
+            and gross in (p.values[-1].value, *_dropped_separator(p.values[-1].value))
         ]
         if adding_up and (incl is None or incl.value != gross):
             incl = Field(gross, "text", LABELLED)
@@ -188,6 +199,18 @@ def read_totals(lines: Sequence[str]) -> Totals:
 
 
 _TOLERANCE = Decimal("0.01")
+
+
+def _dropped_separator(value: Decimal) -> tuple[Decimal, ...]:
+    """What a whole amount may be when OCR lost its decimal comma ("6286€" for 62,86 €).
+
+    Only ever used where the arithmetic confirms it: a row's base times its rate, or the
+    net plus the tax.
+    """
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= 0 and abs(value) >= 100:
+        return (value / 100,)
+    return ()
 
 
 def _agrees(base: Decimal, rate: Decimal, amount: Decimal) -> bool:
@@ -226,11 +249,21 @@ def _reconcile(
     return lines_read
 
 
+# A whole number written alone, with or without thousands separators: "1436", "1,436".
+_WHOLE = re.compile(
+    r"(?<![\d.,])\d{1,3}(?:[,.' ]\d{3})*(?![\d]|[.,]\d)|(?<![\d.,])\d+(?![\d]|[.,]\d)"
+)
+
+
 def _printed(value: Decimal, lines: Sequence[str]) -> bool:
     """Whether `value` is written on the page as a number of its own, in any format."""
-    whole = f"{value:.2f}".removesuffix(".00")
-    pattern = re.compile(rf"(?<![\d.,]){re.escape(whole)}(?:[.,]00)?(?![\d.,]*\d)")
-    return any(pattern.search(line.replace(",", "").replace(" ", "")) for line in lines)
+    for line in lines:
+        if any(a.value == value for a in find_amounts(line)):
+            return True
+        wholes = (Decimal(re.sub(r"\D", "", m.group(0))) for m in _WHOLE.finditer(line))
+        if any(whole == value for whole in wholes):
+            return True
+    return False
 
 
 def _rate_of(pairing: Pairing[Amount], lines: Sequence[str]) -> Decimal | None:
@@ -247,8 +280,9 @@ def _vat_line(rate: Decimal, pairing: Pairing[Amount]) -> VatLine:
     the base and tax are the two neighbours that agree with the rate."""
     values = [v.value for v in pairing.values]
     for base, tax in itertools.pairwise(values):
-        if base and abs(base * rate / 100 - tax) <= Decimal("0.01"):
-            return VatLine(rate=rate, base=base, amount=tax)
+        for amount in (tax, *_dropped_separator(tax)):
+            if base and abs(base * rate / 100 - amount) <= Decimal("0.01"):
+                return VatLine(rate=rate, base=base, amount=amount)
     return VatLine(rate=rate, base=values[-2] if len(values) >= 2 else None, amount=values[-1])
 
 
