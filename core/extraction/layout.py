@@ -140,11 +140,11 @@ def row_text(row: Sequence[Word], unit: float, *, separate: bool = False) -> str
             spaced = word.text[:1].isspace() or previous.text[-1:].isspace()
             if gap < _WORD_GAP * height and not spaced and not separate:
                 text += piece
-            elif gap < _WORD_GAP * height:
+            elif gap < _COLUMN_GAP * height:
+                # Within a phrase or a number ("1 560,00"): one space, whatever the column.
                 text += " " + piece
             else:
                 column = int(word.x0 / unit)
-                spaces = 2 if gap >= _COLUMN_GAP * height else 1
-                text += " " * max(spaces, column - len(text)) + piece
+                text += " " * max(2, column - len(text)) + piece
         previous = word
     return text.rstrip()

@@ -23,6 +23,7 @@ from core.extraction.labels import IGNORE, Label, Pairing, pair_labels
 LABELLED = 0.8
 ZIPPED = 0.75
 GUESSED = 0.4
+DERIVED = 0.75
 
 _HT = r"h\.?\s?t\.?(?![a-zà-ÿ])"
 _TTC = r"t\.?\s?t\.?\s?c\.?(?![a-zà-ÿ])"
@@ -109,6 +110,7 @@ TOTAL_LABELS = (
     _label("incl", 3, r"summe\s+brutto|totaal\s+(?:incl\.?|inclusief)(?:\s+btw)?|importe\s+total"),
     _label("incl", 3, r"total\s+(?:a\s+pagar|factura)|totale\s+(?:fattura|documento|complessivo)"),
     _label("incl", 2, r"zu\s+zahlen|zahlbetrag|te\s+betalen|totaal\s+bedrag|totale\s+da\s+pagare"),
+    _label("incl", 2, r"\bbrutto\b|\blordo\b|\bbruto\b"),
     _label("incl", 1, r"\bgesamt\b|\bsumme\b|\btotaal\b|\btotale\b|\bimporte\b"),
 )
 
@@ -157,6 +159,18 @@ def read_totals(lines: Sequence[str]) -> Totals:
         # finder, but printed on the page it is the net: the arithmetic says which.
         if net > 0 and _printed(net, lines):
             excl = Field(net, "text", min(LABELLED, tax.confidence))
+    if (
+        tax is None
+        and not vat_lines
+        and excl is not None
+        and incl is not None
+        and min(excl.confidence, incl.confidence) >= LABELLED
+        and incl.value > excl.value
+        and _printed(incl.value - excl.value, lines)
+    ):
+        # The VAT's label was misread (OCR's "Taxis sur a valeur") but its amount is on the
+        # page: the gross less the net. Not sure enough to go unchecked.
+        tax = Field(incl.value - excl.value, "text", DERIVED)
     vat_lines = _reconcile(vat_lines, excl, tax, lines)
     rows_sum = sum((v.amount for v in vat_lines), Decimal(0))
     if (
