@@ -146,6 +146,8 @@ class BuyerBlocks:
     names: frozenset[str]
 
 
+# How far (in characters) a value may sit to the right of its label on a laid-out row.
+_BESIDE = 12
 _CELL = re.compile(r"\S+(?:\s\S+)*")
 
 
@@ -175,7 +177,8 @@ def find_buyer_blocks(lines: Sequence[str]) -> BuyerBlocks:
             if not block and _BUYER_WORD.search(cell) is None:
                 continue
             blank(index, start, end)
-            if position + 1 < len(cells):
+            # Its value beside it, not a cell of the row's next column across the page.
+            if position + 1 < len(cells) and cells[position + 1][0] - end <= _BESIDE:
                 blank(index, *cells[position + 1])
             if block:
                 _blank_below(lines, index, start, end, blank)
