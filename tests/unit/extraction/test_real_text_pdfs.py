@@ -54,12 +54,13 @@ def _right(data: InvoiceData, name: str, expected: Any) -> bool:
     field = getattr(data, {"supplier": "supplier_name"}.get(name, name))
     if field is None:
         return False
-    value = field.value
+    value: object = field.value
     if name.startswith("total_"):
         return value == Decimal(expected)
     if name.endswith("_date"):
         return value == date.fromisoformat(expected)
     if name == "vat_lines":
+        assert isinstance(value, tuple)
         got = sorted((line.rate, line.base, line.amount) for line in value)
         want = [(Decimal(v["rate"]), Decimal(v["base"]), Decimal(v["amount"])) for v in expected]
         return got == sorted(want)
