@@ -51,6 +51,11 @@ _INVOICE = re.compile(
     r"\b(?:facture|invoice|rechnung|factuur|factura|fattura)(?:nummer|nr|datum)?\b",
     re.IGNORECASE,
 )
+# A page calling itself a receipt and nowhere an invoice.
+_RECEIPT = re.compile(
+    r"\b(?:receipt|re[çc]u|ticket\s+de\s+caisse|kassenbon|quittung|recibo|ricevuta|kassabon)\b",
+    re.IGNORECASE,
+)
 _BUYER_BLOCK = re.compile(
     r"^\s*(?:client|customer|acheteur|buyer|bill(?:ed)?\s+to|invoice\s+to|sold\s+to|ship\s+to"
     r"|factur[ée]\s+[àa]|destinataire|adresse\s+de\s+facturation|livr[ée]\s+[àa]"
@@ -221,6 +226,36 @@ def read_invoice_number(lines: Sequence[str]) -> Field[str] | None:
                 if value is not None:
                     best = Field(value, "text", level)
                     break
+    if best is None or not any(c in best.value for c in _LOOKALIKE_LETTERS):
+        return best
+    # Every number a label announces, for the look-alike check below.
+    candidates = [
+        value
+        for line in lines
+        for pattern, _ in _NUMBER_LABELS
+        for match in pattern.finditer(line)
+        if (value := _number_value(match.group("v"))) is not None
+    ]
+    return _digits_where_ocr_read_letters(best, candidates)
+
+
+# Letters OCR reads for digits: "RO0SS32486" is R0005532486 when the page says so elsewhere.
+_LOOKALIKE_LETTERS = "OoSsIlBZ"
+_LOOKALIKES = str.maketrans(_LOOKALIKE_LETTERS, "00551182")
+
+
+def _digits_where_ocr_read_letters(
+    best: Field[str] | None, candidates: Sequence[str]
+) -> Field[str] | None:
+    """The same number read elsewhere on the page with digits where `best` has look-alike
+    letters (O for 0, S for 5): that reading, since invoice numbers run on digits."""
+    if best is None:
+        return None
+    wanted = best.value.translate(_LOOKALIKES)
+    digits = sum(c.isdigit() for c in best.value)
+    for other in candidates:
+        if other.translate(_LOOKALIKES) == wanted and sum(c.isdigit() for c in other) > digits:
+            return Field(other, best.source, best.confidence)
     return best
 
 
@@ -249,6 +284,8 @@ def read_document_type(text: str) -> Field[DocumentType] | None:
         return Field("credit_note", "text", 0.8)
     if _INVOICE.search(text):
         return Field("invoice", "text", 0.7)
+    if _RECEIPT.search(text):
+        return Field("receipt", "text", 0.7)
     return None
 
 

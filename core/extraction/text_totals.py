@@ -178,8 +178,9 @@ def read_totals(lines: Sequence[str]) -> Totals:
         and excl is not None
         and incl is not None
         and vat_lines
-        and tax.value != rows_sum
-        and excl.value + rows_sum == incl.value
+        and abs(tax.value - rows_sum) > _TOLERANCE
+        # Within a cent: a page may round its total apart from its rows.
+        and abs(excl.value + rows_sum - incl.value) <= _TOLERANCE
     ):
         # The rows add up with the net to the total and the "VAT total" does not: it was
         # some other amount under a VAT label, and the rows' sum is the VAT total.
