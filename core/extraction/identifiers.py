@@ -49,10 +49,12 @@ _LEGAL_LINE = re.compile(
 _LEGAL_NEIGHBOURS = 2
 # "Your VAT ID", "Votre n° TVA", "Kundennummer": the customer's numbers on the seller's page.
 _THEIRS = re.compile(
-    r"\b(?:your|votre|vos|ihre?|uw|su|vostr[oa]|customer|client|kunden?|klant|cliente)\b",
+    r"\b(?:your|votre|vos|ihre?|uw|su|vostr[oa]|customer|client|kunden?(?:nummer|nr)?|klant"
+    r"(?:nummer|nr)?|cliente)\b",
     re.IGNORECASE,
 )
 _COLUMN_GAP = re.compile(r"\s{2,}")
+_UNSURE = 0.6
 _RCS = re.compile(
     r"(?i)\bR\.?C\.?S\.?\s+(?:[A-Za-zÀ-ÿ'\-]+\s+){0,3}?(?:[AB]\s+)?(\d{3} ?\d{3} ?\d{3})(?! ?\d)"
 )
@@ -167,7 +169,13 @@ def _sellers_vat(vats: list[tuple[int, Field[str]]], lines: Sequence[str]) -> Fi
         near = lines[max(0, index - _LEGAL_NEIGHBOURS) : index + _LEGAL_NEIGHBOURS + 1]
         if any(_LEGAL_LINE.search(line) for line in near):
             return field
-    return vats[0][1] if vats else None
+    if not vats:
+        return None
+    index, field = vats[0]
+    if any(_THEIRS.search(line) for line in lines[max(0, index - 1) : index + 2]):
+        # Beside the customer's number ("Kundennummer", "Customer ID"): maybe theirs.
+        return Field(field.value, field.source, min(field.confidence, _UNSURE))
+    return field
 
 
 def _cell_before(line: str, start: int) -> str:
