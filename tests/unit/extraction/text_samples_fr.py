@@ -202,6 +202,7 @@ Croissant      1,20 €
 """,
         {
             "supplier_name": "Le Petit Café",
+            "document_type": "receipt",
             "issue_date": date(2026, 3, 12),
             "currency": "EUR",
             "total_incl_tax": D("3.70"),
