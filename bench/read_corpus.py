@@ -11,7 +11,10 @@ sniffed from its bytes, read in the sandbox worker under the production limits (
 - the calibration table: each confidence bucket and the share of its values that were
   right, and the share right at or above the auto-accept threshold;
 - pages per second for text PDFs and for OCR (scans and photos), worker start excluded,
-  and the worker's peak RSS.
+  and the worker's peak RSS;
+- the text-PDF reading's pages per second in-process against a baseline run side by side
+  (pypdf's text in its reading order, the reader before layout-aware reading), as a ratio
+  that a busy machine does not skew.
 
 Values are compared the way an accountant would: amounts as Decimals, dates as dates,
 VAT lines as a set of (rate, base, amount), VAT numbers and invoice numbers without
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import re
 import resource
@@ -207,6 +211,41 @@ def score_file(results: Results, path: str, entry: dict[str, Any], data: Invoice
         results.einvoice_exact.add(exact)
 
 
+def text_layer_ratio(directory: Path, paths: Sequence[str], rounds: int = 3) -> str:
+    """Pages per second of the text-PDF reading, in this process, against a baseline run
+    side by side: the text layer read by pypdf in its reading order (the reader before
+    layout-aware reading), each followed by the same text rules. Interleaved file by file
+    so both see the same load on a busy machine."""
+    from pypdf import PdfReader
+
+    from core.extraction.pdf import extract_pdf_text
+    from core.extraction.text_rules import read_text
+
+    def plain(content: bytes) -> str:
+        reader = PdfReader(io.BytesIO(content))
+        return "\n\n".join(p.extract_text() or "" for p in reader.pages[:MAX_TEXT_PAGES])
+
+    seconds = {"layout": 0.0, "baseline": 0.0}
+    pages = 0
+    for path in paths:
+        content = (directory / path).read_bytes()
+        for _ in range(rounds):
+            for name, extract in (("layout", extract_pdf_text), ("baseline", plain)):
+                started = time.perf_counter()
+                read_text(extract(content))
+                seconds[name] += time.perf_counter() - started
+        pages += rounds * min(int(_PAGES.get(path, 1)), MAX_TEXT_PAGES)
+    layout, baseline = (pages / seconds[n] if seconds[n] else 0.0 for n in ("layout", "baseline"))
+    ratio = layout / baseline if baseline else 0.0
+    return (
+        f"text_layer pages_per_s layout={layout:.2f} baseline_pypdf={baseline:.2f} "
+        f"ratio={ratio:.2f} ({pages} pages each, in-process, same run, interleaved)"
+    )
+
+
+_PAGES: dict[str, int] = {}
+
+
 async def read_all(directory: Path) -> Results:
     catalogue = json.loads((directory / "expected.json").read_text(encoding="utf-8"))
     files: dict[str, dict[str, Any]] = catalogue["files"]
@@ -233,6 +272,7 @@ async def read_all(directory: Path) -> Results:
             elapsed = time.perf_counter() - started
             kind = kind_of(entry)
             bench, pages = _pages(kind, path, entry)
+            _PAGES[path] = int(entry.get("pages") or 1)
             results.seconds[bench] += elapsed
             results.pages[bench] += pages
             score_file(results, path, entry, data)
@@ -315,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = asyncio.run(read_all(args.directory))
     print(report(results, args.directory, misses=args.misses))
+    print(text_layer_ratio(args.directory, sorted(p for p in _PAGES if p.startswith("pdf/"))))
 
 
 if __name__ == "__main__":

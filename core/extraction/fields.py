@@ -18,7 +18,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Generic, Literal, TypeVar, get_args
 
 FieldSource = Literal["facturx", "ubl", "cii", "connector", "text", "ocr", "template", "user"]
-DocumentType = Literal["invoice", "credit_note"]
+# A receipt (a till's ticket, a "Sales Receipt") is paid already and names no customer.
+DocumentType = Literal["invoice", "credit_note", "receipt"]
 
 SOURCES: tuple[FieldSource, ...] = get_args(FieldSource)
 DOCUMENT_TYPES: tuple[DocumentType, ...] = get_args(DocumentType)

@@ -37,6 +37,24 @@ _VAT_LABEL = re.compile(
 _IBAN_LABEL = re.compile(r"(?i)\biban\b")
 _SIREN = re.compile(r"(?i)\bsiren\b\s*(?:n[°ºo]\.?)?\s*:?\s*(\d{3} ?\d{3} ?\d{3})(?! ?\d)")
 _SIRET = re.compile(r"(?i)\bsiret\b\s*(?:n[°ºo]\.?)?\s*:?\s*(\d{3} ?\d{3} ?\d{3} ?\d{5})(?!\d)")
+# Lines only the seller prints about itself: its registration, share capital, court.
+_LEGAL_LINE = re.compile(
+    r"\bau\s+capital\s+de\b|\bR\.?C\.?S\.?\s|\bKvK\b|\bHRB\b|\bHandelsregister\b"
+    r"|\bAmtsgericht\b|\bRegistergericht\b|\bRegistered\s+in\s+(?:England|Scotland|Ireland)\b"
+    r"|\bSteuernummer\b|\bcapitale\s+sociale\b|\bcapital\s+social\b|\bsi[eè]ge\s+social\b"
+    r"|\bcompany\s+(?:registration\s+)?(?:number|no)\b|\bR\.?E\.?A\.?\b|\bKBO\b",
+    re.IGNORECASE,
+)
+# Lines this close to a legal line are the seller's own footer or letterhead.
+_LEGAL_NEIGHBOURS = 2
+# "Your VAT ID", "Votre n° TVA", "Kundennummer": the customer's numbers on the seller's page.
+_THEIRS = re.compile(
+    r"\b(?:your|votre|vos|ihre?|uw|su|vostr[oa]|customer|client|kunden?(?:nummer|nr)?|klant"
+    r"(?:nummer|nr)?|cliente)\b",
+    re.IGNORECASE,
+)
+_COLUMN_GAP = re.compile(r"\s{2,}")
+_UNSURE = 0.6
 _RCS = re.compile(
     r"(?i)\bR\.?C\.?S\.?\s+(?:[A-Za-zÀ-ÿ'\-]+\s+){0,3}?(?:[AB]\s+)?(\d{3} ?\d{3} ?\d{3})(?! ?\d)"
 )
@@ -91,7 +109,7 @@ class Identifiers:
 def find_identifiers(lines: Sequence[str], buyer_lines: frozenset[int]) -> Identifiers:
     """Find the supplier's VAT, SIREN and IBAN; lines in `buyer_lines` are the customer's."""
     warnings: list[str] = []
-    vat: Field[str] | None = None
+    vats: list[tuple[int, Field[str]]] = []
     siren: Field[str] | None = None
     iban: Field[str] | None = None
     for index, line in enumerate(lines):
@@ -117,8 +135,8 @@ def find_identifiers(lines: Sequence[str], buyer_lines: frozenset[int]) -> Ident
             if any(s <= start < e for s, e in iban_spans):
                 continue
             found_vat = True
-            if vat is None and supplier_line:
-                vat = Field(number, "text", 0.95 if vat_label else 0.8)
+            if supplier_line and not _THEIRS.search(_cell_before(line, start)):
+                vats.append((index, Field(number, "text", 0.95 if vat_label else 0.8)))
         if supplier_line and vat_label and not found_vat and _has_unchecked_vat(line, iban_spans):
             warnings.append("invalid_vat_number")
 
@@ -135,11 +153,37 @@ def find_identifiers(lines: Sequence[str], buyer_lines: frozenset[int]) -> Ident
                     warnings.append("invalid_siren")
                 elif siren is None:
                     siren = Field(number[:take], "text", 0.95)
+    vat = _sellers_vat(vats, lines)
     if siren is None and vat is not None:
         derived = siren_from_vat(vat.value)
         if derived is not None:
             siren = Field(derived, "text", 0.9)
     return Identifiers(vat, siren, iban, tuple(dict.fromkeys(warnings)))
+
+
+def _sellers_vat(vats: list[tuple[int, Field[str]]], lines: Sequence[str]) -> Field[str] | None:
+    """Of the VAT numbers outside the customer's block, the seller's: the first one near
+    the seller's legal line (a customer's number may sit in the header's reference
+    block, the seller's sits with its registration), else the first one."""
+    for index, field in vats:
+        near = lines[max(0, index - _LEGAL_NEIGHBOURS) : index + _LEGAL_NEIGHBOURS + 1]
+        if any(_LEGAL_LINE.search(line) for line in near):
+            return field
+    if not vats:
+        return None
+    index, field = vats[0]
+    if any(_THEIRS.search(line) for line in lines[max(0, index - 1) : index + 2]):
+        # Beside the customer's number ("Kundennummer", "Customer ID"): maybe theirs.
+        return Field(field.value, field.source, min(field.confidence, _UNSURE))
+    return field
+
+
+def _cell_before(line: str, start: int) -> str:
+    """The text of `line` before `start`, back to the previous column gap or the start of
+    the line before it: the label of the value at `start`."""
+    before = line[:start].rstrip()
+    gaps = [m.end() for m in _COLUMN_GAP.finditer(before)]
+    return before[gaps[-2] if len(gaps) >= 2 else 0 :] if gaps else before
 
 
 def _has_unchecked_vat(line: str, iban_spans: list[tuple[int, int]]) -> bool:

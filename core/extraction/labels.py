@@ -1,6 +1,8 @@
 """Pair labels ("Total HT", "Échéance") with the values written after them in plain text.
 
-PDF text comes in three common layouts, all handled here:
+Text comes laid out by position (core/extraction/layout.py): a row of the page per line,
+columns apart by two spaces or more, a value under its label in the label's column. Three
+layouts are handled here:
 - label and value on one line, possibly several pairs per line ("HT 100,00  TTC 120,00");
 - a label alone on a line with its value on the next line;
 - a header row of labels followed by a row with one value per label (tables).
@@ -22,6 +24,8 @@ class Positioned(Protocol):
 V = TypeVar("V", bound=Positioned)
 
 IGNORE = "ignore"
+# A bracketed qualifier after a gap still belongs to its label: "Netto  (zzgl. 19 % MwSt.)".
+_COLUMN_GAP = re.compile(r"\S\s{2,}[^\s(]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +63,38 @@ class Pairing(Generic[V]):
 
 def find_labels(line: str, labels: Sequence[Label]) -> list[Hit]:
     """Return non-overlapping label hits; at one position the longest match wins."""
-    hits = [
-        Hit(label.kind, label.priority, m.start(), m.end())
-        for label in labels
-        for m in label.pattern.finditer(line)
-    ]
+    hits = [hit for label in labels for hit in _phrase_hits(label, line)]
     kept: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
         if kept and hit.start < kept[-1].end:
             continue
         kept.append(hit)
     return kept
+
+
+def _phrase_hits(label: Label, line: str) -> list[Hit]:
+    """Where `label` is written in `line`, as one phrase.
+
+    A laid-out row's column gap (two spaces or more) ends a label: "Date      Due Date" is
+    two labels, not "date due". A match running over a gap is cut there if what is left
+    is still the label ("Nettobetrag  (zzgl. 19 % MwSt.)"), else dropped, and the search
+    goes on from its next character.
+    """
+    hits = []
+    position = 0
+    while (match := label.pattern.search(line, position)) is not None:
+        gap = _COLUMN_GAP.search(match.group(0))
+        if gap is None:
+            hits.append(Hit(label.kind, label.priority, match.start(), match.end()))
+            position = max(match.end(), match.start() + 1)
+            continue
+        cut = match.start() + gap.start() + 1
+        if label.pattern.fullmatch(line, match.start(), cut):
+            hits.append(Hit(label.kind, label.priority, match.start(), cut))
+            position = cut
+        else:
+            position = match.start() + 1
+    return hits
 
 
 def pair_labels(

@@ -30,6 +30,7 @@ from PIL import Image
 from core.extraction.errors import ExtractionError
 from core.extraction.fields import FIELD_NAMES, Field, InvoiceData, get_field
 from core.extraction.imaging import open_image, prepare
+from core.extraction.layout import Word, row_text
 from core.extraction.merge import merge
 from core.extraction.template import read_with_template
 from core.extraction.text_rules import read_text
@@ -44,6 +45,7 @@ _CONFIG = "--psm 6"
 _RETRY_BELOW = 0.6
 _MIN_WORDS = 8
 _OSD_MIN_CONFIDENCE = 1.0
+_COLUMN_SHARE = 0.8
 
 
 # Tesseract's usual confusions in the labels the text rules look for (l/i/1/I, O/0),
@@ -153,7 +155,9 @@ def _orientation(image: Image.Image) -> int:
 
 
 def _lines(data: dict[str, list[object]]) -> OcrPage:
-    grouped: dict[tuple[int, int, int], list[tuple[str, float]]] = {}
+    """Tesseract's lines, each laid out with its words at their columns on the page, so a
+    value printed under its label stands in the label's column (core/extraction/layout)."""
+    grouped: dict[tuple[int, int, int], list[Word]] = {}
     for index, word in enumerate(data["text"]):
         text = str(word).strip()
         conf = float(str(data["conf"][index]))
@@ -164,9 +168,20 @@ def _lines(data: dict[str, list[object]]) -> OcrPage:
             int(str(data["par_num"][index])),
             int(str(data["line_num"][index])),
         )
-        grouped.setdefault(key, []).append((text, conf / 100.0))
+        left, top = int(str(data["left"][index])), int(str(data["top"][index]))
+        width, height = int(str(data["width"][index])), int(str(data["height"][index]))
+        grouped.setdefault(key, []).append(
+            Word(text, left, top, left + width, top + height, conf / 100.0)
+        )
+    widths = sorted((w.x1 - w.x0) / len(w.text) for words in grouped.values() for w in words)
+    # One column per character of the page's usual width, a little narrower so that a
+    # wide word does not push its neighbours out of their columns.
+    unit = max(1.0, widths[len(widths) // 2] * _COLUMN_SHARE) if widths else 1.0
     lines = tuple(
-        OcrLine(" ".join(w for w, _ in words), sum(c for _, c in words) / len(words))
+        OcrLine(
+            row_text(sorted(words, key=lambda w: w.x0), unit, separate=True),
+            sum(w.confidence for w in words) / len(words),
+        )
         for _, words in sorted(grouped.items())
     )
     return OcrPage(lines)

@@ -1,5 +1,10 @@
 """Read a PDF: its embedded e-invoice, if any, its text layer, or else its pages by OCR.
 
+The text layer is read with its positions (pypdfium2's text runs and their boxes) and laid
+out row by row, each run at its column on the page (core/extraction/layout.py), so that a
+total printed to the right of its label, or a date printed under its label, stays there.
+pypdf's reading order instead stacks a column of labels above the column of their values.
+
 A scanned PDF has no text layer (or a few stray characters): its first pages are
 rasterised with pypdfium2 at 300 dpi and read by OCR.
 """
@@ -15,6 +20,7 @@ from pypdf import PdfReader
 from core.extraction.einvoice import read_facturx
 from core.extraction.errors import ExtractionError, UnsafeXml
 from core.extraction.fields import InvoiceData, add_warnings
+from core.extraction.layout import Word, lay_out, split_vertical
 from core.extraction.merge import merge
 from core.extraction.ocr import ocr_available, ocr_image, read_ocr_pages
 from core.extraction.template import read_with_template
@@ -29,10 +35,13 @@ MIN_TEXT_CHARS = 40
 OCR_DPI = 300
 # A page larger than this at 300 dpi is a poster or a forged page size, not an invoice.
 MAX_PAGE_PIXELS = 60_000_000
+# One text column per this many points of page width: narrower than any printed character
+# at 8 pt and up, so a run's text seldom pushes the next run past its own column.
+TEXT_UNIT_PT = 4.0
 
 
 def extract_pdf_text(pdf: bytes) -> str:
-    """Return the text layer of the first pages, one line per text line, pages apart."""
+    """Return the text layer of the first pages, laid out by rows and columns, pages apart."""
     try:
         reader = PdfReader(io.BytesIO(pdf))
         # Many PDFs are "encrypted" with an empty user password only to forbid printing or
@@ -40,14 +49,41 @@ def extract_pdf_text(pdf: bytes) -> str:
         # owner, and the person must be told so, not that the file is broken.
         if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError("encrypted_pdf", "a password is needed to open it")
-        pages = [page.extract_text() or "" for page in reader.pages[:MAX_TEXT_PAGES]]
+        pages = _laid_out_pages(pdf)
     except ExtractionError:
         raise
     except Exception as exc:
-        # pypdf on hostile bytes can fail in many ways (IndexError, zlib, recursion...);
-        # to the caller they all mean the same thing.
+        # pypdf or pdfium on hostile bytes can fail in many ways (IndexError, zlib,
+        # recursion...); to the caller they all mean the same thing.
         raise ExtractionError("unreadable_pdf", str(exc)) from exc
     return "\n\n".join(pages)
+
+
+def _laid_out_pages(pdf: bytes) -> list[str]:
+    """Each page's text runs, with their boxes, laid out as rows of text."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        pages = []
+        for index in range(min(MAX_TEXT_PAGES, len(document))):
+            page = document[index]
+            width, height = page.get_size()
+            textpage = page.get_textpage()
+            runs = []
+            for rect in range(textpage.count_rects()):
+                left, bottom, right, top = textpage.get_rect(rect)
+                # Runs outside the page (rotated margins, hidden scraps) are not printed.
+                if right < 0 or left > width or top < 0 or bottom > height:
+                    continue
+                text = textpage.get_text_bounded(left, bottom, right, top)
+                runs.append(Word(text, left, height - top, right, height - bottom))
+            words, vertical = split_vertical(runs)
+            rows = [row.text for row in lay_out(words, unit=TEXT_UNIT_PT)]
+            pages.append("\n".join([*rows, *vertical]))
+    finally:
+        document.close()
+    return pages
 
 
 def read_pdf(pdf: bytes) -> InvoiceData:

@@ -54,6 +54,8 @@ DATE_LABELS = (
     _label("issue", 3, r"rechnungsdatum|datum\s+der\s+rechnung|factuurdatum|datum\s+factuur"),
     _label("issue", 3, r"fecha\s+(?:de\s+)?(?:la\s+)?(?:factura|emisi[óo]n|expedici[óo]n)"),
     _label("issue", 3, r"data\s+(?:della\s+|di\s+)?(?:fattura|emissione|documento)"),
+    # A letter's place and date: "München, den 01.11.2024", "Madrid, a 3 de mayo".
+    _label("issue", 2, r"(?<=\w),\s*(?:den|am|el|il|a)\b"),
     _label("issue", 1, r"\bdatum\b|\bfecha\b|\bdata\b"),
 )
 

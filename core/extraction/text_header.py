@@ -9,7 +9,8 @@ Dutch, Spanish and Italian ("Rechnungsnummer", "Factuurnummer", "Número de fact
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from core.extraction.dates import find_dates
 from core.extraction.fields import DocumentType, Field
@@ -18,21 +19,26 @@ from core.extraction.fields import DocumentType, Field
 _NO = r"(?:nummer|n[úu]mero|num(?:[ée]ro|ber)?\.?|n[°ºo]\.?|nr\.?|no\.?|#)"
 _DOC = (
     r"(?:facture|invoice|avoir|credit\s+note|note\s+de\s+cr[ée]dit|rechnungs?|gutschrift"
-    r"|factuur|creditnota|factura|fattura|nota\s+di\s+credito)"
+    r"|factuur|creditnota|factura|fattura|nota\s+di\s+credito"
+    r"|receipt|re[çc]u|quittung|kassenbon|recibo|ricevuta|kwitantie|bonnetje|documento)"
 )
-_VALUE = r"\s*[:.]?\s*(?P<v>[A-Z0-9][A-Z0-9\-_/.]*)?"
+_VALUE = r"\s*[:.]?\s*#?(?P<v>[A-Z0-9][A-Z0-9\-_/.]*)?"
 # (pattern, confidence): labels naming the invoice number, strongest first.
 _NUMBER_LABELS = tuple(
     (re.compile(pattern + _VALUE, re.IGNORECASE), confidence)
     for pattern, confidence in (
-        (rf"\b{_DOC}[\s\-]*{_NO}", 0.85),
+        (rf"\b{_DOC}[\s\-]*(?:#\s*)?{_NO}", 0.85),
         (rf"\b{_NO}\s*(?:de\s+|di\s+|der\s+)?(?:la\s+|l['’])?{_DOC}", 0.85),
         (rf"\bnum[ée]ro\s+(?:de\s+)?(?:la\s+|l['’])?{_DOC}", 0.85),
         (r"\binvoice\s+(?:number|id|ref(?:erence)?)\b", 0.85),
+        # "Facture du 11/12/2022 N° 12345678901": the date between title and number.
+        (rf"\b{_DOC}\s+(?:du|vom|van|del)\s+\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}\s+{_NO}", 0.8),
         (rf"\b{_DOC}\s*:", 0.75),
         (r"\br[ée]f[ée]rence(?:\s+(?:de\s+la\s+)?facture)?(?!\s+(?:client|commande))\b", 0.6),
         (r"\b(?:r[ée]f|ref)\.?\s*:", 0.6),
         (r"\b(?:num[ée]ro|number)\s*:", 0.6),
+        # A title followed by its number and nothing else: "Invoice VT/2022/0001".
+        (rf"^\s*{_DOC}(?=\s+#?[A-Z]{{0,4}}[\-/]?\d[\w\-/.]*(?:\s{{2,}}|\s*$))", 0.7),
     )
 )
 _CREDIT_NOTE = re.compile(
@@ -43,6 +49,11 @@ _CREDIT_NOTE = re.compile(
 )
 _INVOICE = re.compile(
     r"\b(?:facture|invoice|rechnung|factuur|factura|fattura)(?:nummer|nr|datum)?\b",
+    re.IGNORECASE,
+)
+# A page calling itself a receipt and nowhere an invoice.
+_RECEIPT = re.compile(
+    r"\b(?:receipt|re[çc]u|ticket\s+de\s+caisse|kassenbon|quittung|recibo|ricevuta|kassabon)\b",
     re.IGNORECASE,
 )
 _BUYER_BLOCK = re.compile(
@@ -127,21 +138,76 @@ _BUYER_BLOCK_LINES = 6
 _NAME_SEARCH_LINES = 10
 
 
-def find_buyer_lines(lines: Sequence[str]) -> frozenset[int]:
-    """Indices of lines about the customer: a "Client :"-style block, or a line naming it."""
-    buyer: set[int] = set()
-    block_left = 0
+@dataclass(frozen=True, slots=True)
+class BuyerBlocks:
+    """The page with the customer's cells blanked, and the customer's names.
+
+    `lines` keep their length and columns, so other readers' offsets still hold; `lines`
+    fully blanked are listed in `rows`.
+    """
+
+    lines: tuple[str, ...]
+    rows: frozenset[int]
+    names: frozenset[str]
+
+
+# How far (in characters) a value may sit to the right of its label on a laid-out row.
+_BESIDE = 12
+_CELL = re.compile(r"\S+(?:\s\S+)*")
+
+
+def find_buyer_blocks(lines: Sequence[str]) -> BuyerBlocks:
+    """Blank the customer's block: under "Bill to", "Facturé à", "Rechnungsempfänger",
+    "Factuuradres", "Facturar a", "Fatturare a"... the label's cell, the value beside it,
+    and the cells below it in the same column down to a blank line (at most a few lines).
+    A cell naming the customer ("Customer", "Kunde") is blanked with its value too.
+
+    Column by column, not line by line: a laid-out row also holds the seller's columns
+    (its name, the invoice number), which stay.
+    """
+    masked = [list(line) for line in lines]
+    names: set[str] = set()
+
+    def blank(index: int, start: int, end: int) -> None:
+        names.add(_plain(lines[index][start:end]))
+        masked[index][start:end] = " " * (end - start)
+
     for index, line in enumerate(lines):
-        if _BUYER_BLOCK.match(line):
-            block_left = _BUYER_BLOCK_LINES
-        elif not line.strip():
-            block_left = 0
-        if block_left:
-            buyer.add(index)
-            block_left -= 1
-        elif _BUYER_WORD.search(line):
-            buyer.add(index)
-    return frozenset(buyer)
+        cells = [(m.start(), m.end()) for m in _CELL.finditer(line)]
+        for position, (start, end) in enumerate(cells):
+            if "".join(masked[index][start:end]).strip() == "":
+                continue
+            cell = line[start:end]
+            block = _BUYER_BLOCK.match(cell) is not None
+            if not block and _BUYER_WORD.search(cell) is None:
+                continue
+            blank(index, start, end)
+            # Its value beside it, not a cell of the row's next column across the page.
+            if position + 1 < len(cells) and cells[position + 1][0] - end <= _BESIDE:
+                blank(index, *cells[position + 1])
+            if block:
+                _blank_below(lines, index, start, end, blank)
+    rows = frozenset(
+        i for i, row in enumerate(masked) if lines[i].strip() and not "".join(row).strip()
+    )
+    names.discard("")
+    return BuyerBlocks(tuple("".join(row) for row in masked), rows, frozenset(names))
+
+
+def _blank_below(
+    lines: Sequence[str], index: int, start: int, end: int, blank: Callable[[int, int, int], None]
+) -> None:
+    """Blank the cells under a buyer label, in its column, down to a gap in the block."""
+    for below in range(index + 1, min(index + 1 + _BUYER_BLOCK_LINES, len(lines))):
+        under = [
+            (m.start(), m.end())
+            for m in _CELL.finditer(lines[below])
+            if m.start() < max(end, start + 12) and start - 4 < m.end()
+        ]
+        if not under:
+            return
+        for cell in under:
+            blank(below, *cell)
 
 
 def read_invoice_number(lines: Sequence[str]) -> Field[str] | None:
@@ -160,6 +226,36 @@ def read_invoice_number(lines: Sequence[str]) -> Field[str] | None:
                 if value is not None:
                     best = Field(value, "text", level)
                     break
+    if best is None or not any(c in best.value for c in _LOOKALIKE_LETTERS):
+        return best
+    # Every number a label announces, for the look-alike check below.
+    candidates = [
+        value
+        for line in lines
+        for pattern, _ in _NUMBER_LABELS
+        for match in pattern.finditer(line)
+        if (value := _number_value(match.group("v"))) is not None
+    ]
+    return _digits_where_ocr_read_letters(best, candidates)
+
+
+# Letters OCR reads for digits: "RO0SS32486" is R0005532486 when the page says so elsewhere.
+_LOOKALIKE_LETTERS = "OoSsIlBZ"
+_LOOKALIKES = str.maketrans(_LOOKALIKE_LETTERS, "00551182")
+
+
+def _digits_where_ocr_read_letters(
+    best: Field[str] | None, candidates: Sequence[str]
+) -> Field[str] | None:
+    """The same number read elsewhere on the page with digits where `best` has look-alike
+    letters (O for 0, S for 5): that reading, since invoice numbers run on digits."""
+    if best is None:
+        return None
+    wanted = best.value.translate(_LOOKALIKES)
+    digits = sum(c.isdigit() for c in best.value)
+    for other in candidates:
+        if other.translate(_LOOKALIKES) == wanted and sum(c.isdigit() for c in other) > digits:
+            return Field(other, best.source, best.confidence)
     return best
 
 
@@ -188,10 +284,14 @@ def read_document_type(text: str) -> Field[DocumentType] | None:
         return Field("credit_note", "text", 0.8)
     if _INVOICE.search(text):
         return Field("invoice", "text", 0.7)
+    if _RECEIPT.search(text):
+        return Field("receipt", "text", 0.7)
     return None
 
 
-def guess_supplier_name(lines: Sequence[str], buyer_lines: frozenset[int]) -> Field[str] | None:
+def guess_supplier_name(
+    lines: Sequence[str], buyer_lines: frozenset[int], buyer_names: frozenset[str] = frozenset()
+) -> Field[str] | None:
     """The supplier's name from the page, from the best evidence first. Always a guess
     (confidence <= 0.6): the service layer prefers a supplier known by its identifiers.
 
@@ -213,13 +313,25 @@ def guess_supplier_name(lines: Sequence[str], buyer_lines: frozenset[int]) -> Fi
             and _IDENTIFIER_LINE.search(line)
             and not _THEIR_OWN.search(line)
         ):
-            name = _block_head(lines, index, buyer_lines)
+            column = _column_of(line)
+            # The block above the identifier's own column, else above the whole line
+            # ("contact@atelier.example  VAT: FR...": the mail shares the block).
+            name = _block_head(lines, index, buyer_lines, column)
+            if name is None and column:
+                name = _block_head(lines, index, buyer_lines)
             if name is not None:
                 return Field(name, "text", 0.55)
+    # The customer's name, wherever else it is printed, is not the supplier's.
+    buyers = buyer_names | {
+        _plain(part) for index in buyer_lines for part in _PARTS.split(lines[index])
+    }
+    # A laid-out line holds a row of the page: each of its columns may be the letterhead.
     candidates = [
         (index, name)
         for index, line in enumerate(lines)
-        if index not in buyer_lines and (name := _name_part(line)) is not None
+        if index not in buyer_lines
+        for part in _PARTS.split(line.strip())
+        if (name := _name_part(part)) is not None and _plain(name) not in buyers
     ]
     top = [name for index, name in candidates if index < _NAME_SEARCH_LINES]
     for name in top:
@@ -232,6 +344,10 @@ def guess_supplier_name(lines: Sequence[str], buyer_lines: frozenset[int]) -> Fi
         if not _has_digit(name) and ":" not in name and len(name) <= 80:
             return Field(name, "text", 0.3)
     return None
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text).strip().casefold()
 
 
 def _has_digit(text: str) -> bool:
@@ -252,7 +368,27 @@ def _legal_line_name(line: str) -> str | None:
     return name
 
 
-def _block_head(lines: Sequence[str], index: int, buyer_lines: frozenset[int]) -> str | None:
+def _column_of(line: str) -> int:
+    """Where the cell holding the line's identifier starts."""
+    match = _IDENTIFIER_LINE.search(line)
+    start = 0 if match is None else match.start()
+    gaps = [m.end() for m in re.finditer(r"\s{2,}", line[:start])]
+    return gaps[-1] if gaps else len(line) - len(line.lstrip())
+
+
+def _cell_at(line: str, column: int) -> str:
+    """The cell of a laid-out line (text between gaps of two spaces) at `column`: the
+    block of the page above an identifier, not the row's other columns."""
+    cells = [(m.start(), m.group(0)) for m in re.finditer(r"\S+(?:\s\S+)*", line)]
+    for start, text in cells:
+        if start <= column + 2 and column < start + len(text):
+            return text
+    return ""
+
+
+def _block_head(
+    lines: Sequence[str], index: int, buyer_lines: frozenset[int], column: int = 0
+) -> str | None:
     """The first line of the address block holding line `index`: its name.
 
     Walks up past address lines (a number, a web or mail address, a country) to the first
@@ -260,7 +396,7 @@ def _block_head(lines: Sequence[str], index: int, buyer_lines: frozenset[int]) -
     company's name and legal form ends the walk.
     """
     for above in range(index, max(index - _BLOCK_LINES, -1), -1):
-        line = lines[above].strip()
+        line = _cell_at(lines[above], column).strip() if column else lines[above].strip()
         if not line or above in buyer_lines:
             return None
         # "Acme Ltd., 42 Milky Way, Faraway": a company heading its own address line.

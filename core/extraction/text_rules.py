@@ -19,7 +19,7 @@ from core.extraction.fields import Field, InvoiceData, add_warnings
 from core.extraction.identifiers import find_identifiers
 from core.extraction.text_dates import read_dates
 from core.extraction.text_header import (
-    find_buyer_lines,
+    find_buyer_blocks,
     guess_supplier_name,
     read_document_type,
     read_invoice_number,
@@ -36,7 +36,7 @@ def read_text(text: str) -> InvoiceData:
     """Read every field this engine knows from `text`; source "text" throughout."""
     text = normalise_spaces(text)
     lines = split_lines(text)
-    buyer_lines = find_buyer_lines(lines)
+    buyer = find_buyer_blocks(lines)
 
     totals = read_totals(lines)
     currency = detect_currency(text, list(totals.amounts_near_totals))
@@ -46,10 +46,11 @@ def read_text(text: str) -> InvoiceData:
     if month_first is None:
         month_first = currency is not None and currency[0] == "USD"
     dates = read_dates(lines, month_first=month_first)
-    identifiers = find_identifiers(lines, buyer_lines)
+    # The seller's name and numbers are looked for outside the customer's block only.
+    identifiers = find_identifiers(buyer.lines, buyer.rows)
 
     data = InvoiceData(
-        supplier_name=guess_supplier_name(lines, buyer_lines),
+        supplier_name=guess_supplier_name(buyer.lines, buyer.rows, buyer.names),
         supplier_vat=identifiers.supplier_vat,
         supplier_siren=identifiers.supplier_siren,
         invoice_number=read_invoice_number(lines),

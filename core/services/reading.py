@@ -10,7 +10,8 @@ Reading happens in the sandbox process with no transaction open, since it can ta
 seconds and a database lock held that long would stall every other writer. Two processes
 reading the same document is harmless: the second write finds the marker and skips it.
 
-Filing a reading (`file_reading`) also matches the supplier (core/services/supplier_profiles),
+Filing a reading (`file_reading`) also matches the supplier (core/services/supplier_profiles,
+then the catalog's VAT numbers and SIRENs in core/catalog/identifiers.json),
 applies what a person taught Courier about it (habits, its rule), spots the same invoice
 delivered by another source, and holds a known supplier's invoice with a new IBAN.
 A document already held for review (a sender that failed authentication) is read too, and
@@ -29,12 +30,13 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.catalog.identifiers import load_identifiers
 from core.db import Database
 from core.errors import NotFound
 from core.extraction import ExtractionError, InvoiceData, invoice_to_dict
 from core.extraction.fields import Field
 from core.extraction.sandbox import read_document
-from core.models import Document, DocumentSource, DocumentState, Supplier
+from core.models import Document, DocumentSource, DocumentState, Supplier, SupplierProfile
 from core.models.base import utcnow
 from core.models.document import READ_MARKER
 from core.services.documents import move_document
@@ -43,6 +45,8 @@ from core.services.provenance import trusted_for
 from core.services.review_notices import announce_review
 from core.services.supplier_profiles import (
     CatalogName,
+    MatchedBy,
+    SupplierMatch,
     check_bank_account,
     find_supplier_rule,
     load_catalog_names,
@@ -193,6 +197,15 @@ async def file_reading(
         source_supplier_id=document.supplier_id,
         catalog=catalog,
     )
+    if match is None or match.by == "name":
+        # A catalog supplier's own VAT number or SIREN on the page names it more surely
+        # than a name read on the page.
+        match = (
+            await match_catalog_identifiers(
+                session=session, workspace_id=document.workspace_id, data=data
+            )
+            or match
+        )
     if match is not None:
         document.supplier_id = document.supplier_id or match.supplier_id
         document.supplier_name = document.supplier_name or match.name[:_SUPPLIER_NAME_MAX]
@@ -250,6 +263,33 @@ async def file_reading(
         reason = "missing_currency"
     if reason is not None and document.state == DocumentState.INBOX:
         move_document(document, DocumentState.NEEDS_REVIEW, reason=reason)
+
+
+async def match_catalog_identifiers(
+    *, session: AsyncSession, workspace_id: int, data: InvoiceData
+) -> SupplierMatch | None:
+    """The catalog supplier whose VAT number or SIREN (core/catalog/identifiers.json) the
+    reading carries, with the workspace's profile of it if there is one; else None."""
+    identifiers = load_identifiers()
+    vat = data.supplier_vat.value if data.supplier_vat else None
+    siren = data.supplier_siren.value if data.supplier_siren else None
+    by: MatchedBy = "vat"
+    key = identifiers.key_for(vat=vat)
+    if key is None:
+        by, key = "siren", identifiers.key_for(siren=siren)
+    if key is None:
+        return None
+    query = select(Supplier).where(Supplier.key == key, col(Supplier.listed).is_(True))
+    supplier = (await session.exec(query)).first()
+    if supplier is None or supplier.id is None:
+        return None
+    owned = select(SupplierProfile).where(
+        SupplierProfile.workspace_id == workspace_id,
+        SupplierProfile.supplier_id == supplier.id,
+    )
+    profile = (await session.exec(owned)).first()
+    name = profile.name if profile is not None else supplier.name
+    return SupplierMatch(profile, supplier.id, name, by, 1.0)
 
 
 async def _suppliers_named(session: AsyncSession, *ids: int | None) -> list[Supplier]:

@@ -46,7 +46,7 @@ Bank: IBAN GB29 NWBK 6016 1331 9268 19
             "total_excl_tax": D("1300.00"),
             "total_tax": D("260.00"),
             "total_incl_tax": D("1560.00"),
-            "vat_lines": (VatLine(D(20), None, D("260.00")),),
+            "vat_lines": (VatLine(D(20), D("1300.00"), D("260.00")),),
             "iban": "GB29NWBK60161331926819",
         },
     ),
@@ -73,7 +73,7 @@ Total Due: $2,721.88
             "total_excl_tax": D("2500.00"),
             "total_tax": D("221.88"),
             "total_incl_tax": D("2721.88"),
-            "vat_lines": (VatLine(D("8.875"), None, D("221.88")),),
+            "vat_lines": (VatLine(D("8.875"), D("2500.00"), D("221.88")),),
         },
     ),
     TextSample(
@@ -102,7 +102,7 @@ Total (incl. VAT)
             "total_excl_tax": D("1000.00"),
             "total_tax": D("200.00"),
             "total_incl_tax": D("1200.00"),
-            "vat_lines": (VatLine(D(20), None, D("200.00")),),
+            "vat_lines": (VatLine(D(20), D("1000.00"), D("200.00")),),
         },
     ),
     TextSample(

@@ -42,7 +42,7 @@ Gesamtbetrag                             119,00 €
             "total_excl_tax": D("100.00"),
             "total_tax": D("19.00"),
             "total_incl_tax": D("119.00"),
-            "vat_lines": (VatLine(D(19), None, D("19.00")),),
+            "vat_lines": (VatLine(D(19), D("100.00"), D("19.00")),),
         },
     ),
     TextSample(
@@ -74,7 +74,7 @@ Totaal incl. btw                           € 65,40
             "total_excl_tax": D("60.00"),
             "total_tax": D("5.40"),
             "total_incl_tax": D("65.40"),
-            "vat_lines": (VatLine(D(9), None, D("5.40")),),
+            "vat_lines": (VatLine(D(9), D("60.00"), D("5.40")),),
         },
     ),
     TextSample(
@@ -103,7 +103,7 @@ Importe total           242,00 €
             "total_excl_tax": D("200.00"),
             "total_tax": D("42.00"),
             "total_incl_tax": D("242.00"),
-            "vat_lines": (VatLine(D(21), None, D("42.00")),),
+            "vat_lines": (VatLine(D(21), D("200.00"), D("42.00")),),
         },
     ),
     TextSample(
@@ -133,7 +133,7 @@ Totale fattura          134,20 €
             "total_excl_tax": D("110.00"),
             "total_tax": D("24.20"),
             "total_incl_tax": D("134.20"),
-            "vat_lines": (VatLine(D(22), None, D("24.20")),),
+            "vat_lines": (VatLine(D(22), D("110.00"), D("24.20")),),
         },
     ),
     TextSample(

@@ -46,7 +46,7 @@ IBAN : FR76 3000 6000 0112 3456 7890 189   BIC : AGRIFRPP
             "total_excl_tax": D("985.00"),
             "total_tax": D("197.00"),
             "total_incl_tax": D("1182.00"),
-            "vat_lines": (VatLine(D(20), None, D("197.00")),),
+            "vat_lines": (VatLine(D(20), D("985.00"), D("197.00")),),
             "iban": "FR7630006000011234567890189",
         },
     ),
@@ -145,7 +145,7 @@ Total TTC : 1.481,47 EUR
             "total_excl_tax": D("1234.56"),
             "total_tax": D("246.91"),
             "total_incl_tax": D("1481.47"),
-            "vat_lines": (VatLine(D(20), None, D("246.91")),),
+            "vat_lines": (VatLine(D(20), D("1234.56"), D("246.91")),),
         },
     ),
     TextSample(
@@ -168,7 +168,7 @@ Total TTC CHF 1'081.00
             "total_excl_tax": D("1000.00"),
             "total_tax": D("81.00"),
             "total_incl_tax": D("1081.00"),
-            "vat_lines": (VatLine(D("8.1"), None, D("81.00")),),
+            "vat_lines": (VatLine(D("8.1"), D("1000.00"), D("81.00")),),
         },
     ),
     TextSample(
@@ -202,6 +202,7 @@ Croissant      1,20 €
 """,
         {
             "supplier_name": "Le Petit Café",
+            "document_type": "receipt",
             "issue_date": date(2026, 3, 12),
             "currency": "EUR",
             "total_incl_tax": D("3.70"),
