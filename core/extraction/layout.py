@@ -7,9 +7,10 @@ stack and their three amounts in the next, and OCR lines carry no columns at all
 
 So the words are grouped into visual rows (their vertical middles agree) and each row is
 written out left to right: the words of a phrase one space apart, and each word after a
-column gap at the column its left edge has on the page (one column per `unit` of width). A label and its value on one row stay on one line; a value
-printed under its label lands in the same character column on the next line, where
-`core.extraction.labels` looks for it. Two columns of the page are at least two spaces
+column gap at the column its left edge has on the page (one column per `unit` of width).
+A label and its value on one row stay on one line; a value printed under its label lands
+in the same character column on the next line, where `core.extraction.labels` looks for
+it. Two columns of the page are at least two spaces
 apart, which the rules read as a gap between parts (a sender line, a table's cells).
 """
 
