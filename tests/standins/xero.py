@@ -13,8 +13,14 @@ Courier makes, as developer.xero.com documents them.
   `AuthenticationUnsuccessful` for a tenant the grant no longer reaches. `GET Accounts`,
   `GET Contacts?where=IsSupplier==true&page=N` (100 a page), `GET TaxRates`,
   `PUT Invoices` (an `Idempotency-Key` replays the first answer), `PUT
-  Invoices/{id}/Attachments/{FileName}` with the raw bytes. Validation errors are 400
-  `ValidationException` with `Elements[].ValidationErrors[].Message`.
+  Invoices/{id}/Attachments/{FileName}` with the raw bytes; `PUT CreditNotes` (Type
+  ACCPAYCREDIT or ACCRECCREDIT) and `CreditNotes/{id}/Attachments/{FileName}` the same way.
+  Validation errors are 400 `ValidationException` with
+  `Elements[].ValidationErrors[].Message`.
+- Tax as Xero checks it: a line's TaxType must be one of the organisation's tax rates,
+  usable on expenses for a bill; a TaxAmount given beside it must be that rate's tax on
+  the line (a cent of rounding); an invoice's total is never negative (a credit note is
+  its own document).
 - Limits per tenant: 60 calls a minute, 5,000 a day, 5 at once; 429 with `Retry-After`
   and `X-Rate-Limit-Problem` (minute, day, concurrent).
 """
@@ -113,6 +119,27 @@ def bakery(tenant_id: str = "b7c2a3e0-5d1f-4c3e-9a7b-2f4d6e8a0c11") -> Tenant:
                 ("5% (VAT on Expenses)", "INPUT", 5.0),
                 ("No VAT", "NONE", 0.0),
             )
+        ]
+        + [
+            # A tax rate the organisation added for France's reduced rate, and one it
+            # keeps for its sales only.
+            {
+                "Name": "TVA 5,5 % (achats)",
+                "TaxType": "TAX001",
+                "Status": "ACTIVE",
+                "EffectiveRate": 5.5,
+                "DisplayTaxRate": 5.5,
+                "CanApplyToExpenses": True,
+            },
+            {
+                "Name": "TVA 10 % (ventes)",
+                "TaxType": "TAX002",
+                "Status": "ACTIVE",
+                "EffectiveRate": 10.0,
+                "DisplayTaxRate": 10.0,
+                "CanApplyToExpenses": False,
+                "CanApplyToRevenue": True,
+            },
         ],
     )
 
@@ -132,6 +159,8 @@ class Bill:
     tenant_id: str
     body: dict[str, Any]
     attachments: dict[str, bytes] = field(default_factory=dict)
+    #: "Invoices" or "CreditNotes": where it was created.
+    kind: str = "Invoices"
 
 
 @dataclass
@@ -430,38 +459,84 @@ async def tax_rates(request: web.Request) -> web.Response:
     return web.json_response(_envelope(TaxRates=request[TENANT].tax_rates))
 
 
-def _check_invoice(tenant: Tenant, invoice: dict[str, Any]) -> list[str]:
+PAYABLE_TYPES = frozenset({"ACCPAY", "ACCPAYCREDIT"})
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    """Invoices or CreditNotes: the collection, its types, and its id's name."""
+
+    path: str
+    types: tuple[str, str]
+    id_field: str
+
+
+INVOICES = DocumentKind("Invoices", ("ACCPAY", "ACCREC"), "InvoiceID")
+CREDIT_NOTES = DocumentKind("CreditNotes", ("ACCPAYCREDIT", "ACCRECCREDIT"), "CreditNoteID")
+KINDS = {kind.path: kind for kind in (INVOICES, CREDIT_NOTES)}
+
+
+def _check_invoice(
+    tenant: Tenant, invoice: dict[str, Any], kind: DocumentKind = INVOICES
+) -> list[str]:
     problems: list[str] = []
-    if invoice.get("Type") not in ("ACCPAY", "ACCREC"):
-        problems.append("Invoice Type must be specified.")
+    if invoice.get("Type") not in kind.types:
+        noun = "Invoice" if kind is INVOICES else "Credit Note"
+        problems.append(f"{noun} Type must be specified.")
     contact = invoice.get("Contact") or {}
     if not (contact.get("ContactID") or contact.get("Name")):
         problems.append("A Contact must be specified for this type of transaction")
     codes = {a["Code"] for a in tenant.accounts}
-    taxes = {t["TaxType"] for t in tenant.tax_rates}
+    taxes = {t["TaxType"]: t for t in tenant.tax_rates if t.get("Status") == "ACTIVE"}
+    payable = invoice.get("Type") in PAYABLE_TYPES
+    inclusive = invoice.get("LineAmountTypes") == "Inclusive"
     lines = invoice.get("LineItems") or []
     if not lines:
         problems.append("At least one line item must be specified.")
+    total = Decimal(0)
     for line in lines:
         if line.get("AccountCode") not in codes:
             problems.append(
                 f"Account code '{line.get('AccountCode')}' is not a valid code for this document."
             )
-        if line.get("TaxType") is not None and line["TaxType"] not in taxes:
-            problems.append(
-                f"The TaxType code '{line['TaxType']}' does not exist or cannot "
-                "be used for this type of transaction."
-            )
         try:
-            Decimal(str(line.get("UnitAmount")))
+            amount = Decimal(str(line.get("UnitAmount"))) * Decimal(str(line.get("Quantity", 1)))
         except InvalidOperation:
             problems.append("Line item amount must be a number.")
+            continue
+        total += amount
+        tax_type = line.get("TaxType")
+        rate = taxes.get(tax_type) if tax_type is not None else None
+        usable = rate is not None and (
+            rate.get("CanApplyToExpenses", True) if payable else rate.get("CanApplyToRevenue", True)
+        )
+        if tax_type is not None and not usable:
+            problems.append(
+                f"The TaxType code '{tax_type}' does not exist or cannot "
+                "be used for this type of transaction."
+            )
+        if rate is not None and line.get("TaxAmount") is not None:
+            stated = Decimal(str(line["TaxAmount"]))
+            percent = Decimal(str(rate["EffectiveRate"]))
+            # Inclusive lines hold their tax; exclusive ones have it added.
+            share = percent / (100 + percent) if inclusive else percent / 100
+            expected = (amount * share).quantize(CENT)
+            total += Decimal(0) if inclusive else stated
+            if abs(stated - expected) > CENT:
+                problems.append(
+                    f"The TaxAmount {stated} does not match the {rate['Name']} rate "
+                    f"on a line of {amount} (expected {expected})."
+                )
+    if total < 0:
+        problems.append("The document total cannot be negative.")
     return problems
 
 
 async def put_invoices(request: web.Request) -> web.Response:
     standin = request.app[STANDIN]
     tenant: Tenant = request[TENANT]
+    kind = KINDS[request.path.rsplit("/", 1)[-1]]
     key = request.headers.get("Idempotency-Key")
     if key and (tenant.tenant_id, key) in standin.replies:
         return web.json_response(standin.replies[(tenant.tenant_id, key)])
@@ -469,26 +544,29 @@ async def put_invoices(request: web.Request) -> web.Response:
         payload = await request.json()
     except json.JSONDecodeError:
         return _validation(["The request body could not be read."], {})
-    invoices = payload.get("Invoices", [payload]) if isinstance(payload, dict) else []
+    invoices = payload.get(kind.path, [payload]) if isinstance(payload, dict) else []
     created = []
     for invoice in invoices:
-        problems = _check_invoice(tenant, invoice)
+        problems = _check_invoice(tenant, invoice, kind)
         if problems:
             return _validation(
                 problems,
-                {"Type": invoice.get("Type"), "InvoiceID": "00000000-0000-0000-0000-000000000000"},
+                {
+                    "Type": invoice.get("Type"),
+                    kind.id_field: "00000000-0000-0000-0000-000000000000",
+                },
             )
         invoice_id = str(uuid.uuid4())
-        standin.bills[invoice_id] = Bill(invoice_id, tenant.tenant_id, invoice)
+        standin.bills[invoice_id] = Bill(invoice_id, tenant.tenant_id, invoice, kind=kind.path)
         created.append(
             invoice
             | {
-                "InvoiceID": invoice_id,
+                kind.id_field: invoice_id,
                 "Status": invoice.get("Status", "DRAFT"),
                 "HasAttachments": False,
             }
         )
-    reply = _envelope(Invoices=created)
+    reply = _envelope(**{kind.path: created})
     if key:
         standin.replies[(tenant.tenant_id, key)] = reply
     return web.json_response(reply)
@@ -497,7 +575,8 @@ async def put_invoices(request: web.Request) -> web.Response:
 async def put_attachment(request: web.Request) -> web.Response:
     standin = request.app[STANDIN]
     bill = standin.bills.get(request.match_info["id"])
-    if bill is None or bill.tenant_id != request[TENANT].tenant_id:
+    kind = request.path.split("/")[3]  # /api.xro/2.0/<Invoices|CreditNotes>/{id}/...
+    if bill is None or bill.tenant_id != request[TENANT].tenant_id or bill.kind != kind:
         return _error(404, "Not Found", "The resource you're looking for cannot be found")
     name = request.match_info["name"]
     content = await request.read()
@@ -508,7 +587,7 @@ async def put_attachment(request: web.Request) -> web.Response:
                 {
                     "AttachmentID": str(uuid.uuid5(uuid.NAMESPACE_URL, bill.invoice_id + name)),
                     "FileName": name,
-                    "Url": f"{request.url.origin()}/api.xro/2.0/Invoices/{bill.invoice_id}"
+                    "Url": f"{request.url.origin()}/api.xro/2.0/{kind}/{bill.invoice_id}"
                     f"/Attachments/{name}",
                     "MimeType": request.headers.get("Content-Type", "application/octet-stream"),
                     "ContentLength": len(content),
@@ -544,4 +623,6 @@ def create_app(
     app.router.add_get("/api.xro/2.0/TaxRates", tax_rates)
     app.router.add_put("/api.xro/2.0/Invoices", put_invoices)
     app.router.add_put("/api.xro/2.0/Invoices/{id}/Attachments/{name}", put_attachment)
+    app.router.add_put("/api.xro/2.0/CreditNotes", put_invoices)
+    app.router.add_put("/api.xro/2.0/CreditNotes/{id}/Attachments/{name}", put_attachment)
     return app

@@ -85,7 +85,7 @@ async def test_every_list_is_loaded_page_by_page(served: Served) -> None:
     assert lists[ListKind.ACCOUNTS][0].extra["number"] == "6061"
     assert len(lists[ListKind.SUPPLIERS]) == 13
     assert [c.name for c in lists[ListKind.CUSTOMERS]] == ["Café du Coin"]
-    assert {t.code for t in lists[ListKind.TAX_RATES]} == {"4", "5", "NON"}
+    assert {t.code for t in lists[ListKind.TAX_RATES]} == {"4", "5", "6"}
     vendor_pages = [p for _, p in served.standin.knobs.requests if "Vendor" in p]
     assert len(vendor_pages) == 4  # 13 vendors, 4 a page: STARTPOSITION 1, 5, 9, 13
 
@@ -115,13 +115,15 @@ async def test_refused_and_duplicate_bills_are_rejected(served: Served) -> None:
             grant=authorized.grant, company=authorized.company, bill=make_bill(account="999")
         )
     await served.provider.publish_bill(
-        grant=authorized.grant, company=authorized.company, bill=make_bill(account="30")
+        grant=authorized.grant,
+        company=authorized.company,
+        bill=make_bill(account="30", tax_rate="4"),
     )
     with pytest.raises(Rejected) as caught:  # another document, same supplier number
         await served.provider.publish_bill(
             grant=authorized.grant,
             company=authorized.company,
-            bill=make_bill(account="30", document_id=2),
+            bill=make_bill(account="30", tax_rate="4", document_id=2),
         )
     assert caught.value.duplicate
     with pytest.raises(Rejected, match="no vendor named"):
@@ -194,7 +196,9 @@ async def test_throttling_is_waited_out(served: Served) -> None:
     served.standin.knobs.fault, served.standin.knobs.fault_times = Fault.RATE_LIMITED, 1
     served.standin.knobs.retry_after = 0.01
     await served.provider.publish_bill(
-        grant=authorized.grant, company=authorized.company, bill=make_bill(account="30")
+        grant=authorized.grant,
+        company=authorized.company,
+        bill=make_bill(account="30", tax_rate="4"),
     )
     assert served.provider.api.rate_limited == served.provider.api.retried == 1
     assert len(served.standin.bills) == 1

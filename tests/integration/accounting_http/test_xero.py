@@ -90,7 +90,7 @@ async def test_every_list_is_loaded_with_contacts_paged(served: Served) -> None:
     assert [a.code for a in accounts] == ["200", "429", "445", "489", "800"]
     assert len(suppliers) == 205
     assert suppliers[0].name == "EDF Entreprises"
-    assert {r.code for r in rates} == {"INPUT2", "INPUT", "NONE"}
+    assert {r.code for r in rates} == {"INPUT2", "INPUT", "NONE", "TAX001", "TAX002"}
     pages = [p for _, p in served.standin.knobs.requests if p.startswith("/api.xro/2.0/Contacts")]
     assert pages == [
         f"/api.xro/2.0/Contacts?where=IsSupplier%3D%3Dtrue&page={n}" for n in (1, 2, 3)
