@@ -68,6 +68,7 @@ from core.services.integrations import (
     refresh_expiry_alert,
 )
 from core.services.outcome_notices import Refusal, announce_refusal
+from core.services.review_notices import announce_review
 from core.services.rules import held_by_rule, usable_rule
 from core.services.tax_codes import UNMAPPED_REASON, Unmapped, assign_codes, load_tax_codes
 
@@ -212,6 +213,8 @@ async def _claim(
         # the lists) or corrects the rate read, and publishes again.
         _move(document, DocumentState.NEEDS_REVIEW, UNMAPPED_REASON)
         session.add(document)
+        await session.flush()
+        await announce_review(session=session, document=document)
         return PublishOutcome(
             document_id, "needs_review", reason=UNMAPPED_REASON, detail=_percent(lines.rate)
         )
