@@ -192,10 +192,28 @@ async def test_the_token_never_shows(served: Served, caplog: pytest.LogCaptureFi
     assert TOKEN not in seen
 
 
-@pytest.mark.parametrize("code", ["FR_055", "FR_70", "INPUT2"])
-async def test_a_vat_code_outside_pennylanes_list_is_refused(served: Served, code: str) -> None:
+@pytest.mark.parametrize(
+    ("code", "tax", "taken"),
+    [
+        ("FR_1_05", "1.05", True),
+        ("FR_09", "0.90", True),
+        ("FR_055", "5.50", False),  # the tutorials' spelling; the reference's is FR_55
+        ("FR_70", "7.00", False),
+        ("INPUT2", "20.00", False),
+    ],
+)
+async def test_pennylane_takes_its_vat_codes_and_refuses_any_other(
+    served: Served, code: str, tax: str, taken: bool
+) -> None:
     authorized = await connect(served)
-    bill = make_bill(account=ACCOUNT, tax_rate=code, supplier_code=SUPPLIER)
+    bill = make_bill(account=ACCOUNT, tax_rate=code, supplier_code=SUPPLIER, tax=tax)
+    if taken:
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=bill
+        )
+        (stored,) = served.standin.invoices
+        assert stored.body["invoice_lines"][0]["vat_rate"] == code
+        return
     with pytest.raises(Rejected, match=f"Invalid vat_rate: {code}"):
         await served.provider.publish_bill(
             grant=authorized.grant, company=authorized.company, bill=bill
