@@ -203,10 +203,18 @@ async def _claim(
         _move(document, DocumentState.NEEDS_REVIEW, "missing_account")
         session.add(document)
         return PublishOutcome(document_id, "needs_review", reason="missing_account")
-    lines = assign_codes(
-        _vat_lines(document),
-        await load_tax_codes(session=session, integration_id=integration.id),
-        rule.tax_rate_code,
+    read = _vat_lines(document)
+    gross = rule.tax_rate_code is None and getattr(
+        acc.providers.get(integration.provider), "gross_without_tax_code", False
+    )
+    lines = (
+        read
+        if gross
+        else assign_codes(
+            read,
+            await load_tax_codes(session=session, integration_id=integration.id),
+            rule.tax_rate_code,
+        )
     )
     if isinstance(lines, Unmapped):
         # Never another rate's code: a person adds the code in the software (then reloads
@@ -570,6 +578,9 @@ async def ready_documents(
         if document.state == DocumentState.INBOX:
             if not _is_ready(document):
                 continue
+        elif document.state_reason == UNMAPPED_REASON:
+            if not await _codes_now(session, document):
+                continue
         elif not held_by_rule(document) or await usable_rule(session, document) is None:
             continue
         if party_key is not None:
@@ -578,6 +589,17 @@ async def ready_documents(
                 continue
         ready.append(document)
     return ready
+
+
+async def _codes_now(session: AsyncSession, document: Document) -> bool:
+    """Held for a rate without a tax code: whether the lists loaded since have one for
+    every rate (the person added it in the software and pressed "Refresh all data")."""
+    rule = await usable_rule(session, document)
+    integration = await current_integration(session=session, workspace_id=document.workspace_id)
+    if rule is None or integration is None or integration.id is None:
+        return False
+    codes = await load_tax_codes(session=session, integration_id=integration.id)
+    return not isinstance(assign_codes(_vat_lines(document), codes, rule.tax_rate_code), Unmapped)
 
 
 def _is_ready(document: Document) -> bool:

@@ -86,6 +86,9 @@ class BeancountProvider:
     display_name = "Beancount"
     auth_kind = AuthKind.LOCAL_FILE
     list_kinds = frozenset({ListKind.ACCOUNTS, ListKind.SUPPLIERS, ListKind.TAX_RATES})
+    #: A rule with no tax account books its supplier's bills VAT included (VAT the business
+    #: does not recover): publishing then maps no rate (core/services/publishing.py).
+    gross_without_tax_code = True
 
     def __init__(self, *, ledger_root: Path | None = None) -> None:
         self._root = ledger_root

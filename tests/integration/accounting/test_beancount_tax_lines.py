@@ -12,8 +12,8 @@ from beancount import loader
 from beancount.core import realization
 
 from core.services.accounting import Accounting
-from core.services.authorisations import connect
-from core.services.publishing import publish_document
+from core.services.authorisations import connect, refresh_lists
+from core.services.publishing import publish_document, publish_ready
 from core.services.rules import set_rule
 from tests.integration.accounting.conftest import add_document, bean_check, text_of, write
 from tests.integration.conftest import World
@@ -124,3 +124,14 @@ async def test_a_rate_without_an_account_waits_for_review_and_the_ledger_is_unto
     )
     assert text_of(ledger) == before
     bean_check(ledger)
+
+    # The bookkeeper opens the 10 % account and reloads the lists: the document is ready
+    # again, and goes with its tax on that account.
+    write(
+        ledger, '\n2026-01-01 open Assets:VAT:Deductible10    EUR\n  tax_rate: "10"\n', append=True
+    )
+    await refresh_lists(acc, workspace_id=world.workspace.id, actor=world.owner.id)
+    (published,) = await publish_ready(acc, workspace_id=world.workspace.id)
+    assert (published.document_id, published.state) == (document, "published")
+    bean_check(ledger)
+    assert balances(ledger)["Assets:VAT:Deductible10"] == Decimal("10.00")
