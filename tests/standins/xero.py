@@ -18,14 +18,20 @@ Courier makes, as developer.xero.com and Xero's OpenAPI documents describe them.
   `IsSupplier==true`, `IsCustomer==true` and `ContactStatus=="ACTIVE"`; `searchTerm`,
   `includeArchived` (archived contacts are left out without it), `page` and `pageSize`
   (100 by default, 1,000 at most) are honoured.
-- `PUT Invoices` without `summarizeErrors=true` answers 200 with the refused invoices
-  marked `HasErrors` (the document's default is false). An attachment is at most 10 MB
-  (413 beyond).
+- `PUT Invoices` (and `PUT CreditNotes`) without `summarizeErrors=true` answers 200 with
+  the refused documents marked `HasErrors` (the document's default is false). An
+  attachment is at most 10 MB (413 beyond).
 - `/api.xro/2.0/*` needs the Bearer token and `xero-tenant-id`: 401 `TokenExpired`, 403
   `AuthenticationUnsuccessful` for a tenant the grant no longer reaches. `GET Accounts`,
   `GET Contacts`, `GET TaxRates`, `PUT Invoices` (an `Idempotency-Key` replays the first
-  answer), `PUT Invoices/{id}/Attachments/{FileName}` with the raw bytes. Validation
-  errors are 400 `ValidationException` with `Elements[].ValidationErrors[].Message`.
+  answer), `PUT Invoices/{id}/Attachments/{FileName}` with the raw bytes; `PUT CreditNotes`
+  (Type ACCPAYCREDIT or ACCRECCREDIT) and `CreditNotes/{id}/Attachments/{FileName}` the
+  same way. Validation errors are 400 `ValidationException` with
+  `Elements[].ValidationErrors[].Message`.
+- Tax as Xero checks it: a line's TaxType must be one of the organisation's active tax
+  rates, usable on expenses for a bill (on revenue for a sale); a TaxAmount given beside
+  it must be that rate's tax on the line (a cent of rounding); a document's total is
+  never negative (a credit note is its own document).
 - Limits per tenant: 60 calls a minute, 5,000 a day, 5 at once; 429 with `Retry-After`
   and `X-Rate-Limit-Problem` (minute, day, concurrent).
 
@@ -38,6 +44,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -258,10 +265,31 @@ async def tax_rates(request: web.Request) -> web.Response:
     return web.json_response(envelope(TaxRates=request[TENANT].tax_rates))
 
 
-def _check_invoice(tenant: Tenant, invoice: dict[str, Any]) -> list[str]:
+PAYABLE_TYPES = frozenset({"ACCPAY", "ACCPAYCREDIT"})
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKind:
+    """Invoices or CreditNotes: the collection, its types, and its id's name."""
+
+    path: str
+    types: tuple[str, str]
+    id_field: str
+    noun: str
+
+
+INVOICES = DocumentKind("Invoices", ("ACCPAY", "ACCREC"), "InvoiceID", "Invoice")
+CREDIT_NOTES = DocumentKind(
+    "CreditNotes", ("ACCPAYCREDIT", "ACCRECCREDIT"), "CreditNoteID", "Credit Note"
+)
+KINDS = {kind.path: kind for kind in (INVOICES, CREDIT_NOTES)}
+
+
+def _check_invoice(tenant: Tenant, invoice: dict[str, Any], kind: DocumentKind) -> list[str]:
     problems: list[str] = []
-    if invoice.get("Type") not in ("ACCPAY", "ACCREC"):
-        problems.append("Invoice Type must be specified.")
+    if invoice.get("Type") not in kind.types:
+        problems.append(f"{kind.noun} Type must be specified.")
     contact = invoice.get("Contact") or {}
     if not (contact.get("ContactID") or contact.get("Name")):
         problems.append("A Contact must be specified for this type of transaction")
@@ -270,30 +298,69 @@ def _check_invoice(tenant: Tenant, invoice: dict[str, Any]) -> list[str]:
     ):
         problems.append("The contact with the specified ContactID could not be found")
     codes = {a["Code"] for a in tenant.accounts}
-    taxes = {t["TaxType"] for t in tenant.tax_rates}
     lines = invoice.get("LineItems") or []
     if not lines:
         problems.append("At least one line item must be specified.")
+    total = Decimal(0)
     for line in lines:
         if line.get("AccountCode") not in codes:
             problems.append(
                 f"Account code '{line.get('AccountCode')}' is not a valid code for this document."
             )
-        if line.get("TaxType") is not None and line["TaxType"] not in taxes:
-            problems.append(
-                f"The TaxType code '{line['TaxType']}' does not exist or cannot "
-                "be used for this type of transaction."
-            )
         try:
-            Decimal(str(line.get("UnitAmount")))
+            amount = Decimal(str(line.get("UnitAmount"))) * Decimal(str(line.get("Quantity", 1)))
         except InvalidOperation:
             problems.append("Line item amount must be a number.")
+            continue
+        problems += _tax_problems(tenant, invoice, line, amount)
+        if invoice.get("LineAmountTypes") == "Inclusive" or line.get("TaxAmount") is None:
+            total += amount  # inclusive lines hold their tax already
+        else:
+            total += amount + Decimal(str(line["TaxAmount"]))
+    if total < 0:
+        problems.append("The document total cannot be negative.")
     return problems
 
 
+def _tax_problems(
+    tenant: Tenant, invoice: dict[str, Any], line: dict[str, Any], amount: Decimal
+) -> list[str]:
+    """A line's TaxType must be an active rate usable on this side of the books, and its
+    TaxAmount, when given, that rate's tax on the line."""
+    tax_type = line.get("TaxType")
+    if tax_type is None:
+        return []
+    rate = next(
+        (t for t in tenant.tax_rates if t["TaxType"] == tax_type and t.get("Status") == "ACTIVE"),
+        None,
+    )
+    side = "CanApplyToExpenses" if invoice.get("Type") in PAYABLE_TYPES else "CanApplyToRevenue"
+    if rate is None or not rate.get(side, True):
+        return [
+            f"The TaxType code '{tax_type}' does not exist or cannot "
+            "be used for this type of transaction."
+        ]
+    if line.get("TaxAmount") is None:
+        return []
+    stated = Decimal(str(line["TaxAmount"]))
+    percent = Decimal(str(rate["EffectiveRate"]))
+    # Inclusive lines hold their tax; exclusive ones have it added.
+    inclusive = invoice.get("LineAmountTypes") == "Inclusive"
+    share = percent / (100 + percent) if inclusive else percent / 100
+    expected = (amount * share).quantize(CENT)
+    if abs(stated - expected) > CENT:
+        return [
+            f"The TaxAmount {stated} does not match the {rate['Name']} rate "
+            f"on a line of {amount} (expected {expected})."
+        ]
+    return []
+
+
 async def put_invoices(request: web.Request) -> web.Response:
+    """`PUT Invoices` and `PUT CreditNotes`: the same checks, each its own collection."""
     standin = request.app[STANDIN]
     tenant: Tenant = request[TENANT]
+    kind = KINDS[request.path.rsplit("/", 1)[-1]]
     key = request.headers.get("Idempotency-Key")
     if key and (tenant.tenant_id, key) in standin.replies:
         return web.json_response(standin.replies[(tenant.tenant_id, key)])
@@ -301,14 +368,14 @@ async def put_invoices(request: web.Request) -> web.Response:
         payload = await request.json()
     except json.JSONDecodeError:
         return validation_response(["The request body could not be read."], {})
-    invoices = payload.get("Invoices", [payload]) if isinstance(payload, dict) else []
+    invoices = payload.get(kind.path, [payload]) if isinstance(payload, dict) else []
     summarize = request.query.get("summarizeErrors", "false").lower() == "true"
     created = []
     for invoice in invoices:
-        problems = _check_invoice(tenant, invoice)
+        problems = _check_invoice(tenant, invoice, kind)
         if problems and summarize:
             return validation_response(
-                problems, {"Type": invoice.get("Type"), "InvoiceID": ZERO_ID}
+                problems, {"Type": invoice.get("Type"), kind.id_field: ZERO_ID}
             )
         if problems:
             # summarizeErrors=false (the document's default): 200, the refused invoice
@@ -316,7 +383,7 @@ async def put_invoices(request: web.Request) -> web.Response:
             created.append(
                 invoice
                 | {
-                    "InvoiceID": ZERO_ID,
+                    kind.id_field: ZERO_ID,
                     "HasErrors": True,
                     "StatusAttributeString": "ERROR",
                     "ValidationErrors": [{"Message": m} for m in problems],
@@ -325,17 +392,17 @@ async def put_invoices(request: web.Request) -> web.Response:
             continue
         invoice_id = str(uuid.uuid4())
         contact = _contact_for(tenant, invoice["Contact"])
-        standin.bills[invoice_id] = Bill(invoice_id, tenant.tenant_id, invoice)
+        standin.bills[invoice_id] = Bill(invoice_id, tenant.tenant_id, invoice, kind=kind.path)
         created.append(
             invoice
             | {
-                "InvoiceID": invoice_id,
+                kind.id_field: invoice_id,
                 "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]},
                 "Status": invoice.get("Status", "DRAFT"),
                 "HasAttachments": False,
             }
         )
-    reply = envelope(Invoices=created)
+    reply = envelope(**{kind.path: created})
     if key:
         standin.replies[(tenant.tenant_id, key)] = reply
     return web.json_response(reply)
@@ -371,7 +438,8 @@ def _contact_for(tenant: Tenant, given: dict[str, Any]) -> dict[str, Any]:
 async def put_attachment(request: web.Request) -> web.Response:
     standin = request.app[STANDIN]
     bill = standin.bills.get(request.match_info["id"])
-    if bill is None or bill.tenant_id != request[TENANT].tenant_id:
+    kind = request.path.split("/")[3]  # /api.xro/2.0/<Invoices|CreditNotes>/{id}/...
+    if bill is None or bill.tenant_id != request[TENANT].tenant_id or bill.kind != kind:
         return error_response(404, "Not Found", "The resource you're looking for cannot be found")
     if standin.attachment_failures > 0:
         standin.attachment_failures -= 1
@@ -387,7 +455,7 @@ async def put_attachment(request: web.Request) -> web.Response:
                 {
                     "AttachmentID": str(uuid.uuid5(uuid.NAMESPACE_URL, bill.invoice_id + name)),
                     "FileName": name,
-                    "Url": f"{request.url.origin()}/api.xro/2.0/Invoices/{bill.invoice_id}"
+                    "Url": f"{request.url.origin()}/api.xro/2.0/{kind}/{bill.invoice_id}"
                     f"/Attachments/{name}",
                     "MimeType": _mime_type(name),
                     "ContentLength": len(content),
@@ -436,4 +504,6 @@ def create_app(
     app.router.add_get("/api.xro/2.0/TaxRates", tax_rates)
     app.router.add_put("/api.xro/2.0/Invoices", put_invoices)
     app.router.add_put("/api.xro/2.0/Invoices/{id}/Attachments/{name}", put_attachment)
+    app.router.add_put("/api.xro/2.0/CreditNotes", put_invoices)
+    app.router.add_put("/api.xro/2.0/CreditNotes/{id}/Attachments/{name}", put_attachment)
     return app
