@@ -139,6 +139,8 @@ PUBLISH_REASONS: dict[str, str] = {
     "missing_supplier": "no supplier: give it with `--supplier`, or in the chat",
     "missing_date": "no invoice date: give it with `--date`, or in the chat",
     "missing_account": "no rule for this supplier: `courier rules set --supplier … --account …`",
+    "vat_rate_unmapped": "no tax code in the software for this VAT rate (add one there, "
+    "then `courier integration refresh` and publish again)",
     "rule_account_deleted": "held: the rule's account was deleted in the software; set another",
     "rule_tax_rate_deleted": "held: the rule's tax rate was deleted in the software; set another",
     "rule_transfer_unmapped": "held: the rule could not be mapped to the new software; set it",

@@ -131,7 +131,9 @@ class ListItem:
 
 @dataclass(frozen=True, slots=True)
 class VatLine:
-    """One VAT rate of a bill: `rate` in percent (20 for 20 %), amounts in the bill's currency."""
+    """One VAT rate of a bill: `rate` in percent (20 for 20 %), amounts in the bill's currency.
+    `tax_rate_code` is the software's own code for that rate (publishing maps it from the
+    loaded tax list), never the rule's one code laid over every rate."""
 
     rate: Decimal
     base: Decimal
@@ -148,7 +150,10 @@ class BillFile:
 
 @dataclass(frozen=True, slots=True)
 class Bill:
-    """A purchase bill to publish, built from a ready document and its supplier's rule."""
+    """A purchase bill to publish, built from a ready document and its supplier's rule.
+
+    Amounts are always positive; `credit_note` says the supplier owes the money back, and
+    each provider posts it as its own kind of credit note (never as a negative bill)."""
 
     document_id: int
     #: Stable for this document and integration: the software dedupes retries with it.
@@ -169,6 +174,7 @@ class Bill:
     tax_rate_code: str | None
     file: BillFile
     description: str = ""
+    credit_note: bool = False
     #: The bill the software already holds when only its file failed to follow: the
     #: provider sends the file alone.
     existing_id: str | None = None

@@ -63,6 +63,7 @@ REASONS: frozenset[str] = frozenset(
         "totals_mismatch",
         "source_conflict",
         "low_confidence",
+        "vat_rate_unmapped",
     }
 )
 #: Said when /cancel stops a review that already saved answers (bot/routers/common.py

@@ -6,6 +6,12 @@ row is `pending` with a lease), call the software with the key, record the outco
 crash between the call and the record is retried with the same key, and the software
 (or the ledger) answers with the bill it already has.
 
+Each VAT line carries the software's own code for its rate (core/services/tax_codes.py);
+a rate the software has no code for sends the document to review (`vat_rate_unmapped`,
+the rate as its detail) rather than posting it under another rate's code. A credit note
+(its e-invoice or page says so, or its total is negative) goes as a credit note, with
+positive amounts: each provider knows its own form.
+
 Outcomes: `published`; `needs_review` when the document lacks what a bill needs (the
 missing field is the reason); `blocked` when the integration expired or the supplier's
 rule cannot be applied (its account or tax rate was deleted), released later, never
@@ -66,7 +72,9 @@ from core.services.integrations import (
     refresh_expiry_alert,
 )
 from core.services.outcome_notices import Refusal, announce_refusal
+from core.services.review_notices import announce_review
 from core.services.rules import held_by_rule, usable_rule
+from core.services.tax_codes import UNMAPPED_REASON, Unmapped, assign_codes, load_tax_codes
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,7 @@ DEFAULT_CURRENCY = "EUR"
 REVIEW_REASONS = frozenset({"missing_total", "missing_supplier", "missing_date"})
 #: The bill is at the software without its file; `external_id` holds the bill's id.
 ATTACHMENT_FAILED = "attachment_failed"
+CREDIT_NOTE = "credit_note"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +220,29 @@ async def _claim(
         _move(document, DocumentState.NEEDS_REVIEW, "missing_account")
         session.add(document)
         return PublishOutcome(document_id, "needs_review", reason="missing_account")
+    read = _vat_lines(document)
+    gross = rule.tax_rate_code is None and getattr(
+        acc.providers.get(integration.provider), "gross_without_tax_code", False
+    )
+    lines = (
+        read
+        if gross
+        else assign_codes(
+            read,
+            await load_tax_codes(session=session, integration_id=integration.id),
+            rule.tax_rate_code,
+        )
+    )
+    if isinstance(lines, Unmapped):
+        # Never another rate's code: a person adds the code in the software (then reloads
+        # the lists) or corrects the rate read, and publishes again.
+        _move(document, DocumentState.NEEDS_REVIEW, UNMAPPED_REASON)
+        session.add(document)
+        await session.flush()
+        await announce_review(session=session, document=document)
+        return PublishOutcome(
+            document_id, "needs_review", reason=UNMAPPED_REASON, detail=_percent(lines.rate)
+        )
     if publication is None:
         publication = Publication(
             workspace_id=workspace_id,
@@ -245,7 +277,7 @@ async def _claim(
     assert publication.id is not None
     content = await acc.store.get(document.sha256)
     contact = rule.contact_code or await _contact_code(session, integration.id, rule.party_name)
-    bill = _bill(document, rule, publication.idempotency_key, contact, content)
+    bill = _bill(document, rule, publication.idempotency_key, contact, content, lines)
     if existing:
         bill = replace(bill, existing_id=existing)
     return _Claim(publication.id, integration.id, bill)
@@ -438,6 +470,8 @@ def _issue_date(document: Document) -> date | None:
 
 
 def _vat_lines(document: Document) -> tuple[VatLine, ...]:
+    """The VAT lines read, as positive amounts (a credit note's page often prints them
+    negative; `_is_credit_note` keeps the direction)."""
     raw = _field(document, "vat_lines")
     lines: list[VatLine] = []
     for item in raw if isinstance(raw, list) else []:
@@ -447,18 +481,29 @@ def _vat_lines(document: Document) -> tuple[VatLine, ...]:
         base = _decimal(item.get("base"))
         if base is None:
             base = (tax * 100 / rate).quantize(Decimal("0.01")) if rate else Decimal(0)
-        lines.append(VatLine(rate=rate, base=base, tax=tax))
+        lines.append(VatLine(rate=abs(rate), base=abs(base), tax=abs(tax)))
     return tuple(lines)
 
 
+def _is_credit_note(document: Document) -> bool:
+    """An e-invoice's type (UBL CreditNote, CII 381...), a page titled "Avoir", or a
+    negative total (a supplier's API gives a refund so) make it a credit note."""
+    if _field(document, "document_type") == CREDIT_NOTE:
+        return True
+    return document.total_amount is not None and document.total_amount < 0
+
+
 def _totals(document: Document, lines: tuple[VatLine, ...]) -> tuple[Decimal, Decimal]:
-    """Excl. and tax that add up to the total; with no VAT read, none is invented."""
+    """Excl. and tax that add up to the total (all positive, a credit note's too); with no
+    VAT read, none is invented."""
     assert document.total_amount is not None
-    incl = document.total_amount
+    incl = abs(document.total_amount)
     excl, tax = (
         _decimal(_field(document, "total_excl_tax")),
         _decimal(_field(document, "total_tax")),
     )
+    excl = abs(excl) if excl is not None else None
+    tax = abs(tax) if tax is not None else None
     if excl is not None and tax is not None and excl + tax == incl:
         return excl, tax
     if lines and sum(line.tax for line in lines) + sum(line.base for line in lines) == incl:
@@ -470,14 +515,27 @@ def _totals(document: Document, lines: tuple[VatLine, ...]) -> tuple[Decimal, De
     return incl, Decimal(0)
 
 
-def _bill(document: Document, rule: Rule, key: str, contact: str | None, content: bytes) -> Bill:
+def _percent(rate: Decimal) -> str:
+    text = f"{rate.normalize():f}"
+    return f"{text} %"
+
+
+def _bill(
+    document: Document,
+    rule: Rule,
+    key: str,
+    contact: str | None,
+    content: bytes,
+    lines: tuple[VatLine, ...],
+) -> Bill:
+    """`lines` carry each rate's code (`assign_codes`); the rule gives the account, and its
+    tax code is the bill's only when no VAT line was read."""
     assert document.id is not None
     assert rule.account_code is not None
     assert document.supplier_name is not None
     assert document.total_amount is not None
     issue = _issue_date(document)
     assert issue is not None
-    lines = _vat_lines(document)
     excl, tax = _totals(document, lines)
     number = _field(document, "invoice_number") or document.external_ref
     return Bill(
@@ -491,16 +549,14 @@ def _bill(document: Document, rule: Rule, key: str, contact: str | None, content
         currency=(document.currency or DEFAULT_CURRENCY).upper(),
         total_excl=excl,
         total_tax=tax,
-        total_incl=document.total_amount,
-        vat_lines=tuple(
-            VatLine(rate=v.rate, base=v.base, tax=v.tax, tax_rate_code=rule.tax_rate_code)
-            for v in lines
-        ),
+        total_incl=abs(document.total_amount),
+        vat_lines=lines,
         account_code=rule.account_code,
         tax_rate_code=rule.tax_rate_code,
         file=BillFile(
             content=content, filename=document.filename, content_type=document.content_type
         ),
+        credit_note=_is_credit_note(document),
     )
 
 
@@ -547,6 +603,9 @@ async def ready_documents(
         if document.state == DocumentState.INBOX:
             if not _is_ready(document):
                 continue
+        elif document.state_reason == UNMAPPED_REASON:
+            if not await _codes_now(session, document):
+                continue
         elif not held_by_rule(document) or await usable_rule(session, document) is None:
             continue
         if party_key is not None:
@@ -555,6 +614,17 @@ async def ready_documents(
                 continue
         ready.append(document)
     return ready
+
+
+async def _codes_now(session: AsyncSession, document: Document) -> bool:
+    """Held for a rate without a tax code: whether the lists loaded since have one for
+    every rate (the person added it in the software and pressed "Refresh all data")."""
+    rule = await usable_rule(session, document)
+    integration = await current_integration(session=session, workspace_id=document.workspace_id)
+    if rule is None or integration is None or integration.id is None:
+        return False
+    codes = await load_tax_codes(session=session, integration_id=integration.id)
+    return not isinstance(assign_codes(_vat_lines(document), codes, rule.tax_rate_code), Unmapped)
 
 
 def _is_ready(document: Document) -> bool:

@@ -11,6 +11,8 @@
   `currency_tax`, `vat_rate` such as `FR_200`, `ledger_account_id`, `label`). The lines
   must add up to the totals (one cent of rounding per line): 422 otherwise. A second
   invoice for the same file or the same supplier and number: 409.
+- `vat_rate` is one of the v2 reference's codes (the French ones and the regimes below);
+  any other is a 422. A credit note has every amount negative.
   `GET supplier_invoices?filter=` finds one by `external_reference`.
 - 25 requests every 5 seconds per token: 429 with `retry-after` and `ratelimit-*`.
 """
@@ -38,12 +40,32 @@ from tests.standins.accounting_limits import (
 
 TOKEN = "pl_company_" + "Zx9" * 12
 WINDOW_CALLS, WINDOW_SECONDS = 25, 5.0
-VAT_RATES = {
-    "FR_200": Decimal("0.20"),
-    "FR_100": Decimal("0.10"),
-    "FR_55": Decimal("0.055"),
-    "FR_21": Decimal("0.021"),
+#: The v2 reference's `vat_rate` codes a French company uses, with their rate in percent
+#: (None for the regimes), so tests can say what a line's code means.
+VAT_RATES: dict[str, Decimal | None] = {
+    "FR_1_05": Decimal("1.05"),
+    "FR_1_75": Decimal("1.75"),
+    "FR_09": Decimal("0.9"),
+    "FR_21": Decimal("2.1"),
+    "FR_40": Decimal("4"),
+    "FR_55": Decimal("5.5"),
+    "FR_60": Decimal("6"),
+    "FR_65": Decimal("6.5"),
+    "FR_85": Decimal("8.5"),
+    "FR_92": Decimal("9.2"),
+    "FR_100": Decimal("10"),
+    "FR_130": Decimal("13"),
+    "FR_15_385": None,
+    "FR_196": Decimal("19.6"),
+    "FR_200": Decimal("20"),
     "exempt": Decimal(0),
+    "extracom": None,
+    "intracom_21": None,
+    "intracom_55": None,
+    "intracom_85": None,
+    "intracom_100": None,
+    "crossborder": None,
+    "mixed": None,
 }
 PREFIX = "/api/external/v2"
 

@@ -9,9 +9,13 @@ Courier makes, as developer.intuit.com documents them.
   `POST /v2/oauth2/tokens/revoke` takes `{"token": ...}` as JSON.
 - `/v3/company/{realmId}/...` with the Bearer token: `GET companyinfo/{realmId}`,
   `GET query?query=select * from Account STARTPOSITION n MAXRESULTS m` (Account, Vendor,
-  Customer, TaxCode), `POST bill?requestid=` (the same requestid replays the first
-  answer), `POST upload` multipart with `file_metadata_01` (an Attachable whose
-  AttachableRef names the bill) and `file_content_01`.
+  Customer, TaxCode, TaxRate), `POST bill?requestid=` and `POST vendorcredit?requestid=`
+  (the same requestid replays the first answer), `POST upload` multipart with
+  `file_metadata_01` (an Attachable whose AttachableRef names the bill or vendor credit)
+  and `file_content_01`.
+- Tax as QuickBooks checks it: a line's TaxCodeRef must be one of the company's codes
+  (2500 otherwise), and one with purchase rates on a bill or vendor credit; amounts are
+  never negative (a refund is a VendorCredit).
 - Faults as Intuit sends them: 401 `fault.error[].code` 3200 (expired or revoked token),
   403 `Fault.Error[].code` 3100 (the app's keys), 400 `ValidationFault` (2020 required
   field, 2500 invalid reference, 6140 duplicate document number), 429 ThrottleExceeded.
@@ -85,15 +89,35 @@ def bakery(realm_id: str = "9341453172541726") -> Realm:
         )
     ]
     customers = [{"Id": "500", "DisplayName": "Café du Coin", "Active": True}]
+    tax_rates = [
+        {"Id": "7", "Name": "TVA 20% achats", "RateValue": 20, "Active": True},
+        {"Id": "8", "Name": "TVA 5.5% achats", "RateValue": 5.5, "Active": True},
+        {"Id": "10", "Name": "TVA 10% ventes", "RateValue": 10, "Active": True},
+    ]
+
+    def rates(*ids: str) -> dict[str, Any]:
+        return {
+            "TaxRateDetail": [
+                {"TaxRateRef": {"value": i}, "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}
+                for i in ids
+            ]
+        }
+
     tax_codes = [
-        {"Id": "4", "Name": "TVA 20%", "Active": True},
-        {"Id": "5", "Name": "TVA 5.5%", "Active": True},
-        {"Id": "NON", "Name": "Non", "Active": True},
+        {"Id": "4", "Name": "TVA 20%", "Active": True, "PurchaseTaxRateList": rates("7")},
+        {"Id": "5", "Name": "TVA 5.5%", "Active": True, "PurchaseTaxRateList": rates("8")},
+        {"Id": "6", "Name": "TVA 10% (ventes)", "Active": True, "SalesTaxRateList": rates("10")},
     ]
     return Realm(
         realm_id,
         "Boulangerie Dupont",
-        {"Account": accounts, "Vendor": vendors, "Customer": customers, "TaxCode": tax_codes},
+        {
+            "Account": accounts,
+            "Vendor": vendors,
+            "Customer": customers,
+            "TaxCode": tax_codes,
+            "TaxRate": tax_rates,
+        },
     )
 
 
@@ -102,6 +126,8 @@ class StoredBill:
     id: str
     realm_id: str
     body: dict[str, Any]
+    #: "Bill" or "VendorCredit".
+    entity: str = "Bill"
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
 
 
@@ -324,9 +350,35 @@ async def query(request: web.Request) -> web.Response:
     return web.json_response({"QueryResponse": body if rows else {}, "time": _stamp()})
 
 
+ENTITY_OF_PATH = {"bill": "Bill", "vendorcredit": "VendorCredit"}
+
+
+def _tax_fault(realm: Realm, lines: list[dict[str, Any]]) -> web.Response | None:
+    codes = {c["Id"]: c for c in realm.entities["TaxCode"]}
+    for line in lines:
+        detail = line.get("AccountBasedExpenseLineDetail") or {}
+        code = (detail.get("TaxCodeRef") or {}).get("value")
+        if code is None:
+            continue
+        if code not in codes:
+            return _validation(
+                "2500", "Invalid Reference Id", f"Invalid Reference Id : TaxCode id {code}"
+            )
+        known = codes[code]
+        if known.get("Taxable", True) and not known.get("PurchaseTaxRateList"):
+            return _validation(
+                "6000",
+                "A business validation error has occurred while processing your request",
+                f"Business Validation Error: the tax code {known['Name']} "
+                "cannot be used on a purchase.",
+            )
+    return None
+
+
 async def create_bill(request: web.Request) -> web.Response:
     standin = request.app[STANDIN]
     realm = _realm(request)
+    entity = ENTITY_OF_PATH[request.path.rsplit("/", 1)[-1]]
     request_id = request.query.get("requestid")
     if request_id and (realm.realm_id, request_id) in standin.replies:
         return web.json_response(standin.replies[(realm.realm_id, request_id)])
@@ -362,9 +414,20 @@ async def create_bill(request: web.Request) -> web.Response:
                 "Invalid Reference Id",
                 f"Invalid Reference Id : Accounts element id {account} not found",
             )
+        if float(line.get("Amount", 0)) < 0:
+            return _validation(
+                "6480",
+                "Invalid amount",
+                "Transaction line amounts cannot be negative: enter a VendorCredit instead.",
+            )
+    tax_fault = _tax_fault(realm, lines)
+    if tax_fault is not None:
+        return tax_fault
     number = bill.get("DocNumber")
     if number and any(
-        b.body.get("DocNumber") == number and b.body["VendorRef"]["value"] == vendor
+        b.body.get("DocNumber") == number
+        and b.body["VendorRef"]["value"] == vendor
+        and b.entity == entity
         for b in standin.bills_of(realm.realm_id)
     ):
         return _validation(
@@ -374,10 +437,10 @@ async def create_bill(request: web.Request) -> web.Response:
             f"number. This number has already been used. DocNumber={number}",
         )
     bill_id = str(len(standin.bills) + 146)
-    standin.bills[bill_id] = StoredBill(bill_id, realm.realm_id, bill)
+    standin.bills[bill_id] = StoredBill(bill_id, realm.realm_id, bill, entity)
     total = sum(float(line.get("Amount", 0)) for line in lines)
     reply = {
-        "Bill": bill | {"Id": bill_id, "SyncToken": "0", "TotalAmt": round(total, 2)},
+        entity: bill | {"Id": bill_id, "SyncToken": "0", "TotalAmt": round(total, 2)},
         "time": _stamp(),
     }
     if request_id:
@@ -410,12 +473,16 @@ async def upload(request: web.Request) -> web.Response:
             "file_metadata_01 and file_content_01 are both required",
         )
     refs = metadata.get("AttachableRef") or []
-    target = next(
-        (r["EntityRef"]["value"] for r in refs if r.get("EntityRef", {}).get("type") == "Bill"),
-        None,
+    target, entity = next(
+        (
+            (r["EntityRef"]["value"], r["EntityRef"]["type"])
+            for r in refs
+            if r.get("EntityRef", {}).get("type") in ENTITY_OF_PATH.values()
+        ),
+        (None, None),
     )
     bill = standin.bills.get(str(target))
-    if bill is None or bill.realm_id != realm.realm_id:
+    if bill is None or bill.realm_id != realm.realm_id or bill.entity != entity:
         return _validation("2500", "Invalid Reference Id", f"Bill {target} not found")
     bill.attachments.append((metadata.get("FileName") or filename, content))
     attachable = metadata | {
@@ -451,5 +518,6 @@ def create_app(
     app.router.add_get("/v3/company/{realm}/companyinfo/{id}", company_info)
     app.router.add_get("/v3/company/{realm}/query", query)
     app.router.add_post("/v3/company/{realm}/bill", create_bill)
+    app.router.add_post("/v3/company/{realm}/vendorcredit", create_bill)
     app.router.add_post("/v3/company/{realm}/upload", upload)
     return app

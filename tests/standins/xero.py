@@ -18,19 +18,26 @@ Courier makes, as developer.xero.com and Xero's OpenAPI documents describe them.
   `IsSupplier==true`, `IsCustomer==true` and `ContactStatus=="ACTIVE"`; `searchTerm`,
   `includeArchived` (archived contacts are left out without it), `page` and `pageSize`
   (100 by default, 1,000 at most) are honoured.
-- `PUT Invoices` without `summarizeErrors=true` answers 200 with the refused invoices
-  marked `HasErrors` (the document's default is false). An attachment is at most 10 MB
-  (413 beyond).
+- `PUT Invoices` (and `PUT CreditNotes`) without `summarizeErrors=true` answers 200 with
+  the refused documents marked `HasErrors` (the document's default is false). An
+  attachment is at most 10 MB (413 beyond).
 - `/api.xro/2.0/*` needs the Bearer token and `xero-tenant-id`: 401 `TokenExpired`, 403
   `AuthenticationUnsuccessful` for a tenant the grant no longer reaches. `GET Accounts`,
   `GET Contacts`, `GET TaxRates`, `PUT Invoices` (an `Idempotency-Key` replays the first
-  answer), `PUT Invoices/{id}/Attachments/{FileName}` with the raw bytes. Validation
-  errors are 400 `ValidationException` with `Elements[].ValidationErrors[].Message`.
+  answer), `PUT Invoices/{id}/Attachments/{FileName}` with the raw bytes; `PUT CreditNotes`
+  (Type ACCPAYCREDIT or ACCRECCREDIT) and `CreditNotes/{id}/Attachments/{FileName}` the
+  same way. Validation errors are 400 `ValidationException` with
+  `Elements[].ValidationErrors[].Message`.
+- Tax as Xero checks it: a line's TaxType must be one of the organisation's active tax
+  rates, usable on expenses for a bill (on revenue for a sale); a TaxAmount given beside
+  it must be that rate's tax on the line (a cent of rounding); a document's total is
+  never negative (a credit note is its own document).
 - Limits per tenant: 60 calls a minute, 5,000 a day, 5 at once; 429 with `Retry-After`
   and `X-Rate-Limit-Problem` (minute, day, concurrent).
 
-The state lives in xero_state.py, the identity server in xero_identity.py and the OpenAPI
-judge in xero_spec.py; the names tests use are all importable from here.
+The state lives in xero_state.py, the identity server in xero_identity.py, the checks of a
+bill or credit note in xero_checks.py and the OpenAPI judge in xero_spec.py; the names tests
+use are all importable from here.
 """
 
 from __future__ import annotations
@@ -38,7 +45,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -52,6 +58,7 @@ from tests.standins.accounting_limits import (
     retry_after_value,
     truncated_json,
 )
+from tests.standins.xero_checks import KINDS, check_document, contact_for
 from tests.standins.xero_identity import (
     authorize,
     connections,
@@ -258,42 +265,11 @@ async def tax_rates(request: web.Request) -> web.Response:
     return web.json_response(envelope(TaxRates=request[TENANT].tax_rates))
 
 
-def _check_invoice(tenant: Tenant, invoice: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
-    if invoice.get("Type") not in ("ACCPAY", "ACCREC"):
-        problems.append("Invoice Type must be specified.")
-    contact = invoice.get("Contact") or {}
-    if not (contact.get("ContactID") or contact.get("Name")):
-        problems.append("A Contact must be specified for this type of transaction")
-    elif contact.get("ContactID") and not any(
-        c["ContactID"] == contact["ContactID"] for c in tenant.suppliers
-    ):
-        problems.append("The contact with the specified ContactID could not be found")
-    codes = {a["Code"] for a in tenant.accounts}
-    taxes = {t["TaxType"] for t in tenant.tax_rates}
-    lines = invoice.get("LineItems") or []
-    if not lines:
-        problems.append("At least one line item must be specified.")
-    for line in lines:
-        if line.get("AccountCode") not in codes:
-            problems.append(
-                f"Account code '{line.get('AccountCode')}' is not a valid code for this document."
-            )
-        if line.get("TaxType") is not None and line["TaxType"] not in taxes:
-            problems.append(
-                f"The TaxType code '{line['TaxType']}' does not exist or cannot "
-                "be used for this type of transaction."
-            )
-        try:
-            Decimal(str(line.get("UnitAmount")))
-        except InvalidOperation:
-            problems.append("Line item amount must be a number.")
-    return problems
-
-
 async def put_invoices(request: web.Request) -> web.Response:
+    """`PUT Invoices` and `PUT CreditNotes`: the same checks, each its own collection."""
     standin = request.app[STANDIN]
     tenant: Tenant = request[TENANT]
+    kind = KINDS[request.path.rsplit("/", 1)[-1]]
     key = request.headers.get("Idempotency-Key")
     if key and (tenant.tenant_id, key) in standin.replies:
         return web.json_response(standin.replies[(tenant.tenant_id, key)])
@@ -301,14 +277,14 @@ async def put_invoices(request: web.Request) -> web.Response:
         payload = await request.json()
     except json.JSONDecodeError:
         return validation_response(["The request body could not be read."], {})
-    invoices = payload.get("Invoices", [payload]) if isinstance(payload, dict) else []
+    invoices = payload.get(kind.path, [payload]) if isinstance(payload, dict) else []
     summarize = request.query.get("summarizeErrors", "false").lower() == "true"
     created = []
     for invoice in invoices:
-        problems = _check_invoice(tenant, invoice)
+        problems = check_document(tenant, invoice, kind)
         if problems and summarize:
             return validation_response(
-                problems, {"Type": invoice.get("Type"), "InvoiceID": ZERO_ID}
+                problems, {"Type": invoice.get("Type"), kind.id_field: ZERO_ID}
             )
         if problems:
             # summarizeErrors=false (the document's default): 200, the refused invoice
@@ -316,7 +292,7 @@ async def put_invoices(request: web.Request) -> web.Response:
             created.append(
                 invoice
                 | {
-                    "InvoiceID": ZERO_ID,
+                    kind.id_field: ZERO_ID,
                     "HasErrors": True,
                     "StatusAttributeString": "ERROR",
                     "ValidationErrors": [{"Message": m} for m in problems],
@@ -324,54 +300,28 @@ async def put_invoices(request: web.Request) -> web.Response:
             )
             continue
         invoice_id = str(uuid.uuid4())
-        contact = _contact_for(tenant, invoice["Contact"])
-        standin.bills[invoice_id] = Bill(invoice_id, tenant.tenant_id, invoice)
+        contact = contact_for(tenant, invoice["Contact"])
+        standin.bills[invoice_id] = Bill(invoice_id, tenant.tenant_id, invoice, kind=kind.path)
         created.append(
             invoice
             | {
-                "InvoiceID": invoice_id,
+                kind.id_field: invoice_id,
                 "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]},
                 "Status": invoice.get("Status", "DRAFT"),
                 "HasAttachments": False,
             }
         )
-    reply = envelope(Invoices=created)
+    reply = envelope(**{kind.path: created})
     if key:
         standin.replies[(tenant.tenant_id, key)] = reply
     return web.json_response(reply)
 
 
-def _contact_for(tenant: Tenant, given: dict[str, Any]) -> dict[str, Any]:
-    """The contact a bill names (by id, else by name, without regard to case), created
-    when no contact has that name; a bill makes it a supplier."""
-    wanted = given.get("ContactID")
-    name = str(given.get("Name") or "").strip()
-    found = next(
-        (
-            c
-            for c in tenant.suppliers
-            if (wanted and c["ContactID"] == wanted)
-            or (not wanted and c["Name"].casefold() == name.casefold())
-        ),
-        None,
-    )
-    if found is None:
-        found = {
-            "ContactID": str(uuid.uuid4()),
-            "Name": name,
-            "IsSupplier": False,
-            "IsCustomer": False,
-            "ContactStatus": "ACTIVE",
-        }
-        tenant.suppliers.append(found)
-    found["IsSupplier"] = True
-    return found
-
-
 async def put_attachment(request: web.Request) -> web.Response:
     standin = request.app[STANDIN]
     bill = standin.bills.get(request.match_info["id"])
-    if bill is None or bill.tenant_id != request[TENANT].tenant_id:
+    kind = request.path.split("/")[3]  # /api.xro/2.0/<Invoices|CreditNotes>/{id}/...
+    if bill is None or bill.tenant_id != request[TENANT].tenant_id or bill.kind != kind:
         return error_response(404, "Not Found", "The resource you're looking for cannot be found")
     if standin.attachment_failures > 0:
         standin.attachment_failures -= 1
@@ -387,7 +337,7 @@ async def put_attachment(request: web.Request) -> web.Response:
                 {
                     "AttachmentID": str(uuid.uuid5(uuid.NAMESPACE_URL, bill.invoice_id + name)),
                     "FileName": name,
-                    "Url": f"{request.url.origin()}/api.xro/2.0/Invoices/{bill.invoice_id}"
+                    "Url": f"{request.url.origin()}/api.xro/2.0/{kind}/{bill.invoice_id}"
                     f"/Attachments/{name}",
                     "MimeType": _mime_type(name),
                     "ContentLength": len(content),
@@ -436,4 +386,6 @@ def create_app(
     app.router.add_get("/api.xro/2.0/TaxRates", tax_rates)
     app.router.add_put("/api.xro/2.0/Invoices", put_invoices)
     app.router.add_put("/api.xro/2.0/Invoices/{id}/Attachments/{name}", put_attachment)
+    app.router.add_put("/api.xro/2.0/CreditNotes", put_invoices)
+    app.router.add_put("/api.xro/2.0/CreditNotes/{id}/Attachments/{name}", put_attachment)
     return app

@@ -1,6 +1,7 @@
-"""The Xero stand-in's state: the organisations (tenants) with their books, the person's
-connections and consents, the bills; and the answers Xero shapes its errors with. Tests
-arrange and assert on `XeroStandin`; tests/standins/xero.py serves it.
+"""The Xero stand-in's state: the organisations (tenants) with their books and tax
+rates, the person's connections and consents, the bills and credit notes; and the answers
+Xero shapes its errors with. Tests arrange and assert on `XeroStandin`;
+tests/standins/xero.py serves it.
 """
 
 from __future__ import annotations
@@ -105,6 +106,27 @@ def bakery(tenant_id: str = "b7c2a3e0-5d1f-4c3e-9a7b-2f4d6e8a0c11") -> Tenant:
                 ("5% (VAT on Expenses)", "INPUT", 5.0),
                 ("No VAT", "NONE", 0.0),
             )
+        ]
+        + [
+            # A tax rate the organisation added for France's reduced rate, and one it
+            # keeps for its sales only.
+            {
+                "Name": "TVA 5,5 % (achats)",
+                "TaxType": "TAX001",
+                "Status": "ACTIVE",
+                "EffectiveRate": 5.5,
+                "DisplayTaxRate": 5.5,
+                "CanApplyToExpenses": True,
+            },
+            {
+                "Name": "TVA 10 % (ventes)",
+                "TaxType": "TAX002",
+                "Status": "ACTIVE",
+                "EffectiveRate": 10.0,
+                "DisplayTaxRate": 10.0,
+                "CanApplyToExpenses": False,
+                "CanApplyToRevenue": True,
+            },
         ],
     )
 
@@ -132,6 +154,8 @@ class Bill:
     tenant_id: str
     body: dict[str, Any]
     attachments: dict[str, bytes] = field(default_factory=dict)
+    #: "Invoices" or "CreditNotes": where it was created.
+    kind: str = "Invoices"
 
 
 @dataclass

@@ -12,6 +12,9 @@
   Anything else is another ledger, which is a change of software.
 - Lists: accounts from the Open directives still open, suppliers from the payees, tax rates
   from accounts opened with a `tax_rate:` metadata (the percentage).
+- The tax is posted on the account of each VAT line's own rate (publishing mapped it from
+  the `tax_rate:` accounts); a credit note is the same transaction with every sign
+  reversed (the payable is debited, the expense and the VAT credited).
 - Publishing appends one balanced transaction, printed by Beancount's printer, with the
   file copied beside the ledger (`documents/…`) and linked by `document:` metadata. The
   ledger is reloaded after the write; on any error the file is cut back to its exact
@@ -83,6 +86,9 @@ class BeancountProvider:
     display_name = "Beancount"
     auth_kind = AuthKind.LOCAL_FILE
     list_kinds = frozenset({ListKind.ACCOUNTS, ListKind.SUPPLIERS, ListKind.TAX_RATES})
+    #: A rule with no tax account books its supplier's bills VAT included (VAT the business
+    #: does not recover): publishing then maps no rate (core/services/publishing.py).
+    gross_without_tax_code = True
 
     def __init__(self, *, ledger_root: Path | None = None) -> None:
         self._root = ledger_root
@@ -280,17 +286,19 @@ def _payable_account(entries: Sequence[Any]) -> str:
 
 def _transaction(bill: Bill, *, payable: str, document: str) -> Any:
     currency = bill.currency.upper()
-    with_tax = bill.tax_rate_code is not None and bill.total_tax != 0
-    expense = bill.total_excl if with_tax else bill.total_incl
-    postings = [_posting(bill.account_code, expense, currency)]
-    if with_tax:
-        assert bill.tax_rate_code is not None
-        postings.append(_posting(bill.tax_rate_code, bill.total_tax, currency))
-    postings.append(_posting(payable, -bill.total_incl, currency))
+    sign = Decimal(-1) if bill.credit_note else Decimal(1)
+    taxes = _tax_amounts(bill)
+    # The expense is what the VAT accounts leave of the total: the entry always balances.
+    expense = bill.total_incl - sum(taxes.values(), Decimal(0))
+    postings = [_posting(bill.account_code, sign * expense, currency)]
+    postings += [_posting(account, sign * tax, currency) for account, tax in taxes.items()]
+    postings.append(_posting(payable, -sign * bill.total_incl, currency))
     narration = " ".join(
         part
         for part in (
-            f"Invoice {bill.number}" if bill.number else bill.file.filename,
+            f"{'Credit note' if bill.credit_note else 'Invoice'} {bill.number}"
+            if bill.number
+            else bill.file.filename,
             f"due {bill.due_date.isoformat()}" if bill.due_date else "",
             bill.description,
         )
@@ -307,6 +315,23 @@ def _transaction(bill: Bill, *, payable: str, document: str) -> Any:
         data.EMPTY_SET,
         postings,
     )
+
+
+def _tax_amounts(bill: Bill) -> dict[str, Decimal]:
+    """The VAT per tax account: each line on its rate's account; with no VAT line read,
+    the rule's account takes the total tax. A line without an account (a ledger that keeps
+    no VAT accounts) books the whole bill as its expense."""
+    if bill.vat_lines:
+        if any(line.tax_rate_code is None for line in bill.vat_lines):
+            return {}
+        taxes: dict[str, Decimal] = {}
+        for line in bill.vat_lines:
+            assert line.tax_rate_code is not None
+            taxes[line.tax_rate_code] = taxes.get(line.tax_rate_code, Decimal(0)) + line.tax
+        return {account: tax for account, tax in taxes.items() if tax != 0}
+    if bill.tax_rate_code is not None and bill.total_tax != 0:
+        return {bill.tax_rate_code: bill.total_tax}
+    return {}
 
 
 def _posting(account: str, value: Decimal, currency: str) -> Any:

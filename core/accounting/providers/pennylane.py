@@ -8,8 +8,12 @@
   otherwise). Pennylane has no idempotency key, so the bill carries ours as its
   `external_reference` and is looked up by it first: a retry finds it instead of making a
   second one. A 409 (the same supplier number again) is a duplicate.
-- Lists: ledger accounts, suppliers, customers with cursor paging; the VAT codes
-  (`FR_200`...) are Pennylane's fixed list.
+- Lists: ledger accounts, suppliers, customers with cursor paging; the VAT codes are
+  Pennylane's fixed list (v2 reference, `vat_rate`): the French rates, `FR_<tenths>`
+  (`FR_200` 20 %, `FR_55` 5.5 %, `FR_09` 0.9 %) or `FR_<units>_<decimals>` (`FR_1_05`
+  1.05 %), and `exempt`. Each line gets the code of its own rate.
+- A credit note is imported through the same form with every amount negative, as the
+  v2 reference asks for supplier credit notes.
 - Limit: 25 requests every 5 seconds per token.
 """
 
@@ -35,6 +39,7 @@ from core.accounting.provider import (
     ListItem,
     ListKind,
     Published,
+    VatLine,
 )
 from core.accounting.providers.oauth import ApiClient, ApiLimits, json_of
 from core.config import Settings
@@ -43,11 +48,33 @@ NAME = "pennylane"
 LIMITS = ApiLimits(windows=((25, 5.0),), concurrent=5)
 WARN_BEFORE = timedelta(days=14)
 PAGE_SIZE = 100
-VAT_CODES = {
-    "FR_200": ("TVA 20 %", Decimal(20)),
-    "FR_100": ("TVA 10 %", Decimal(10)),
-    "FR_55": ("TVA 5,5 %", Decimal("5.5")),
-    "FR_21": ("TVA 2,1 %", Decimal("2.1")),
+#: Pennylane's French VAT codes (v2 reference) and their rates in percent; `exempt` is 0 %.
+#: Its regimes (intracom_*, extracom, crossborder, construction...) are never chosen by rate.
+FRENCH_VAT_CODES = (
+    "FR_1_05",
+    "FR_1_75",
+    "FR_09",
+    "FR_21",
+    "FR_40",
+    "FR_55",
+    "FR_60",
+    "FR_65",
+    "FR_85",
+    "FR_92",
+    "FR_100",
+    "FR_130",
+    "FR_196",
+    "FR_200",
+)
+
+
+def _rate_of(code: str) -> Decimal:
+    units, _, decimals = code.removeprefix("FR_").partition("_")
+    return Decimal(f"{units}.{decimals}") if decimals else Decimal(units) / 10
+
+
+VAT_CODES: dict[str, tuple[str, Decimal]] = {
+    **{code: (f"TVA {_rate_of(code):f} %", _rate_of(code)) for code in FRENCH_VAT_CODES},
     "exempt": ("Exonéré", Decimal(0)),
 }
 PATHS = {
@@ -246,34 +273,38 @@ def _published(invoice_id: Any) -> Published:
     )
 
 
-def _vat_code(rate: Decimal) -> str:
-    for code, (_, value) in VAT_CODES.items():
-        if value == rate:
-            return code
-    return "exempt" if rate == 0 else f"FR_{int(rate * 10)}"
+def _vat_code(line: VatLine) -> str:
+    if line.tax_rate_code:
+        return line.tax_rate_code
+    found = next((code for code, (_, rate) in VAT_CODES.items() if rate == line.rate), None)
+    if found is None:
+        raise Rejected(provider=NAME, reason=f"Pennylane has no VAT code at {line.rate} %")
+    return found
 
 
-def _text(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01")))
+def _text(value: Decimal, sign: int = 1) -> str:
+    return str((value * sign).quantize(Decimal("0.01")))
 
 
 def _invoice(bill: Bill, supplier: str, file_id: Any) -> dict[str, Any]:
+    sign = -1 if bill.credit_note else 1  # a credit note: every amount negative
+    account = int(bill.account_code) if bill.account_code.isdigit() else None
     lines = [
         {
             "label": bill.description or f"{bill.supplier_name} {bill.number or ''}".strip(),
-            "currency_amount": _text(line.base + line.tax),
-            "currency_tax": _text(line.tax),
-            "vat_rate": line.tax_rate_code or _vat_code(line.rate),
-            "ledger_account_id": int(bill.account_code) if bill.account_code.isdigit() else None,
+            "currency_amount": _text(line.base + line.tax, sign),
+            "currency_tax": _text(line.tax, sign),
+            "vat_rate": _vat_code(line),
+            "ledger_account_id": account,
         }
         for line in bill.vat_lines
     ] or [
         {
             "label": bill.description or bill.supplier_name,
-            "currency_amount": _text(bill.total_incl),
-            "currency_tax": _text(bill.total_tax),
+            "currency_amount": _text(bill.total_incl, sign),
+            "currency_tax": _text(bill.total_tax, sign),
             "vat_rate": bill.tax_rate_code or "exempt",
-            "ledger_account_id": int(bill.account_code) if bill.account_code.isdigit() else None,
+            "ledger_account_id": account,
         }
     ]
     body: dict[str, Any] = {
@@ -282,9 +313,9 @@ def _invoice(bill: Bill, supplier: str, file_id: Any) -> dict[str, Any]:
         "date": bill.issue_date.isoformat(),
         "deadline": (bill.due_date or bill.issue_date).isoformat(),
         "currency": bill.currency,
-        "currency_amount": _text(bill.total_incl),
-        "currency_amount_before_tax": _text(bill.total_excl),
-        "currency_tax": _text(bill.total_tax),
+        "currency_amount": _text(bill.total_incl, sign),
+        "currency_amount_before_tax": _text(bill.total_excl, sign),
+        "currency_tax": _text(bill.total_tax, sign),
         "external_reference": bill.idempotency_key,
         "invoice_lines": [{k: v for k, v in line.items() if v is not None} for line in lines],
     }

@@ -7,7 +7,13 @@
   so a retry never makes a second bill), then `POST /upload` multipart with
   `file_metadata_01` (an Attachable whose AttachableRef names the bill) and
   `file_content_01`.
-- Lists through `/query` (Account, Vendor, Customer, TaxCode), STARTPOSITION/MAXRESULTS.
+- A credit note is a `VendorCredit` (`POST /vendorcredit`, the same lines, amounts
+  positive), its file attached the same way with an AttachableRef of that type.
+- Each line's `TaxCodeRef` is the code of its own rate: a TaxCode's rate is the sum of
+  the TaxRates (`RateValue`) of its `PurchaseTaxRateList`; a code without purchase rates
+  is for sales only.
+- Lists through `/query` (Account, Vendor, Customer, TaxCode with TaxRate),
+  STARTPOSITION/MAXRESULTS.
 - Faults: 401 with code 3200 is an expired or revoked authorisation; 403 with 3100 means
   the app's keys are refused; a 400 ValidationFault is a refused bill (6140: duplicate).
 - Limits per realm: 500 calls a minute, 10 a second, 10 at once.
@@ -144,7 +150,13 @@ class QuickBooksProvider:
             await self._oauth.revoke(token=token, as_json=True)
 
     async def load_list(self, *, grant: Grant, company: Company, kind: ListKind) -> list[ListItem]:
-        entity = ENTITIES[kind]
+        rows = await self._all(grant, company, ENTITIES[kind])
+        if kind is ListKind.TAX_RATES:
+            rates = {str(r.get("Id")): r for r in await self._all(grant, company, "TaxRate")}
+            return [_tax_code(row, rates) for row in rows if row.get("Active", True)]
+        return [_item(kind, row) for row in rows if row.get("Active", True)]
+
+    async def _all(self, grant: Grant, company: Company, entity: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         start = 1
         while True:
@@ -158,24 +170,25 @@ class QuickBooksProvider:
             if len(page) < self._page_size:
                 break
             start += self._page_size
-        return [_item(kind, row) for row in rows if row.get("Active", True)]
+        return rows
 
     async def publish_bill(self, *, grant: Grant, company: Company, bill: Bill) -> Published:
         vendor = bill.supplier_code or await self._vendor_id(grant, company, bill.supplier_name)
+        entity = "VendorCredit" if bill.credit_note else "Bill"
         response = await self._send(
             grant,
             company,
             "POST",
-            "bill",
+            entity.lower(),
             params={"requestid": bill.idempotency_key[:50]},
             json=_bill(bill, vendor),
         )
         try:
-            bill_id = str(json_of(response, provider=NAME)["Bill"]["Id"])
+            bill_id = str(json_of(response, provider=NAME)[entity]["Id"])
         except (KeyError, TypeError) as err:
-            raise Unavailable(provider=NAME, reason="malformed answer on POST bill") from err
+            raise Unavailable(provider=NAME, reason=f"malformed answer on POST {entity}") from err
         metadata = {
-            "AttachableRef": [{"EntityRef": {"type": "Bill", "value": bill_id}}],
+            "AttachableRef": [{"EntityRef": {"type": entity, "value": bill_id}}],
             "FileName": bill.file.filename,
             "ContentType": bill.file.content_type,
         }
@@ -193,7 +206,7 @@ class QuickBooksProvider:
         json_of(response, provider=NAME)
         return Published(
             external_id=bill_id,
-            location=f"https://qbo.intuit.com/app/bill?txnId={bill_id}",
+            location=f"https://qbo.intuit.com/app/{entity.lower()}?txnId={bill_id}",
         )
 
     async def _vendor_id(self, grant: Grant, company: Company, name: str) -> str:
@@ -271,9 +284,20 @@ def _item(kind: ListKind, row: Mapping[str, Any]) -> ListItem:
             str(row.get("Name")),
             {"number": row.get("AcctNum"), "type": row.get("AccountType")},
         )
-    if kind is ListKind.TAX_RATES:
-        return ListItem(str(row["Id"]), str(row.get("Name")))
     return ListItem(str(row["Id"]), str(row.get("DisplayName")))
+
+
+def _tax_code(row: Mapping[str, Any], rates: Mapping[str, Mapping[str, Any]]) -> ListItem:
+    """A TaxCode with the rate a purchase pays under it: its purchase TaxRates added up
+    (a group such as a compound code has several). Without purchase rates it is a sales
+    code, never put on a bill."""
+    details = (row.get("PurchaseTaxRateList") or {}).get("TaxRateDetail") or []
+    refs = [str((d.get("TaxRateRef") or {}).get("value")) for d in details if isinstance(d, dict)]
+    known = [rates[ref] for ref in refs if ref in rates]
+    extra: dict[str, Any] = {"purchases": bool(refs)}
+    if refs and len(known) == len(refs):
+        extra["rate"] = str(sum((Decimal(str(r.get("RateValue", 0))) for r in known), Decimal(0)))
+    return ListItem(str(row["Id"]), str(row.get("Name")), extra)
 
 
 def _bill(bill: Bill, vendor: str) -> dict[str, Any]:
@@ -288,7 +312,8 @@ def _bill(bill: Bill, vendor: str) -> dict[str, Any]:
             "AccountBasedExpenseLineDetail": detail,
         }
 
-    lines = [line(v.base, v.tax_rate_code or bill.tax_rate_code) for v in bill.vat_lines] or [
+    # Each rate's own code (publishing mapped it): QuickBooks computes the tax from it.
+    lines = [line(v.base, v.tax_rate_code) for v in bill.vat_lines] or [
         line(bill.total_excl, bill.tax_rate_code)
     ]
     body: dict[str, Any] = {
@@ -298,7 +323,7 @@ def _bill(bill: Bill, vendor: str) -> dict[str, Any]:
         "GlobalTaxCalculation": "TaxExcluded",
         "Line": lines,
     }
-    if bill.due_date:
+    if bill.due_date and not bill.credit_note:  # a VendorCredit has no due date
         body["DueDate"] = bill.due_date.isoformat()
     if bill.number:
         body["DocNumber"] = bill.number[:21]  # QuickBooks' limit for DocNumber

@@ -20,6 +20,9 @@
   `PUT Invoices/{id}/Attachments/{FileName}` (same name: replaced). A file over 10 MB is
   refused before any bill is made; when only the file failed, the bill's id travels in
   `AttachmentFailed` and the retry sends the file alone.
+- A credit note goes to `PUT CreditNotes` (Type ACCPAYCREDIT) and its attachment under
+  `CreditNotes/{id}`; amounts stay positive, the type says the direction. Each line has
+  the TaxType of its own rate (EffectiveRate) and the tax as printed (TaxAmount).
 - Limits per tenant: 60 calls a minute, 5,000 a day, 5 at once.
 """
 
@@ -30,6 +33,7 @@ import binascii
 import contextlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -201,7 +205,14 @@ class XeroProvider:
         if kind is ListKind.TAX_RATES:
             rows = await self._get(grant, company, "TaxRates", "TaxRates")
             return [
-                ListItem(str(r["TaxType"]), str(r["Name"]), {"rate": r.get("EffectiveRate")})
+                ListItem(
+                    str(r["TaxType"]),
+                    str(r["Name"]),
+                    {
+                        "rate": r.get("EffectiveRate"),
+                        "purchases": r.get("CanApplyToExpenses", True) is not False,
+                    },
+                )
                 for r in rows
                 if r.get("Status", "ACTIVE") == "ACTIVE"
             ]
@@ -256,46 +267,46 @@ class XeroProvider:
         if size > ATTACHMENT_LIMIT:
             # Refused before the bill is made: never a bill without its file.
             raise AttachmentTooLarge(provider=NAME, size=size, limit=ATTACHMENT_LIMIT)
-        invoice_id = bill.existing_id or await self._create_bill(grant, company, bill)
+        kind = _CREDIT_NOTES if bill.credit_note else _INVOICES
+        invoice_id = bill.existing_id or await self._create_bill(grant, company, bill, kind)
         try:
-            await self._attach(grant, company, invoice_id, bill)
+            await self._attach(grant, company, invoice_id, bill, kind)
         except (Unavailable, RateLimited) as err:
             # The bill is made: its id is kept so that the retry sends the file alone.
             reason = str(err.params.get("reason") or err.key)
             raise AttachmentFailed(provider=NAME, external_id=invoice_id, reason=reason) from err
-        return Published(
-            external_id=invoice_id,
-            location=f"https://go.xero.com/AccountsPayable/View.aspx?InvoiceID={invoice_id}",
-        )
+        return Published(external_id=invoice_id, location=kind.location + invoice_id)
 
-    async def _create_bill(self, grant: Grant, company: Company, bill: Bill) -> str:
+    async def _create_bill(self, grant: Grant, company: Company, bill: Bill, kind: _Kind) -> str:
         headers = _auth(grant, company) | {"Idempotency-Key": bill.idempotency_key}
         response = await self.api.send(
             "PUT",
-            f"{self._api_url}/api.xro/2.0/Invoices",
+            f"{self._api_url}/api.xro/2.0/{kind.path}",
             key=company.id,
             headers=headers,
             # Said explicitly: without it Xero answers 200 with the refusal inside.
             params={"summarizeErrors": "true"},
-            json={"Invoices": [_invoice(bill)]},
+            json={kind.path: [_invoice(bill)]},
         )
         self._raise_for(response)
         data = json_of(response, provider=NAME)
         try:
-            created = data["Invoices"][0]
-            invoice_id = str(created["InvoiceID"])
+            created = data[kind.path][0]
+            invoice_id = str(created[kind.id_field])
         except (KeyError, IndexError, TypeError) as err:
-            raise Unavailable(provider=NAME, reason="malformed answer on PUT Invoices") from err
+            raise Unavailable(provider=NAME, reason=f"malformed answer on PUT {kind.path}") from err
         if created.get("HasErrors") or created.get("ValidationErrors"):
             messages = [str(e.get("Message")) for e in created.get("ValidationErrors") or []]
             raise Rejected(provider=NAME, reason="; ".join(messages) or "validation failed")
         return invoice_id
 
-    async def _attach(self, grant: Grant, company: Company, invoice_id: str, bill: Bill) -> None:
+    async def _attach(
+        self, grant: Grant, company: Company, invoice_id: str, bill: Bill, kind: _Kind
+    ) -> None:
         name = quote(bill.file.filename, safe="")
         response = await self.api.send(
             "PUT",
-            f"{self._api_url}/api.xro/2.0/Invoices/{invoice_id}/Attachments/{name}",
+            f"{self._api_url}/api.xro/2.0/{kind.path}/{invoice_id}/Attachments/{name}",
             key=company.id,
             # The raw bytes, as Xero's document and SDKs send them; Xero reads the file's
             # type from its name.
@@ -333,11 +344,38 @@ class XeroProvider:
         await self.api.aclose()
 
 
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """Where a bill or a supplier credit note goes, and how Xero names it back."""
+
+    path: str
+    type: str
+    id_field: str
+    number_field: str
+    location: str
+
+
+_INVOICES = _Kind(
+    "Invoices",
+    "ACCPAY",
+    "InvoiceID",
+    "InvoiceNumber",
+    "https://go.xero.com/AccountsPayable/View.aspx?InvoiceID=",
+)
+_CREDIT_NOTES = _Kind(
+    "CreditNotes",
+    "ACCPAYCREDIT",
+    "CreditNoteID",
+    "CreditNoteNumber",
+    "https://go.xero.com/AccountsPayable/ViewCreditNote.aspx?creditNoteID=",
+)
+
+
 def _invoice(bill: Bill) -> dict[str, Any]:
+    kind = _CREDIT_NOTES if bill.credit_note else _INVOICES
     contact = (
         {"ContactID": bill.supplier_code} if bill.supplier_code else {"Name": bill.supplier_name}
     )
-    vat_lines = bill.vat_lines or ()
     lines = [
         {
             "Description": bill.description or f"{bill.supplier_name} {bill.number or ''}".strip(),
@@ -345,33 +383,44 @@ def _invoice(bill: Bill) -> dict[str, Any]:
             "UnitAmount": _amount(line.base),
             "TaxAmount": _amount(line.tax),
             "AccountCode": bill.account_code,
-            "TaxType": line.tax_rate_code or bill.tax_rate_code,
+            # The code of this line's rate (publishing mapped it): never the rule's code
+            # laid over another rate.
+            "TaxType": line.tax_rate_code,
         }
-        for line in vat_lines
-    ] or [
-        {
-            "Description": bill.description or bill.supplier_name,
-            "Quantity": 1,
-            "UnitAmount": _amount(bill.total_excl),
-            "TaxAmount": _amount(bill.total_tax),
-            "AccountCode": bill.account_code,
-            "TaxType": bill.tax_rate_code,
-        }
-    ]
+        for line in bill.vat_lines
+    ] or [_single_line(bill)]
+    # No VAT read, only the rule's code: the total is taken as tax-inclusive and Xero
+    # works the tax out at that code's rate, rather than a zero TaxAmount contradicting it.
+    inclusive = not bill.vat_lines and bill.tax_rate_code is not None and bill.total_tax == 0
     invoice: dict[str, Any] = {
-        "Type": "ACCPAY",
+        "Type": kind.type,
         "Contact": contact,
         "Date": bill.issue_date.isoformat(),
         "CurrencyCode": bill.currency,
-        "LineAmountTypes": "Exclusive",
+        "LineAmountTypes": "Inclusive" if inclusive else "Exclusive",
         "Status": "DRAFT",
         "LineItems": [{k: v for k, v in line.items() if v is not None} for line in lines],
     }
-    if bill.due_date:
+    if bill.due_date and not bill.credit_note:
         invoice["DueDate"] = bill.due_date.isoformat()
     if bill.number:
-        invoice["InvoiceNumber"] = bill.number
+        invoice[kind.number_field] = bill.number
     return invoice
+
+
+def _single_line(bill: Bill) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "Description": bill.description or bill.supplier_name,
+        "Quantity": 1,
+        "UnitAmount": _amount(bill.total_excl),
+        "TaxAmount": _amount(bill.total_tax),
+        "AccountCode": bill.account_code,
+        "TaxType": bill.tax_rate_code,
+    }
+    if bill.tax_rate_code is not None and bill.total_tax == 0:
+        line["UnitAmount"] = _amount(bill.total_incl)
+        del line["TaxAmount"]
+    return line
 
 
 def _amount(value: Decimal) -> float:

@@ -16,6 +16,7 @@ from tests.integration.accounting_http import make_bill
 from tests.standins import running
 from tests.standins.accounting_limits import Fault
 from tests.standins.pennylane import STANDIN, TOKEN, PennylaneStandin, create_app
+from tests.standins.pennylane import VAT_RATES as PENNYLANE_VAT_RATES
 
 ACCOUNT = "9000"  # 606100, energy
 VAT = "FR_200"
@@ -189,3 +190,63 @@ async def test_the_token_never_shows(served: Served, caplog: pytest.LogCaptureFi
         )
     seen = caplog.text + repr(authorized) + str(caught.value) + repr(served.provider)
     assert TOKEN not in seen
+
+
+@pytest.mark.parametrize(
+    ("code", "tax", "taken"),
+    [
+        ("FR_1_05", "1.05", True),
+        ("FR_09", "0.90", True),
+        ("FR_055", "5.50", False),  # the tutorials' spelling; the reference's is FR_55
+        ("FR_70", "7.00", False),
+        ("INPUT2", "20.00", False),
+    ],
+)
+async def test_pennylane_takes_its_vat_codes_and_refuses_any_other(
+    served: Served, code: str, tax: str, taken: bool
+) -> None:
+    authorized = await connect(served)
+    bill = make_bill(account=ACCOUNT, tax_rate=code, supplier_code=SUPPLIER, tax=tax)
+    if taken:
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=bill
+        )
+        (stored,) = served.standin.invoices
+        assert stored.body["invoice_lines"][0]["vat_rate"] == code
+        return
+    with pytest.raises(Rejected, match=f"Invalid vat_rate: {code}"):
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=bill
+        )
+    assert served.standin.invoices == []
+
+
+async def test_the_full_french_list_is_offered_with_its_rates(served: Served) -> None:
+    authorized = await connect(served)
+    codes = await served.provider.load_list(
+        grant=authorized.grant, company=authorized.company, kind=ListKind.TAX_RATES
+    )
+    rates = {c.code: Decimal(c.extra["rate"]) for c in codes}
+    assert {code: rates[code] for code in ("FR_200", "FR_55", "FR_1_05", "FR_1_75", "FR_09")} == {
+        "FR_200": Decimal(20),
+        "FR_55": Decimal("5.5"),
+        "FR_1_05": Decimal("1.05"),
+        "FR_1_75": Decimal("1.75"),
+        "FR_09": Decimal("0.9"),
+    }
+    # Every code offered is one Pennylane takes.
+    assert set(rates) <= set(PENNYLANE_VAT_RATES)
+
+
+async def test_a_credit_note_is_imported_with_negative_amounts(served: Served) -> None:
+    authorized = await connect(served)
+    bill = replace(
+        make_bill("AV-2026-0007", account=ACCOUNT, tax_rate=VAT, supplier_code=SUPPLIER),
+        credit_note=True,
+    )
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+    (stored,) = served.standin.invoices
+    assert (stored.body["currency_amount"], stored.body["currency_tax"]) == ("-120.00", "-20.00")
+    assert [line["currency_amount"] for line in stored.body["invoice_lines"]] == ["-120.00"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
-from core.accounting.provider import AccountingProvider, Authorized, ListKind
+from core.accounting.provider import AccountingProvider, Authorized, Bill, ListKind
 from core.accounting.providers.oauth import OAuthEndpoints
 from core.accounting.providers.quickbooks import LIMITS, QuickBooksProvider
 from tests.integration.accounting_http import CALLBACK, consent, make_bill
@@ -85,7 +85,7 @@ async def test_every_list_is_loaded_page_by_page(served: Served) -> None:
     assert lists[ListKind.ACCOUNTS][0].extra["number"] == "6061"
     assert len(lists[ListKind.SUPPLIERS]) == 13
     assert [c.name for c in lists[ListKind.CUSTOMERS]] == ["Café du Coin"]
-    assert {t.code for t in lists[ListKind.TAX_RATES]} == {"4", "5", "NON"}
+    assert {t.code for t in lists[ListKind.TAX_RATES]} == {"4", "5", "6"}
     vendor_pages = [p for _, p in served.standin.knobs.requests if "Vendor" in p]
     assert len(vendor_pages) == 4  # 13 vendors, 4 a page: STARTPOSITION 1, 5, 9, 13
 
@@ -115,13 +115,15 @@ async def test_refused_and_duplicate_bills_are_rejected(served: Served) -> None:
             grant=authorized.grant, company=authorized.company, bill=make_bill(account="999")
         )
     await served.provider.publish_bill(
-        grant=authorized.grant, company=authorized.company, bill=make_bill(account="30")
+        grant=authorized.grant,
+        company=authorized.company,
+        bill=make_bill(account="30", tax_rate="4"),
     )
     with pytest.raises(Rejected) as caught:  # another document, same supplier number
         await served.provider.publish_bill(
             grant=authorized.grant,
             company=authorized.company,
-            bill=make_bill(account="30", document_id=2),
+            bill=make_bill(account="30", tax_rate="4", document_id=2),
         )
     assert caught.value.duplicate
     with pytest.raises(Rejected, match="no vendor named"):
@@ -194,7 +196,9 @@ async def test_throttling_is_waited_out(served: Served) -> None:
     served.standin.knobs.fault, served.standin.knobs.fault_times = Fault.RATE_LIMITED, 1
     served.standin.knobs.retry_after = 0.01
     await served.provider.publish_bill(
-        grant=authorized.grant, company=authorized.company, bill=make_bill(account="30")
+        grant=authorized.grant,
+        company=authorized.company,
+        bill=make_bill(account="30", tax_rate="4"),
     )
     assert served.provider.api.rate_limited == served.provider.api.retried == 1
     assert len(served.standin.bills) == 1
@@ -212,3 +216,48 @@ async def test_disconnect_revokes_and_no_token_is_logged(
     for secret in (authorized.grant.access_token, authorized.grant.refresh_token, CLIENT_SECRET):
         assert secret
         assert secret not in seen
+
+
+@pytest.mark.parametrize(
+    ("bill", "refusal"),
+    [
+        (make_bill(account="30", tax_rate="99"), "TaxCode id 99"),
+        (make_bill(account="30", tax_rate="6"), "cannot be used on a purchase"),  # sales only
+        (make_bill(account="30", tax_rate="4", excl="-100.00", tax="-20.00"), "negative"),
+    ],
+    ids=["unknown-tax-code", "sales-only-tax-code", "negative-bill"],
+)
+async def test_quickbooks_refuses_a_wrong_tax_code_or_a_negative_bill(
+    served: Served, bill: Bill, refusal: str
+) -> None:
+    authorized = await connect(served)
+    with pytest.raises(Rejected, match=refusal):
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=bill
+        )
+    assert served.standin.bills == {}
+
+
+async def test_a_credit_note_is_a_vendor_credit_with_its_file(served: Served) -> None:
+    authorized = await connect(served)
+    bill = replace(make_bill("AV-2026-0007", account="30", tax_rate="4"), credit_note=True)
+    published = await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+    stored = served.standin.bills[published.external_id]
+    assert stored.entity == "VendorCredit"
+    assert "DueDate" not in stored.body
+    assert stored.attachments == [("AV-2026-0007.pdf", bill.file.content)]
+    assert "vendorcredit" in (published.location or "")
+
+
+async def test_tax_codes_carry_the_rate_a_purchase_pays(served: Served) -> None:
+    authorized = await connect(served)
+    codes = await served.provider.load_list(
+        grant=authorized.grant, company=authorized.company, kind=ListKind.TAX_RATES
+    )
+    assert {(c.code, c.extra.get("rate"), c.extra["purchases"]) for c in codes} == {
+        ("4", "20", True),
+        ("5", "5.5", True),
+        ("6", None, False),
+    }

@@ -19,7 +19,7 @@ from core.accounting.errors import (
     Rejected,
     Unavailable,
 )
-from core.accounting.provider import AccountingProvider, Authorized, BillFile, ListKind
+from core.accounting.provider import AccountingProvider, Authorized, Bill, BillFile, ListKind
 from core.accounting.providers.oauth import OAuthEndpoints
 from core.accounting.providers.xero import LIMITS, Scopes, XeroProvider
 from tests.integration.accounting_http import CALLBACK, consent, make_bill
@@ -121,7 +121,7 @@ async def test_every_list_is_loaded_with_contacts_paged(served: Served) -> None:
     assert len(suppliers) == 1207  # every active contact: a bill may go to any of them
     assert suppliers[0].name == "EDF Entreprises"
     assert "Ancien Fournisseur" not in {s.name for s in suppliers}  # archived
-    assert {r.code for r in rates} == {"INPUT2", "INPUT", "NONE"}
+    assert {r.code for r in rates} == {"INPUT2", "INPUT", "NONE", "TAX001", "TAX002"}
     pages = [p for _, p in served.standin.knobs.requests if p.startswith("/api.xro/2.0/Contacts")]
     assert pages == [f"/api.xro/2.0/Contacts?page={n}&pageSize=1000" for n in (1, 2)]
 
@@ -464,3 +464,37 @@ async def test_no_token_appears_in_logs_or_reprs(
     ):
         assert secret
         assert secret not in seen
+
+
+@pytest.mark.parametrize(
+    ("bill", "refusal"),
+    [
+        (make_bill(tax_rate="TAX999"), "The TaxType code 'TAX999' does not exist"),
+        (make_bill(tax_rate="TAX002"), "cannot be used for this type of transaction"),  # sales
+        (make_bill(tax_rate="INPUT"), "does not match the 5% \\(VAT on Expenses\\) rate"),
+        (make_bill(excl="-100.00", tax="-20.00"), "total cannot be negative"),
+    ],
+    ids=["unknown-tax-type", "sales-only-tax-type", "tax-contradicts-rate", "negative-bill"],
+)
+async def test_xero_refuses_a_wrong_tax_type_or_a_negative_bill(
+    served: Served, bill: Bill, refusal: str
+) -> None:
+    authorized = await connect(served)
+    with pytest.raises(Rejected, match=refusal):
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=bill
+        )
+    assert served.standin.bills == {}
+
+
+async def test_a_credit_note_goes_to_credit_notes_with_its_file(served: Served) -> None:
+    authorized = await connect(served)
+    bill = replace(make_bill("AV-2026-0007"), credit_note=True)
+    published = await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+    stored = served.standin.bills[published.external_id]
+    assert (stored.kind, stored.body["Type"]) == ("CreditNotes", "ACCPAYCREDIT")
+    assert stored.body["CreditNoteNumber"] == "AV-2026-0007"
+    assert stored.attachments == {"AV-2026-0007.pdf": bill.file.content}
+    assert "ViewCreditNote" in (published.location or "")
