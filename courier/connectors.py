@@ -10,6 +10,7 @@ from __future__ import annotations
 from core.suppliers.api.aws import AwsConnector
 from core.suppliers.api.digitalocean import DigitalOceanConnector
 from core.suppliers.api.ovh import OvhConnector
+from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
 from core.suppliers.http import Throttle
 from core.suppliers.recipes.engine import RecipeConnector
@@ -22,7 +23,7 @@ DEMO_URL = "http://127.0.0.1:8765"
 #: What an API that lists each invoice with its number, date and total gives.
 NUMBER_DATE_TOTAL = frozenset({"invoice_number", "issue_date", "total_incl_tax", "currency"})
 #: DigitalOcean's list has no issue date (it is derived from the billing month) and not
-#: always a number: only its total and currency are the supplier's own.
+#: always a number; Qonto knows its payments, not the receipts' own dates or numbers.
 TOTAL_ONLY = frozenset({"total_incl_tax", "currency"})
 
 
@@ -45,5 +46,8 @@ def build_registry(
         gives=TOTAL_ONLY,
     )
     registry.register("ovhcloud", lambda supplier: OvhConnector(), gives=NUMBER_DATE_TOTAL)
+    # Qonto's receipts: the payment's amount, when the payment has that one receipt. The
+    # date is the payment's, not the receipt's own, so it is not given as the issue date.
+    registry.register("qonto", lambda supplier: QontoConnector(), gives=TOTAL_ONLY)
     registry.register("scaleway", lambda supplier: ScalewayConnector(), gives=NUMBER_DATE_TOTAL)
     return registry
