@@ -15,16 +15,13 @@ from typing import Literal
 
 from core.models import Supplier
 from core.suppliers.connector import LayoutChanged, SupplierConnector
+from core.suppliers.given_fields import GIVABLE_FIELDS
 
 Factory = Callable[[Supplier], SupplierConnector]
 
 #: How a connector reaches the supplier, as the catalog and `catalog search --json` say:
 #: an official API, a scripted portal, a woob community module, mail only, or the demo.
 ConnectorKind = Literal["api", "portal", "community", "email", "demo"]
-
-#: The document fields a connector can give from the supplier's own data, named as
-#: `core.extraction.fields` names them. They are stored with source "connector".
-GIVABLE_FIELDS = frozenset({"invoice_number", "issue_date", "total_incl_tax", "currency"})
 
 
 class ConnectorMissing(LayoutChanged):
@@ -38,7 +35,9 @@ class ConnectorMissing(LayoutChanged):
 class Registration:
     factory: Factory
     kind: ConnectorKind
-    #: Which of GIVABLE_FIELDS the connector's `InvoiceRef`s carry for every invoice.
+    #: Which of GIVABLE_FIELDS the connector's `InvoiceRef`s carry from the supplier's own
+    #: data (`core.suppliers.given_fields.connector_reading` reads them as source
+    #: "connector").
     gives: frozenset[str]
 
 

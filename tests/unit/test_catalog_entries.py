@@ -135,7 +135,7 @@ def test_available_connectors_are_exactly_those_courier_ships(
 
 
 def test_every_shipped_connector_declares_the_fields_it_gives() -> None:
-    from core.suppliers.registry import GIVABLE_FIELDS
+    from core.suppliers.given_fields import GIVABLE_FIELDS
     from courier.connectors import build_registry
 
     registry = build_registry()
