@@ -185,7 +185,9 @@ def _raise_for_status(response: httpx.Response) -> None:
 def _receipts(item: dict[str, Any]) -> list[InvoiceRef]:
     """One reference per attachment of a settled debit, linked to its transaction."""
     ids = list_field(item.get("attachment_ids") or [], "attachment_ids")
-    if not ids:
+    # The query asks for completed debits only; checked again here, because a credit's
+    # attachment is a sales invoice, which has no place in the purchase inbox.
+    if not ids or item.get("side") != "debit" or item.get("status", "completed") != "completed":
         return []
     if not all(isinstance(value, str) and value for value in ids):
         raise LayoutChanged("attachment_ids holds something that is not an id")

@@ -142,6 +142,10 @@ async def test_an_expired_aws_key_waits_for_new_credentials(
     assert connection is not None
     assert connection.next_fetch_at is None  # no retry until the user gives a new key
     assert await _documents(db) == []
+    # The key is sealed at rest like every connection's credentials, and named nowhere.
+    assert aws_standin.EXPIRED_SECRET not in connection.credentials_sealed
+    assert aws_standin.EXPIRED_SECRET not in repr(connection)
+    assert aws_standin.EXPIRED_SECRET not in (connection.last_error or "")
 
 
 async def test_a_throttled_aws_api_is_tried_again_later(
