@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from core.suppliers.api.aws import AwsConnector
 from core.suppliers.api.digitalocean import DigitalOceanConnector
+from core.suppliers.api.meta import MetaAdsConnector
 from core.suppliers.api.ovh import OvhConnector
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
@@ -45,6 +46,7 @@ def build_registry(
         lambda supplier: DigitalOceanConnector(),
         gives=TOTAL_ONLY,
     )
+    registry.register("meta-ads", lambda supplier: MetaAdsConnector(), gives=NUMBER_DATE_TOTAL)
     registry.register("ovhcloud", lambda supplier: OvhConnector(), gives=NUMBER_DATE_TOTAL)
     # Qonto's receipts: the payment's amount, when the payment has that one receipt. The
     # date is the payment's, not the receipt's own, so it is not given as the issue date.

@@ -1,4 +1,4 @@
-"""AWS and Qonto accounts connected with their keys: whole runs through the fetch runner.
+"""AWS, Meta and Qonto accounts connected with their keys: whole runs through the fetch runner.
 
 Each story goes through the stand-in over HTTP: the invoices (or receipts) arrive once
 with the amount, date and currency the API gave; an expired or revoked key leaves the
@@ -29,12 +29,14 @@ from core.services.connections import create_connection
 from core.services.fetch import ConnectionRunner
 from core.storage import LocalDocumentStore
 from core.suppliers.api.aws import AwsConnector
+from core.suppliers.api.meta import MetaAdsConnector
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.connector import SupplierConnector
 from core.vault import Vault
 from tests.integration.conftest import World
 from tests.standins import Fault, Switches, running
 from tests.standins import aws as aws_standin
+from tests.standins import meta as meta_standin
 from tests.standins import qonto as qonto_standin
 
 TODAY = date(2026, 12, 6)
@@ -231,3 +233,41 @@ async def test_a_revoked_qonto_key_and_a_rate_limit(
     assert connection.last_attempt_at is not None
     # Retry-After (three hours) outweighs the first back-off step (five minutes).
     assert connection.next_try_at - connection.last_attempt_at >= timedelta(hours=3)
+
+
+async def test_a_meta_business_expired_token_then_a_rate_limit(
+    db: Database, vault: Vault, store: LocalDocumentStore, world: World
+) -> None:
+    expired = await _connect(
+        db,
+        vault,
+        world,
+        key="meta-ads",
+        name="Meta Ads",
+        login="2029384756102938",
+        secret=meta_standin.EXPIRED_TOKEN,
+    )
+    switches = Switches()
+    async with running(meta_standin.create_app(switches=switches)) as origin:
+        runner = _runner(db, vault, store, lambda: MetaAdsConnector(base_url=origin, today=TODAY))
+        refused = await runner.run(expired)
+        good = await _connect(
+            db,
+            vault,
+            world,
+            key="meta-ads",
+            name="Meta Ads",
+            login=meta_standin.BUSINESS_ID,
+            secret=meta_standin.TOKEN,
+        )
+        switches.fault, switches.retry_after = Fault.RATE_LIMITED, 2 * 3600
+        limited = await runner.run(good)
+        switches.fault = None
+        fetched = await runner.run(good)
+    assert (refused.state, refused.error) == (ConnectionState.AUTH_FAILED, "credentials_expired")
+    assert (limited.state, limited.retry_after) == (ConnectionState.TEMP_ERROR, 2 * 3600)
+    async with db.read() as session:
+        connection = await session.get(Connection, good)
+    assert connection is not None
+    assert fetched.state == ConnectionState.ACTIVE
+    assert fetched.new == len([i for i in meta_standin.SEEDED if i.kind != "PRO_FORMA"])
