@@ -1,10 +1,11 @@
 """Connectors for suppliers that publish an invoice API, and the plumbing they share.
 
-DigitalOcean, OVHcloud and Scaleway each take a long-lived key instead of a password, so
-there is no 2FA and no session to keep: `ApiConnector` answers `restore`, `submit_code`,
-`save` and `close` the same way for all three. The helpers below turn HTTP statuses into
-the typed errors of `core.suppliers.connector`, read JSON strictly (a missing field is
-`LayoutChanged`, never a KeyError) and refuse a download that is not a PDF.
+AWS, DigitalOcean, Meta, OVHcloud, Qonto and Scaleway each take a long-lived key instead
+of a password, so there is no 2FA and no session to keep: `ApiConnector` answers
+`restore`, `submit_code`, `save` and `close` the same way for all of them. The helpers
+below turn HTTP statuses into the typed errors of `core.suppliers.connector`, read JSON
+strictly (a missing field is `LayoutChanged`, never a KeyError) and refuse a download
+that is not a PDF.
 
 No message built here holds a key, a token or a URL with a password in it: exception
 messages reach logs and the database's `error_code`.
