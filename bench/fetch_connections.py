@@ -72,9 +72,8 @@ from core.services.members import join_workspace
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
 from core.suppliers.http import Throttle
-from core.suppliers.recipes.engine import RecipeConnector
-from core.suppliers.recipes.format import builtin_recipe
 from core.vault import Vault, generate_key
+from courier.connectors import build_registry
 from scheduler.jobs import Jobs
 
 PG_URL = os.environ.get("COURIER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -173,18 +172,17 @@ async def run_scheduler(
         statements += 1
 
     await db.ping()
-    recipe = builtin_recipe("demo_supplier")
     # One throttle per process, as courier/roles.py builds it; per supplier, see the top.
     throttle = Throttle(
         overall=concurrency * 2, per_supplier=concurrency * 2, rate=1e6, burst=concurrency * 2
     )
+    # The shipped registry, every connector in it, as `courier scheduler` builds it.
+    registry = build_registry(demo_url=demo_url, throttle=throttle)
     runner = TimedRunner(
         db=db,
         store=LocalDocumentStore(Path(store)),
         vault=Vault([key.encode()]),
-        connector_for=lambda supplier: RecipeConnector(
-            recipe, base_url=demo_url, throttle=throttle
-        ),
+        connector_for=registry.connector_for,
         policy=FetchPolicy(),
     )
     runner.settled, runner.last_settled, runner.outcomes = asyncio.Event(), 0.0, Counter()

@@ -1,12 +1,17 @@
 """The connectors this build of Courier ships, registered under their catalog keys.
 
-The catalog's `connector.available` flag must say the same: a test checks both agree.
+The catalog's `connector.available` flag and `connector.kind` must say the same: a test
+checks both agree. Each registration also says which invoice fields the connector gives
+from the supplier's own data (number, date, total, currency).
 """
 
 from __future__ import annotations
 
+from core.suppliers.api.aws import AwsConnector
 from core.suppliers.api.digitalocean import DigitalOceanConnector
+from core.suppliers.api.meta import MetaAdsConnector
 from core.suppliers.api.ovh import OvhConnector
+from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
 from core.suppliers.http import Throttle
 from core.suppliers.recipes.engine import RecipeConnector
@@ -15,6 +20,12 @@ from core.suppliers.registry import ConnectorRegistry
 
 #: Where `courier run` serves the Demo Supplier by default.
 DEMO_URL = "http://127.0.0.1:8765"
+
+#: What an API that lists each invoice with its number, date and total gives.
+NUMBER_DATE_TOTAL = frozenset({"invoice_number", "issue_date", "total_incl_tax", "currency"})
+#: DigitalOcean's list has no issue date (it is derived from the billing month) and not
+#: always a number; Qonto knows its payments, not the receipts' own dates or numbers.
+TOTAL_ONLY = frozenset({"total_incl_tax", "currency"})
 
 
 def build_registry(
@@ -27,8 +38,18 @@ def build_registry(
     registry.register(
         "demo-supplier",
         lambda supplier: RecipeConnector(demo, base_url=demo_url, throttle=throttle),
+        kind="demo",
     )
-    registry.register("digitalocean", lambda supplier: DigitalOceanConnector())
-    registry.register("ovhcloud", lambda supplier: OvhConnector())
-    registry.register("scaleway", lambda supplier: ScalewayConnector())
+    registry.register("aws", lambda supplier: AwsConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register(
+        "digitalocean",
+        lambda supplier: DigitalOceanConnector(),
+        gives=TOTAL_ONLY,
+    )
+    registry.register("meta-ads", lambda supplier: MetaAdsConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register("ovhcloud", lambda supplier: OvhConnector(), gives=NUMBER_DATE_TOTAL)
+    # Qonto's receipts: the payment's amount, when the payment has that one receipt. The
+    # date is the payment's, not the receipt's own, so it is not given as the issue date.
+    registry.register("qonto", lambda supplier: QontoConnector(), gives=TOTAL_ONLY)
+    registry.register("scaleway", lambda supplier: ScalewayConnector(), gives=NUMBER_DATE_TOTAL)
     return registry

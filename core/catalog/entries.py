@@ -34,7 +34,10 @@ CATEGORIES = frozenset(
         "other",
     }
 )
-CONNECTOR_KINDS = frozenset({"api", "portal", "email"})
+#: api: an official invoice API; portal: a scripted login on the supplier's site;
+#: community: a woob module, maintained by its community; email: invoices come by mail
+#: only; demo: the Demo Supplier served by Courier itself.
+CONNECTOR_KINDS = frozenset({"api", "portal", "community", "email", "demo"})
 TWOFA_CHANNELS = frozenset({"sms", "email", "app", "totp"})
 
 _FIELDS = frozenset(

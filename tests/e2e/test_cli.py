@@ -208,6 +208,16 @@ def test_the_catalog_finds_suppliers_by_alias_and_with_typos(courier: Courier) -
     assert any(row["name"].startswith("Orange") for row in typo[:3])
 
 
+def test_the_catalog_says_how_each_supplier_connects(courier: Courier) -> None:
+    """`connector` is the kind (api, portal, community, email, demo), `available` whether
+    this build can connect to it: the same as the registry's (a unit test checks that)."""
+    rows = courier("catalog", "search", "amazon web services", "--json").json()
+    aws = rows[0]
+    assert (aws["key"], aws["connector"], aws["available"]) == ("aws", "api", True)
+    kinds = {"api", "portal", "community", "email", "demo"}
+    assert all(row["connector"] in kinds and isinstance(row["available"], bool) for row in rows)
+
+
 def test_a_lost_key_stops_courier_with_a_clear_line(courier: Courier) -> None:
     assert courier("workspace", "create", "Acme").code == 0
     (courier.home / "var" / "secret.key").unlink()

@@ -11,6 +11,7 @@ import pytest
 
 from core.catalog import (
     CATEGORIES,
+    CONNECTOR_KINDS,
     CatalogDataError,
     CatalogEntry,
     load_entries,
@@ -124,8 +125,33 @@ def test_available_connectors_are_exactly_those_courier_ships(
 ) -> None:
     from courier.connectors import build_registry
 
+    registry = build_registry()
     available = {entry.key for entry in entries if entry.connector_available}
-    assert available == build_registry().keys()
+    assert available == registry.keys()
+    # The kind the catalog shows (and `catalog search --json` reports) is the one shipped.
+    kinds = {entry.key: entry.connector_kind for entry in entries}
+    for key in available:
+        assert kinds[key] == registry.kind_of(key), key
+
+
+def test_every_shipped_connector_declares_the_fields_it_gives() -> None:
+    from core.suppliers.given_fields import GIVABLE_FIELDS
+    from courier.connectors import build_registry
+
+    registry = build_registry()
+    for key in registry.keys() - {"demo-supplier"}:
+        gives = registry.gives(key)
+        assert gives, key
+        assert gives <= GIVABLE_FIELDS, key
+        assert {"total_incl_tax", "currency"} <= gives, key  # every API gives its total
+
+
+def test_the_catalog_knows_every_kind_of_connector(entries: tuple[CatalogEntry, ...]) -> None:
+    kinds = {entry.connector_kind for entry in entries}
+    assert {"api", "portal", "email", "demo"} <= kinds
+    assert kinds <= CONNECTOR_KINDS
+    api = [e for e in entries if e.connector_kind == "api" and e.connector_available]
+    assert len(api) >= 5
 
 
 # --- validation ---------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Connectors for suppliers that publish an invoice API, and the plumbing they share.
 
-DigitalOcean, OVHcloud and Scaleway each take a long-lived key instead of a password, so
-there is no 2FA and no session to keep: `ApiConnector` answers `restore`, `submit_code`,
-`save` and `close` the same way for all three. The helpers below turn HTTP statuses into
-the typed errors of `core.suppliers.connector`, read JSON strictly (a missing field is
-`LayoutChanged`, never a KeyError) and refuse a download that is not a PDF.
+AWS, DigitalOcean, Meta, OVHcloud, Qonto and Scaleway each take a long-lived key instead
+of a password, so there is no 2FA and no session to keep: `ApiConnector` answers
+`restore`, `submit_code`, `save` and `close` the same way for all of them. The helpers
+below turn HTTP statuses into the typed errors of `core.suppliers.connector`, read JSON
+strictly (a missing field is `LayoutChanged`, never a KeyError) and refuse a download
+that is not a PDF.
 
 No message built here holds a key, a token or a URL with a password in it: exception
 messages reach logs and the database's `error_code`.
@@ -27,6 +28,7 @@ from core.suppliers.connector import (
     Download,
     InvalidDownload,
     LayoutChanged,
+    LoginRefused,
     SignInStep,
     SupplierUnavailable,
 )
@@ -34,6 +36,7 @@ from core.suppliers.connector import (
 __all__ = [
     "KEY_SCOPE",
     "ApiConnector",
+    "CredentialsExpired",
     "datetime_field",
     "decimal_field",
     "json_body",
@@ -51,6 +54,14 @@ PDF_MAGIC = b"%PDF-"
 #: ActionRequired's reason, the same for every API so that bot/ words it once: the key is
 #: valid but its scope, policy or rules do not let it read invoices.
 KEY_SCOPE = "api_key_scope"
+
+
+class CredentialsExpired(LoginRefused):
+    """The key or token was valid once and has expired or been revoked: the same way out
+    as a refused login (new credentials, or sign in again), named apart so that the run's
+    record says which."""
+
+    key = "credentials_expired"
 
 
 class ApiConnector:
@@ -98,12 +109,18 @@ class ApiConnector:
         *,
         headers: dict[str, str] | None = None,
         params: dict[str, str | int] | None = None,
+        content: bytes | None = None,
         follow_redirects: bool = False,
     ) -> httpx.Response:
         """One request; a network failure becomes `SupplierUnavailable`, retried later."""
         try:
             return await self._client.request(
-                method, url, headers=headers, params=params, follow_redirects=follow_redirects
+                method,
+                url,
+                headers=headers,
+                params=params,
+                content=content,
+                follow_redirects=follow_redirects,
             )
         except httpx.TimeoutException as err:
             raise SupplierUnavailable("the supplier's API timed out") from err

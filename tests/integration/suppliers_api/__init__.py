@@ -1,6 +1,7 @@
-"""API connectors (DigitalOcean, OVHcloud, Scaleway) against their stand-ins on loopback.
+"""API connectors (AWS, DigitalOcean, Meta, OVHcloud, Qonto, Scaleway) against their
+stand-ins on loopback.
 
-Also the helpers the three test modules share: draining `invoices()` and the check that
+Also the helpers the test modules share: draining `invoices()` and the check that
 a secret shows up nowhere a person or a log could read it.
 """
 
