@@ -131,7 +131,11 @@ def build_runner(rt: Runtime) -> ConnectionRunner:
         demo_url=f"http://127.0.0.1:{settings.demo_supplier_port}", throttle=throttle
     )
     return ConnectionRunner(
-        db=rt.db, store=rt.store, vault=rt.vault, connector_for=registry.connector_for
+        db=rt.db,
+        store=rt.store,
+        vault=rt.vault,
+        connector_for=registry.connector_for,
+        gives=registry.gives,
     )
 
 

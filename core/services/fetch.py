@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
+from core.extraction.fields import invoice_to_dict
 from core.models import (
     Challenge,
     ChallengeChannel,
@@ -68,6 +69,7 @@ from core.suppliers.connector import (
     SupplierConnector,
     SupplierUnavailable,
 )
+from core.suppliers.given_fields import connector_reading
 from core.suppliers.rhythm import MIN_HISTORY, OVERDUE_FACTOR, Quiet, judge_quiet
 from core.vault import Vault
 
@@ -221,11 +223,14 @@ class ConnectionRunner:
         store: DocumentStore,
         vault: Vault,
         connector_for: ConnectorFactory,
+        gives: Callable[[str], Collection[str]] = lambda key: (),
         policy: FetchPolicy = FetchPolicy(),
         clock: Clock = utcnow,
     ) -> None:
         self.db, self.store, self.vault = db, store, vault
         self.connector_for = connector_for
+        #: The invoice fields each supplier's connector gives (the registry's `gives`).
+        self.gives = gives
         self.policy = policy
         #: The day a run believes it is: dates, windows and rhythms. Waits and budgets
         #: stay on the wall clock.
@@ -369,7 +374,14 @@ class ConnectionRunner:
             currency=invoice.currency,
         )
         stored = await self.store.put(download.content, sha256=digest(download.content))
-        return build_document(incoming, stored, now=self.clock())
+        document = build_document(incoming, stored, now=self.clock())
+        # What the supplier's own records say, kept as fields for the reading to merge:
+        # they outrank the PDF's text and yield to an e-invoice's XML and to a person.
+        given = invoice_to_dict(connector_reading(invoice, self.gives(run.supplier.key)))
+        document.fields = {
+            name: item for name, item in given.items() if name != "warnings" and item is not None
+        }
+        return document
 
     async def _finish(self, run: _Run, connector: SupplierConnector) -> None:
         """Keep the session of a run that got in, whatever came after, then close."""

@@ -34,7 +34,8 @@ from core.catalog.identifiers import load_identifiers
 from core.db import Database
 from core.errors import NotFound
 from core.extraction import ExtractionError, InvoiceData, invoice_to_dict
-from core.extraction.fields import Field
+from core.extraction.fields import Field, invoice_from_dict
+from core.extraction.merge import merge
 from core.extraction.sandbox import read_document
 from core.models import Document, DocumentSource, DocumentState, Supplier, SupplierProfile
 from core.models.base import utcnow
@@ -188,6 +189,9 @@ async def file_reading(
     catalog: list[CatalogName],
 ) -> None:
     """Store `data` on `document`, with its supplier, and decide whether a person must look."""
+    given = _given_by_connector(document)
+    if given is not None:
+        data = merge(data, given)
     apply_reading(document, data, review=False)
     assert document.id is not None
     match = await match_supplier(
@@ -357,6 +361,16 @@ async def find_same_invoice(
     )
     found: int | None = (await session.exec(query)).first()
     return found
+
+
+def _given_by_connector(document: Document) -> InvoiceData | None:
+    """The fields the supplier's connector gave when it fetched `document`, if any."""
+    given: dict[str, object] = {
+        name: item
+        for name, item in (document.fields or {}).items()
+        if isinstance(item, dict) and item.get("source") == "connector"
+    }
+    return invoice_from_dict(given) if given else None
 
 
 def apply_reading(document: Document, data: InvoiceData, *, review: bool = True) -> None:

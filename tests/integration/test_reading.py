@@ -130,6 +130,29 @@ async def test_values_from_the_connector_are_kept(
     assert document.fields["total_incl_tax"]["value"] == str(BAKERY.total_incl)
 
 
+async def test_the_fields_a_connector_gave_outrank_what_the_page_says(
+    db: Database, store: LocalDocumentStore, world: World
+) -> None:
+    """The supplier's API listed the invoice with its number: that number is the one kept,
+    and what only the page says (the date, the VAT) is read from the page."""
+    document_id = await _ingest(db, store, world, build_pdf(visible_lines(BAKERY)), "facture.pdf")
+    async with db.transaction() as session:
+        document = await session.get(Document, document_id)
+        assert document is not None
+        document.fields = {
+            "invoice_number": {"value": "API-2026-77", "source": "connector", "confidence": 1.0}
+        }
+    assert await read_waiting_documents(db=db, store=store) == 1
+    document = await _get(db, document_id)
+    assert document.fields["invoice_number"] == {
+        "value": "API-2026-77",
+        "source": "connector",
+        "confidence": 1.0,
+    }
+    assert document.fields["issue_date"]["source"] == "text"
+    assert document.issue_date == BAKERY.issue
+
+
 async def test_totals_that_do_not_add_up_need_review(
     db: Database, store: LocalDocumentStore, world: World
 ) -> None:

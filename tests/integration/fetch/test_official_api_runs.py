@@ -33,6 +33,7 @@ from core.suppliers.api.meta import MetaAdsConnector
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.connector import SupplierConnector
 from core.vault import Vault
+from courier.connectors import build_registry
 from tests.integration.conftest import World
 from tests.standins import Fault, Switches, running
 from tests.standins import aws as aws_standin
@@ -80,7 +81,14 @@ async def _connect(
 def _runner(
     db: Database, vault: Vault, store: LocalDocumentStore, make: Callable[[], SupplierConnector]
 ) -> ConnectionRunner:
-    return ConnectionRunner(db=db, store=store, vault=vault, connector_for=lambda s: make())
+    # What each connector gives, as the shipped registry declares it (courier/connectors.py).
+    return ConnectionRunner(
+        db=db,
+        store=store,
+        vault=vault,
+        connector_for=lambda s: make(),
+        gives=build_registry().gives,
+    )
 
 
 async def _documents(db: Database) -> list[Document]:
@@ -119,6 +127,13 @@ async def test_an_aws_account_delivers_its_invoices_with_their_totals(
         "EUR",
     )
     assert (await store.get(newest.sha256)).startswith(b"%PDF-")
+    # The account's own records, kept as fields for the reading to merge.
+    assert newest.fields["invoice_number"] == {
+        "value": "EUINFR26-1200001",
+        "source": "connector",
+        "confidence": 1.0,
+    }
+    assert newest.fields["total_incl_tax"]["value"] == "41.20"
 
 
 async def test_an_expired_aws_key_waits_for_new_credentials(
