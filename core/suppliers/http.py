@@ -22,13 +22,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.cookiejar import Cookie
 from typing import Any
 
 import httpx
 
+from core.retry_after import parse_retry_after
 from core.suppliers.connector import SupplierUnavailable
 
 # A current desktop browser: some portals serve a "browser not supported" page otherwise.
@@ -185,22 +184,6 @@ class Throttle:
             yield
 
 
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def _where(method: str, url: httpx.URL | str) -> str:
     parsed = httpx.URL(url)
     return f"{method} {parsed.host}{parsed.path}"  # no userinfo, no query: they may hold secrets
@@ -245,7 +228,7 @@ async def request(
             status = response.status_code
             if status != 429 and status < 500:
                 return response
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             reason = "rate limited (429)" if status == 429 else f"server error ({status})"
             retryable = idempotent or status in {429, 503}
         wait = retry_after if retry_after is not None else backoff * 2**attempt

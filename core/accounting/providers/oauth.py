@@ -22,12 +22,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from authlib.deprecate import AuthlibDeprecationWarning
+
+from core.retry_after import parse_retry_after
 
 with warnings.catch_warnings():
     # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which
@@ -119,23 +120,6 @@ class CallLimiter:
         self._held_until = max(self._held_until, time.monotonic() + seconds)
 
 
-def retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds: a number (decimals accepted) or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 class ApiClient:
     """One httpx client and one limiter per company, for one provider."""
 
@@ -170,7 +154,7 @@ class ApiClient:
                     raise Unavailable(provider=self.provider, reason=reason) from err
             if response.status_code == 429:
                 self.rate_limited += 1
-                wait = retry_after(response.headers.get("Retry-After"))
+                wait = parse_retry_after(response.headers.get("Retry-After"))
                 wait = self.limits.default_retry if wait is None else wait
                 if wait > self.limits.max_wait or attempt == self.limits.attempts - 1:
                     raise RateLimited(provider=self.provider, retry_after=wait)
@@ -291,7 +275,7 @@ class OAuthApp:
         except httpx.HTTPStatusError as err:
             status = err.response.status_code
             if status == 429:
-                wait = retry_after(err.response.headers.get("Retry-After")) or 1.0
+                wait = parse_retry_after(err.response.headers.get("Retry-After")) or 1.0
                 raise RateLimited(provider=self.provider, retry_after=wait) from err
             raise Unavailable(provider=self.provider, reason=f"token server ({status})") from err
         except httpx.TimeoutException as err:

@@ -17,11 +17,11 @@ import json
 import time
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from core.retry_after import parse_retry_after
 from core.suppliers.connector import (
     ApprovalDenied,
     CodeRejected,
@@ -136,18 +136,9 @@ def retry_after(
     clock = time.time() if now is None else now
     value = response.headers.get("retry-after")
     if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, when.timestamp() - clock)
+        seconds = parse_retry_after(value, now=datetime.fromtimestamp(clock, UTC))
+        if seconds is not None:
+            return seconds
     if reset_header:
         reset = response.headers.get(reset_header)
         if reset:

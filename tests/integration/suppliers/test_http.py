@@ -7,8 +7,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -24,7 +22,6 @@ from core.suppliers.http import (
     export_cookies,
     import_cookies,
     request,
-    retry_after_seconds,
 )
 
 LIMITS = HttpLimits(connect_timeout=1.0, read_timeout=2.0)
@@ -213,15 +210,6 @@ def test_expired_and_malformed_cookies_are_skipped() -> None:
     }
     assert import_cookies(jar, data) == 1
     assert import_cookies(httpx.Cookies(), {"version": 99, "cookies": data["cookies"]}) == 0
-
-
-def test_retry_after_reads_seconds_and_dates() -> None:
-    now = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
-    assert retry_after_seconds("120") == 120
-    assert retry_after_seconds(format_datetime(now + timedelta(seconds=90)), now=now) == 90
-    assert retry_after_seconds(format_datetime(now - timedelta(hours=1)), now=now) == 0
-    assert retry_after_seconds("soon") is None
-    assert retry_after_seconds(None) is None
 
 
 async def test_rate_limiter_spaces_requests_after_the_burst() -> None:

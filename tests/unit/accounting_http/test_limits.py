@@ -1,4 +1,4 @@
-"""The HTTP providers' shared plumbing: Retry-After, the call limiter, failures at the
+"""The HTTP providers' shared plumbing: the call limiter, failures at the
 boundary and the grant built from a token answer (no server: httpx's MockTransport)."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -17,18 +16,8 @@ from core.accounting.providers.oauth import (
     ApiLimits,
     CallLimiter,
     grant_from_token,
-    retry_after,
 )
 from core.accounting.providers.xero import LIMITS
-
-
-def test_retry_after_reads_seconds_decimals_and_dates() -> None:
-    assert retry_after("7") == 7
-    assert retry_after("0.35") == pytest.approx(0.35)
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 28 <= (retry_after(later) or 0) <= 30
-    assert retry_after("soon") is None
-    assert retry_after(None) is None
 
 
 def test_limits_scale_with_the_standins_time() -> None:
