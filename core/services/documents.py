@@ -141,15 +141,20 @@ async def ingest_document(
     store: DocumentStore,
     incoming: IncomingDocument,
     now: datetime | None = None,
+    stored: StoredFile | None = None,
 ) -> IngestResult:
-    """Store the file and add it to the inbox, or return the document it duplicates."""
-    sha256 = digest(incoming.content)
+    """Store the file and add it to the inbox, or return the document it duplicates.
+
+    `stored` is the store's copy of `incoming.content`, when the caller made it durable
+    already: before its transaction, so the file's fsync never holds the writer's lock."""
+    sha256 = stored.sha256 if stored is not None else digest(incoming.content)
     found = await _find_duplicate(
         session, incoming.workspace_id, sha256, incoming.supplier_id, incoming.external_ref
     )
     if found is not None:
         return found
-    stored = await store.put(incoming.content, sha256=sha256)
+    if stored is None:
+        stored = await store.put(incoming.content, sha256=sha256)
     document = build_document(incoming, stored, now=now or utcnow())
     try:
         async with session.begin_nested():
