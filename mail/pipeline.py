@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db.database import upsert_insert
 from core.domains import DomainIndex
 from core.errors import ChallengeClosed
 from core.extraction.errors import ExtractionError
@@ -28,6 +29,8 @@ from core.models import (
     InboundChannel,
     InboundMessage,
     InboundState,
+    Notification,
+    NotificationState,
     SetAsideImage,
     Supplier,
 )
@@ -96,6 +99,8 @@ class Context:
     #: DNS for sender authentication; None turns the check off (it is then "unknown").
     resolver: DnsResolver | None = None
     receiver: str = "courier"
+    #: The batch's notices, written together at its end (run_batch); None: one by one.
+    outbox: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -150,6 +155,31 @@ def _notice(job: Job, kind: str, **payload: Any) -> dict[str, Any]:
         "payload": {"inbound_id": job.message.id, "subject": job.parsed.subject[:200], **payload},
         "dedupe_key": f"inbound:{job.message.id}:{kind}",
     }
+
+
+async def _tell(ctx: Context, notice: dict[str, Any]) -> None:
+    """The message's closing notice: kept for the batch's one INSERT when there is one."""
+    if ctx.outbox is not None:
+        ctx.outbox.append(notice)
+    else:
+        await enqueue(session=ctx.session, **notice)
+
+
+async def _post(session: AsyncSession, notices: list[dict[str, Any]], now: datetime) -> None:
+    """A batch's notices in one statement, as `enqueue` writes each: a dedupe key already
+    used (the message was reported before a crash lost its settling) adds nothing."""
+    if not notices:
+        return
+    statement = upsert_insert(session)(Notification).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
+    )
+    common = {
+        "recipient_member_id": None,
+        "state": NotificationState.PENDING,
+        "attempts": 0,
+        "created_at": now,
+    }
+    await session.exec(statement, params=[common | notice for notice in notices])
 
 
 async def _supplier(ctx: Context, domain: str) -> Supplier | None:
@@ -528,26 +558,18 @@ class Report:
         if job.link_only:
             # The person must open the link: say so, rather than "a new document".
             hosts = sorted({urlsplit(url).hostname or "" for url in job.parsed.links} - {""})
-            await enqueue(
-                session=ctx.session,
-                **_notice(job, "invoice_behind_link", document_ids=job.added, hosts=hosts[:3]),
+            await _tell(
+                ctx, _notice(job, "invoice_behind_link", document_ids=job.added, hosts=hosts[:3])
             )
             return InboundState.DELIVERED
         if job.added:
-            await enqueue(
-                session=ctx.session,
-                **_notice(job, "documents_received", document_ids=job.added, **extra),
-            )
+            await _tell(ctx, _notice(job, "documents_received", document_ids=job.added, **extra))
             return InboundState.DELIVERED
         if job.already:
-            await enqueue(
-                session=ctx.session,
-                **_notice(job, "already_in_inbox", document_ids=job.already, **extra),
-            )
+            await _tell(ctx, _notice(job, "already_in_inbox", document_ids=job.already, **extra))
             return InboundState.DELIVERED
-        await enqueue(
-            session=ctx.session,
-            **_notice(job, "mail_without_document", sender=job.parsed.from_address, **extra),
+        await _tell(
+            ctx, _notice(job, "mail_without_document", sender=job.parsed.from_address, **extra)
         )
         return InboundState.NO_DOCUMENT
 
@@ -580,6 +602,7 @@ async def run_batch(jobs: Sequence[Job], ctx: Context) -> list[InboundState]:
     The caller then throws the transaction away and runs each message on its own,
     through `run_pipeline`, within a savepoint."""
     states: dict[int, InboundState] = {}
+    ctx = replace(ctx, outbox=[])
     for step in PIPELINE:
         waiting = [index for index in range(len(jobs)) if index not in states]
         if not waiting:
@@ -594,6 +617,8 @@ async def run_batch(jobs: Sequence[Job], ctx: Context) -> list[InboundState]:
                 states[index] = state
     if len(states) != len(jobs):
         raise AssertionError("the last step always settles the message")
+    assert ctx.outbox is not None
+    await _post(ctx.session, ctx.outbox, ctx.now)
     return [states[index] for index in range(len(jobs))]
 
 

@@ -217,9 +217,10 @@ class MailWorker:
     def _parsers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn: a forked child would inherit the loop's threads and the database's
-            # connections mid-use; these processes only ever run parse_message.
+            # connections mid-use; these processes only ever run parse_message. One core
+            # is left to this process, whose loop answers the gateway's senders.
             self._pool = ProcessPoolExecutor(
-                max_workers=max(1, os.cpu_count() or 1), mp_context=get_context("spawn")
+                max_workers=max(1, (os.cpu_count() or 1) - 1), mp_context=get_context("spawn")
             )
         return self._pool
 
