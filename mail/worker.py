@@ -1,8 +1,15 @@
 """The worker that reads accepted mail: claims messages, parses them, runs the pipeline.
 
-Each message is one inbound event, and its work one savepoint within the batch's
-transaction (see `_process`). A failure is retried with back-off and, after a few tries,
-left FAILED (kept, retryable by hand): one bad message never blocks the queue.
+A batch of claimed messages is read outside any transaction (parsed, in worker
+processes when the batch is large, and its files made durable), then settled in one
+transaction: the pipeline runs over the whole batch at once, one INSERT for its documents
+and one UPDATE per message. Should a message fail there, the batch runs again, each
+message in its own savepoint (see `_process`): each message stays one inbound event. A
+failure is retried with back-off and, after a few tries, left FAILED (kept, retryable by
+hand): one bad message never blocks the queue.
+
+The worker sleeps only when nothing waits: the gateway and the poller wake it as they
+commit, and its idle timeout is a fallback poll.
 """
 
 from __future__ import annotations
@@ -74,9 +81,12 @@ class Prepared:
 #: Messages claimed at once, at most. The worker claims what is waiting, so a burst makes
 #: batches large (one commit, one INSERT of documents for many) and a trickle small.
 BATCH = 50
-#: From this many messages in a batch, MIME parsing (CPU, about 20 ms for a 100 KB PDF)
-#: goes to a pool of processes, where it cannot hold the gateway's event loop (the GIL).
+#: From this many messages in a batch, MIME parsing (CPU: the stdlib's parser reads a
+#: 100 KB PDF's base64 line by line, all of it holding the GIL) goes to a pool of
+#: processes, where it cannot hold up the event loop that answers the gateway's senders.
 POOL_FROM = 8
+#: The parsing processes: one core is left to this process, whose loop runs the gateway.
+PARSERS = max(1, (os.cpu_count() or 1) - 1)
 #: How long the catalog's domains are trusted before they are read again.
 DOMAINS_TTL = 600.0
 #: Links of one message downloaded, at most: a mail with more is a list, not an invoice.
@@ -107,6 +117,7 @@ class MailWorker:
         self.idle_seconds = idle_seconds
         self.resolver = resolver
         self.receiver = receiver
+        #: True while the gateway has senders connected (its loop is this one).
         self.busy = busy
         #: Runs for each document filed, once its batch committed (the auto-publish hook).
         self.on_filed = on_filed
@@ -138,7 +149,9 @@ class MailWorker:
             claimed = await claim_messages(session=session, limit=self.batch, lease=self.lease)
         if claimed:
             domains = await self._domain_index()
-            pooled = len(claimed) >= POOL_FROM
+            # While senders are connected their loop comes first: parsing goes aside for
+            # any batch of more than one message, not only for large ones.
+            pooled = len(claimed) >= POOL_FROM or (len(claimed) > 1 and self.busy())
             prepared = await asyncio.gather(*(self._prepare(m, pooled) for m in claimed))
             await self._process(prepared, domains)
         return len(claimed)
@@ -217,11 +230,8 @@ class MailWorker:
     def _parsers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn: a forked child would inherit the loop's threads and the database's
-            # connections mid-use; these processes only ever run parse_message. One core
-            # is left to this process, whose loop answers the gateway's senders.
-            self._pool = ProcessPoolExecutor(
-                max_workers=max(1, (os.cpu_count() or 1) - 1), mp_context=get_context("spawn")
-            )
+            # connections mid-use; these processes only ever run parse_message.
+            self._pool = ProcessPoolExecutor(max_workers=PARSERS, mp_context=get_context("spawn"))
         return self._pool
 
     async def _fetch_links(
