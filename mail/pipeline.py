@@ -3,6 +3,11 @@
 As in Mailman 3, the pipeline is data: `PIPELINE` names each step in order. A step
 either settles the message (returns its final state) or passes it on. Every step works in
 the message's one transaction, opened by the worker.
+
+`run_batch` runs the same steps over a batch of messages, step after step, so that what
+many messages write goes in one statement (their documents, their notices);
+`run_pipeline` runs them for one message, which is how a batch is retried when one of its
+messages fails.
 """
 
 from __future__ import annotations
