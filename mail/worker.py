@@ -145,16 +145,19 @@ class MailWorker:
 
     async def run_once(self) -> int:
         """Process one batch; returns how many messages were claimed."""
+        batch = await self._take()
+        if batch:
+            await self._process(batch, await self._domain_index())
+        return len(batch)
+
+    async def _take(self) -> list[Prepared]:
+        """Claim a batch and read it: everything done before its transaction."""
         async with self.db.transaction() as session:
             claimed = await claim_messages(session=session, limit=self.batch, lease=self.lease)
-        if claimed:
-            domains = await self._domain_index()
-            # While senders are connected their loop comes first: parsing goes aside for
-            # any batch of more than one message, not only for large ones.
-            pooled = len(claimed) >= POOL_FROM or (len(claimed) > 1 and self.busy())
-            prepared = await asyncio.gather(*(self._prepare(m, pooled) for m in claimed))
-            await self._process(prepared, domains)
-        return len(claimed)
+        # While senders are connected their loop comes first: parsing goes aside for any
+        # batch of more than one message, not only for large ones.
+        pooled = len(claimed) >= POOL_FROM or (len(claimed) > 1 and self.busy())
+        return list(await asyncio.gather(*(self._prepare(m, pooled) for m in claimed)))
 
     async def drain(self) -> int:
         """Process until nothing waits (for tests and benchmarks)."""
@@ -167,17 +170,26 @@ class MailWorker:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Process batches until `stop`. While a full batch is settled, the next one is
+        claimed and read (parsed aside, its files stored): the database and the parsing
+        processes work at the same time. A batch read ahead is settled before stopping."""
+        ahead: asyncio.Task[list[Prepared]] | None = None
         try:
-            while not stop.is_set():
+            while not stop.is_set() or ahead is not None:
                 # Cleared before the claim: a commit while the batch runs wakes the next
                 # wait at once, so no message waits for the poll.
                 self._wake.clear()
+                task, ahead = ahead, None
                 try:
-                    count = await self.run_once()
+                    batch = await task if task is not None else await self._take()
+                    if len(batch) >= self.batch and not stop.is_set():
+                        ahead = asyncio.create_task(self._take(), name="mail-worker-ahead")
+                    if batch:
+                        await self._process(batch, await self._domain_index())
                 except Exception:
                     log.exception("mail worker: a batch failed; retrying shortly")
-                    count = 0
-                if count >= self.batch:
+                    batch = []
+                if len(batch) >= self.batch or stop.is_set():
                     # More is waiting: go on, once the gateway's ready callbacks have run.
                     await asyncio.sleep(0)
                     continue
@@ -187,6 +199,8 @@ class MailWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
         finally:
+            if ahead is not None:  # only when cancelled: its messages' leases run out
+                ahead.cancel()
             self.close()
 
     async def _prepare(self, claimed: InboundMessage, pooled: bool = False) -> Prepared:

@@ -122,3 +122,27 @@ async def test_the_worker_starts_when_the_gateway_commits_not_at_its_poll(
         stop.set()
         worker.wake()
         await running
+
+
+async def test_a_backlog_longer_than_a_batch_is_read_ahead_and_filed_once(
+    gateway: Gateway,
+) -> None:
+    """While one full batch is settled the next is read: every message still goes
+    through once, and stopping settles what was read ahead."""
+    worker = gateway.worker
+    worker.batch = 3
+    await accepted(gateway, invoices(gateway, 7))
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    started = time.monotonic()
+    while len(await gateway.documents()) < 7:
+        assert time.monotonic() - started < 5, "the backlog was not filed"
+        await asyncio.sleep(0.02)
+    stop.set()
+    worker.wake()
+    await running
+    messages = await gateway.inbound()
+    assert {m.state for m in messages} == {InboundState.DELIVERED}
+    assert {m.attempts for m in messages} == {1}
+    reported = sorted(n.payload["inbound_id"] for n in await gateway.notices())
+    assert reported == sorted(m.id or 0 for m in messages)
