@@ -202,22 +202,12 @@ async def claim_messages(
     return rows
 
 
-async def reclaim(*, session: AsyncSession, claimed: InboundMessage) -> InboundMessage | None:
-    """The message, locked, if this worker's claim still holds; None if another worker
-    took it over after the lease ran out, or it was settled meanwhile."""
-    fresh = await session.get(
-        InboundMessage, claimed.id, with_for_update=True, populate_existing=True
-    )
-    if fresh is None or fresh.state != InboundState.RECEIVED:
-        return None
-    return fresh if fresh.claimed_until == claimed.claimed_until else None
-
-
 async def reclaim_all(
     *, session: AsyncSession, claimed: Sequence[InboundMessage]
 ) -> dict[int, InboundMessage]:
-    """`reclaim` for a whole batch in one statement: the messages, locked, that this
-    worker still holds, by id. A message another worker took over, or settled, is left out."""
+    """The claimed messages, locked, that this worker still holds, by id, in one statement.
+    A message whose lease ran out and another worker took over, or that was settled
+    meanwhile, is left out."""
     ids = [message.id for message in claimed if message.id is not None]
     if not ids:
         return {}
