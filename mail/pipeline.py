@@ -3,18 +3,25 @@
 As in Mailman 3, the pipeline is data: `PIPELINE` names each step in order. A step
 either settles the message (returns its final state) or passes it on. Every step works in
 the message's one transaction, opened by the worker.
+
+`run_batch` runs the same steps over a batch of messages, step after step, so that what
+many messages write goes in one statement (their documents, their notices);
+`run_pipeline` runs them for one message, which is how a batch is retried when one of its
+messages fails.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db.database import upsert_insert
 from core.domains import DomainIndex
 from core.errors import ChallengeClosed
 from core.extraction.errors import ExtractionError
@@ -27,6 +34,8 @@ from core.models import (
     InboundChannel,
     InboundMessage,
     InboundState,
+    Notification,
+    NotificationState,
     SetAsideImage,
     Supplier,
 )
@@ -35,13 +44,20 @@ from core.services.challenges import (
     logging_in_for_sender,
     submit_code,
 )
-from core.services.documents import IncomingDocument, ingest_document, move_document
+from core.services.documents import (
+    IncomingDocument,
+    IngestResult,
+    build_document,
+    ingest_document,
+    ingest_stored,
+    move_document,
+)
 from core.services.inbound import early_code
 from core.services.members import member_by_address
 from core.services.notifications import enqueue
 from core.services.provenance import VOUCHED, trusted_for, vouched
 from core.sniff import einvoice_syntax, extension_for
-from core.storage import DocumentStore
+from core.storage import DocumentStore, StoredFile
 from core.vault import Vault
 from mail.authentication import DnsResolver, SenderAuth, authenticate, vouched_by
 from mail.links import FetchedFile, Reason
@@ -88,6 +104,8 @@ class Context:
     #: DNS for sender authentication; None turns the check off (it is then "unknown").
     resolver: DnsResolver | None = None
     receiver: str = "courier"
+    #: The batch's notices, written together at its end (run_batch); None: one by one.
+    outbox: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -109,6 +127,13 @@ class Job:
     links: tuple[LinkResult, ...] = ()
     #: The message itself was filed, with its links, for want of a downloadable invoice.
     link_only: bool = False
+    #: What the steps found, for the message's record: the worker writes it once, on settling.
+    outcome: dict[str, Any] = field(default_factory=dict)
+    #: The store's copy of each of `document_attachments(parsed)`, in order, made durable
+    #: by the worker before the transaction opened (empty: the step stores them itself).
+    files: tuple[StoredFile, ...] = ()
+    #: What became of the attachments when the batch filed them together (run_batch).
+    filed: list[IngestResult] | None = None
 
     @property
     def workspace_id(self) -> int:
@@ -135,6 +160,31 @@ def _notice(job: Job, kind: str, **payload: Any) -> dict[str, Any]:
         "payload": {"inbound_id": job.message.id, "subject": job.parsed.subject[:200], **payload},
         "dedupe_key": f"inbound:{job.message.id}:{kind}",
     }
+
+
+async def _tell(ctx: Context, notice: dict[str, Any]) -> None:
+    """The message's closing notice: kept for the batch's one INSERT when there is one."""
+    if ctx.outbox is not None:
+        ctx.outbox.append(notice)
+    else:
+        await enqueue(session=ctx.session, **notice)
+
+
+async def _post(session: AsyncSession, notices: list[dict[str, Any]], now: datetime) -> None:
+    """A batch's notices in one statement, as `enqueue` writes each: a dedupe key already
+    used (the message was reported before a crash lost its settling) adds nothing."""
+    if not notices:
+        return
+    statement = upsert_insert(session)(Notification).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
+    )
+    common = {
+        "recipient_member_id": None,
+        "state": NotificationState.PENDING,
+        "attempts": 0,
+        "created_at": now,
+    }
+    await session.exec(statement, params=[common | notice for notice in notices])
 
 
 async def _supplier(ctx: Context, domain: str) -> Supplier | None:
@@ -280,7 +330,7 @@ class SenderAuthentication:
             peer_ip=job.message.peer if smtp else None,
             helo=job.message.helo if smtp else None,
         )
-        job.message.outcome = job.message.outcome | {"auth": auth.to_json()}
+        job.outcome["auth"] = auth.to_json()
         if vouched_by(auth) is not None:
             job.vouch = await self._sender_vouch(job, ctx, auth)
         wanted = sorted(
@@ -330,23 +380,22 @@ class Attachments:
     name = "attachments"
 
     async def process(self, job: Job, ctx: Context) -> InboundState | None:
+        if job.filed is not None:  # filed with the rest of its batch (file_batch)
+            for result in job.filed:
+                assert result.document.id is not None
+                (job.added if result.created else job.already).append(result.document.id)
+            return None
         files = document_attachments(job.parsed)
         if not files:
             return None
         supplier = await _supplier(ctx, job.parsed.from_domain)
-        for attachment in files:
+        for attachment, stored in zip(files, _stored(job, len(files)), strict=True):
             result = await ingest_document(
                 session=ctx.session,
                 store=ctx.store,
-                incoming=IncomingDocument(
-                    workspace_id=job.workspace_id,
-                    source=job.source,
-                    content=attachment.data,
-                    filename=attachment.filename,
-                    supplier_id=supplier.id if supplier else None,
-                    supplier_name=supplier.name if supplier else None,
-                ),
+                incoming=_incoming(job, attachment, supplier),
                 now=ctx.now,
+                stored=stored,
             )
             assert result.document.id is not None
             if result.created:
@@ -354,6 +403,48 @@ class Attachments:
                 await _judge(job, ctx, result.document, attachment)
             (job.added if result.created else job.already).append(result.document.id)
         return None
+
+    async def file_batch(self, jobs: Sequence[Job], ctx: Context) -> None:
+        """File the documents of many messages at once, whose files the worker stored
+        before the transaction: one SELECT finds duplicates and one INSERT adds the rest,
+        per workspace, where filing them one by one costs four round trips each.
+
+        A document is judged before its row is written, so its row is written once."""
+        rows: dict[int, list[tuple[Job, Document]]] = {}
+        for job in jobs:
+            files = document_attachments(job.parsed)
+            if len(job.files) != len(files):
+                continue  # not stored ahead: `process` files it the slow way
+            job.filed = []
+            supplier = await _supplier(ctx, job.parsed.from_domain)
+            for attachment, stored in zip(files, job.files, strict=True):
+                document = build_document(_incoming(job, attachment, supplier), stored, now=ctx.now)
+                # Only rows that turn out new are written: a duplicate's verdict is dropped.
+                refuse_hostile_xml(document, attachment)
+                await _judge(job, ctx, document, attachment)
+                rows.setdefault(job.workspace_id, []).append((job, document))
+        for pairs in rows.values():
+            results = await ingest_stored(
+                session=ctx.session, documents=[document for _, document in pairs]
+            )
+            for (job, _), result in zip(pairs, results, strict=True):
+                assert job.filed is not None
+                job.filed.append(result)
+
+
+def _incoming(job: Job, attachment: Attachment, supplier: Supplier | None) -> IncomingDocument:
+    return IncomingDocument(
+        workspace_id=job.workspace_id,
+        source=job.source,
+        content=attachment.data,
+        filename=attachment.filename,
+        supplier_id=supplier.id if supplier else None,
+        supplier_name=supplier.name if supplier else None,
+    )
+
+
+def _stored(job: Job, count: int) -> Sequence[StoredFile | None]:
+    return job.files if len(job.files) == count else [None] * count
 
 
 def refuse_hostile_xml(document: Document, attachment: Attachment) -> None:
@@ -450,25 +541,21 @@ class Report:
     name = "report"
 
     async def process(self, job: Job, ctx: Context) -> InboundState | None:
-        job.message.outcome = job.message.outcome | {
-            "added": job.added,
-            "already": job.already,
-            "links": list(job.parsed.links),
-        }
+        job.outcome.update(added=job.added, already=job.already, links=list(job.parsed.links))
         if job.links:
             fetches = [result.to_json() for result in job.links]
-            job.message.outcome = job.message.outcome | {"link_fetch": fetches}
+            job.outcome["link_fetch"] = fetches
         if job.parsed.skipped:
             # What was not read, and why, stays with the message: nothing goes silently.
             skipped = list(job.parsed.skipped[:_NOTES])
-            job.message.outcome = job.message.outcome | {"skipped": skipped}
+            job.outcome["skipped"] = skipped
             job.reason = SKIPPED
         if job.parsed.encrypted:
             job.reason = ENCRYPTED
         aside = set_aside_record(job.parsed)
         if aside:
             # Decoration stays out of the inbox, but on record: the user may keep it.
-            job.message.outcome = job.message.outcome | {"set_aside": [a.to_json() for a in aside]}
+            job.outcome["set_aside"] = [a.to_json() for a in aside]
         extra: dict[str, Any] = {}
         if aside:
             names = [a.filename for a in aside[:NAMED_IN_NOTICE]]
@@ -476,26 +563,18 @@ class Report:
         if job.link_only:
             # The person must open the link: say so, rather than "a new document".
             hosts = sorted({urlsplit(url).hostname or "" for url in job.parsed.links} - {""})
-            await enqueue(
-                session=ctx.session,
-                **_notice(job, "invoice_behind_link", document_ids=job.added, hosts=hosts[:3]),
+            await _tell(
+                ctx, _notice(job, "invoice_behind_link", document_ids=job.added, hosts=hosts[:3])
             )
             return InboundState.DELIVERED
         if job.added:
-            await enqueue(
-                session=ctx.session,
-                **_notice(job, "documents_received", document_ids=job.added, **extra),
-            )
+            await _tell(ctx, _notice(job, "documents_received", document_ids=job.added, **extra))
             return InboundState.DELIVERED
         if job.already:
-            await enqueue(
-                session=ctx.session,
-                **_notice(job, "already_in_inbox", document_ids=job.already, **extra),
-            )
+            await _tell(ctx, _notice(job, "already_in_inbox", document_ids=job.already, **extra))
             return InboundState.DELIVERED
-        await enqueue(
-            session=ctx.session,
-            **_notice(job, "mail_without_document", sender=job.parsed.from_address, **extra),
+        await _tell(
+            ctx, _notice(job, "mail_without_document", sender=job.parsed.from_address, **extra)
         )
         return InboundState.NO_DOCUMENT
 
@@ -518,6 +597,34 @@ PIPELINE: tuple[Step, ...] = (
     LinkOnly(),
     Report(),
 )
+
+
+async def run_batch(jobs: Sequence[Job], ctx: Context) -> list[InboundState]:
+    """The same pipeline for a batch of messages at once, step by step: each step sees
+    every message still open, and the attachments of all of them are filed together.
+
+    It takes no savepoints: a step that raises leaves its work half done in the session.
+    The caller then throws the transaction away and runs each message on its own,
+    through `run_pipeline`, within a savepoint."""
+    states: dict[int, InboundState] = {}
+    ctx = replace(ctx, outbox=[])
+    for step in PIPELINE:
+        waiting = [index for index in range(len(jobs)) if index not in states]
+        if not waiting:
+            break
+        if isinstance(step, Attachments):
+            await step.file_batch([jobs[index] for index in waiting], ctx)
+        for index in waiting:
+            job = jobs[index]
+            state = await step.process(job, ctx)
+            if state is not None:
+                log.debug("inbound %s settled by %s as %s", job.message.id, step.name, state)
+                states[index] = state
+    if len(states) != len(jobs):
+        raise AssertionError("the last step always settles the message")
+    assert ctx.outbox is not None
+    await _post(ctx.session, ctx.outbox, ctx.now)
+    return [states[index] for index in range(len(jobs))]
 
 
 async def run_pipeline(job: Job, ctx: Context) -> InboundState:

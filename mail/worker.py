@@ -1,8 +1,15 @@
 """The worker that reads accepted mail: claims messages, parses them, runs the pipeline.
 
-Each message is one inbound event, and its work one savepoint within the batch's
-transaction (see `_process`). A failure is retried with back-off and, after a few tries,
-left FAILED (kept, retryable by hand): one bad message never blocks the queue.
+A batch of claimed messages is read outside any transaction (parsed, in worker
+processes when the batch is large, and its files made durable), then settled in one
+transaction: the pipeline runs over the whole batch at once, one INSERT for its documents
+and one UPDATE per message. Should a message fail there, the batch runs again, each
+message in its own savepoint (see `_process`): each message stays one inbound event. A
+failure is retried with back-off and, after a few tries, left FAILED (kept, retryable by
+hand): one bad message never blocks the queue.
+
+The worker sleeps only when nothing waits: the gateway and the poller wake it as they
+commit, and its idle timeout is a fallback poll.
 """
 
 from __future__ import annotations
@@ -10,13 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from multiprocessing import get_context
 from urllib.parse import urlsplit
 
 from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
 from core.domains import DomainIndex
@@ -26,17 +38,24 @@ from core.services.catalog import load_domain_index
 from core.services.inbound import (
     LEASE,
     claim_messages,
-    reclaim,
+    reclaim_all,
     retry_later,
     settle_message,
     wait_for_challenge,
 )
-from core.storage import DocumentStore
+from core.storage import DocumentStore, StoredFile
 from core.vault import Vault
 from mail.authentication import DnsResolver
 from mail.links import LinkFetcher, LinkRefused
 from mail.parse import ParsedMessage, document_attachments, parse_message
-from mail.pipeline import CodeBeforeChallenge, Context, Job, LinkResult, run_pipeline
+from mail.pipeline import (
+    CodeBeforeChallenge,
+    Context,
+    Job,
+    LinkResult,
+    run_batch,
+    run_pipeline,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +67,26 @@ class Prepared:
     parsed: ParsedMessage | None = None
     error: str | None = None
     links: tuple[LinkResult, ...] = ()
+    #: The store's copy of each of the message's documents, durable before the transaction.
+    files: tuple[StoredFile, ...] = ()
+
+    def job(self, message: InboundMessage) -> Job:
+        assert self.parsed is not None
+        assert self.raw is not None
+        return Job(
+            message=message, parsed=self.parsed, raw=self.raw, links=self.links, files=self.files
+        )
 
 
-#: The pause between batches while the gateway has senders connected.
-YIELD_SECONDS = 0.25
+#: Messages claimed at once, at most. The worker claims what is waiting, so a burst makes
+#: batches large (one commit, one INSERT of documents for many) and a trickle small.
+BATCH = 50
+#: From this many messages in a batch, MIME parsing (CPU: the stdlib's parser reads a
+#: 100 KB PDF's base64 line by line, all of it holding the GIL) goes to a pool of
+#: processes, where it cannot hold up the event loop that answers the gateway's senders.
+POOL_FROM = 8
+#: The parsing processes: one core is left to this process, whose loop runs the gateway.
+PARSERS = max(1, (os.cpu_count() or 1) - 1)
 #: How long the catalog's domains are trusted before they are read again.
 DOMAINS_TTL = 600.0
 #: Links of one message downloaded, at most: a mail with more is a list, not an invoice.
@@ -65,7 +100,7 @@ class MailWorker:
         db: Database,
         store: DocumentStore,
         vault: Vault,
-        batch: int = 5,
+        batch: int = BATCH,
         lease: timedelta = LEASE,
         idle_seconds: float = 5.0,
         resolver: DnsResolver | None = None,
@@ -82,6 +117,7 @@ class MailWorker:
         self.idle_seconds = idle_seconds
         self.resolver = resolver
         self.receiver = receiver
+        #: True while the gateway has senders connected (its loop is this one).
         self.busy = busy
         #: Runs for each document filed, once its batch committed (the auto-publish hook).
         self.on_filed = on_filed
@@ -89,10 +125,17 @@ class MailWorker:
         self.links = links
         self._wake = asyncio.Event()
         self._domains: tuple[float, DomainIndex] | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def wake(self) -> None:
         """Called by the gateway and the poller after they commit: there is work."""
         self._wake.set()
+
+    def close(self) -> None:
+        """Stop the parsing processes, if a large batch started them."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     async def _domain_index(self) -> DomainIndex:
         if self._domains is None or time.monotonic() - self._domains[0] > DOMAINS_TTL:
@@ -102,51 +145,108 @@ class MailWorker:
 
     async def run_once(self) -> int:
         """Process one batch; returns how many messages were claimed."""
+        batch = await self._take()
+        if batch:
+            await self._process(batch, await self._domain_index())
+        return len(batch)
+
+    async def _take(self) -> list[Prepared]:
+        """Claim a batch and read it: everything done before its transaction."""
         async with self.db.transaction() as session:
             claimed = await claim_messages(session=session, limit=self.batch, lease=self.lease)
-        if claimed:
-            domains = await self._domain_index()
-            prepared = await asyncio.gather(*(self._prepare(message) for message in claimed))
-            await self._process(prepared, domains)
-        return len(claimed)
+        # While senders are connected their loop comes first: parsing goes aside for any
+        # batch of more than one message, not only for large ones.
+        pooled = len(claimed) >= POOL_FROM or (len(claimed) > 1 and self.busy())
+        return list(await asyncio.gather(*(self._prepare(m, pooled) for m in claimed)))
 
     async def drain(self) -> int:
         """Process until nothing waits (for tests and benchmarks)."""
         total = 0
-        while count := await self.run_once():
-            total += count
+        try:
+            while count := await self.run_once():
+                total += count
+        finally:
+            self.close()
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                count = await self.run_once()
-            except Exception:
-                log.exception("mail worker: a batch failed; retrying shortly")
-                count = 0
-            if count == 0:
+        """Process batches until `stop`. While a full batch is settled, the next one is
+        claimed and read (parsed aside, its files stored): the database and the parsing
+        processes work at the same time. A batch read ahead is settled before stopping."""
+        ahead: asyncio.Task[list[Prepared]] | None = None
+        try:
+            while not stop.is_set() or ahead is not None:
+                # Cleared before the claim: a commit while the batch runs wakes the next
+                # wait at once, so no message waits for the poll.
                 self._wake.clear()
+                task, ahead = ahead, None
+                try:
+                    batch = await task if task is not None else await self._take()
+                    if len(batch) >= self.batch and not stop.is_set():
+                        ahead = asyncio.create_task(self._take(), name="mail-worker-ahead")
+                    if batch:
+                        await self._process(batch, await self._domain_index())
+                except Exception:
+                    log.exception("mail worker: a batch failed; retrying shortly")
+                    batch = []
+                if len(batch) >= self.batch or stop.is_set():
+                    # More is waiting: go on, once the gateway's ready callbacks have run.
+                    await asyncio.sleep(0)
+                    continue
+                # All that waited is done: sleep until the gateway or the poller commits
+                # more. The timeout is the fallback, for retries that fall due and for
+                # mail that another process accepted.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
-            elif self.busy():
-                # Senders are connected: let the gateway answer them first. What it
-                # accepts is durable, so reading it a little later loses nothing.
-                await asyncio.sleep(YIELD_SECONDS)
+        finally:
+            if ahead is not None:  # only when cancelled: its messages' leases run out
+                ahead.cancel()
+            self.close()
 
-    async def _prepare(self, claimed: InboundMessage) -> Prepared:
-        """The slow, lock-free part, done for the whole batch at once: read and parse."""
+    async def _prepare(self, claimed: InboundMessage, pooled: bool = False) -> Prepared:
+        """The slow, lock-free part, done for the whole batch at once: read and parse,
+        and make the documents' files durable, so their fsyncs never hold the writer."""
         try:
             if claimed.sha256 is None:
                 raise ValueError("the raw message is gone")
             raw = await self.store.get(claimed.sha256)
-            parsed = await asyncio.to_thread(parse_message, raw)
+            parsed = await self._parse(raw, pooled)
         except Exception as err:
             log.exception("inbound message %s could not be read", claimed.id)
             return Prepared(claimed, error=type(err).__name__)
+        files: tuple[StoredFile, ...] = ()
         links: tuple[LinkResult, ...] = ()
-        if claimed.workspace_id is not None and not document_attachments(parsed):
+        documents = document_attachments(parsed)
+        if claimed.workspace_id is not None and documents:
+            try:
+                # Stored before the pipeline decides: a file no row names is harmless
+                # (content-addressed, reused by the next delivery of the same bytes).
+                files = tuple(await asyncio.gather(*(self.store.put(a.data) for a in documents)))
+            except Exception:
+                log.exception("inbound message %s: its files are stored later", claimed.id)
+        elif claimed.workspace_id is not None:
             links = await self._fetch_links(claimed, parsed)
-        return Prepared(claimed, raw=raw, parsed=parsed, links=links)
+        return Prepared(claimed, raw=raw, parsed=parsed, links=links, files=files)
+
+    async def _parse(self, raw: bytes, pooled: bool) -> ParsedMessage:
+        if pooled:
+            try:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._parsers(), parse_message, raw)
+            except BrokenProcessPool:
+                # A parser process died (killed, out of memory): start afresh next time,
+                # and parse this one here. parse_message never raises, so the pool can
+                # only fail this way.
+                log.warning("mail worker: a parsing process died; parsing in a thread")
+                self._pool = None
+        return await asyncio.to_thread(parse_message, raw)
+
+    def _parsers(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn: a forked child would inherit the loop's threads and the database's
+            # connections mid-use; these processes only ever run parse_message.
+            self._pool = ProcessPoolExecutor(max_workers=PARSERS, mp_context=get_context("spawn"))
+        return self._pool
 
     async def _fetch_links(
         self, claimed: InboundMessage, parsed: ParsedMessage
@@ -181,53 +281,96 @@ class MailWorker:
         return tuple(_result(url) for url in parsed.links)
 
     async def _process(self, batch: list[Prepared], domains: DomainIndex) -> None:
-        """One transaction for the batch, and a savepoint per message: each message is
-        still its own unit (a failure undoes only its work), for one commit's fsync."""
+        """One transaction for the batch, so one commit's fsync for many messages.
+
+        The usual case runs the whole batch through the pipeline at once (`run_batch`):
+        one INSERT files every message's documents. Should any message fail there, that
+        transaction is thrown away and the batch runs again message by message, each in
+        a savepoint: each message stays its own unit, and a failure undoes only its work."""
         now = utcnow()
-        forget: list[str] = []
-        filed: list[int] = []
-        async with self.db.transaction() as session:
-            context = Context(
-                session=session,
-                store=self.store,
-                vault=self.vault,
-                domains=domains,
-                now=now,
-                resolver=self.resolver,
-                receiver=self.receiver,
+        settled = _Settled()
+        try:
+            async with self.db.transaction() as session:
+                await self._together(session, batch, domains, now, settled)
+        except _OneByOne as err:
+            log.info(
+                "mail worker: a batch runs message by message (%s)", type(err.__cause__).__name__
             )
-            for item in batch:
-                message = await reclaim(session=session, claimed=item.claimed)
-                if message is None:
-                    continue  # our lease ran out and another worker has it
-                error = item.error
-                if error is None:
-                    assert item.parsed is not None
-                    assert item.raw is not None
-                    try:
-                        async with session.begin_nested():
-                            job = Job(
-                                message=message, parsed=item.parsed, raw=item.raw, links=item.links
-                            )
-                            state = await run_pipeline(job, context)
-                    except CodeBeforeChallenge:
-                        wait_for_challenge(message, now=now)
-                        continue
-                    except Exception as err:
-                        log.exception("inbound message %s could not be processed", message.id)
-                        error = type(err).__name__
-                if error is not None:
-                    retry_later(message, reason=error, now=now)
-                    continue
-                settle_message(message, state, reason=job.reason, now=now)
-                filed.extend(job.added)
-                if state == InboundState.CODE_RELAYED and message.sha256:
-                    forget.append(message.sha256)
-                    message.sha256 = None  # a code's message is not kept once relayed
-        for sha256 in forget:
+            settled = _Settled()
+            async with self.db.transaction() as session:
+                await self._one_by_one(session, batch, domains, now, settled)
+        for sha256 in settled.forget:
             await self._forget(sha256)
         if self.on_filed is not None:
-            await _hand_over(self.on_filed, filed)
+            await _hand_over(self.on_filed, settled.filed)
+
+    def _context(self, session: AsyncSession, domains: DomainIndex, now: datetime) -> Context:
+        return Context(
+            session=session,
+            store=self.store,
+            vault=self.vault,
+            domains=domains,
+            now=now,
+            resolver=self.resolver,
+            receiver=self.receiver,
+        )
+
+    async def _together(
+        self,
+        session: AsyncSession,
+        batch: list[Prepared],
+        domains: DomainIndex,
+        now: datetime,
+        settled: _Settled,
+    ) -> None:
+        held = await reclaim_all(session=session, claimed=[item.claimed for item in batch])
+        jobs: list[Job] = []
+        for item in batch:
+            message = held.get(item.claimed.id or 0)
+            if message is None:
+                continue  # our lease ran out and another worker has it
+            if item.error is not None:
+                retry_later(message, reason=item.error, now=now)
+            else:
+                jobs.append(item.job(message))
+        try:
+            states = await run_batch(jobs, self._context(session, domains, now))
+        except Exception as err:
+            # Unexpected, or a code early for its challenge: each message on its own.
+            raise _OneByOne from err
+        for job, state in zip(jobs, states, strict=True):
+            settled.settle(job, state, now)
+
+    async def _one_by_one(
+        self,
+        session: AsyncSession,
+        batch: list[Prepared],
+        domains: DomainIndex,
+        now: datetime,
+        settled: _Settled,
+    ) -> None:
+        context = self._context(session, domains, now)
+        held = await reclaim_all(session=session, claimed=[item.claimed for item in batch])
+        for item in batch:
+            message = held.get(item.claimed.id or 0)
+            if message is None:
+                continue  # our lease ran out and another worker has it
+            error = item.error
+            if error is None:
+                job = item.job(message)
+                try:
+                    async with session.begin_nested():
+                        state = await run_pipeline(job, context)
+                except CodeBeforeChallenge:
+                    wait_for_challenge(message, now=now)
+                    continue
+                except Exception as err:
+                    log.exception("inbound message %s could not be processed", message.id)
+                    error = type(err).__name__
+            if error is not None:
+                retry_later(message, reason=error, now=now)
+                continue
+            settled.settle(job, state, now)
 
     async def _forget(self, sha256: str) -> None:
         """Delete the raw file unless another row (another workspace, a document) uses it."""
@@ -245,6 +388,28 @@ class MailWorker:
             )
         if not used:
             await self.store.delete(sha256)
+
+
+class _OneByOne(Exception):
+    """The batch could not run as one: run it again, each message in its savepoint."""
+
+
+@dataclass
+class _Settled:
+    """What a batch's transaction settled, for after its commit."""
+
+    #: Documents filed, for the hook after filing.
+    filed: list[int] = field(default_factory=list)
+    #: Raw files of relayed codes, let go once the commit is durable.
+    forget: list[str] = field(default_factory=list)
+
+    def settle(self, job: Job, state: InboundState, now: datetime) -> None:
+        message = job.message
+        settle_message(message, state, reason=job.reason, now=now, outcome=job.outcome)
+        self.filed.extend(job.added)
+        if state == InboundState.CODE_RELAYED and message.sha256:
+            self.forget.append(message.sha256)
+            message.sha256 = None  # a code's message is not kept once relayed
 
 
 async def _hand_over(hook: Callable[[int], Awaitable[object]], document_ids: list[int]) -> None:

@@ -14,8 +14,9 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import and_, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -141,15 +142,20 @@ async def ingest_document(
     store: DocumentStore,
     incoming: IncomingDocument,
     now: datetime | None = None,
+    stored: StoredFile | None = None,
 ) -> IngestResult:
-    """Store the file and add it to the inbox, or return the document it duplicates."""
-    sha256 = digest(incoming.content)
+    """Store the file and add it to the inbox, or return the document it duplicates.
+
+    `stored` is the store's copy of `incoming.content`, when the caller made it durable
+    already: before its transaction, so the file's fsync never holds the writer's lock."""
+    sha256 = stored.sha256 if stored is not None else digest(incoming.content)
     found = await _find_duplicate(
         session, incoming.workspace_id, sha256, incoming.supplier_id, incoming.external_ref
     )
     if found is not None:
         return found
-    stored = await store.put(incoming.content, sha256=sha256)
+    if stored is None:
+        stored = await store.put(incoming.content, sha256=sha256)
     document = build_document(incoming, stored, now=now or utcnow())
     try:
         async with session.begin_nested():
@@ -247,11 +253,34 @@ async def ingest_stored(
         return results
     try:
         async with session.begin_nested():
-            session.add_all(fresh)
-            await session.flush()
+            if session.get_bind().dialect.name == "sqlite":
+                await _insert_many(session, workspace_id, fresh)
+            else:  # the ORM's own INSERT is already one statement for many rows there
+                session.add_all(fresh)
+                await session.flush()
     except IntegrityError:
         return [await _ingest_one(session, d) for d in documents]
     return results
+
+
+async def _insert_many(session: AsyncSession, workspace_id: int, documents: list[Document]) -> None:
+    """Add many new rows in one INSERT and learn their ids in one SELECT. On SQLite the
+    ORM inserts row by row, as SQLite does not say which new id went to which row; the
+    sha256, unique within the workspace, says it here."""
+    table = Document.__table__  # type: ignore[attr-defined]
+    names = [column.key for column in table.columns if column.key != "id"]
+    rows = [{name: getattr(document, name) for name in names} for document in documents]
+    await session.exec(insert(table), params=rows)
+    query = select(Document.sha256, Document.id).where(
+        Document.workspace_id == workspace_id,
+        col(Document.sha256).in_([document.sha256 for document in documents]),
+    )
+    ids = dict((await session.exec(query)).all())
+    for document in documents:
+        document.id = ids[document.sha256]
+        # Known to be in the database now: the session holds it as if it had loaded it.
+        make_transient_to_detached(document)
+        session.add(document)
 
 
 async def _ingest_one(session: AsyncSession, document: Document) -> IngestResult:

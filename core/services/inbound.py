@@ -4,7 +4,7 @@ messages are taken over."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -202,15 +202,30 @@ async def claim_messages(
     return rows
 
 
-async def reclaim(*, session: AsyncSession, claimed: InboundMessage) -> InboundMessage | None:
-    """The message, locked, if this worker's claim still holds; None if another worker
-    took it over after the lease ran out, or it was settled meanwhile."""
-    fresh = await session.get(
-        InboundMessage, claimed.id, with_for_update=True, populate_existing=True
+async def reclaim_all(
+    *, session: AsyncSession, claimed: Sequence[InboundMessage]
+) -> dict[int, InboundMessage]:
+    """The claimed messages, locked, that this worker still holds, by id, in one statement.
+    A message whose lease ran out and another worker took over, or that was settled
+    meanwhile, is left out."""
+    ids = [message.id for message in claimed if message.id is not None]
+    if not ids:
+        return {}
+    query = (
+        select(InboundMessage)
+        .where(col(InboundMessage.id).in_(ids))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    if fresh is None or fresh.state != InboundState.RECEIVED:
-        return None
-    return fresh if fresh.claimed_until == claimed.claimed_until else None
+    fresh = {row.id: row for row in (await session.exec(query)).all()}
+    held: dict[int, InboundMessage] = {}
+    for message in claimed:
+        row = fresh.get(message.id)
+        if row is None or row.id is None or row.state != InboundState.RECEIVED:
+            continue
+        if row.claimed_until == message.claimed_until:
+            held[row.id] = row
+    return held
 
 
 def settle_message(
@@ -219,7 +234,12 @@ def settle_message(
     *,
     reason: str | None = None,
     now: datetime | None = None,
+    outcome: Mapping[str, Any] | None = None,
 ) -> None:
+    """Give the message its final state; `outcome`, what the pipeline found, is merged
+    into its record here, so that settling a message writes its row once."""
+    if outcome:
+        message.outcome = (message.outcome or {}) | dict(outcome)
     message.state = state
     message.state_reason = reason
     message.claimed_until = None
