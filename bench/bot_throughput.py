@@ -175,7 +175,12 @@ async def courier_run(
                 for n in range(members)
             )
         deps, verifier = await build_deps(
-            settings=settings, db=rt.db, store=rt.store, vault=rt.vault, runner=build_runner(rt)
+            settings=settings,
+            db=rt.db,
+            store=rt.store,
+            vault=rt.vault,
+            runner=build_runner(rt),
+            providers=rt.providers,
         )
         bot = build_bot(settings)
         try:

@@ -1,6 +1,7 @@
 """The accounting link as the bot's older routers use it (/integration is a flow now, whose
 work runs in core/flows/integration_jobs.py): an `Accounting` bundle built from the bot's
-parts, and work that must run after the update's transaction commits.
+parts (over the process's one provider registry, `Deps.providers`), and work that must
+run after the update's transaction commits.
 
 The accounting services open their own short transactions around each call to the
 software (core/services/accounting.py), so the bot never calls them inside the update's
@@ -12,25 +13,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 
 from aiogram import Bot
 
 from bot.context import Deps
 from bot.i18n import Texts
 from core.errors import CourierError
-from core.flows.integration_jobs import open_accounting as core_open_accounting
-from core.services.accounting import Accounting
+from core.services.accounting import Accounting, make_accounting
 from core.services.publishing import PublishOutcome, on_document_ready
 
 log = logging.getLogger(__name__)
 
 
-def open_accounting(deps: Deps) -> AbstractAsyncContextManager[Accounting]:
-    """An `Accounting` for one piece of work; the providers' HTTP clients closed after
-    (built as /integration's flow builds it: core/flows/integration_jobs.py)."""
-    parts = {"db": deps.db, "settings": deps.settings, "vault": deps.vault, "store": deps.store}
-    return core_open_accounting(parts)
+def accounting(deps: Deps) -> Accounting:
+    """An `Accounting` for one piece of work, over the process's registry: nothing to
+    close after it, and every action shares the software's HTTP clients and limits."""
+    return make_accounting(
+        providers=deps.providers,
+        settings=deps.settings,
+        db=deps.db,
+        vault=deps.vault,
+        store=deps.store,
+    )
 
 
 def after_commit(
@@ -60,8 +64,7 @@ async def document_ready(deps: Deps, document_id: int) -> PublishOutcome | None:
     answer). Failures are the publication's state, told by /integration and the inbox;
     a link that is missing or unusable simply leaves the document in the inbox."""
     try:
-        async with open_accounting(deps) as acc:
-            return await on_document_ready(acc, document_id=document_id)
+        return await on_document_ready(accounting(deps), document_id=document_id)
     except CourierError as err:
         log.info("document %s not published: %s", document_id, err.key)
         return None

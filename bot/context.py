@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from aiogram.methods import TelegramMethod
 
+from core.accounting.registry import ProviderRegistry
 from core.config import Settings
 from core.db import Database
 from core.flows.manager import Flows
@@ -58,6 +59,8 @@ class Deps:
     vault: Vault
     search: SupplierSearch
     runs: Runs
+    #: The process's one provider registry (courier/runtime.py builds and closes it).
+    providers: ProviderRegistry
     #: Core's conversations (core/flows), with the parts above as their services.
     flows: Flows
     #: Largest file the bot fetches from Telegram (the Bot API serves at most 20 MB).

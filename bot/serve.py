@@ -11,6 +11,7 @@ from bot.app import build_bot, build_dispatcher, publish_commands, run_polling, 
 from bot.context import Deps
 from bot.notifier import Notifier
 from bot.verification import Verifier
+from core.accounting.registry import ProviderRegistry
 from core.config import Settings
 from core.db import Database
 from core.flows.manager import Flows
@@ -31,8 +32,10 @@ async def build_deps(
     store: DocumentStore,
     vault: Vault,
     runner: ConnectionRunner,
+    providers: ProviderRegistry,
 ) -> tuple[Deps, Verifier]:
-    """The bot's parts; the supplier search is loaded once per process."""
+    """The bot's parts; the supplier search is loaded once per process, and the provider
+    registry is the process's own (built and closed by courier/runtime.py)."""
     async with db.read() as session:
         search = await load_search(session=session)
     verifier = Verifier(db=db, runner=runner)
@@ -44,6 +47,7 @@ async def build_deps(
         "vault": vault,
         "search": search,
         "runs": verifier,
+        "providers": providers,
         "mailbox_check": ImapCheck(allow_private=settings.mailbox_allow_private),
     }
     flows = Flows(FLOWS, services)
@@ -54,6 +58,7 @@ async def build_deps(
         vault=vault,
         search=search,
         runs=verifier,
+        providers=providers,
         flows=flows,
     )
     return deps, verifier
@@ -66,11 +71,12 @@ async def serve_telegram(
     store: DocumentStore,
     vault: Vault,
     runner: ConnectionRunner,
+    providers: ProviderRegistry,
     stop: asyncio.Event,
     announce: Callable[[str], None] = print,
 ) -> None:
     deps, verifier = await build_deps(
-        settings=settings, db=db, store=store, vault=vault, runner=runner
+        settings=settings, db=db, store=store, vault=vault, runner=runner, providers=providers
     )
     rt = deps
     bot = build_bot(rt.settings)

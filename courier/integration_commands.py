@@ -9,17 +9,15 @@ import argparse
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, func, select
 
 from core.accounting.provider import AuthKind
-from core.accounting.registry import ProviderRegistry
 from core.config import Settings
 from core.models import Document, DocumentState, IntegrationState, ListKind
-from core.services.accounting import Accounting
+from core.services.accounting import Accounting, make_accounting
 from core.services.authorisations import (
     Connecting,
     change_software,
@@ -50,14 +48,11 @@ from courier.texts import PUBLISH_REASONS
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
-def build_accounting(rt: Runtime, providers: ProviderRegistry | None = None) -> Accounting:
-    return Accounting(
-        db=rt.db,
-        vault=rt.vault,
-        store=rt.store,
-        providers=providers or ProviderRegistry(rt.settings),
-        callback_url=rt.settings.oauth_callback_url,
-        state_ttl=timedelta(minutes=rt.settings.oauth_state_ttl_minutes),
+def build_accounting(rt: Runtime) -> Accounting:
+    """An `Accounting` over the runtime's parts and its one provider registry, which the
+    runtime closes: nothing to close here."""
+    return make_accounting(
+        providers=rt.providers, settings=rt.settings, db=rt.db, vault=rt.vault, store=rt.store
     )
 
 
@@ -71,14 +66,10 @@ class _Session:
 @asynccontextmanager
 async def _open(settings: Settings, slug: str) -> AsyncIterator[_Session]:
     async with open_runtime(settings) as rt:
-        acc = build_accounting(rt)
-        try:
-            async with rt.db.read() as session:
-                workspace = await get_workspace(session=session, slug=slug)
-            assert workspace.id is not None
-            yield _Session(acc, workspace.id, workspace.slug)
-        finally:
-            await acc.providers.aclose()
+        async with rt.db.read() as session:
+            workspace = await get_workspace(session=session, slug=slug)
+        assert workspace.id is not None
+        yield _Session(build_accounting(rt), workspace.id, workspace.slug)
 
 
 async def _secret_for(acc: Accounting, provider_name: str, ledger: Path | None) -> str | None:
@@ -381,8 +372,4 @@ def _row(outcome: PublishOutcome) -> dict[str, Any]:
 
 async def after_upload(rt: Runtime, document_id: int) -> PublishOutcome | None:
     """A hand upload is ready like any other document: auto-publish if its rule says so."""
-    acc = build_accounting(rt)
-    try:
-        return await on_document_ready(acc, document_id=document_id)
-    finally:
-        await acc.providers.aclose()
+    return await on_document_ready(build_accounting(rt), document_id=document_id)

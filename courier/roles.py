@@ -98,7 +98,6 @@ async def serve_mail(
     finally:
         await gateway.close()
         await asyncio.gather(work, polling)
-        await accounting.providers.aclose()
 
 
 async def poll_mailboxes(rt: Runtime, worker: MailWorker, stop: asyncio.Event) -> None:
@@ -169,7 +168,6 @@ async def serve_scheduler(
     finally:
         await scheduler.stop()
         await jobs.drain()
-        await accounting.providers.aclose()
         shutdown_sandbox()
 
 
@@ -181,24 +179,18 @@ async def serve_oauth(
     if not (settings.xero_client_id or settings.quickbooks_client_id):
         announce("oauth: no Xero or QuickBooks client id set, so no callback to serve")
         return
-    accounting = build_accounting(rt)
-    try:
-        with binding(oauth_listener(settings)):
-            callback = await start_callback_server(
-                accounting,
-                host=settings.oauth_callback_host,
-                port=settings.oauth_callback_port,
-                bot_username=settings.telegram_bot_username,
-            )
-    except BaseException:
-        await accounting.providers.aclose()
-        raise
+    with binding(oauth_listener(settings)):
+        callback = await start_callback_server(
+            build_accounting(rt),
+            host=settings.oauth_callback_host,
+            port=settings.oauth_callback_port,
+            bot_username=settings.telegram_bot_username,
+        )
     announce(f"oauth: callback on {callback.url}, registered as {settings.oauth_callback_url}")
     try:
         await stop.wait()
     finally:
         await callback.close()
-        await accounting.providers.aclose()
 
 
 #: What `courier run` says when no token is set: the rest runs, the bot does not.
@@ -237,6 +229,7 @@ async def serve_bot(
             store=rt.store,
             vault=rt.vault,
             runner=build_runner(rt),
+            providers=rt.providers,
             stop=stop,
             announce=announce,
         )

@@ -1,4 +1,5 @@
-"""Opening Courier's parts in order: settings, database, migrations, vault, storage, catalog."""
+"""Opening Courier's parts in order: settings, database, migrations, vault, storage, catalog,
+and the process-wide objects every role shares (the accounting provider registry)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from sqlmodel import col, func, select
 
+from core.accounting.registry import ProviderRegistry
 from core.catalog.entries import load_entries
 from core.config import Settings
 from core.db import Database, create_database
@@ -33,6 +35,10 @@ class Runtime:
     vault: Vault
     #: Listed suppliers in the catalog once it was loaded.
     suppliers: int
+    #: The one provider registry of this process: every role, chat action and command
+    #: shares its HTTP clients and per-company call limiters (Xero counts 60 calls a
+    #: minute and 5 at once per company, not per action). Closed when the runtime is.
+    providers: ProviderRegistry
 
 
 async def migrate(db: Database, settings: Settings) -> None:
@@ -81,6 +87,7 @@ async def open_runtime(
     """Open Courier's parts. The catalog is loaded when empty, or refreshed from the
     packaged data on request (`courier run`, so an upgrade brings its new suppliers)."""
     db = _create_database(settings)
+    providers = ProviderRegistry(settings)  # builds nothing until a provider is asked for
     try:
         await db.ping()
         await migrate(db, settings)
@@ -93,6 +100,8 @@ async def open_runtime(
             store=LocalDocumentStore(settings.documents_dir),
             vault=vault,
             suppliers=suppliers,
+            providers=providers,
         )
     finally:
+        await providers.aclose()
         await db.dispose()

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 from core.accounting.registry import Offer, ProviderRegistry
 from core.errors import CourierError
+from core.flows.accounting import registry
 from core.flows.flow import Flow, Input
-from core.flows.integration_jobs import refreshing, registry
+from core.flows.integration_jobs import refreshing
 from core.flows.steps import Choice, Form, Progress, Step, Text, with_error
 from core.models import ListKind
 from core.permissions import Action

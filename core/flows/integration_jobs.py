@@ -11,18 +11,11 @@ so the flow goes back to the step where the person can put them right.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import timedelta
-from typing import Any
-
-from core.accounting.registry import ProviderRegistry
-from core.config import Settings
 from core.errors import ConfigInvalid, CourierError
+from core.flows.accounting import accounting
 from core.flows.flow import Context, Input, Later
 from core.flows.steps import Text
 from core.models import ListKind
-from core.services.accounting import Accounting
 from core.services.authorisations import (
     Connecting,
     change_software,
@@ -34,34 +27,6 @@ from core.services.authorisations import (
 
 #: Ways a link is made: a first one, a change of software, the same books again.
 PURPOSES = ("connect", "change", "reconnect")
-
-
-def registry(services: Any) -> ProviderRegistry:
-    """The providers as this interface has them: its own registry when it brings one
-    (service "providers", a factory: tests register stand-ins), else the built-ins."""
-    factory: Callable[[], ProviderRegistry] | None = services.get("providers")
-    if factory is not None:
-        return factory()
-    settings: Settings = services.get("settings")
-    return ProviderRegistry(settings)
-
-
-@asynccontextmanager
-async def open_accounting(services: Any) -> AsyncIterator[Accounting]:
-    """An `Accounting` for one piece of work; the providers' HTTP clients closed after."""
-    settings: Settings = services.get("settings")
-    acc = Accounting(
-        db=services.get("db"),
-        vault=services.get("vault"),
-        store=services.get("store"),
-        providers=registry(services),
-        callback_url=settings.oauth_callback_url,
-        state_ttl=timedelta(minutes=settings.oauth_state_ttl_minutes),
-    )
-    try:
-        yield acc
-    finally:
-        await acc.providers.aclose()
 
 
 def failed(err: CourierError, *, software: str) -> Input:
@@ -80,32 +45,30 @@ def linking(
     """Link, change to or reconnect `provider`. A token lives only in this closure: never
     in the flow's stored data."""
     assert purpose in PURPOSES
-    services, workspace_id, actor = context.services, context.workspace_id, context.member.id
+    acc = accounting(context.services)  # here: a missing part fails the step, not the work
+    workspace_id, actor = context.workspace_id, context.member.id
 
     async def work() -> Input:
         try:
-            async with open_accounting(services) as acc:
-                result: Connecting
-                if purpose == "connect":
-                    result = await connect(
-                        acc,
-                        workspace_id=workspace_id,
-                        actor=actor,
-                        provider_name=provider,
-                        secret=secret,
-                    )
-                elif purpose == "change":
-                    result = await change_software(
-                        acc,
-                        workspace_id=workspace_id,
-                        actor=actor,
-                        provider_name=provider,
-                        secret=secret,
-                    )
-                else:
-                    result = await reconnect(
-                        acc, workspace_id=workspace_id, actor=actor, secret=secret
-                    )
+            result: Connecting
+            if purpose == "connect":
+                result = await connect(
+                    acc,
+                    workspace_id=workspace_id,
+                    actor=actor,
+                    provider_name=provider,
+                    secret=secret,
+                )
+            elif purpose == "change":
+                result = await change_software(
+                    acc,
+                    workspace_id=workspace_id,
+                    actor=actor,
+                    provider_name=provider,
+                    secret=secret,
+                )
+            else:
+                result = await reconnect(acc, workspace_id=workspace_id, actor=actor, secret=secret)
         except CourierError as err:
             return failed(err, software=software)
         if result.authorization_url is not None:
@@ -117,12 +80,12 @@ def linking(
 
 def refreshing(context: Context, *, kind: ListKind | None, software: str) -> Later:
     """Reload every list, or one."""
-    services, workspace_id, actor = context.services, context.workspace_id, context.member.id
+    acc = accounting(context.services)  # here: a missing part fails the step, not the work
+    workspace_id, actor = context.workspace_id, context.member.id
 
     async def work() -> Input:
         try:
-            async with open_accounting(services) as acc:
-                done = await refresh_lists(acc, workspace_id=workspace_id, actor=actor, kind=kind)
+            done = await refresh_lists(acc, workspace_id=workspace_id, actor=actor, kind=kind)
         except CourierError as err:
             return failed(err, software=software)
         return {
@@ -135,14 +98,14 @@ def refreshing(context: Context, *, kind: ListKind | None, software: str) -> Lat
 
 
 def disconnecting(context: Context, *, keep_rules: bool, software: str) -> Later:
-    services, workspace_id, actor = context.services, context.workspace_id, context.member.id
+    acc = accounting(context.services)  # here: a missing part fails the step, not the work
+    workspace_id, actor = context.workspace_id, context.member.id
 
     async def work() -> Input:
         try:
-            async with open_accounting(services) as acc:
-                dropped = await disconnect(
-                    acc, workspace_id=workspace_id, actor=actor, keep_rules=keep_rules
-                )
+            dropped = await disconnect(
+                acc, workspace_id=workspace_id, actor=actor, keep_rules=keep_rules
+            )
         except CourierError as err:
             return failed(err, software=software)
         return {"outcome": "disconnected", "dropped": dropped}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from core.flows.accounting import accounting
 from core.flows.flow import Flow, Input
 from core.flows.steps import Choice, Step, with_error
 from core.permissions import Action
@@ -23,7 +24,6 @@ from core.services.publish_reports import (
     NAMED_SUPPLIERS,
     Plan,
     link_problem,
-    open_accounting,
     plan_publish,
     plan_retry,
     publish_and_report,
@@ -111,18 +111,16 @@ class Publish(Flow):
         the outbox (core/services/outcome_notices.py, kind `publish_report`)."""
         context, workspace_id = self.context, self.context.workspace_id
         member_id, documents = context.member.id, tuple(ids)
-        # Asked for now, so an interface lacking one fails this step, not the work after.
-        settings, db = context.service("settings"), context.service("db")
-        vault, store = context.service("vault"), context.service("store")
+        # Built now, so an interface lacking a part fails this step, not the work after.
+        acc = accounting(context.services)
 
         async def publish() -> None:
-            async with open_accounting(settings=settings, db=db, vault=vault, store=store) as acc:
-                await publish_and_report(
-                    acc,
-                    workspace_id=workspace_id,
-                    document_ids=documents,
-                    recipient_member_id=member_id,
-                )
+            await publish_and_report(
+                acc,
+                workspace_id=workspace_id,
+                document_ids=documents,
+                recipient_member_id=member_id,
+            )
 
         self.later(publish)
         return self.done(result, count=len(documents))

@@ -16,26 +16,18 @@ the actor's workspace's, else the flow aborts with `errors.not_found`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
-from core.accounting.registry import ProviderRegistry
-from core.config import Settings
-from core.db import Database
 from core.errors import AnswerInvalid, CourierError, NotFound
+from core.flows.accounting import accounting
 from core.flows.flow import Field, Flow, Input
 from core.flows.steps import Abort, FieldKind, Option, Step, Text
 from core.models import Document, DocumentState
 from core.permissions import Action
-from core.services.accounting import Accounting
 from core.services.documents import archive_document
 from core.services.publishing import on_document_ready
 from core.services.review import CONFIRMATIONS, NO, YES, Question, answer_question, open_review
 from core.services.review_notices import announce_review_outcome
-from core.storage import DocumentStore
-from core.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -271,25 +263,20 @@ class Review(Flow):
         """Once the answers committed: the auto-publish hook, and its outcome told to the
         person who answered, through the outbox."""
         assert document.id is not None
-        parts = _Parts(
-            db=self.context.service("db"),
-            settings=self.context.service("settings"),
-            vault=self.context.service("vault"),
-            store=self.context.service("store"),
-        )
+        # Built now, so an interface lacking a part fails this step, not the work after.
+        acc = accounting(self.context.services)
         document_id, filename = document.id, document.filename
         workspace_id, member_id = self.context.workspace_id, self.context.member.id
 
         async def publish() -> None:
             try:
-                async with parts.accounting() as acc:
-                    outcome = await on_document_ready(acc, document_id=document_id)
+                outcome = await on_document_ready(acc, document_id=document_id)
             except CourierError as err:  # no link, or not usable: it waits in the inbox
                 log.info("reviewed document %s not published: %s", document_id, err.key)
                 return
             if outcome is None:
                 return
-            async with parts.db.transaction() as session:
+            async with acc.db.transaction() as session:
                 await announce_review_outcome(
                     session=session,
                     workspace_id=workspace_id,
@@ -301,30 +288,6 @@ class Review(Flow):
                 )
 
         self.later(publish)
-
-
-class _Parts:
-    """What publishing after the commit needs from the interface's runtime."""
-
-    def __init__(
-        self, *, db: Database, settings: Settings, vault: Vault, store: DocumentStore
-    ) -> None:
-        self.db, self.settings, self.vault, self.store = db, settings, vault, store
-
-    @asynccontextmanager
-    async def accounting(self) -> AsyncIterator[Accounting]:
-        acc = Accounting(
-            db=self.db,
-            vault=self.vault,
-            store=self.store,
-            providers=ProviderRegistry(self.settings),
-            callback_url=self.settings.oauth_callback_url,
-            state_ttl=timedelta(minutes=self.settings.oauth_state_ttl_minutes),
-        )
-        try:
-            yield acc
-        finally:
-            await acc.providers.aclose()
 
 
 def _summary(document: Document) -> Text:

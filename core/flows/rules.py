@@ -29,12 +29,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from core.accounting.errors import RuleCodeUnknown
+from core.flows.accounting import accounting
 from core.flows.flow import Field, Flow, Input
 from core.flows.publish import Publish
 from core.flows.steps import Choice, Form, Option, Step, Text, with_error
 from core.models import ListKind, Rule
 from core.permissions import Action
-from core.services.publish_reports import open_accounting, publish_and_report
+from core.services.publish_reports import publish_and_report
 from core.services.publishing import ready_documents
 from core.services.rules import (
     Entry,
@@ -404,20 +405,18 @@ class Rules(Flow):
         what the books wrote and refused reaches the person through the outbox."""
         context, workspace_id = self.context, self.context.workspace_id
         member_id, documents = context.member.id, tuple(ids)
-        # Asked for now, so an interface lacking one fails this step, not the work after.
-        settings, db = context.service("settings"), context.service("db")
-        vault, store = context.service("vault"), context.service("store")
+        # Built now, so an interface lacking a part fails this step, not the work after.
+        acc = accounting(context.services)
 
         async def publish() -> None:
-            async with open_accounting(settings=settings, db=db, vault=vault, store=store) as acc:
-                await publish_and_report(
-                    acc,
-                    workspace_id=workspace_id,
-                    document_ids=documents,
-                    recipient_member_id=member_id,
-                    occasion="rule",
-                    supplier=supplier,
-                )
+            await publish_and_report(
+                acc,
+                workspace_id=workspace_id,
+                document_ids=documents,
+                recipient_member_id=member_id,
+                occasion="rule",
+                supplier=supplier,
+            )
 
         self.later(publish)
 

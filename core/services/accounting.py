@@ -16,6 +16,7 @@ from typing import TypeVar
 from core.accounting.errors import IntegrationExpired, ProviderFailure
 from core.accounting.provider import AccountingProvider, Company, Grant
 from core.accounting.registry import ProviderRegistry
+from core.config import Settings
 from core.db import Database
 from core.models import Integration, IntegrationState
 from core.models.base import utcnow
@@ -45,6 +46,27 @@ class Accounting:
     #: The redirect URI registered with the OAuth2 software (Settings.oauth_callback_url).
     callback_url: str
     state_ttl: timedelta = timedelta(minutes=30)
+
+
+def make_accounting(
+    *,
+    providers: ProviderRegistry,
+    settings: Settings,
+    db: Database,
+    vault: Vault,
+    store: DocumentStore,
+) -> Accounting:
+    """An `Accounting` for a piece of work, over the process's one provider registry: built
+    once by the composition root (courier/runtime.py) and closed there, never per action,
+    so each software's HTTP clients and per-company limits are shared by every action."""
+    return Accounting(
+        db=db,
+        vault=vault,
+        store=store,
+        providers=providers,
+        callback_url=settings.oauth_callback_url,
+        state_ttl=timedelta(minutes=settings.oauth_state_ttl_minutes),
+    )
 
 
 @dataclass(frozen=True, slots=True)

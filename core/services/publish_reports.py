@@ -13,17 +13,12 @@ report, not in a second notice to the same people.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.accounting.registry import ProviderRegistry
-from core.config import Settings
-from core.db import Database
 from core.errors import CourierError, NotFound
 from core.models import (
     Document,
@@ -40,32 +35,11 @@ from core.services.publishing import (
     publish_document,
     ready_documents,
 )
-from core.storage import DocumentStore
-from core.vault import Vault
 
 log = logging.getLogger(__name__)
 
 #: Suppliers named in a plan, at most; the rest are counted.
 NAMED_SUPPLIERS = 5
-
-
-@asynccontextmanager
-async def open_accounting(
-    *, settings: Settings, db: Database, vault: Vault, store: DocumentStore
-) -> AsyncIterator[Accounting]:
-    """An `Accounting` for one piece of work; the providers' HTTP clients closed after."""
-    acc = Accounting(
-        db=db,
-        vault=vault,
-        store=store,
-        providers=ProviderRegistry(settings),
-        callback_url=settings.oauth_callback_url,
-        state_ttl=timedelta(minutes=settings.oauth_state_ttl_minutes),
-    )
-    try:
-        yield acc
-    finally:
-        await acc.providers.aclose()
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,13 @@ class CallLimiter:
                 for done in self._done:
                     done.append(answered)
 
+    def counted(self) -> tuple[int, ...]:
+        """Calls holding a place in each window now (answered within its period, or in
+        flight): what this process has spent of the company's limits."""
+        now = time.monotonic()
+        self._wait(now)  # drops the calls each window has let go of
+        return tuple(len(done) + self._in_flight for done in self._done)
+
     def hold(self, seconds: float) -> None:
         """Nobody calls this company before `seconds` from now (a 429's Retry-After)."""
         self._held_until = max(self._held_until, time.monotonic() + seconds)

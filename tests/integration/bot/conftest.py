@@ -20,7 +20,9 @@ from sqlmodel import select
 from bot.app import build_bot, build_dispatcher, run_polling
 from bot.serve import build_deps
 from bot.verification import Verifier
+from core.accounting.registry import ProviderRegistry
 from core.catalog.entries import load_entries
+from core.config import Settings
 from core.db import Database
 from core.models import (
     Connection,
@@ -32,6 +34,7 @@ from core.models import (
     WorkspaceCreate,
 )
 from core.permissions import OPERATOR
+from core.services.accounting import Accounting, make_accounting
 from core.services.catalog import sync_catalog
 from core.services.connections import create_connection
 from core.services.fetch import ConnectionRunner, FetchPolicy
@@ -59,6 +62,20 @@ class Harness:
     store: LocalDocumentStore
     demo: RunningDemo
     verifier: Verifier
+    settings: Settings
+    #: The bot's provider registry: one for the process, as courier/runtime.py builds it.
+    providers: ProviderRegistry
+
+    def accounting(self) -> Accounting:
+        """The accounting services over the bot's own parts and provider registry: what a
+        chat action uses, for a story to link books without the chat."""
+        return make_accounting(
+            providers=self.providers,
+            settings=self.settings,
+            db=self.db,
+            vault=self.vault,
+            store=self.store,
+        )
 
     async def workspace(self, name: str, *, locale: Locale = Locale.EN) -> tuple[Workspace, str]:
         """A workspace and its owner's invite code."""
@@ -152,15 +169,16 @@ async def harness(
         connector_for=registry.connector_for,
         policy=FetchPolicy(code_poll=0.05),
     )
+    providers = ProviderRegistry(settings)
     deps, verifier = await build_deps(
-        settings=settings, db=db, store=store, vault=vault, runner=runner
+        settings=settings, db=db, store=store, vault=vault, runner=runner, providers=providers
     )
     bot = build_bot(settings)
     dp = build_dispatcher(deps)
     stop = asyncio.Event()
     polling = asyncio.create_task(run_polling(bot, dp, stop))
     try:
-        yield Harness(api, world, db, vault, store, demo, verifier)
+        yield Harness(api, world, db, vault, store, demo, verifier, settings, providers)
     finally:
         stop.set()
         await polling
@@ -171,6 +189,7 @@ async def harness(
         except TimeoutError:
             await verifier.close()
         await bot.session.close()
+        await providers.aclose()
         await demo.close()
         await api.close()
 

@@ -14,10 +14,8 @@ from bot.i18n import Texts
 from core.models import Document, DocumentSource, DocumentState
 from core.services.authorisations import connect
 from core.services.documents import IncomingDocument, ingest_document
-from core.services.publish_reports import open_accounting
 from core.services.rules import set_rule
 from courier.sandbox.chat import BotMessage, TelegramUser
-from tests.conftest import make_settings
 from tests.integration.accounting.conftest import LEDGER
 from tests.integration.bot.conftest import Harness
 from tests.integration.bot.test_bot_uploads import notifier
@@ -52,15 +50,13 @@ async def test_publish_what_is_ready_in_two_actions(
     ledger = tmp_path / "books" / "main.beancount"
     ledger.parent.mkdir()
     ledger.write_text(LEDGER, encoding="utf-8")
-    async with open_accounting(
-        settings=make_settings(tmp_path / "acc"),
-        db=harness.db,
-        vault=harness.vault,
-        store=harness.store,
-    ) as acc:
-        await connect(
-            acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
-        )
+    await connect(
+        harness.accounting(),
+        workspace_id=bakery.id,
+        actor=None,
+        provider_name="beancount",
+        secret=str(ledger),
+    )
     async with harness.db.transaction() as session:
         await set_rule(
             session=session,

@@ -27,7 +27,6 @@ from core.models import Document, DocumentSource, DocumentState, Notification, R
 from core.services.authorisations import connect
 from core.services.documents import IncomingDocument, ingest_document
 from core.services.outcome_notices import REFUSED, UNREADABLE
-from core.services.publish_reports import open_accounting
 from core.services.publishing import on_document_ready
 from core.services.reading import read_waiting_documents
 from core.services.rules import set_rule
@@ -137,41 +136,38 @@ async def test_a_bill_the_books_refuse_is_told_to_the_owners_with_its_reason_and
     ledger = tmp_path / "books" / "main.beancount"
     ledger.parent.mkdir()
     ledger.write_text(LEDGER, encoding="utf-8")
-    settings = make_settings(tmp_path / "acc")
-    async with open_accounting(
-        settings=settings, db=harness.db, vault=harness.vault, store=harness.store
-    ) as acc:
-        await connect(
-            acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    acc = harness.accounting()
+    await connect(
+        acc, workspace_id=bakery.id, actor=None, provider_name="beancount", secret=str(ledger)
+    )
+    async with harness.db.transaction() as session:
+        await set_rule(
+            session=session,
+            workspace_id=bakery.id,
+            party_name="Moulin Bio",
+            account_code="Expenses:Supplies",
+            auto_publish=True,
+            check_lists=True,
         )
-        async with harness.db.transaction() as session:
-            await set_rule(
-                session=session,
+        # Paul's invoice is dated before the ledger opened its accounts.
+        added = await ingest_document(
+            session=session,
+            store=harness.store,
+            incoming=IncomingDocument(
                 workspace_id=bakery.id,
-                party_name="Moulin Bio",
-                account_code="Expenses:Supplies",
-                auto_publish=True,
-                check_lists=True,
-            )
-            # Paul's invoice is dated before the ledger opened its accounts.
-            added = await ingest_document(
-                session=session,
-                store=harness.store,
-                incoming=IncomingDocument(
-                    workspace_id=bakery.id,
-                    source=DocumentSource.TELEGRAM,
-                    content=PDF,
-                    filename="moulin-2025-12.pdf",
-                    supplier_name="Moulin Bio",
-                    issue_date=date(2025, 12, 3),
-                    total_amount=Decimal("60.00"),
-                    currency="EUR",
-                ),
-            )
-        assert added.document.id is not None
-        ident = added.document.id
-        # Auto-publish, as after an upload or a reading: nobody is in the chat to see it.
-        outcome = await on_document_ready(acc, document_id=ident)
+                source=DocumentSource.TELEGRAM,
+                content=PDF,
+                filename="moulin-2025-12.pdf",
+                supplier_name="Moulin Bio",
+                issue_date=date(2025, 12, 3),
+                total_amount=Decimal("60.00"),
+                currency="EUR",
+            ),
+        )
+    assert added.document.id is not None
+    ident = added.document.id
+    # Auto-publish, as after an upload or a reading: nobody is in the chat to see it.
+    outcome = await on_document_ready(acc, document_id=ident)
     assert outcome is not None
     assert outcome.state == "failed"
     assert "inactive account" in (outcome.detail or "").lower()

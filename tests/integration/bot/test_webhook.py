@@ -11,6 +11,7 @@ import aiohttp
 
 from bot.app import WEBHOOK_PATH, build_bot, build_dispatcher, run_webhook
 from bot.serve import build_deps
+from core.accounting.registry import ProviderRegistry
 from core.db import Database
 from core.services.fetch import ConnectionRunner
 from core.storage import LocalDocumentStore
@@ -47,8 +48,9 @@ async def test_updates_arrive_by_webhook_and_a_request_without_the_secret_is_ref
     runner = ConnectionRunner(
         db=db, store=store, vault=vault, connector_for=build_registry().connector_for
     )
+    providers = ProviderRegistry(settings)
     deps, verifier = await build_deps(
-        settings=settings, db=db, store=store, vault=vault, runner=runner
+        settings=settings, db=db, store=store, vault=vault, runner=runner, providers=providers
     )
     bot = build_bot(settings)
     stop = asyncio.Event()
@@ -79,4 +81,5 @@ async def test_updates_arrive_by_webhook_and_a_request_without_the_secret_is_ref
         await serving
         await verifier.close()
         await bot.session.close()
+        await providers.aclose()
         await api.close()

@@ -4,7 +4,7 @@ and disconnect go through the same flow, and only owners and admins get in."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +95,22 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "var")
 
 
+@pytest.fixture
+async def providers(settings: Settings) -> AsyncIterator[ProviderRegistry]:
+    """The process's one provider registry, as courier/runtime.py builds and closes it."""
+    registry = ProviderRegistry(settings)
+    yield registry
+    await registry.aclose()
+
+
 def services(
-    db: Database, settings: Settings, vault: Vault, store: LocalDocumentStore, **more: Any
+    db: Database,
+    settings: Settings,
+    vault: Vault,
+    store: LocalDocumentStore,
+    providers: ProviderRegistry,
 ) -> dict[str, Any]:
-    return {"db": db, "settings": settings, "vault": vault, "store": store, **more}
+    return {"db": db, "settings": settings, "vault": vault, "store": store, "providers": providers}
 
 
 @pytest.fixture
@@ -112,9 +124,14 @@ def folder(settings: Settings, world: World) -> Path:
 
 @pytest.fixture
 def chat(
-    db: Database, world: World, settings: Settings, vault: Vault, store: LocalDocumentStore
+    db: Database,
+    world: World,
+    settings: Settings,
+    vault: Vault,
+    store: LocalDocumentStore,
+    providers: ProviderRegistry,
 ) -> Chat:
-    flows = Flows({"integration": IntegrationFlow}, services(db, settings, vault, store))
+    flows = Flows({"integration": IntegrationFlow}, services(db, settings, vault, store, providers))
     owner = Actor(
         telegram_user_id=world.owner.telegram_user_id,
         member=world.owner,
@@ -158,7 +175,8 @@ async def test_xero_set_up_by_the_operator_is_offered_and_gives_its_address(
     settings = make_settings(
         tmp_path / "var", xero_client_id="courier-app", xero_client_secret="s3cret"
     )
-    flows = Flows({"integration": IntegrationFlow}, services(db, settings, vault, store))
+    providers = ProviderRegistry(settings)
+    flows = Flows({"integration": IntegrationFlow}, services(db, settings, vault, store, providers))
     chat = Chat(db, flows, Actor(1001, world.owner, world.workspace.id))
     offer = await chat.start()
     assert options(offer) == ["beancount", "xero", "pennylane", "cancel"]
@@ -168,6 +186,7 @@ async def test_xero_set_up_by_the_operator_is_offered_and_gives_its_address(
     assert sent.step.result.key == "flows.integration.authorise"
     assert str(sent.step.result.params["url"]).startswith(settings.xero_authorize_url)
     assert "courier-app" in str(sent.step.result.params["url"])
+    await providers.aclose()
 
 
 async def test_an_expired_xero_link_whose_app_was_removed_says_whom_to_ask(
@@ -316,19 +335,12 @@ async def test_work_that_fails_unplanned_ends_the_flow_instead_of_leaving_it_wai
     store: LocalDocumentStore,
     folder: Path,
 ) -> None:
-    def broken_registry() -> ProviderRegistry:
-        registry = ProviderRegistry(settings)
+    def explode(_settings: Settings) -> Any:
+        raise RuntimeError("a bug in a provider")
 
-        def explode(_settings: Settings) -> Any:
-            raise RuntimeError("a bug in a provider")
-
-        registry.register("beancount", explode)
-        return registry
-
-    flows = Flows(
-        {"integration": IntegrationFlow},
-        services(db, settings, vault, store, providers=broken_registry),
-    )
+    broken = ProviderRegistry(settings)
+    broken.register("beancount", explode)
+    flows = Flows({"integration": IntegrationFlow}, services(db, settings, vault, store, broken))
     chat = Chat(db, flows, Actor(1001, world.owner, world.workspace.id))
     await chat.start()
     await chat.press("beancount")

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from core.accounting.registry import ProviderRegistry
 from core.config import Settings
 from core.db import Database
+from core.flows.accounting import accounting
 from core.flows.flow import Actor
 from core.flows.manager import Flows, Shown
 from core.flows.publish import Publish
@@ -23,7 +25,6 @@ from core.models import Document, DocumentState, Notification, Role
 from core.services.accounting import Accounting
 from core.services.authorisations import connect
 from core.services.outcome_notices import REFUSED, REPORT, Report
-from core.services.publish_reports import open_accounting
 from core.services.rules import set_rule
 from core.storage import LocalDocumentStore
 from core.vault import Vault
@@ -48,9 +49,19 @@ async def books(
     ledger = tmp_path / "books" / "main.beancount"
     ledger.parent.mkdir()
     ledger.write_text(LEDGER, encoding="utf-8")
-    services = {"settings": settings, "db": db, "vault": vault, "store": store}
-    async with open_accounting(settings=settings, db=db, vault=vault, store=store) as acc:
+    providers = ProviderRegistry(settings)  # the process's one, as courier/runtime.py has it
+    services = {
+        "settings": settings,
+        "db": db,
+        "vault": vault,
+        "store": store,
+        "providers": providers,
+    }
+    acc = accounting(services)
+    try:
         yield Books(acc, ledger, Flows({"publish": Publish}, services))
+    finally:
+        await providers.aclose()
 
 
 def owner(world: World) -> Actor:

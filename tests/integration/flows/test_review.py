@@ -6,12 +6,13 @@ from the others; "Later" and a cancel say truthfully what was kept."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from core.accounting.registry import ProviderRegistry
 from core.db import Database
 from core.extraction.sandbox import shutdown_sandbox
 from core.flows.flow import Actor
@@ -44,14 +45,20 @@ def _fresh_sandbox() -> Iterator[None]:
 
 
 @pytest.fixture
-def flows(db: Database, store: LocalDocumentStore, vault: Vault, tmp_path: Path) -> Flows:
+async def flows(
+    db: Database, store: LocalDocumentStore, vault: Vault, tmp_path: Path
+) -> AsyncIterator[Flows]:
+    settings = make_settings(tmp_path / "var")
+    providers = ProviderRegistry(settings)  # the process's one, as courier/runtime.py has it
     services = {
         "db": db,
-        "settings": make_settings(tmp_path / "var"),
+        "settings": settings,
         "store": store,
         "vault": vault,
+        "providers": providers,
     }
-    return Flows({"review": Review}, services)
+    yield Flows({"review": Review}, services)
+    await providers.aclose()
 
 
 def marie(world: World) -> Actor:

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from core.accounting.registry import ProviderRegistry
 from core.config import Settings
 from core.db import Database
+from core.flows.accounting import accounting
 from core.flows.flow import Actor, Input
 from core.flows.manager import Flows, Shown
 from core.flows.rules import PAGE, Rules
@@ -26,7 +28,6 @@ from core.models import Document, ListEntry, ListKind, Member, Notification, Rol
 from core.services.accounting import Accounting
 from core.services.authorisations import connect
 from core.services.outcome_notices import REPORT, Report
-from core.services.publish_reports import open_accounting
 from core.services.rules import set_rule
 from core.storage import LocalDocumentStore
 from core.vault import Vault
@@ -52,8 +53,16 @@ async def books(
     ledger = tmp_path / "books" / "main.beancount"
     ledger.parent.mkdir()
     ledger.write_text(LEDGER, encoding="utf-8")
-    services = {"settings": settings, "db": db, "vault": vault, "store": store}
-    async with open_accounting(settings=settings, db=db, vault=vault, store=store) as acc:
+    providers = ProviderRegistry(settings)  # the process's one, as courier/runtime.py has it
+    services = {
+        "settings": settings,
+        "db": db,
+        "vault": vault,
+        "store": store,
+        "providers": providers,
+    }
+    acc = accounting(services)
+    try:
         assert world.workspace.id is not None
         await connect(
             acc,
@@ -63,6 +72,8 @@ async def books(
             secret=str(ledger),
         )
         yield Books(acc, ledger, Flows({"rules": Rules}, services))
+    finally:
+        await providers.aclose()
 
 
 def actor(world: World, member: Member | None = None) -> Actor:
