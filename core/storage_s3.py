@@ -152,6 +152,8 @@ class S3DocumentStore:
             result = await obstore.get_async(self._client, key)
             return bytes(await result.bytes_async())
         except FileNotFoundError as err:
+            if _no_bucket(err):
+                raise self._failed(err) from None
             raise NotFound(kind="file", ident=sha256) from err
         except (BaseError, OSError) as err:
             raise self._failed(err) from None
@@ -160,6 +162,8 @@ class S3DocumentStore:
         try:
             await obstore.head_async(self._client, self.key_of(sha256))
         except FileNotFoundError:
+            # A HEAD's 404 has no body to tell a missing bucket by: put, get and `check`
+            # report that one.
             return False
         except (BaseError, OSError) as err:
             raise self._failed(err) from None
@@ -209,6 +213,12 @@ class S3DocumentStore:
         for secret in self.location.secrets():
             first = first.replace(secret, "***")
         return StorageFailed(root=self.location.url, reason=first[:_REASON_CHARS])
+
+
+def _no_bucket(err: OSError) -> bool:
+    """A 404 about the bucket, not the document: obstore raises both as FileNotFoundError,
+    and S3 names the difference in its reply (`NoSuchBucket` against `NoSuchKey`)."""
+    return "NoSuchBucket" in str(err)
 
 
 def _config(location: S3Location) -> S3Config:

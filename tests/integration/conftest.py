@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from obstore.store import S3Store
 from pydantic import SecretStr
 
 from core.db import Database
@@ -165,3 +166,18 @@ def bucket_keys(location: S3Location) -> set[str]:
     listing = httpx.get(f"{location.endpoint_url}/{location.bucket}?list-type=2")
     listing.raise_for_status()
     return set(re.findall(r"<Key>([^<]+)</Key>", listing.text))
+
+
+def other_host(location: S3Location) -> S3Store:
+    """A client of the same bucket that is not the store: what another host sees of it."""
+    return S3Store(
+        location.bucket,
+        prefix=location.prefix or None,
+        config={
+            "endpoint": location.endpoint_url or "",
+            "region": location.region,
+            "access_key_id": S3_KEY_ID,
+            "secret_access_key": S3_SECRET,
+        },
+        client_options={"allow_http": True},
+    )
