@@ -19,7 +19,7 @@ from core.durable import has_syncfs
 from core.errors import DocumentTooLarge, NotFound, StorageFailed
 from core.storage import LocalDocumentStore, digest
 from core.storage_s3 import ConfiguredStore, S3DocumentStore
-from tests.integration.conftest import bucket_keys
+from tests.s3_bucket import bucket_keys
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -26,7 +26,7 @@ from core.storage_s3 import (
     store_location,
 )
 from tests.conftest import make_settings
-from tests.integration.conftest import S3_KEY_ID, S3_SECRET, bucket_keys, other_host
+from tests.s3_bucket import S3_KEY_ID, S3_SECRET, bucket_keys, other_host
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
