@@ -128,10 +128,10 @@ async def test_credentials_are_in_no_repr_log_or_error(
 
     shown = [repr(store), repr(s3_location), str(s3_location), repr(settings), str(settings)]
     shown += [store_location(store), caplog.text]
-    for err in errors:
-        shown += [str(err), repr(err), repr(err.args)]
+    for error in errors:
+        shown += [str(error), repr(error), repr(error.args)]
         # A failure of S3 is not chained to the client's error, which quotes the server.
-        assert isinstance(err, NotFound) or err.__cause__ is None
+        assert isinstance(error, NotFound) or error.__cause__ is None
     for text in shown:
         assert S3_SECRET not in text
         assert S3_KEY_ID not in text
@@ -157,7 +157,7 @@ async def test_the_settings_choose_the_store_and_the_folder_stays_the_default(
         "COURIER_S3_SECRET_ACCESS_KEY": S3_SECRET,
     }.items():
         monkeypatch.setenv(name, value)
-    store = build_store(Settings(_env_file=None))  # type: ignore[call-arg]
+    store = build_store(Settings(_env_file=None))
     assert isinstance(store, S3DocumentStore)
     assert store_location(store) == f"s3://{s3_location.bucket}/shared/docs"
 
