@@ -177,6 +177,29 @@ class Settings(BaseSettings):
         default="https://app.pennylane.com/api/external/v2", description="Pennylane API v2."
     )
     # ---------------------------------------------------------------------------------------
+    # --- Documents on more than one host (issue #19) ---------------------------------------
+    document_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where documents are kept: 'local' (the storage folder) or 's3' (a "
+        "bucket every host reaches; see core/storage_s3.py).",
+    )
+    s3_bucket: str | None = Field(default=None, description="The bucket; required for 's3'.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="An S3-compatible server, e.g. http://minio:9000; unset: AWS S3.",
+    )
+    s3_region: str = Field(default="us-east-1", description="The bucket's region.")
+    s3_prefix: str = Field(default="", description="A folder within the bucket, if shared.")
+    s3_access_key_id: SecretStr | None = Field(
+        default=None, description="Unset with the secret: the AWS_* variables or the host's role."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="Its secret.")
+    s3_conditional_writes: bool = Field(
+        default=True,
+        description="Write with If-None-Match: * so an object is never replaced; off for a "
+        "server that ignores it: Courier then asks first (HEAD, then PUT).",
+    )
+    # ---------------------------------------------------------------------------------------
 
     @field_validator("database_url")
     @classmethod

@@ -25,6 +25,7 @@ from core.services.workspaces import (
     list_workspaces,
 )
 from core.sniff import require_accepted, sniff_path
+from core.storage_s3 import sniff_stored
 from core.vault import fingerprint, generate_key
 from courier.output import emit_json, emit_result, emit_rows
 from courier.runtime import ensure_catalog, open_runtime
@@ -226,9 +227,7 @@ async def inbox_add(args: argparse.Namespace, settings: Settings) -> int:
             stored = await rt.store.put_file(
                 source, name=path.name, max_bytes=settings.mail_max_bytes
             )
-        content_type = await asyncio.to_thread(
-            sniff_path, rt.store.path_of(stored.sha256), path.name
-        )
+        content_type = await sniff_stored(rt.store, stored.sha256, path.name)
         async with rt.db.transaction() as session:
             result = await ingest_upload(
                 session=session,

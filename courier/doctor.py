@@ -16,7 +16,7 @@ from core.file_modes import make_private_dir, open_to_others
 from core.keyring import read_keyring
 from core.models import VaultCanary
 from core.services.secrets import CANARY, count_sealed
-from core.storage import LocalDocumentStore
+from core.storage_s3 import build_store, store_location
 from core.vault import Vault
 from courier.output import emit_json
 from courier.startup import reason_of
@@ -52,9 +52,9 @@ async def _schema(settings: Settings, db: Database) -> str:
 
 
 async def _storage(settings: Settings, db: Database) -> str:
-    store = LocalDocumentStore(settings.documents_dir)
+    store = build_store(settings)
     await store.check()
-    return f"{settings.documents_dir.resolve()} stores and reads back"
+    return f"{store_location(store)} stores and reads back"
 
 
 async def _secret_key(settings: Settings, db: Database) -> str:

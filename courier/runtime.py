@@ -20,7 +20,7 @@ from core.errors import DatabaseNotMigrated
 from core.models import Supplier
 from core.services.catalog import sync_catalog
 from core.services.secrets import unlock_vault
-from core.storage import LocalDocumentStore
+from core.storage_s3 import ConfiguredStore, build_store
 from core.vault import Vault
 from courier.startup import FolderUnusable, reason_of, usable_folder
 
@@ -31,7 +31,7 @@ log = logging.getLogger("courier")
 class Runtime:
     settings: Settings
     db: Database
-    store: LocalDocumentStore
+    store: ConfiguredStore
     vault: Vault
     #: Listed suppliers in the catalog once it was loaded.
     suppliers: int
@@ -97,7 +97,7 @@ async def open_runtime(
         yield Runtime(
             settings=settings,
             db=db,
-            store=LocalDocumentStore(settings.documents_dir),
+            store=build_store(settings),
             vault=vault,
             suppliers=suppliers,
             providers=providers,

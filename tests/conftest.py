@@ -27,6 +27,8 @@ from core.db.migrate import upgrade
 from core.extraction.sandbox import shutdown_sandbox
 
 T = TypeVar("T")
+#: The S3 bucket fixtures (moto on loopback), for the document store's tests.
+pytest_plugins = ["tests.s3_bucket"]
 PG_URL = os.environ.get("COURIER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 

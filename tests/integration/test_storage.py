@@ -1,4 +1,7 @@
-"""Documents are stored by content, atomically, and a broken disk is a clear error."""
+"""Documents are stored by content, atomically, and a broken disk is a clear error.
+
+The tests of the store's contract run on both stores Courier can be set to: the local
+folder, and an S3 bucket (moto's server on loopback, see conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,23 @@ from core import durable, storage
 from core.durable import has_syncfs
 from core.errors import DocumentTooLarge, NotFound, StorageFailed
 from core.storage import LocalDocumentStore, digest
+from core.storage_s3 import ConfiguredStore, S3DocumentStore
+from tests.s3_bucket import bucket_keys
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ConfiguredStore:
+    if request.param == "s3":
+        store: ConfiguredStore = request.getfixturevalue("s3_store")
+        return store
+    return LocalDocumentStore(tmp_path / "docs")
+
+
+def _kept(store: ConfiguredStore) -> set[str]:
+    """The name of everything the store holds: its files (temporaries too), its objects."""
+    if isinstance(store, S3DocumentStore):
+        return {key.rsplit("/", 1)[-1] for key in bucket_keys(store.location)}
+    return {p.name for p in store.root.rglob("*") if p.is_file()}
 
 
 async def test_a_file_is_stored_under_its_hash_and_read_back(tmp_path: Path) -> None:
@@ -30,19 +50,18 @@ async def test_a_file_is_stored_under_its_hash_and_read_back(tmp_path: Path) -> 
 
 
 async def test_concurrent_writes_of_one_file_leave_one_whole_file_and_no_temp(
-    tmp_path: Path,
+    any_store: ConfiguredStore,
 ) -> None:
-    store = LocalDocumentStore(tmp_path / "docs")
+    store = any_store
     data = b"x" * 1_000_000
     results = await asyncio.gather(*(store.put(data) for _ in range(8)))
     assert {r.sha256 for r in results} == {digest(data)}
-    files = [p for p in (tmp_path / "docs").rglob("*") if p.is_file()]
-    assert [p.name for p in files] == [digest(data)]
-    assert files[0].read_bytes() == data
+    assert _kept(store) == {digest(data)}
+    assert await store.get(digest(data)) == data
 
 
-async def test_a_missing_or_malformed_name_is_not_found(tmp_path: Path) -> None:
-    store = LocalDocumentStore(tmp_path / "docs")
+async def test_a_missing_or_malformed_name_is_not_found(any_store: ConfiguredStore) -> None:
+    store = any_store
     with pytest.raises(NotFound):
         await store.get("0" * 64)
     with pytest.raises(NotFound):
@@ -75,24 +94,24 @@ class _Unreadable(io.RawIOBase):
 
 
 async def test_a_file_over_the_limit_is_refused_from_its_size_before_any_read(
-    tmp_path: Path,
+    tmp_path: Path, any_store: ConfiguredStore
 ) -> None:
     huge = tmp_path / "huge.pdf"
     with huge.open("wb") as handle:
         handle.truncate(200 * 1024 * 1024)  # sparse
-    store = LocalDocumentStore(tmp_path / "docs")
+    store = any_store
     with _Unreadable(huge) as source, pytest.raises(DocumentTooLarge) as refused:
         await store.put_file(source, name="huge.pdf", max_bytes=25 * 1024 * 1024)  # type: ignore[arg-type]
     assert refused.value.params == {"name": "huge.pdf", "limit_mb": 25.0}
-    assert not [p for p in tmp_path.joinpath("docs").rglob("*") if p.is_file()]
+    assert not _kept(store)
 
 
 async def test_a_stream_that_runs_past_the_limit_is_cut_off_and_leaves_nothing(
-    tmp_path: Path,
+    any_store: ConfiguredStore,
 ) -> None:
     """A pipe (or a file still growing) does not tell its size: the copy counts."""
     read_end, write_end = os.pipe()
-    store = LocalDocumentStore(tmp_path / "docs")
+    store = any_store
 
     def feed() -> None:
         with os.fdopen(write_end, "wb") as sink, contextlib.suppress(BrokenPipeError):
@@ -103,27 +122,31 @@ async def test_a_stream_that_runs_past_the_limit_is_cut_off_and_leaves_nothing(
     with os.fdopen(read_end, "rb") as source, pytest.raises(DocumentTooLarge):
         await store.put_file(source, name="stdin", max_bytes=3 * 1024 * 1024)
     await feeder
-    assert not [p for p in tmp_path.joinpath("docs").rglob("*") if p.is_file()]
+    assert not _kept(store)
 
 
-async def test_a_streamed_file_is_hashed_and_stored_like_put(tmp_path: Path) -> None:
+async def test_a_streamed_file_is_hashed_and_stored_like_put(
+    tmp_path: Path, any_store: ConfiguredStore
+) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
     source_path = tmp_path / "invoice.pdf"
     source_path.write_bytes(data)
-    store = LocalDocumentStore(tmp_path / "docs")
+    store = any_store
     with source_path.open("rb") as source:
         stored = await store.put_file(source, name="invoice.pdf", max_bytes=len(data))
     assert (stored.sha256, stored.size) == (digest(data), len(data))
     assert await store.get(stored.sha256) == data
-    assert [p.name for p in tmp_path.joinpath("docs").rglob("*") if p.is_file()] == [digest(data)]
+    assert _kept(store) == {digest(data)}
 
 
 def _names(root: Path) -> set[str]:
     return {p.name for p in root.rglob("*") if p.is_file()}
 
 
-async def test_a_batch_is_stored_in_order_each_file_once_and_read_back(tmp_path: Path) -> None:
-    store = LocalDocumentStore(tmp_path / "docs")
+async def test_a_batch_is_stored_in_order_each_file_once_and_read_back(
+    any_store: ConfiguredStore,
+) -> None:
+    store = any_store
     kept = await store.put(b"already here")
     batch = [b"invoice 1", b"already here", b"invoice 2", b"invoice 1"]
 
@@ -134,11 +157,11 @@ async def test_a_batch_is_stored_in_order_each_file_once_and_read_back(tmp_path:
     for data in batch:
         assert await store.get(digest(data)) == data
     # No temporary file is left, and a message seen twice in a batch is one file.
-    assert _names(tmp_path / "docs") == {digest(d) for d in batch}
+    assert _kept(store) == {digest(d) for d in batch}
 
 
-async def test_a_batch_trusts_the_hashes_it_is_given(tmp_path: Path) -> None:
-    store = LocalDocumentStore(tmp_path / "docs")
+async def test_a_batch_trusts_the_hashes_it_is_given(any_store: ConfiguredStore) -> None:
+    store = any_store
     batch = [b"one", b"two"]
     stored = await store.put_many(batch, sha256s=[digest(d) for d in batch])
     assert [s.sha256 for s in stored] == [digest(d) for d in batch]
