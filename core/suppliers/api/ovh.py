@@ -215,7 +215,8 @@ def region_of(name: str) -> str:
     key = name.strip().lower()
     key = key if key.startswith("ovh-") else f"ovh-{key}"
     if key not in ENDPOINTS:
-        raise LoginRefused(f"unknown OVHcloud region {name.strip()[:20]!r} (eu, ca or us)")
+        # Not echoed: a login pasted in the wrong field may hold the secret.
+        raise LoginRefused("unknown OVHcloud region before the key (ovh-eu, ovh-ca or ovh-us)")
     return key
 
 
