@@ -141,6 +141,10 @@ PUBLISH_REASONS: dict[str, str] = {
     "missing_account": "no rule for this supplier: `courier rules set --supplier … --account …`",
     "vat_rate_unmapped": "no tax code in the software for this VAT rate (add one there, "
     "then `courier integration refresh` and publish again)",
+    "currency_not_enabled": "the software's company keeps another currency only: turn "
+    "multicurrency on there, then `courier integration reconnect` and publish again",
+    "tax_code_missing": "the software needs a tax code on every line: give the supplier's "
+    "rule a tax rate (`courier rules set … --tax-rate …`) and publish again",
     "rule_account_deleted": "held: the rule's account was deleted in the software; set another",
     "rule_tax_rate_deleted": "held: the rule's tax rate was deleted in the software; set another",
     "rule_transfer_unmapped": "held: the rule could not be mapped to the new software; set it",

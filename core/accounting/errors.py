@@ -52,6 +52,17 @@ class Rejected(ProviderFailure):
         self.duplicate = duplicate
 
 
+class NeedsReview(Rejected):
+    """The software cannot take the bill as the document stands, and a person can set it
+    right (a currency the company does not keep, a line its tax model needs a tax code
+    for): nothing is posted, and the document goes to review with `review_reason`, a
+    message key. It keeps `provider_rejected` as its own key: said alone, it is a refusal."""
+
+    def __init__(self, *, provider: str, review_reason: str, reason: str) -> None:
+        super().__init__(provider=provider, reason=reason)
+        self.review_reason = review_reason
+
+
 class Unavailable(ProviderFailure):
     """5xx, a timeout, a refused connection or a malformed answer: retried with back-off."""
 

@@ -16,7 +16,9 @@ Outcomes: `published`; `needs_review` when the document lacks what a bill needs 
 missing field is the reason); `blocked` when the integration expired or the supplier's
 rule cannot be applied (its account or tax rate was deleted), released later, never
 dropped; `waiting` on a 429 or an unavailable software, retried by the scheduler with
-back-off; `failed` when the software refuses the bill. When the bill was made but its
+back-off; `failed` when the software refuses the bill, `needs_review` when it cannot take
+it as the document stands and a person can set that right (`NeedsReview`: a currency the
+company does not keep...). When the bill was made but its
 file did not follow, the publication waits with `attachment_failed` and the bill's id, and
 its retry sends the file alone.
 
@@ -39,6 +41,7 @@ from core.accounting.errors import (
     AttachmentTooLarge,
     IntegrationExpired,
     IntegrationNotUsable,
+    NeedsReview,
     NoIntegration,
     RateLimited,
     Rejected,
@@ -150,6 +153,10 @@ async def publish_document(
     except Unavailable as err:
         return await _settle(
             acc, prepared, PS.WAITING, reason="unavailable", detail=str(err.params.get("reason"))
+        )
+    except NeedsReview as err:  # nothing was posted; a person sets the document right
+        return await _settle(
+            acc, prepared, PS.FAILED, reason=err.review_reason, detail=err.reason, review=True
         )
     except Rejected as err:
         reason = "duplicate" if err.duplicate else "rejected"
@@ -307,6 +314,7 @@ async def _settle(
     published: Published | None = None,
     announce: bool = False,
     external_id: str | None = None,
+    review: bool = False,
 ) -> PublishOutcome:
     now = utcnow()
     async with acc.db.transaction() as session:
@@ -330,11 +338,16 @@ async def _settle(
                 publication.external_id = external_id[:200]
         elif state == PS.BLOCKED:
             _move(document, DocumentState.BLOCKED, reason)
+        elif state == PS.FAILED and review:
+            _move(document, DocumentState.NEEDS_REVIEW, reason)
         elif state == PS.FAILED:
             _move(document, DocumentState.FAILED, f"{REFUSED_PREFIX}{reason}")
         session.add(publication)
         session.add(document)
         await session.flush()
+        if review:
+            await announce_review(session=session, document=document)
+            return replace(_outcome(publication), state="needs_review")
         if state == PS.FAILED and announce:
             assert document.id is not None
             refusal = Refusal(

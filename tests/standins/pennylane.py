@@ -4,7 +4,8 @@
   revoked token gets 401. `GET /api/external/v2/me` names the company.
 - `GET ledger_accounts`, `suppliers`, `customers`: cursor paging, `?cursor=&limit=` (1 to
   100, 20 by default), answering `{items, has_more, next_cursor}`.
-- `POST file_attachments` (multipart `file`) answers the attachment's `id`;
+- `POST file_attachments` (multipart `file`: PDF, PNG, JPEG, TIFF, BMP or GIF, judged by
+  its bytes; any other is a 422) answers the attachment's `id`;
   `POST supplier_invoices/import` takes `file_attachment_id`, `supplier_id`, `date`,
   `deadline`, `invoice_number`, `currency`, amounts as strings (`currency_amount`,
   `currency_amount_before_tax`, `currency_tax`) and `invoice_lines` (`currency_amount`,
@@ -39,6 +40,18 @@ from tests.standins.accounting_limits import (
 )
 
 TOKEN = "pl_company_" + "Zx9" * 12
+#: What file attachments accept (PDF, PNG, JPEG, TIFF, BMP, GIF), by their first bytes:
+#: the real API judges the content, not the name.
+ACCEPTED_FILES = (
+    b"%PDF-",
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"II*\x00",
+    b"MM\x00*",
+    b"BM",
+    b"GIF87a",
+    b"GIF89a",
+)
 WINDOW_CALLS, WINDOW_SECONDS = 25, 5.0
 #: The v2 reference's `vat_rate` codes a French company uses, with their rate in percent
 #: (None for the regimes), so tests can say what a line's code means.
@@ -237,6 +250,12 @@ async def upload(request: web.Request) -> web.Response:
             content = bytes(await part.read(decode=True))
     if not content:
         return _error(422, "file is missing")
+    if not any(content.startswith(magic) for magic in ACCEPTED_FILES) and (
+        b"%PDF-" not in content[:1024]
+    ):
+        return _error(
+            422, "Unsupported file type. Accepted types: pdf, png, jpg, jpeg, tiff, bmp, gif"
+        )
     file_id = 3000 + len(standin.files)
     standin.files[file_id] = (name, content)
     stamp = datetime.now(UTC).isoformat()

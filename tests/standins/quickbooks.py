@@ -13,9 +13,14 @@ Courier makes, as developer.intuit.com documents them.
   (the same requestid replays the first answer), `POST upload` multipart with
   `file_metadata_01` (an Attachable whose AttachableRef names the bill or vendor credit)
   and `file_content_01`.
-- Tax as QuickBooks checks it: a line's TaxCodeRef must be one of the company's codes
-  (2500 otherwise), and one with purchase rates on a bill or vendor credit; amounts are
-  never negative (a refund is a VendorCredit).
+- `GET preferences` (CurrencyPrefs: home currency, multicurrency; TaxPrefs) and
+  `CompanyInfo.Country`, set per realm: a French company by default.
+- The body as QuickBooks checks it (quickbooks_checks.py): against Intuit's Finance.xsd
+  and the fields the API reference requires; a line's TaxCodeRef must be one of the
+  company's codes (2500 otherwise), one with purchase rates, and present on every line
+  of a company that books tax; a currency other than the home one needs multicurrency;
+  amounts are never negative (a refund is a VendorCredit). The tax is computed per rate
+  unless `TxnTaxDetail` gives it, and `TotalAmt` includes it.
 - Faults as Intuit sends them: 401 `fault.error[].code` 3200 (expired or revoked token),
   403 `Fault.Error[].code` 3100 (the app's keys), 400 `ValidationFault` (2020 required
   field, 2500 invalid reference, 6140 duplicate document number), 429 ThrottleExceeded.
@@ -49,6 +54,7 @@ from tests.standins.accounting_limits import (
     new_token,
     truncated_json,
 )
+from tests.standins.quickbooks_checks import body_fault, setup_fault, totals, validation
 
 CLIENT_ID = "ABqbo" + "7" * 40
 CLIENT_SECRET = "qbo-secret-" + "k3" * 12
@@ -67,6 +73,16 @@ class Realm:
     realm_id: str
     name: str
     entities: dict[str, list[dict[str, Any]]]
+    #: CompanyInfo.Country; "US" keeps no tax on bills.
+    country: str = "FR"
+    home_currency: str = "EUR"
+    multicurrency: bool = False
+    #: TaxPrefs.UsingSalesTax: VAT (GST, HST) is set up.
+    using_sales_tax: bool = True
+
+    @property
+    def books_tax(self) -> bool:
+        return self.country != "US" and self.using_sales_tax
 
 
 def bakery(realm_id: str = "9341453172541726") -> Realm:
@@ -135,6 +151,9 @@ class StoredBill:
 class QuickBooksStandin:
     realms: dict[str, Realm]
     time_scale: float = 1.0
+    #: The rate windows' own scale, when a test runs them faster than the token lifetimes
+    #: (a provider whose limits are scaled alike); `time_scale` otherwise.
+    limit_scale: float | None = None
     clock: Clock = field(default_factory=Clock)
     knobs: Knobs = field(default_factory=Knobs)
     client_id: str = CLIENT_ID
@@ -187,11 +206,7 @@ def _unauthorized() -> web.Response:
     return web.json_response(body, status=401)
 
 
-def _validation(code: str, message: str, detail: str, element: str = "") -> web.Response:
-    error = {"Message": message, "Detail": detail, "code": code, "element": element}
-    return web.json_response(
-        {"Fault": {"Error": [error], "type": "ValidationFault"}, "time": _stamp()}, status=400
-    )
+_validation = validation
 
 
 # --- identity ------------------------------------------------------------------------------
@@ -292,8 +307,9 @@ async def api_gate(request: web.Request, handler: Any) -> web.StreamResponse:
     realm_id = request.match_info.get("realm", "")
     if grant is None or standin.grant_realm.get(grant) != realm_id:
         return _unauthorized()
-    second = standin.second.setdefault(realm_id, SlidingWindow(10, standin.seconds(1)))
-    minute = standin.minute.setdefault(realm_id, SlidingWindow(500, standin.seconds(60)))
+    scale = standin.limit_scale or standin.time_scale
+    second = standin.second.setdefault(realm_id, SlidingWindow(10, 1 / scale))
+    minute = standin.minute.setdefault(realm_id, SlidingWindow(500, 60 / scale))
     fault = standin.knobs.take_fault()
     if (
         second.admit(now) is not None
@@ -326,9 +342,21 @@ def _realm(request: web.Request) -> Realm:
 
 async def company_info(request: web.Request) -> web.Response:
     realm = _realm(request)
-    return web.json_response(
-        {"CompanyInfo": {"Id": "1", "CompanyName": realm.name, "Country": "FR"}, "time": _stamp()}
-    )
+    info = {"Id": "1", "CompanyName": realm.name, "Country": realm.country}
+    return web.json_response({"CompanyInfo": info, "time": _stamp()})
+
+
+async def preferences(request: web.Request) -> web.Response:
+    realm = _realm(request)
+    prefs = {
+        "Id": "1",
+        "CurrencyPrefs": {
+            "MultiCurrencyEnabled": realm.multicurrency,
+            "HomeCurrency": {"value": realm.home_currency},
+        },
+        "TaxPrefs": {"UsingSalesTax": realm.using_sales_tax},
+    }
+    return web.json_response({"Preferences": prefs, "time": _stamp()})
 
 
 async def query(request: web.Request) -> web.Response:
@@ -353,28 +381,6 @@ async def query(request: web.Request) -> web.Response:
 ENTITY_OF_PATH = {"bill": "Bill", "vendorcredit": "VendorCredit"}
 
 
-def _tax_fault(realm: Realm, lines: list[dict[str, Any]]) -> web.Response | None:
-    codes = {c["Id"]: c for c in realm.entities["TaxCode"]}
-    for line in lines:
-        detail = line.get("AccountBasedExpenseLineDetail") or {}
-        code = (detail.get("TaxCodeRef") or {}).get("value")
-        if code is None:
-            continue
-        if code not in codes:
-            return _validation(
-                "2500", "Invalid Reference Id", f"Invalid Reference Id : TaxCode id {code}"
-            )
-        known = codes[code]
-        if known.get("Taxable", True) and not known.get("PurchaseTaxRateList"):
-            return _validation(
-                "6000",
-                "A business validation error has occurred while processing your request",
-                f"Business Validation Error: the tax code {known['Name']} "
-                "cannot be used on a purchase.",
-            )
-    return None
-
-
 async def create_bill(request: web.Request) -> web.Response:
     standin = request.app[STANDIN]
     realm = _realm(request)
@@ -386,14 +392,12 @@ async def create_bill(request: web.Request) -> web.Response:
         bill = await request.json()
     except json.JSONDecodeError:
         return _validation("2020", "Request has invalid or unsupported property", "")
-    vendor = (bill.get("VendorRef") or {}).get("value")
-    if not vendor:
-        return _validation(
-            "2020",
-            "Required param missing, need to supply the required value for the API",
-            "Required parameter VendorRef is missing",
-            "VendorRef",
-        )
+    if not isinstance(bill, dict):
+        return _validation("2010", "Request has invalid or unsupported property", "")
+    fault = body_fault(entity, bill)
+    if fault is not None:
+        return fault
+    vendor = bill["VendorRef"]["value"]
     if vendor not in {v["Id"] for v in realm.entities["Vendor"]}:
         return _validation(
             "2500",
@@ -402,9 +406,7 @@ async def create_bill(request: web.Request) -> web.Response:
             f"assigned to this transaction has been deleted: {vendor}",
         )
     accounts = {a["Id"] for a in realm.entities["Account"]}
-    lines = bill.get("Line") or []
-    if not lines:
-        return _validation("2020", "Required param missing", "Line is missing", "Line")
+    lines = bill["Line"]
     for line in lines:
         detail = line.get("AccountBasedExpenseLineDetail") or {}
         account = (detail.get("AccountRef") or {}).get("value")
@@ -420,7 +422,7 @@ async def create_bill(request: web.Request) -> web.Response:
                 "Invalid amount",
                 "Transaction line amounts cannot be negative: enter a VendorCredit instead.",
             )
-    tax_fault = _tax_fault(realm, lines)
+    tax_fault = setup_fault(realm, bill)
     if tax_fault is not None:
         return tax_fault
     number = bill.get("DocNumber")
@@ -438,11 +440,12 @@ async def create_bill(request: web.Request) -> web.Response:
         )
     bill_id = str(len(standin.bills) + 146)
     standin.bills[bill_id] = StoredBill(bill_id, realm.realm_id, bill, entity)
-    total = sum(float(line.get("Amount", 0)) for line in lines)
-    reply = {
-        entity: bill | {"Id": bill_id, "SyncToken": "0", "TotalAmt": round(total, 2)},
-        "time": _stamp(),
-    }
+    total, tax_detail = totals(realm, bill)
+    kept = bill | {"Id": bill_id, "SyncToken": "0", "TotalAmt": float(total)}
+    if tax_detail is not None:
+        kept["TxnTaxDetail"] = tax_detail
+    standin.bills[bill_id].body = kept
+    reply = {entity: kept, "time": _stamp()}
     if request_id:
         standin.replies[(realm.realm_id, request_id)] = reply
     return web.json_response(reply)
@@ -502,11 +505,13 @@ def create_app(
     time_scale: float = 1.0,
     clock: Clock | None = None,
     knobs: Knobs | None = None,
+    limit_scale: float | None = None,
 ) -> web.Application:
     chosen = list(realms) or [bakery()]
     standin = QuickBooksStandin(
         realms={r.realm_id: r for r in chosen},
         time_scale=time_scale,
+        limit_scale=limit_scale,
         clock=clock or Clock(),
         knobs=knobs or Knobs(),
     )
@@ -516,6 +521,7 @@ def create_app(
     app.router.add_post("/oauth2/v1/tokens/bearer", token)
     app.router.add_post("/v2/oauth2/tokens/revoke", revoke)
     app.router.add_get("/v3/company/{realm}/companyinfo/{id}", company_info)
+    app.router.add_get("/v3/company/{realm}/preferences", preferences)
     app.router.add_get("/v3/company/{realm}/query", query)
     app.router.add_post("/v3/company/{realm}/bill", create_bill)
     app.router.add_post("/v3/company/{realm}/vendorcredit", create_bill)

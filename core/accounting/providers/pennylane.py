@@ -3,7 +3,9 @@
 - The token is pasted by the person, optionally followed by its expiry date as Pennylane
   shows it when the token is made (`<token> 2027-03-31`); the warning starts 14 days
   before. There is nothing to refresh: a 401 means the token expired or was revoked.
-- Bills: the file first (`POST file_attachments`, multipart), then `POST
+- Bills: the file first (`POST file_attachments`, multipart: PDF, PNG, JPEG, TIFF, BMP or
+  GIF only; other images are converted and an XML e-invoice gets a PDF rendition
+  carrying it, pennylane_files.py), then `POST
   supplier_invoices/import` with amounts as strings and lines that add up (422
   otherwise). Pennylane has no idempotency key, so the bill carries ours as its
   `external_reference` and is looked up by it first: a retry finds it instead of making a
@@ -19,6 +21,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
@@ -42,6 +45,7 @@ from core.accounting.provider import (
     VatLine,
 )
 from core.accounting.providers.oauth import ApiClient, ApiLimits, json_of
+from core.accounting.providers.pennylane_files import attachable
 from core.config import Settings
 
 NAME = "pennylane"
@@ -165,12 +169,13 @@ class PennylaneProvider:
         existing = await self._find(grant, bill.idempotency_key)
         if existing is not None:
             return existing
+        file = await asyncio.to_thread(attachable, bill)  # refused here: nothing is sent
         supplier = bill.supplier_code or await self._supplier_id(grant, bill.supplier_name)
         response = await self._send(
             grant,
             "POST",
             "file_attachments",
-            files={"file": (bill.file.filename, bill.file.content, bill.file.content_type)},
+            files={"file": (file.filename, file.content, file.content_type)},
         )
         file_id = json_of(response, provider=NAME).get("id")
         response = await self._send(

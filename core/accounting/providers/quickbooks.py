@@ -11,7 +11,11 @@
   positive), its file attached the same way with an AttachableRef of that type.
 - Each line's `TaxCodeRef` is the code of its own rate: a TaxCode's rate is the sum of
   the TaxRates (`RateValue`) of its `PurchaseTaxRateList`; a code without purchase rates
-  is for sales only.
+  is for sales only. What the body holds (codes, the paper's tax, the currency) follows
+  the company's setup: quickbooks_bill.py, quickbooks_company.py.
+- The setup (`CompanyInfo.Country`, `Preferences` currency and tax) is read at connect
+  and on each token refresh and kept in the grant's `extra` with the realm; a link made
+  before it was kept reads it again at each publish until its next refresh.
 - Lists through `/query` (Account, Vendor, Customer, TaxCode with TaxRate),
   STARTPOSITION/MAXRESULTS.
 - Faults: 401 with code 3200 is an expired or revoked authorisation; 403 with 3100 means
@@ -23,13 +27,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
+from core.accounting.errors import IntegrationExpired, ProviderFailure, Rejected, Unavailable
 from core.accounting.provider import (
     AuthKind,
     AuthorizationStart,
@@ -48,6 +53,13 @@ from core.accounting.providers.oauth import (
     OAuthEndpoints,
     grant_from_token,
     json_of,
+)
+from core.accounting.providers.quickbooks_bill import bill_body, check_bill, single_rate
+from core.accounting.providers.quickbooks_company import (
+    EXTRA_KEY,
+    CompanySetup,
+    setup_from,
+    setup_of,
 )
 from core.config import Settings
 
@@ -123,12 +135,15 @@ class QuickBooksProvider:
             token,
             now=now,
             refresh_lifetime=None,
-            extra={"cap_at": (now + CAP).isoformat(), "refreshed_at": now.isoformat()},
+            extra={
+                "cap_at": (now + CAP).isoformat(),
+                "refreshed_at": now.isoformat(),
+                "realm": realm,
+            },
         )
         company = Company(realm, realm)
-        response = await self._send(grant, company, "GET", f"companyinfo/{realm}")
-        data = json_of(response, provider=NAME)
-        info = (data.get("CompanyInfo") if isinstance(data, dict) else None) or {}
+        info, setup = await self._read_setup(grant, company)
+        grant = replace(grant, extra={**grant.extra, EXTRA_KEY: setup.to_json()})
         return Authorized(grant, Company(realm, str(info.get("CompanyName") or realm)))
 
     async def refresh(self, *, grant: Grant) -> Grant:
@@ -136,13 +151,37 @@ class QuickBooksProvider:
             raise IntegrationExpired(provider=NAME, reason="no refresh token")
         now = datetime.now(UTC)
         token = await self._oauth.refresh(refresh_token=grant.refresh_token)
-        return grant_from_token(
+        fresh = grant_from_token(
             token,
             now=now,
             refresh_lifetime=None,
             extra={**grant.extra, "refreshed_at": now.isoformat()},
             previous_refresh=grant.refresh_token,
         )
+        realm = grant.extra.get("realm")
+        if not isinstance(realm, str):
+            return fresh
+        try:
+            _, setup = await self._read_setup(fresh, Company(realm, realm))
+        except ProviderFailure:
+            # The new tokens matter more than the setup (the old refresh token is spent):
+            # the setup read before stays until the next refresh reads it again.
+            return fresh
+        return replace(fresh, extra={**fresh.extra, EXTRA_KEY: setup.to_json()})
+
+    async def _read_setup(
+        self, grant: Grant, company: Company
+    ) -> tuple[dict[str, Any], CompanySetup]:
+        """CompanyInfo (its name, its country) and the Preferences' currency and tax."""
+        data = json_of(
+            await self._send(grant, company, "GET", f"companyinfo/{company.id}"), provider=NAME
+        )
+        info = (data.get("CompanyInfo") if isinstance(data, dict) else None) or {}
+        data = json_of(await self._send(grant, company, "GET", "preferences"), provider=NAME)
+        preferences = (data.get("Preferences") if isinstance(data, dict) else None) or {}
+        if not isinstance(info, dict) or not isinstance(preferences, dict):
+            raise Unavailable(provider=NAME, reason="malformed answer on GET preferences")
+        return info, setup_from(info, preferences)
 
     async def disconnect(self, *, grant: Grant, company: Company) -> None:
         token = grant.refresh_token or grant.access_token
@@ -173,15 +212,20 @@ class QuickBooksProvider:
         return rows
 
     async def publish_bill(self, *, grant: Grant, company: Company, bill: Bill) -> Published:
+        setup = setup_of(grant.extra)
+        if setup is None:
+            _, setup = await self._read_setup(grant, company)
+        check_bill(bill, setup)  # before any call that would find the vendor for nothing
         vendor = bill.supplier_code or await self._vendor_id(grant, company, bill.supplier_name)
         entity = "VendorCredit" if bill.credit_note else "Bill"
+        rates = await self._rates_of(grant, company, bill) if setup.books_tax else {}
         response = await self._send(
             grant,
             company,
             "POST",
             entity.lower(),
             params={"requestid": bill.idempotency_key[:50]},
-            json=_bill(bill, vendor),
+            json=bill_body(bill, vendor, setup, rates),
         )
         try:
             bill_id = str(json_of(response, provider=NAME)[entity]["Id"])
@@ -208,6 +252,18 @@ class QuickBooksProvider:
             external_id=bill_id,
             location=f"https://qbo.intuit.com/app/{entity.lower()}?txnId={bill_id}",
         )
+
+    async def _rates_of(self, grant: Grant, company: Company, bill: Bill) -> dict[str, str | None]:
+        """Each tax code of the bill's lines, with its one purchase TaxRate (for the
+        TaxLines carrying the paper's tax)."""
+        rates: dict[str, str | None] = {}
+        for code in {v.tax_rate_code for v in bill.vat_lines if v.tax_rate_code}:
+            quoted = code.replace("'", "\\'")
+            rows = await self._query(
+                grant, company, f"select * from TaxCode where Id = '{quoted}'", "TaxCode"
+            )
+            rates[code] = single_rate(rows[0]) if rows else None
+        return rates
 
     async def _vendor_id(self, grant: Grant, company: Company, name: str) -> str:
         quoted = name.replace("'", "\\'")
@@ -298,36 +354,6 @@ def _tax_code(row: Mapping[str, Any], rates: Mapping[str, Mapping[str, Any]]) ->
     if refs and len(known) == len(refs):
         extra["rate"] = str(sum((Decimal(str(r.get("RateValue", 0))) for r in known), Decimal(0)))
     return ListItem(str(row["Id"]), str(row.get("Name")), extra)
-
-
-def _bill(bill: Bill, vendor: str) -> dict[str, Any]:
-    def line(base: Decimal, tax_code: str | None) -> dict[str, Any]:
-        detail: dict[str, Any] = {"AccountRef": {"value": bill.account_code}}
-        if tax_code:
-            detail["TaxCodeRef"] = {"value": tax_code}
-        return {
-            "DetailType": "AccountBasedExpenseLineDetail",
-            "Amount": float(base.quantize(Decimal("0.01"))),
-            "Description": bill.description or f"{bill.supplier_name} {bill.number or ''}".strip(),
-            "AccountBasedExpenseLineDetail": detail,
-        }
-
-    # Each rate's own code (publishing mapped it): QuickBooks computes the tax from it.
-    lines = [line(v.base, v.tax_rate_code) for v in bill.vat_lines] or [
-        line(bill.total_excl, bill.tax_rate_code)
-    ]
-    body: dict[str, Any] = {
-        "VendorRef": {"value": vendor},
-        "TxnDate": bill.issue_date.isoformat(),
-        "CurrencyRef": {"value": bill.currency},
-        "GlobalTaxCalculation": "TaxExcluded",
-        "Line": lines,
-    }
-    if bill.due_date and not bill.credit_note:  # a VendorCredit has no due date
-        body["DueDate"] = bill.due_date.isoformat()
-    if bill.number:
-        body["DocNumber"] = bill.number[:21]  # QuickBooks' limit for DocNumber
-    return body
 
 
 def _cap_at(grant: Grant) -> datetime | None:

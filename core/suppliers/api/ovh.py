@@ -5,6 +5,12 @@ secret (AS) and the consumer key (CK) as `AS:CK`, the two values OVHcloud shows 
 application and its token are created (neither contains a colon). The CK needs `GET` on
 `/me/bill` and `/me/bill/*`.
 
+The API lives in the account's region, and keys made in one region are unknown in the
+others. The region is python-ovh's endpoint name written before the key in the login,
+`ovh-ca:AK` (or `ca:AK`), else the connector's own setting, else Europe: `ovh-eu`
+https://eu.api.ovh.com/1.0, `ovh-ca` https://ca.api.ovh.com/1.0, `ovh-us`
+https://api.us.ovhcloud.com/1.0 (python-ovh's `ENDPOINTS`).
+
 Every call but `GET /auth/time` is signed. Headers: `X-Ovh-Application: AK`,
 `X-Ovh-Consumer: CK`, `X-Ovh-Timestamp: T` and `X-Ovh-Signature: "$1$" +
 sha1_hex(AS+"+"+CK+"+"+METHOD+"+"+URL+"+"+BODY+"+"+T)`, where URL is the full URL with its
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -56,7 +62,14 @@ from core.suppliers.connector import (
     LoginRefused,
 )
 
-DEFAULT_BASE_URL = "https://eu.api.ovh.com/1.0"
+#: python-ovh's endpoint table, for the regions whose accounts have bills at OVHcloud.
+ENDPOINTS: Mapping[str, str] = {
+    "ovh-eu": "https://eu.api.ovh.com/1.0",
+    "ovh-ca": "https://ca.api.ovh.com/1.0",
+    "ovh-us": "https://api.us.ovhcloud.com/1.0",
+}
+DEFAULT_REGION = "ovh-eu"
+DEFAULT_BASE_URL = ENDPOINTS[DEFAULT_REGION]
 
 # What OVHcloud says when the keys themselves are wrong, revoked or not yet validated.
 _REFUSED_CODES = frozenset(
@@ -76,9 +89,19 @@ class OvhConnector(ApiConnector):
     """One OVHcloud account, reached with an application's keys and a consumer key."""
 
     def __init__(
-        self, *, base_url: str = DEFAULT_BASE_URL, client: httpx.AsyncClient | None = None
+        self,
+        *,
+        base_url: str | None = None,
+        region: str = DEFAULT_REGION,
+        endpoints: Mapping[str, str] = ENDPOINTS,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        # `base_url` pins one endpoint whatever the login says (a test's single stand-in);
+        # otherwise the login's region, or `region`, picks from `endpoints`.
+        self._pinned = base_url is not None
+        self._region = region_of(region)
+        self._endpoints = endpoints
+        super().__init__(base_url=base_url or endpoints[self._region], client=client)
         self._application_key = ""
         self._secret: SecretStr | None = None
         self._consumer_key: SecretStr | None = None
@@ -88,7 +111,9 @@ class OvhConnector(ApiConnector):
         self._pdf_urls: dict[str, str] = {}
 
     async def login(self, credentials: Credentials) -> LoggedIn:
-        application_key = credentials.login.strip()
+        region, application_key = split_login(credentials.login, self._region)
+        if not self._pinned:
+            self._base_url = self._endpoints[region].rstrip("/")
         secret, separator, consumer_key = credentials.password.get_secret_value().partition(":")
         if not application_key or not separator or not secret.strip() or not consumer_key.strip():
             raise LoginRefused("OVHcloud keys must be the application key, then AS:CK")
@@ -183,6 +208,25 @@ class OvhConnector(ApiConnector):
         response = await self._send("GET", url, headers=headers)
         _raise_for_status(response)
         return response
+
+
+def region_of(name: str) -> str:
+    """python-ovh's endpoint name for `name` ("ca", "OVH-CA"...); LoginRefused if unknown."""
+    key = name.strip().lower()
+    key = key if key.startswith("ovh-") else f"ovh-{key}"
+    if key not in ENDPOINTS:
+        # Not echoed: a login pasted in the wrong field may hold the secret.
+        raise LoginRefused("unknown OVHcloud region before the key (ovh-eu, ovh-ca or ovh-us)")
+    return key
+
+
+def split_login(login: str, default: str) -> tuple[str, str]:
+    """The region and the application key of a login, `ovh-ca:AK` or `AK` alone (an
+    application key never holds a colon)."""
+    prefix, separator, key = login.strip().rpartition(":")
+    if not separator:
+        return default, key.strip()
+    return region_of(prefix), key.strip()
 
 
 def signature(secret: str, consumer_key: str, method: str, url: str, body: str, ts: str) -> str:

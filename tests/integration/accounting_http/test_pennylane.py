@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+import httpx
 import pytest
+from PIL import Image
+from pypdf import PdfReader
 
 from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
-from core.accounting.provider import AccountingProvider, Authorized, ListKind
+from core.accounting.provider import AccountingProvider, Authorized, BillFile, ListKind
 from core.accounting.providers.pennylane import LIMITS, PennylaneProvider
 from tests.integration.accounting_http import make_bill
 from tests.standins import running
@@ -27,6 +31,7 @@ SUPPLIER = "700"  # EDF Entreprises
 class Served:
     provider: PennylaneProvider
     standin: PennylaneStandin
+    origin: str = ""
 
 
 @pytest.fixture
@@ -36,7 +41,7 @@ async def served() -> AsyncIterator[Served]:
         provider = PennylaneProvider(
             api_url=f"{origin}/api/external/v2", limits=LIMITS.scaled(100), page_size=20
         )
-        yield Served(provider, app[STANDIN])
+        yield Served(provider, app[STANDIN], origin)
         await provider.aclose()
 
 
@@ -250,3 +255,90 @@ async def test_a_credit_note_is_imported_with_negative_amounts(served: Served) -
     (stored,) = served.standin.invoices
     assert (stored.body["currency_amount"], stored.body["currency_tax"]) == ("-120.00", "-20.00")
     assert [line["currency_amount"] for line in stored.body["invoice_lines"]] == ["-120.00"]
+
+
+# --- files: only the kinds Pennylane's attachments accept ---------------------------------
+
+
+def _photo(kind: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (60, 40), (200, 30, 30, 200)).save(out, format=kind)
+    return out.getvalue()
+
+
+async def test_a_webp_photo_is_sent_as_a_jpeg(served: Served) -> None:
+    authorized = await connect(served)
+    bill = replace(
+        make_bill(account=ACCOUNT, tax_rate=VAT, supplier_code=SUPPLIER),
+        file=BillFile(_photo("WEBP"), "ticket.webp", "image/webp"),
+    )
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+    ((name, content),) = served.standin.files.values()
+    assert name == "ticket.jpg"
+    with Image.open(io.BytesIO(content)) as image:
+        assert (image.format, image.size) == ("JPEG", (60, 40))
+    assert len(served.standin.invoices) == 1
+
+
+async def test_an_xml_e_invoice_gets_a_pdf_rendition_that_carries_it(served: Served) -> None:
+    authorized = await connect(served)
+    xml = b'<?xml version="1.0" encoding="UTF-8"?><Invoice><ID>FA-2026-0117</ID></Invoice>'
+    bill = replace(
+        make_bill(account=ACCOUNT, tax_rate=VAT, supplier_code=SUPPLIER),
+        file=BillFile(xml, "FA-2026-0117.xml", "application/xml"),
+    )
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=bill
+    )
+    ((name, content),) = served.standin.files.values()
+    assert name == "FA-2026-0117.pdf"
+    reader = PdfReader(io.BytesIO(content))
+    text = reader.pages[0].extract_text()
+    assert "Invoice FA-2026-0117" in text
+    assert "Supplier: EDF Entreprises" in text
+    assert "Total incl. tax: 120.00 EUR" in text
+    assert reader.attachments == {"FA-2026-0117.xml": [xml]}  # the XML travels unchanged
+
+
+async def test_a_file_courier_cannot_convert_is_refused_before_any_bill(served: Served) -> None:
+    authorized = await connect(served)
+    heic = b"\x00\x00\x00\x18ftypheic" + bytes(64)  # no decoder for it in this install
+    bill = replace(
+        make_bill(account=ACCOUNT, tax_rate=VAT, supplier_code=SUPPLIER),
+        file=BillFile(heic, "IMG_0042.HEIC", "image/heic"),
+    )
+    with pytest.raises(Rejected, match="PDF, PNG, JPEG, TIFF, BMP or GIF"):
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=bill
+        )
+    assert served.standin.files == {}
+    assert served.standin.invoices == []
+
+
+@pytest.mark.parametrize(
+    ("content", "accepted"),
+    [
+        (_photo("WEBP"), False),
+        (b"<?xml version='1.0'?><Invoice/>", False),
+        (b"\x00\x00\x00\x18ftypheic" + bytes(64), False),
+        (_photo("PNG"), True),
+        (_photo("GIF"), True),
+        (_photo("TIFF"), True),
+        (_photo("BMP"), True),
+    ],
+    ids=["webp", "xml", "heic", "png", "gif", "tiff", "bmp"],
+)
+async def test_the_standin_accepts_only_pennylanes_file_types(
+    served: Served, content: bytes, accepted: bool
+) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{served.origin}/api/external/v2/file_attachments",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            files={"file": ("upload.bin", content, "application/octet-stream")},
+        )
+    assert (response.status_code == 201) is accepted
+    if not accepted:
+        assert response.status_code == 422

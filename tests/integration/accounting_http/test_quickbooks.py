@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
+import httpx
 import pytest
 
-from core.accounting.errors import IntegrationExpired, Rejected, Unavailable
-from core.accounting.provider import AccountingProvider, Authorized, Bill, ListKind
+from core.accounting.errors import IntegrationExpired, NeedsReview, Rejected, Unavailable
+from core.accounting.provider import AccountingProvider, Authorized, Bill, ListKind, VatLine
 from core.accounting.providers.oauth import OAuthEndpoints
 from core.accounting.providers.quickbooks import LIMITS, QuickBooksProvider
 from tests.integration.accounting_http import CALLBACK, consent, make_bill
@@ -22,6 +24,7 @@ from tests.standins.quickbooks import (
     REFRESH_SECONDS,
     STANDIN,
     QuickBooksStandin,
+    Realm,
     bakery,
     create_app,
 )
@@ -31,11 +34,13 @@ from tests.standins.quickbooks import (
 class Served:
     provider: QuickBooksProvider
     standin: QuickBooksStandin
+    origin: str = ""
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[Served]:
-    app = create_app()
+    # The call limits run 1000 times faster on both sides; the token lifetimes do not.
+    app = create_app(limit_scale=1000)
     async with running(app) as origin:
         provider = QuickBooksProvider(
             endpoints=OAuthEndpoints(
@@ -49,7 +54,7 @@ async def served() -> AsyncIterator[Served]:
             limits=LIMITS.scaled(1000),
             page_size=4,
         )
-        yield Served(provider, app[STANDIN])
+        yield Served(provider, app[STANDIN], origin)
         await provider.aclose()
 
 
@@ -261,3 +266,182 @@ async def test_tax_codes_carry_the_rate_a_purchase_pays(served: Served) -> None:
         ("5", "5.5", True),
         ("6", None, False),
     }
+
+
+# --- the company's setup: country, currency, tax model -----------------------------------
+
+
+def _realm(served: Served) -> Realm:
+    return served.standin.realms[bakery().realm_id]
+
+
+def _mixed(**changes: object) -> Bill:
+    """20 % on 100.00 and 5.5 % on 10.10, whose tax the supplier rounded per item to 0.55
+    where 5.5 % of the total would be 0.56: the paper's total is 130.65."""
+    lines = (
+        VatLine(Decimal(20), Decimal("100.00"), Decimal("20.00"), "4"),
+        VatLine(Decimal("5.5"), Decimal("10.10"), Decimal("0.55"), "5"),
+    )
+    bill = replace(
+        make_bill(account="30", tax_rate="4"),
+        vat_lines=lines,
+        total_excl=Decimal("110.10"),
+        total_tax=Decimal("20.55"),
+        total_incl=Decimal("130.65"),
+    )
+    return replace(bill, **changes)  # type: ignore[arg-type]
+
+
+async def test_connect_and_refresh_read_the_companys_setup(served: Served) -> None:
+    authorized = await connect(served)
+    assert authorized.grant.extra["company"] == {
+        "country": "FR",
+        "home_currency": "EUR",
+        "multicurrency": False,
+        "tax_enabled": True,
+    }
+    _realm(served).multicurrency = True  # turned on in QuickBooks since
+    refreshed = await served.provider.refresh(grant=authorized.grant)
+    assert refreshed.extra["company"]["multicurrency"] is True
+    assert refreshed.extra["realm"] == authorized.company.id
+
+
+async def test_the_invoices_own_tax_is_kept_to_the_cent(served: Served) -> None:
+    authorized = await connect(served)
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=_mixed()
+    )
+    (stored,) = served.standin.bills_of(authorized.company.id)
+    assert stored.body["TotalAmt"] == 130.65  # QuickBooks alone would make it 130.66
+    detail = stored.body["TxnTaxDetail"]
+    assert detail["TotalTax"] == 20.55
+    assert [
+        (t["TaxLineDetail"]["TaxRateRef"]["value"], t["Amount"]) for t in detail["TaxLine"]
+    ] == [
+        ("7", 20.0),
+        ("8", 0.55),
+    ]
+    assert stored.body["GlobalTaxCalculation"] == "TaxExcluded"
+
+
+async def test_a_currency_the_company_does_not_keep_goes_to_review(served: Served) -> None:
+    authorized = await connect(served)
+    with pytest.raises(NeedsReview) as caught:
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=_mixed(currency="USD")
+        )
+    assert caught.value.review_reason == "currency_not_enabled"
+    assert served.standin.bills == {}
+
+    _realm(served).multicurrency = True
+    grant = await served.provider.refresh(grant=authorized.grant)
+    await served.provider.publish_bill(
+        grant=grant, company=authorized.company, bill=_mixed(currency="USD")
+    )
+    (stored,) = served.standin.bills_of(authorized.company.id)
+    assert stored.body["CurrencyRef"] == {"value": "USD"}
+
+
+async def test_a_line_without_a_tax_code_goes_to_review_outside_the_us(served: Served) -> None:
+    authorized = await connect(served)
+    bill = replace(make_bill(account="30", tax_rate=None), vat_lines=())
+    with pytest.raises(NeedsReview) as caught:
+        await served.provider.publish_bill(
+            grant=authorized.grant, company=authorized.company, bill=bill
+        )
+    assert caught.value.review_reason == "tax_code_missing"
+    assert served.standin.bills == {}
+
+
+async def test_a_us_company_books_the_cost_with_its_tax_and_no_code(served: Served) -> None:
+    realm = _realm(served)
+    realm.country, realm.home_currency = "US", "USD"
+    authorized = await connect(served)
+    await served.provider.publish_bill(
+        grant=authorized.grant, company=authorized.company, bill=_mixed(currency="USD")
+    )
+    (stored,) = served.standin.bills_of(authorized.company.id)
+    assert [line["Amount"] for line in stored.body["Line"]] == [120.0, 10.65]
+    assert all(
+        "TaxCodeRef" not in li["AccountBasedExpenseLineDetail"] for li in stored.body["Line"]
+    )
+    assert "TxnTaxDetail" not in stored.body or not stored.body["TxnTaxDetail"]
+    assert "GlobalTaxCalculation" not in stored.body
+    assert stored.body["TotalAmt"] == 130.65
+
+
+async def _post(served: Served, grant_token: str, body: dict[str, object]) -> dict[str, object]:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{served.origin}/v3/company/{bakery().realm_id}/bill",
+            json=body,
+            headers={"Authorization": f"Bearer {grant_token}", "Accept": "application/json"},
+        )
+    answer: dict[str, object] = response.json()
+    return {"status": response.status_code, **answer}
+
+
+def _line(**detail: object) -> dict[str, object]:
+    return {
+        "DetailType": "AccountBasedExpenseLineDetail",
+        "Amount": 100.0,
+        "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "30"}, **detail},
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "says"),
+    [
+        # Outside the US every line needs a tax code.
+        ({"Line": [_line()]}, "6000", "VAT rate"),
+        # A misspelt field is not dropped: the schema does not have it.
+        ({"Line": [_line(TaxCodeRef={"value": "4"})], "DueDat": "2026-12-02"}, "2010", "DueDat"),
+        # A value outside its enumeration.
+        (
+            {"Line": [_line(TaxCodeRef={"value": "4"})], "GlobalTaxCalculation": "Excluded"},
+            "2010",
+            "GlobalTaxCalculation",
+        ),
+        # A line says what it is.
+        ({"Line": [{"Amount": 1.0, "AccountBasedExpenseLineDetail": {}}]}, "2020", "DetailType"),
+        # A TaxLine names its rate.
+        (
+            {
+                "Line": [_line(TaxCodeRef={"value": "4"})],
+                "TxnTaxDetail": {"TaxLine": [{"Amount": 1.0, "DetailType": "TaxLineDetail"}]},
+            },
+            "2020",
+            "TaxRateRef",
+        ),
+        # The home currency only, without multicurrency.
+        (
+            {"Line": [_line(TaxCodeRef={"value": "4"})], "CurrencyRef": {"value": "USD"}},
+            "6000",
+            "Multicurrency",
+        ),
+    ],
+    ids=["no-tax-code", "unknown-field", "bad-enum", "no-detail-type", "no-rate", "currency"],
+)
+async def test_the_standin_refuses_what_quickbooks_refuses(
+    served: Served, body: dict[str, object], code: str, says: str
+) -> None:
+    authorized = await connect(served)
+    assert authorized.grant.access_token is not None
+    answer = await _post(
+        served, authorized.grant.access_token, {"VendorRef": {"value": "100"}, **body}
+    )
+    assert answer["status"] == 400
+    (error,) = answer["Fault"]["Error"]  # type: ignore[index]
+    assert error["code"] == code
+    assert says in error["Detail"]
+    assert served.standin.bills == {}
+
+
+async def test_the_standin_takes_a_us_line_without_a_tax_code(served: Served) -> None:
+    _realm(served).country = "US"
+    authorized = await connect(served)
+    assert authorized.grant.access_token is not None
+    answer = await _post(
+        served, authorized.grant.access_token, {"VendorRef": {"value": "100"}, "Line": [_line()]}
+    )
+    assert answer["status"] == 200

@@ -15,8 +15,8 @@ from sqlmodel import select
 from core.accounting.registry import ProviderRegistry
 from core.config import Settings
 from core.db import Database
-from core.models import Document, DocumentState, IntegrationState, Notification
-from core.services.accounting import Accounting
+from core.models import Document, DocumentState, Integration, IntegrationState, Notification
+from core.services.accounting import Accounting, refresh_link
 from core.services.authorisations import complete_callback, connect
 from core.services.publishing import PublishOutcome, publish_document
 from core.services.rules import set_rule
@@ -235,3 +235,50 @@ async def test_a_rate_without_a_code_goes_to_review_never_under_the_rules_code(
     assert [(n.kind, n.payload["reason"]) for n in notices] == [
         ("document_needs_review", "vat_rate_unmapped")
     ]
+
+
+async def test_a_quickbooks_company_that_keeps_no_euros_sends_the_invoice_to_review(
+    stage: Stage, world: World
+) -> None:
+    """A UK company without multicurrency cannot take a bill in euros: nothing is posted in
+    pounds that are euros, and the owners are asked, with the reason."""
+    (realm,) = stage.quickbooks.realms.values()
+    realm.home_currency = "GBP"
+    await _link(stage, world, "quickbooks", "30", "4")
+
+    outcome = await _publish(stage, world, MIXED_TOTAL, MIXED)
+
+    assert (outcome.state, outcome.reason) == ("needs_review", "currency_not_enabled")
+    assert "GBP" in (outcome.detail or "")
+    assert stage.quickbooks.bills == {}
+    async with stage.acc.db.read() as session:
+        document = await session.get(Document, outcome.document_id)
+        notices = (await session.exec(select(Notification))).all()
+    assert document is not None
+    assert (document.state, document.state_reason) == (
+        DocumentState.NEEDS_REVIEW,
+        "currency_not_enabled",
+    )
+    assert [(n.kind, n.payload["reason"]) for n in notices] == [
+        ("document_needs_review", "currency_not_enabled")
+    ]
+
+    # Multicurrency turned on in QuickBooks: the next token refresh reads it, and the
+    # same document goes as it is.
+    realm.multicurrency = True
+    await refresh_link(stage.acc, integration_id=await _integration_id(stage), only_if_due=False)
+    assert world.workspace.id is not None
+    again = await publish_document(
+        stage.acc, workspace_id=world.workspace.id, document_id=outcome.document_id
+    )
+    assert again.state == "published"
+    (bill,) = stage.quickbooks.bills.values()
+    assert bill.body["CurrencyRef"] == {"value": "EUR"}
+    assert bill.body["TotalAmt"] == float(MIXED_TOTAL)
+
+
+async def _integration_id(stage: Stage) -> int:
+    async with stage.acc.db.read() as session:
+        (integration,) = (await session.exec(select(Integration))).all()
+    assert integration.id is not None
+    return integration.id

@@ -209,3 +209,52 @@ async def test_the_keys_leak_nowhere(served: Served, caplog: pytest.LogCaptureFi
     assert len(errors) == 4
     secrets = [APPLICATION_SECRET, CONSUMER_KEY]
     assert_nowhere(secrets, caplog=caplog, objects=[served.connector, GOOD, *errors])
+
+
+async def test_the_endpoint_follows_the_accounts_region() -> None:
+    """A Canadian account's keys exist only at ca.api.ovh.com: Europe's API does not know
+    them (INVALID_KEY), so the login's region must pick the endpoint."""
+    europe, canada = Switches(), Switches()
+    async with (
+        running(create_app(switches=europe, application_key="someEuropeanKey0")) as eu,
+        running(create_app(switches=canada)) as ca,
+    ):
+        table = {"ovh-eu": eu + PREFIX, "ovh-ca": ca + PREFIX, "ovh-us": eu + "/us" + PREFIX}
+        connector = OvhConnector(endpoints=table)
+        login = Credentials(f"ovh-ca:{APPLICATION_KEY}", GOOD.password)
+        assert await connector.login(login) == LoggedIn()
+        refs = await collect(connector.invoices(None))
+        assert len(refs) == len(SEEDED)
+        await connector.close()
+
+        # The same keys sent to Europe (no region given, none set) are refused there.
+        unset = OvhConnector(endpoints=table)
+        with pytest.raises(LoginRefused):
+            await unset.login(GOOD)
+        await unset.close()
+        # A region set on the connector serves a login that names none.
+        settled = OvhConnector(endpoints=table, region="ca")
+        assert await settled.login(GOOD) == LoggedIn()
+        await settled.close()
+    assert not any(path.startswith(f"{PREFIX}/me/bill/") for _, path, _ in europe.requests)
+    assert any(path.startswith(f"{PREFIX}/me/bill/") for _, path, _ in canada.requests)
+
+
+def test_the_endpoint_table_is_python_ovhs() -> None:
+    from core.suppliers.api.ovh import ENDPOINTS, split_login
+
+    assert ENDPOINTS == {
+        "ovh-eu": "https://eu.api.ovh.com/1.0",
+        "ovh-ca": "https://ca.api.ovh.com/1.0",
+        "ovh-us": "https://api.us.ovhcloud.com/1.0",
+    }
+    assert split_login(" US:ak123 ", "ovh-eu") == ("ovh-us", "ak123")
+    assert split_login("ak123", "ovh-ca") == ("ovh-ca", "ak123")
+
+
+async def test_an_unknown_region_is_refused_before_any_call(served: Served) -> None:
+    connector = OvhConnector(endpoints={"ovh-eu": served.origin + PREFIX})
+    with pytest.raises(LoginRefused):
+        await connector.login(Credentials(f"ovh-moon:{APPLICATION_KEY}", GOOD.password))
+    assert served.paths() == []
+    await connector.close()
