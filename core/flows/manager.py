@@ -28,9 +28,10 @@ from core.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-#: An option `start:<flow>` hands the conversation over to that flow, as if its command
-#: were typed: the connect flow's "Watch a mailbox" button starts the mailbox flow.
-HANDOVER = "start:"
+#: An option `start-<flow>` hands the conversation over to that flow, as if its command
+#: were typed: the connect flow's "Watch a mailbox" button starts the mailbox flow. (No
+#: colon: Telegram's callback data uses it as its separator.)
+HANDOVER = "start-"
 
 #: Said when a step failed for a reason Courier did not plan: it is logged in full.
 INTERNAL = Text("errors.internal_step")
@@ -214,7 +215,7 @@ class Flows:
 
 
 def _handover(user_input: Input, shown: Waiting) -> str:
-    """The flow a pressed `start:<flow>` option names, if the shown step offers it."""
+    """The flow a pressed `start-<flow>` option names, if the shown step offers it."""
     option = user_input.get("option")
     if not isinstance(option, str) or not option.startswith(HANDOVER):
         return ""

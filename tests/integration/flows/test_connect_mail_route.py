@@ -47,10 +47,10 @@ async def test_typing_edf_gives_the_address_the_edf_setting_and_the_mailbox_butt
     assert forward.key == "flows.connect.way_in.forward"
     assert str(forward.params["address"]).endswith("@in.example.com")
     assert mailbox.key == "flows.connect.way_in.mailbox"
-    assert [o.id for o in way_in.options] == ["start:mailbox", "other_supplier", "cancel"]
+    assert [o.id for o in way_in.options] == ["start-mailbox", "other_supplier", "cancel"]
 
     # The button hands the conversation to the mailbox flow: no forwarding needed.
-    host = await marie.press("start:mailbox")
+    host = await marie.press("start-mailbox")
     assert isinstance(host, Form)
     assert (host.flow, host.step_id) == ("mailbox", "host")
     row = await marie.state()
@@ -102,7 +102,7 @@ async def test_a_forged_handover_not_offered_by_the_step_starts_nothing(
     results = await marie.start("connect", {"supplier": "edf"})
     assert step_id(results) == "results"
     # The results step offers no hand-over: the press is an unknown pick, not a new flow.
-    picked = await marie.press("start:mailbox")
+    picked = await marie.press("start-mailbox")
     assert step_id(picked) == "supplier"
     row = await marie.state()
     assert row is not None
