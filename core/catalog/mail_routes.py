@@ -27,15 +27,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from publicsuffixlist import PublicSuffixList
+
 from core.catalog.entries import CatalogDataError, is_domain, load_entries
 
 _FIELDS = frozenset({"domains", "setting", "by_default"})
 #: A setting is a path of menu labels, shown in a chat message: short, one line.
 SETTING_MAX = 200
-#: Mailbox providers anyone can sign up to. A supplier's domain vouches for what it signs
-#: (core/services/provenance.py), so listing one of these would let every one of their
-#: users sign "as" the supplier. (ISPs' own domains, orange.fr or free.fr, are the
-#: catalog's already, in entries.json.)
+#: Domains anyone can send from: mailbox providers anyone can sign up to, and the mailing
+#: and billing platforms that send for many companies at once. A supplier's domain vouches
+#: for what it signs (core/services/provenance.py), and so does a parent of a listed one;
+#: listing one of these, or a subdomain of one, would let each of their users sign "as"
+#: the supplier. (ISPs' own domains, orange.fr or free.fr, are the catalog's already, in
+#: entries.json, which this file does not change.)
 PUBLIC_MAILBOXES = frozenset(
     {
         "gmail.com",
@@ -65,6 +69,36 @@ PUBLIC_MAILBOXES = frozenset(
         "zoho.com",
     }
 )
+SHARED_SENDERS = frozenset(
+    {
+        "amazonses.com",
+        "sendgrid.net",
+        "mailgun.org",
+        "mailgun.net",
+        "mandrillapp.com",
+        "mcsv.net",
+        "rsgsv.net",
+        "sparkpostmail.com",
+        "mktomail.com",
+        "exacttarget.com",
+        "sendinblue.com",
+        "brevo.com",
+        "mailjet.com",
+        "postmarkapp.com",
+        "mtasv.net",
+        "stripe.com",
+        "paddle.com",
+        "chargebee.com",
+        "zuora.com",
+        "fastspring.com",
+    }
+)
+_ANYONES = PUBLIC_MAILBOXES | SHARED_SENDERS
+
+
+@cache
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +191,12 @@ def _domains(value: Any, label: str) -> tuple[str, ...]:
     for domain in value:
         if not is_domain(domain):
             raise CatalogDataError(f"{label}: invalid domain {domain!r}")
-        if domain in PUBLIC_MAILBOXES:
+        # "co.uk" would name every British sender; "x.github.io" is one owner's.
+        registered = _suffixes().privatesuffix(domain)
+        if registered is None:
+            raise CatalogDataError(f"{label}: {domain!r} is a public suffix, not a domain")
+        if registered in _ANYONES:
             raise CatalogDataError(
-                f"{label}: {domain!r} is a public mailbox provider, anyone's domain"
+                f"{label}: {domain!r} is a public mailbox or a shared sender, anyone's domain"
             )
     return tuple(value)

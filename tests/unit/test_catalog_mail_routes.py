@@ -11,6 +11,7 @@ import pytest
 from core.catalog import CatalogDataError, load_entries
 from core.catalog.mail_routes import (
     PUBLIC_MAILBOXES,
+    SHARED_SENDERS,
     MailRoute,
     load_mail_routes,
     mail_route,
@@ -39,7 +40,7 @@ def test_the_packaged_routes_load_and_name_only_catalog_entries() -> None:
     assert uber.by_default
     assert mail_route("demo-supplier") is None
     for route in routes.values():
-        assert not set(route.domains) & PUBLIC_MAILBOXES
+        assert not set(route.domains) & (PUBLIC_MAILBOXES | SHARED_SENDERS)
 
 
 def test_a_route_adds_its_domains_to_the_entrys_once() -> None:
@@ -72,7 +73,11 @@ def test_a_good_route_parses() -> None:
         ({"edf": {"domains": ["https://edf.fr"]}}, "invalid domain"),
         ({"edf": {"domains": ["edf.fr", "edf.fr"]}}, "duplicates"),
         ({"edf": {"domains": "edf.fr"}}, "list of strings"),
-        ({"edf": {"domains": ["gmail.com"]}}, "public mailbox"),
+        ({"edf": {"domains": ["gmail.com"]}}, "anyone's domain"),
+        ({"edf": {"domains": ["edf.gmail.com"]}}, "anyone's domain"),
+        ({"edf": {"domains": ["edf.sendgrid.net"]}}, "anyone's domain"),
+        ({"edf": {"domains": ["stripe.com"]}}, "anyone's domain"),
+        ({"edf": {"domains": ["co.uk"]}}, "public suffix"),
         ({"edf": {"domain": ["edf.fr"]}}, "unknown field"),
         ({"edf": {}}, "non-empty object"),
         ({"edf": {"setting": ""}}, "setting"),
