@@ -7,12 +7,13 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+from core.catalog.mail_routes import mail_route
 from core.config import Settings
 from core.db import create_database
 from core.db.migrate import head_revision, upgrade
 from core.errors import MemberNotInWorkspace
 from core.keyring import read_keyring, write_key_file
-from core.models import Locale, Role, WorkspaceCreate
+from core.models import Locale, Role, Supplier, WorkspaceCreate
 from core.services.catalog import load_search
 from core.services.connections import list_connections
 from core.services.documents import StoredUpload, ingest_upload, list_documents
@@ -27,6 +28,7 @@ from core.services.workspaces import (
 from core.sniff import require_accepted, sniff_path
 from core.storage_s3 import sniff_stored
 from core.vault import fingerprint, generate_key
+from courier import texts
 from courier.output import emit_json, emit_result, emit_rows
 from courier.runtime import ensure_catalog, open_runtime
 
@@ -157,6 +159,24 @@ async def workspace_member_address(args: argparse.Namespace, settings: Settings)
     return 0
 
 
+def way_in(supplier: Supplier) -> dict[str, object]:
+    """How a supplier's invoices reach Courier: its connector, or mail (the route's setting
+    or "emailed by default" where the catalog knows them, core/catalog/mail_routes.json)."""
+    if supplier.connector_available:
+        return {"by": "connector", "text": texts.WAY_IN["connector"]}
+    route = mail_route(supplier.key)
+    setting = route.setting if route is not None else None
+    by_default = route.by_default if route is not None else False
+    wording = "setting" if setting else "by_default" if by_default else "mail"
+    return {
+        "by": "mail",
+        "mail_domains": list(supplier.domains),
+        "setting": setting,
+        "by_default": by_default,
+        "text": texts.WAY_IN[wording].format(setting=setting),
+    }
+
+
 async def catalog_search(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as rt, rt.db.transaction() as session:
         search = await load_search(session=session)
@@ -169,13 +189,15 @@ async def catalog_search(args: argparse.Namespace, settings: Settings) -> int:
             "connector": h.supplier.connector_kind,
             "available": h.supplier.connector_available,
             "score": round(h.score, 1),
+            # The table has room for the sentence only; JSON gives the route's parts too.
+            "way_in": way_in(h.supplier) if args.json else way_in(h.supplier)["text"],
         }
         for h in search.search(args.query, limit=args.limit)
     ]
     # The key is what `connections add --supplier` takes: the README says to find it here.
     emit_rows(
         rows,
-        ["key", "name", "portal", "portal_url", "connector", "available"],
+        ["key", "name", "portal", "portal_url", "connector", "available", "way_in"],
         as_json=args.json,
         empty=f"no supplier matches '{args.query}'",
     )

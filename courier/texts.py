@@ -168,3 +168,14 @@ MAILBOX_CHECK: dict[str, str] = {
         "to watch such a mailbox (a Dovecot on the same host, tests)"
     ),
 }
+
+#: How a supplier's invoices reach Courier, as `courier catalog search` says it.
+WAY_IN: dict[str, str] = {
+    "connector": "its connector (`courier connections add`)",
+    "setting": "mail: switch on invoices by email ({setting}), then forward them or watch "
+    "that mailbox (`courier mailbox add`)",
+    "by_default": "mail: its invoices are emailed by default; forward them or watch that "
+    "mailbox (`courier mailbox add`)",
+    "mail": "mail: forward its invoices, or watch the mailbox they arrive in "
+    "(`courier mailbox add`)",
+}

@@ -62,6 +62,11 @@ _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 _DOMAIN_RE = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
 
+def is_domain(value: str) -> bool:
+    """A lowercase mail domain with at least one dot ("edf.fr", "email.apple.com")."""
+    return "." in value and _DOMAIN_RE.fullmatch(value) is not None
+
+
 class CatalogDataError(ValueError):
     """The catalog data is malformed; the message names the offending entry."""
 
@@ -159,7 +164,7 @@ def _parse_entry(item: object, position: int) -> CatalogEntry:
     if not domains:
         raise CatalogDataError(f"{label}: domains must not be empty")
     for domain in domains:
-        if not _DOMAIN_RE.fullmatch(domain) or "." not in domain:
+        if not is_domain(domain):
             raise CatalogDataError(f"{label}: invalid domain {domain!r}")
     twofa = _texts(item, "twofa", label)
     for channel in twofa:

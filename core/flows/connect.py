@@ -5,6 +5,12 @@ workspace has several members) → login (an account already connected is said h
 after the password) → password (sealed at once) → full history or a start date →
 created, and verified in the background: the outcome comes back through the outbox.
 
+A supplier Courier cannot log in to still has a way in, by mail (`no_connector`): the
+workspace's forwarding address, the supplier's own setting for invoices by email where
+the catalog knows it (core/catalog/mail_routes.json), and a button that starts the
+mailbox flow, so that invoices reach the inbox from the person's own mailbox with no
+forwarding at all.
+
 The password reaches the flow as a SecretStr and is kept between steps only sealed by
 the vault; the flow's data never holds it in clear.
 """
@@ -16,9 +22,11 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
+from core.catalog.mail_routes import mail_route
 from core.errors import ConnectionDuplicate, DateInvalid, NotAllowed
 from core.flows.flow import Field, Flow, Input, secret_of
-from core.flows.steps import Form, Step, Text
+from core.flows.manager import HANDOVER
+from core.flows.steps import Choice, Form, Option, Step, Text
 from core.models import ConnectionCreate, Supplier, Workspace
 from core.permissions import Action
 from core.services.catalog import SupplierHit
@@ -28,6 +36,8 @@ from core.services.fetch_claims import request_fetch
 from core.services.members import list_members
 from core.services.workspaces import inbox_address
 
+#: The button that hands the conversation to the mailbox flow (core/flows/mailbox.py).
+WATCH_MAILBOX = f"{HANDOVER}mailbox"
 #: How many suppliers a search offers.
 RESULTS = 8
 #: A hit at least this good is the name or an alias itself (or spelled alike)...
@@ -123,11 +133,7 @@ class ConnectFlow(Flow):
         if supplier is None or not supplier.listed:
             return await self._ask_supplier(self.error("pick_again"))
         if not supplier.connector_available:
-            workspace = await session.get(Workspace, self.context.workspace_id)
-            assert workspace is not None
-            settings = self.context.service("settings")
-            address = inbox_address(workspace, settings.mail_domain)
-            return self.abort("no_connector", supplier=supplier.name, address=address)
+            return await self._way_in(supplier)
         self.data.pop("hits", None)
         self.data.update(
             supplier_id=supplier_id, supplier=supplier.name, portal=portal_kind(supplier)
@@ -137,6 +143,39 @@ class ConnectFlow(Flow):
             self.data["owner_id"] = members[0].id
             return self._ask_login()
         return await self._ask_owner()
+
+    async def _way_in(self, supplier: Supplier) -> Choice:
+        """No connector: how this supplier's invoices still reach the inbox, by mail."""
+        self.data.pop("hits", None)
+        workspace = await self.context.session.get(Workspace, self.context.workspace_id)
+        assert workspace is not None
+        address = inbox_address(workspace, self.context.service("settings").mail_domain)
+        name = supplier.name
+        details: list[Text] = []
+        route = mail_route(supplier.key)
+        if route is not None and route.setting is not None:
+            details.append(self.text("way_in.setting", supplier=name, setting=route.setting))
+        elif route is not None and route.by_default:
+            details.append(self.text("way_in.by_default", supplier=name))
+        details.append(self.text("way_in.forward", address=address))
+        options: list[Option] = []
+        # Only those who may add a mailbox get the button; the others are told the address.
+        if self.context.actor.may(Action.MANAGE_MAILBOXES):
+            details.append(self.text("way_in.mailbox"))
+            options.append(self.option(WATCH_MAILBOX, "mailbox"))
+        options += [self.option("other_supplier"), self.option("cancel")]
+        return self.choice(
+            "no_connector", tuple(options), details=tuple(details), supplier=name, address=address
+        )
+
+    async def step_no_connector(self, user_input: Input | None = None) -> Step:
+        """After the way in by mail: another supplier (typed or asked), or done."""
+        if user_input is None or "option" not in user_input:
+            return await self.step_supplier(user_input)
+        if user_input["option"] == "cancel":
+            return self.abort(Text("common.cancelled"))
+        # "Another supplier", or a mailbox button the manager did not hand over.
+        return await self._ask_supplier()
 
     async def _ask_owner(self, error: Text | None = None) -> Step:
         members = await list_members(

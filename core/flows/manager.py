@@ -28,6 +28,11 @@ from core.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
+#: An option `start-<flow>` hands the conversation over to that flow, as if its command
+#: were typed: the connect flow's "Watch a mailbox" button starts the mailbox flow. (No
+#: colon: Telegram's callback data uses it as its separator.)
+HANDOVER = "start-"
+
 #: Said when a step failed for a reason Courier did not plan: it is logged in full.
 INTERNAL = Text("errors.internal_step")
 
@@ -100,9 +105,13 @@ class Flows:
             await session.delete(row)
             await session.flush()
             return None
+        last = load_step(row.shown)
+        handover = _handover(user_input, last)
+        if handover in self._flows:
+            # The new flow checks its own role; the old one ends, as a command would end it.
+            return await self.start(session=session, key=key, name=handover, actor=actor)
         context = Context(session=session, actor=actor, services=self._services)
         flow = self._flows[row.flow](context, copy.deepcopy(row.data))
-        last = load_step(row.shown)
         step = await self._run(flow, row.step, user_input, last=last)
         return await self._keep(session, key, flow, step, actor, row)
 
@@ -203,6 +212,16 @@ class Flows:
         if not isinstance(db, Database):
             raise LookupError("this interface provides no 'db' to flows")
         return db
+
+
+def _handover(user_input: Input, shown: Waiting) -> str:
+    """The flow a pressed `start-<flow>` option names, if the shown step offers it."""
+    option = user_input.get("option")
+    if not isinstance(option, str) or not option.startswith(HANDOVER):
+        return ""
+    if option not in {offered.id for offered in shown.options}:
+        return ""
+    return option.removeprefix(HANDOVER)
 
 
 def _check_serialisable(data: dict[str, Any]) -> None:

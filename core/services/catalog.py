@@ -1,8 +1,11 @@
-"""The supplier catalog in the database, kept in step with the packaged data."""
+"""The supplier catalog in the database, kept in step with the packaged data: the entries
+(core/catalog/entries.json) and the mail domains their invoices come from
+(core/catalog/mail_routes.json), which join the row's `domains` so that mail from them is
+matched to the supplier and must be vouched for by them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlmodel import col, select
@@ -10,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.catalog.entries import CatalogEntry
 from core.catalog.index import CatalogIndex
+from core.catalog.mail_routes import MailRoute, packaged_mail_routes
 from core.domains import DomainIndex
 from core.models import Supplier
 
@@ -30,9 +34,21 @@ def to_entry(supplier: Supplier) -> CatalogEntry:
     )
 
 
-async def sync_catalog(*, session: AsyncSession, entries: Iterable[CatalogEntry]) -> int:
+def row_domains(entry: CatalogEntry, route: MailRoute | None) -> list[str]:
+    """The entry's domains, then the ones its invoices are mailed from, each once."""
+    return list(dict.fromkeys((*entry.domains, *(route.domains if route else ()))))
+
+
+async def sync_catalog(
+    *,
+    session: AsyncSession,
+    entries: Iterable[CatalogEntry],
+    routes: Mapping[str, MailRoute] | None = None,
+) -> int:
     """Upsert the packaged entries by key; rows no longer packaged stay but are unlisted,
-    since connections and documents may still point at them."""
+    since connections and documents may still point at them. `routes` defaults to the
+    packaged mail routes."""
+    routes = packaged_mail_routes() if routes is None else routes
     rows = {s.key: s for s in (await session.exec(select(Supplier))).all()}
     seen: set[str] = set()
     for entry in entries:
@@ -46,7 +62,7 @@ async def sync_catalog(*, session: AsyncSession, entries: Iterable[CatalogEntry]
         row.portal_url = entry.portal_url
         row.category = entry.category
         row.countries = list(entry.countries)
-        row.domains = list(entry.domains)
+        row.domains = row_domains(entry, routes.get(entry.key))
         row.connector_kind = entry.connector_kind
         row.connector_available = entry.connector_available
         row.twofa = list(entry.twofa)

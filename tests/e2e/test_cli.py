@@ -218,6 +218,23 @@ def test_the_catalog_says_how_each_supplier_connects(courier: Courier) -> None:
     assert all(row["connector"] in kinds and isinstance(row["available"], bool) for row in rows)
 
 
+def test_the_catalog_shows_the_way_in_for_a_supplier_without_connector(courier: Courier) -> None:
+    """No connector for EDF: its invoices come by mail, and its setting for that is said."""
+    [edf, *_] = courier("catalog", "search", "edf (particuliers)", "--json").json()
+    assert (edf["key"], edf["available"]) == ("edf", False)
+    way_in = edf["way_in"]
+    assert way_in["by"] == "mail"
+    assert "edf.fr" in way_in["mail_domains"]
+    assert way_in["setting"] == "Espace Client → facture électronique (e-facture)"
+    [uber, *_] = courier("catalog", "search", "uber (courses)", "--json").json()
+    assert (uber["way_in"]["by_default"], uber["way_in"]["setting"]) == (True, None)
+    [aws, *_] = courier("catalog", "search", "amazon web services", "--json").json()
+    assert aws["way_in"]["by"] == "connector"
+    table = courier("catalog", "search", "edf (particuliers)").out
+    assert "WAY_IN" in table.splitlines()[0]
+    assert "switch on invoices by email (Espace Client → facture électronique" in table
+
+
 def test_a_lost_key_stops_courier_with_a_clear_line(courier: Courier) -> None:
     assert courier("workspace", "create", "Acme").code == 0
     (courier.home / "var" / "secret.key").unlink()

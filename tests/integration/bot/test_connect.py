@@ -172,6 +172,29 @@ async def test_cancel_at_any_step_leaves_nothing(harness: Harness, step: str) ->
         assert await _any_connection(harness) is None
 
 
+async def test_a_supplier_without_connector_gives_the_address_its_setting_and_a_mailbox(
+    harness: Harness,
+) -> None:
+    """Typing "edf" used to end with "I cannot connect to EDF yet"."""
+    workspace, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    await marie.say("/connect edf")
+    assert "Pick the supplier" in (await marie.wait_for_reply()).text
+    await marie.press("EDF (particuliers) (personal)")
+    way_in = await marie.wait_for_reply()
+    assert "I cannot connect to EDF (particuliers) yet" in way_in.text
+    assert f"{workspace.slug}@in.example.com" in way_in.text
+    assert "in your EDF (particuliers) account: Espace Client → facture électronique" in (
+        way_in.text
+    )
+    assert "IMAP" in way_in.text
+    assert way_in.labels == ["Watch a mailbox", "Another supplier", "Cancel"]
+    await marie.press("Watch a mailbox", message=way_in)
+    assert "IMAP server" in (await marie.wait_for_reply()).text
+    [row] = await flow_rows(harness)
+    assert row.flow == "mailbox"
+
+
 async def test_only_owners_and_admins_connect(harness: Harness) -> None:
     workspace, code = await harness.workspace("Acme")
     await harness.member("Marie", code)

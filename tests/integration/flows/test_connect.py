@@ -121,15 +121,17 @@ async def test_several_matches_are_offered_and_only_those_can_be_picked(
     assert step_id(await marie.press("other_supplier")) == "supplier"
 
 
-async def test_a_supplier_without_connector_ends_with_the_forwarding_address(
+async def test_a_supplier_without_connector_gives_the_forwarding_address(
     db: Database, world: World, vault: Vault, tmp_path: Path
 ) -> None:
     flows, runs = await make_flows(db, vault, tmp_path)
     marie = chat(db, flows, runs, world.owner)
-    ended = await marie.start("connect", {"supplier": "orange pro"})
-    assert result_key(ended) == "flows.connect.abort.no_connector"
+    way_in = await marie.start("connect", {"supplier": "orange pro"})
+    assert isinstance(way_in, Choice)
+    assert (way_in.step_id, way_in.prompt.key) == ("no_connector", "flows.connect.no_connector")
+    assert str(way_in.prompt.params["address"]).endswith("@in.example.com")
+    ended = await marie.press("cancel")
     assert isinstance(ended, Abort)
-    assert str(ended.reason.params["address"]).endswith("@in.example.com")
     assert await marie.state() is None
 
 
