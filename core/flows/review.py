@@ -56,6 +56,8 @@ REASONS: frozenset[str] = frozenset(
         "source_conflict",
         "low_confidence",
         "vat_rate_unmapped",
+        "currency_not_enabled",
+        "tax_code_missing",
     }
 )
 #: Said when /cancel stops a review that already saved answers (bot/routers/common.py
