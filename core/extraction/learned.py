@@ -94,11 +94,13 @@ def find_anchor(
         for token in tokens(line, shape, month_first=month_first):
             if not _same(token.value, value):
                 continue
-            for left in _labels_before(line[: token.start]):
-                candidates.append((0, Anchor(left, RIGHT, shape)))
+            labels, written = _labels_before(line[: token.start])
+            candidates.extend((0, Anchor(label, RIGHT, shape)) for label in labels)
             above = _label_above(lines, index, token)
             if above is not None:
                 candidates.append((1, Anchor(above, BELOW, shape)))
+            if written is not None:
+                candidates.append((2, Anchor(written, RIGHT, shape)))
     for _, anchor in sorted(candidates, key=lambda item: item[0]):
         for nth in range(3):
             tried = Anchor(anchor.label, anchor.place, anchor.shape, nth)
@@ -181,14 +183,15 @@ def _below(
     return None
 
 
-def _labels_before(left: str) -> list[str]:
+def _labels_before(left: str) -> tuple[list[str], str | None]:
     """The labels ending just before a value: the last words with no digits in them, in
     the last column of what precedes it; two words first (a phrase, yet the nearest
-    one), then longer, and one word last ("Total" alone is on many lines). Last of all,
-    the column's last words as written, digits and all: "TVA 20 %"."""
+    one), then longer, and one word last ("Total" alone is on many lines). Apart, as a
+    last resort, the column's last words as written, digits and all ("TVA 20 %"), unless
+    they end with a number (a quantity in a table's row)."""
     segments = _SEGMENT.findall(left.rstrip())
     if not segments:
-        return []
+        return [], None
     words = segments[-1].split(" ")
     longest = _label_words(words)
     labels = []
@@ -199,10 +202,15 @@ def _labels_before(left: str) -> list[str]:
                 label = _label_words(kept[-count:])
                 if label is not None:
                     labels.append(label)
-    written = " ".join(words[-_MAX_LABEL_WORDS:]).strip(" :#.-–|")
-    if sum(c.isalpha() for c in written) >= 2 and not find_amounts(written):
-        labels.append(written)
-    return list(dict.fromkeys(labels))
+    written: str | None = " ".join(words[-_MAX_LABEL_WORDS:]).strip(" :#.-–|")
+    if (
+        written is None
+        or sum(c.isalpha() for c in written) < 2
+        or re.fullmatch(r"[\d.,]+", written.split(" ")[-1])
+        or written in labels
+    ):
+        written = None
+    return list(dict.fromkeys(labels)), written
 
 
 def _label_above(lines: Sequence[str], index: int, token: _Token) -> str | None:
