@@ -358,10 +358,10 @@ def report(results: Results, directory: Path, *, misses: bool) -> str:
     return "\n".join(out)
 
 
-# The corpus fields a learned template reads; the others come from the general reading.
+# The corpus fields a person can correct in review (core/services/review.ASKED_FIELDS, the
+# VAT rate aside) and a learned template reads; the others come from the general reading.
 LEARNED_FIELDS = (
     "supplier",
-    "supplier_vat",
     "invoice_number",
     "issue_date",
     "due_date",

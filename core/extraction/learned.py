@@ -7,7 +7,7 @@ left on the same line ("Invoice No: INV-0046") or above it in its column ("Date"
 "12/03/2024"), where the value sits from it (`place`: "right" or "below"), and the value's
 shape (an amount, a date, or a pattern such as `INV-\\d+` for "INV-0046": its letters as
 written, any number of digits). Values that do not change between a supplier's invoices
-(its name, VAT number, IBAN) are kept as they are. The result is a template table in the
+(its name, VAT number) are kept as they are. The result is a template table in the
 format of the hand-written templates (core/extraction/template.py), stored as data with
 the supplier's profile.
 
@@ -35,8 +35,9 @@ PLACED_FIELDS = frozenset(
     {"invoice_number", "issue_date", "due_date", "total_excl_tax", "total_tax", "total_incl_tax"}
 )
 # Not the currency: a supplier may bill in two, and the page says which; a person's answer
-# about it is kept as the supplier's habit instead (core/services/review.py).
-CONSTANT_FIELDS = frozenset({"supplier_name", "supplier_vat", "iban"})
+# about it is kept as the supplier's habit instead (core/services/review.py). Never the
+# IBAN: a constant one would hide a changed account on the page (bank-detail fraud).
+CONSTANT_FIELDS = frozenset({"supplier_name", "supplier_vat"})
 _DATE_FIELDS = frozenset({"issue_date", "due_date"})
 # How far above a value its column's label may be: a header row, maybe one row between.
 _ROWS_ABOVE = 3

@@ -2,8 +2,10 @@
 is read at 95 % of its fields or more.
 
 The first document of each supplier (in path order, e-invoices aside) is corrected as a
-person would in review: every field it states is given its right value, and a template is
-learned from where those values sat. The second document is then read with it. The
+person would in review: every field review can ask about is given its right value, and a
+template is learned from where those values sat. Review does not ask for the VAT number,
+so the second document's is whatever the page gives: it is left out of the share here
+(the bench counts it, and reads 96 % of all fields). The second document is then read with it. The
 corpus's values only play the person; no rule is written from them. The same measure,
 with the reading without learning beside it, is `python -m bench.read_corpus --learn`.
 
@@ -83,7 +85,7 @@ def test_the_second_document_is_read_right_after_one_correction(supplier: str) -
     data = _with_habits(data, corrected)
 
     expected = _catalogue()[second]["expected"]
-    stated = [name for name in FIELDS if name in expected]
+    stated = [name for name in FIELDS if name in expected and name != "supplier_vat"]
     wrong = [
         name
         for name in stated
