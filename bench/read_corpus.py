@@ -1,4 +1,4 @@
-"""Reading accuracy on real documents: ``python -m bench.read_corpus [DIR] [--misses]``.
+"""Reading accuracy on real documents: ``python -m bench.read_corpus [DIR] [--misses] [--learn]``.
 
 DIR holds documents and an ``expected.json`` in the format of
 ``../shared/corpora/invoices/`` (the default, beside the repository). Every file goes
@@ -16,6 +16,15 @@ sniffed from its bytes, read in the sandbox worker under the production limits (
   (pypdf's text in its reading order, the reader before layout-aware reading), as a ratio
   that a busy machine does not skew.
 
+With ``--learn``, learning from one correction is measured too: for each supplier with two
+documents or more (e-invoices aside: their XML is read exactly without a template), the
+first one (in path order) is corrected as a person would in review, with its expected
+values; a template is learned from it (core/extraction/learned.py), and the second one is
+read with it (the currency the person gave filling an unsure one, as a supplier's habit
+does). Printed side by side, same run: the share of fields right on the second
+documents without learning and with the learned template, and how often the learned
+template's values at or above the auto-accept threshold were right.
+
 Values are compared the way an accountant would: amounts as Decimals, dates as dates,
 VAT lines as a set of (rate, base, amount), VAT numbers and invoice numbers without
 spaces, supplier names loosely (case, accents, punctuation and legal forms ignored). A
@@ -27,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import io
 import json
 import re
@@ -348,14 +358,173 @@ def report(results: Results, directory: Path, *, misses: bool) -> str:
     return "\n".join(out)
 
 
+# The corpus fields a person can correct in review (core/services/review.ASKED_FIELDS, the
+# VAT rate aside) and a learned template reads; the others come from the general reading.
+LEARNED_FIELDS = (
+    "supplier",
+    "invoice_number",
+    "issue_date",
+    "due_date",
+    "currency",
+    "total_excl_tax",
+    "total_tax",
+    "total_incl_tax",
+)
+
+
+def _typed(name: str, raw: Any) -> object:
+    if name in ("issue_date", "due_date"):
+        return date.fromisoformat(str(raw))
+    if name.startswith("total_"):
+        return Decimal(str(raw))
+    return str(raw)
+
+
+def _learn_from(text: str, expected: dict[str, Any]) -> dict[str, Any]:
+    """The simulated person's correction of every field, learned into a template; the
+    date order kept is the one that finds more of the dates."""
+    from core.extraction.learned import learn_template
+
+    values = {FIELDS[n]: _typed(n, expected[n]) for n in LEARNED_FIELDS if n in expected}
+    vat = str(expected.get("supplier_vat") or "")
+    learned = [
+        learn_template(
+            text,
+            values,
+            name=str(expected.get("supplier", "")),
+            identifiers=[vat] if vat else [],
+            month_first=month_first,
+        )
+        for month_first in (False, True)
+    ]
+    return max(learned, key=lambda t: len(t["fields"]))
+
+
+def _with_habits(data: InvoiceData, corrected: dict[str, Any]) -> InvoiceData:
+    """The currency the person gave is the supplier's habit: it fills an unsure one, as
+    core/services/reading.apply_habits does."""
+    from core.extraction.fields import Field
+
+    currency = corrected.get("currency")
+    if currency is None or (data.currency and data.currency.confidence >= TRUSTED_CONFIDENCE):
+        return data
+    return dataclasses.replace(data, currency=Field(str(currency), "user", 1.0))
+
+
+def _total(results: Results) -> Score:
+    total = Score()
+    for score in results.files.values():
+        total.right += score.right
+        total.total += score.total
+    return total
+
+
+def template_values_of(score: Score, expected: dict[str, Any], data: InvoiceData) -> None:
+    """Count the values a learned template gave (stated on the page or not) that were right."""
+    for name, attribute in FIELDS.items():
+        found = get_field(data, attribute)
+        if found is not None and found.source == "template":
+            score.add(name in expected and same(name, expected[name], found.value))
+
+
+async def learn_all(directory: Path) -> str:
+    """Correct each supplier's first document, read its second with what was learned."""
+    from core.extraction.merge import merge
+    from core.extraction.sandbox import read_document_with_text
+    from core.extraction.template import LEARNED_CONFIDENCE, apply_template, parse_template
+
+    catalogue = json.loads((directory / "expected.json").read_text(encoding="utf-8"))
+    files: dict[str, dict[str, Any]] = catalogue["files"]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(files):
+        entry = files[path]
+        if kind_of(entry) != "einvoice" and "supplier" in entry["expected"]:
+            groups[normalise_name(str(entry["expected"]["supplier"]))].append(path)
+    without, learned = Results(), Results()
+    later_without, later_learned = Results(), Results()
+    template_values = Score()
+    lines = []
+    matched = 0
+    try:
+        for supplier, paths in sorted(groups.items()):
+            if len(paths) < 2:
+                continue
+            texts: list[str] = []
+            readings: list[InvoiceData] = []
+            for path in paths:
+                content = (directory / path).read_bytes()
+                content_type = sniff_content_type(content, Path(path).name)
+                try:
+                    data, text = await read_document_with_text(
+                        content, content_type, timeout=TIMEOUT_SECONDS, memory_mb=MEMORY_MB
+                    )
+                except ExtractionError:
+                    data, text = InvoiceData(), ""
+                readings.append(data)
+                texts.append(text)
+            first, second = paths[0], paths[1]
+            table = _learn_from(texts[0], files[first]["expected"])
+            template = parse_template(table, origin=f"learned from {first}")
+            for number, path in enumerate(paths[1:], start=1):
+                # The currency habit from the same correction, with or without learning.
+                plain = _with_habits(readings[number], files[first]["expected"])
+                reading = plain
+                if template.matches(texts[number]):
+                    matched += number == 1
+                    reading = merge(apply_template(template, texts[number]), plain)
+                    template_values_of(template_values, files[path]["expected"], reading)
+                score_file(later_without, path, files[path], plain)
+                score_file(later_learned, path, files[path], reading)
+                if number == 1:
+                    score_file(without, path, files[path], plain)
+                    score_file(learned, path, files[path], reading)
+            lines.append(
+                f"  {supplier[:24]:<24} learned_from={first} read={second} "
+                f"fields={len(table['fields'])} without={without.files[second].cell()} "
+                f"with={learned.files[second].cell()}"
+            )
+    finally:
+        shutdown_sandbox()
+    before, after = _total(without), _total(learned)
+    later_before, later_after = _total(later_without), _total(later_learned)
+    accepted = Score()
+    for index, lower in enumerate(BUCKETS):
+        if lower >= TRUSTED_CONFIDENCE:
+            accepted.right += learned.calibration[index].right
+            accepted.total += learned.calibration[index].total
+    return "\n".join(
+        [
+            "",
+            f"learn: {len(lines)} suppliers with 2+ documents (e-invoices aside), "
+            f"template matched the second document on {matched}",
+            *lines,
+            f"learn second_documents fields_right without={before.cell()} ({before.percent()}) "
+            f"with_learned_template={after.cell()} ({after.percent()}) goal>=95% (same run)",
+            f"learn all_later_documents ({len(later_without.files)}) fields_right "
+            f"without={later_before.cell()} ({later_before.percent()}) "
+            f"with_learned_template={later_after.cell()} ({later_after.percent()})",
+            f"learn at or above the auto-accept threshold {TRUSTED_CONFIDENCE:g}: "
+            f"{accepted.cell()} right ({accepted.percent()}; goal 97%); the learned "
+            f"template's own values (confidence {LEARNED_CONFIDENCE:g} or cross-checked): "
+            f"{template_values.cell()} right ({template_values.percent()})",
+            *(["learn misses", *learned.misses] if learned.misses else []),
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.read_corpus")
     parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--misses", action="store_true", help="list every wrong field")
+    parser.add_argument(
+        "--learn", action="store_true", help="also: one correction per supplier, then its next"
+    )
     args = parser.parse_args(argv)
     results = asyncio.run(read_all(args.directory))
     print(report(results, args.directory, misses=args.misses))
     print(text_layer_ratio(args.directory, sorted(p for p in _PAGES if p.startswith("pdf/"))))
+    if args.learn:
+        print(asyncio.run(learn_all(args.directory)))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from core.extraction.errors import ExtractionError, UnsafeXml
 from core.extraction.fields import InvoiceData, add_warnings
 from core.extraction.layout import Word, lay_out, split_vertical
 from core.extraction.merge import merge
-from core.extraction.ocr import ocr_available, ocr_image, read_ocr_pages
+from core.extraction.ocr import OcrPage, fix_labels, ocr_available, ocr_image, read_ocr_pages
 from core.extraction.template import read_with_template
 from core.extraction.text_rules import read_text
 
@@ -93,26 +93,38 @@ def read_pdf(pdf: bytes) -> InvoiceData:
     A broken embedded XML costs only the XML ("einvoice_unreadable" warning); a hostile
     one raises UnsafeXml, because such a document should be quarantined, not read.
     """
+    return read_pdf_with_text(pdf)[0]
+
+
+def read_pdf_with_text(pdf: bytes) -> tuple[InvoiceData, str]:
+    """`read_pdf`'s reading and the laid-out text it read (its text layer, or its OCR)."""
     raw = extract_pdf_text(pdf)
     try:
         embedded = read_facturx(pdf)
     except UnsafeXml:
         raise
     except ExtractionError:
-        return add_warnings(_read_visible(pdf, raw), "einvoice_unreadable")
+        data, text = _read_visible(pdf, raw)
+        return add_warnings(data, "einvoice_unreadable"), text
     if embedded is not None:
         # The XML is the data; the visible text is only there to be cross-checked, so
         # a Factur-X without a text layer is not worth an OCR pass.
-        return merge(embedded, read_text(raw))
+        return merge(embedded, read_text(raw)), raw
     return _read_visible(pdf, raw)
 
 
-def _read_visible(pdf: bytes, raw: str) -> InvoiceData:
+def _read_visible(pdf: bytes, raw: str) -> tuple[InvoiceData, str]:
     if len(re.sub(r"\W+", "", raw)) >= MIN_TEXT_CHARS:
         text = read_text(raw)
         templated = read_with_template(raw)
-        return text if templated is None else merge(templated, text)
-    return read_ocr_pages([ocr_image(image) for image in rasterise(pdf, pages=MAX_OCR_PAGES)])
+        return (text if templated is None else merge(templated, text)), raw
+    pages = [ocr_image(image) for image in rasterise(pdf, pages=MAX_OCR_PAGES)]
+    return read_ocr_pages(pages), ocr_text(pages)
+
+
+def ocr_text(pages: list[OcrPage]) -> str:
+    """The OCR'd pages' text as the text rules read it (core/extraction/ocr.py)."""
+    return fix_labels("\n\n".join(page.text for page in pages))
 
 
 def rasterise(pdf: bytes, *, pages: int, dpi: int = OCR_DPI) -> list[Image.Image]:

@@ -29,14 +29,17 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import TypeVar
 
 from core.extraction.einvoice import read_einvoice
 from core.extraction.errors import ExtractionError, UnsafeXml
 from core.extraction.fields import InvoiceData
-from core.extraction.ocr import read_image
-from core.extraction.pdf import read_pdf
+from core.extraction.imaging import open_image
+from core.extraction.ocr import ocr_image, read_image, read_ocr_pages
+from core.extraction.pdf import ocr_text, read_pdf, read_pdf_with_text
 
 Reader = Callable[[bytes], InvoiceData]
+R = TypeVar("R")
 
 PDF_TYPES = frozenset({"application/pdf"})
 XML_TYPES = frozenset({"application/xml", "text/xml"})
@@ -102,13 +105,40 @@ async def read_document(
     return await _run_isolated(reader, content, timeout=timeout, memory_mb=memory_mb)
 
 
+async def read_document_with_text(
+    content: bytes,
+    content_type: str,
+    *,
+    timeout: float = 30.0,  # noqa: ASYNC109
+    memory_mb: int = 512,
+) -> tuple[InvoiceData, str]:
+    """`read_document`, with the laid-out text the reading saw ("" for an XML): a
+    supplier's learned template (core/extraction/learned.py) is learned and applied on it."""
+    reader = reader_for(content_type)
+    with_text: Callable[[bytes], tuple[InvoiceData, str]] = _xml_with_text
+    if reader is read_pdf:
+        with_text = read_pdf_with_text
+    elif reader is read_image:
+        with_text = _image_with_text
+    return await _run_isolated(with_text, content, timeout=timeout, memory_mb=memory_mb)
+
+
+def _image_with_text(content: bytes) -> tuple[InvoiceData, str]:
+    pages = [ocr_image(open_image(content))]
+    return read_ocr_pages(pages), ocr_text(pages)
+
+
+def _xml_with_text(content: bytes) -> tuple[InvoiceData, str]:
+    return read_einvoice(content), ""
+
+
 async def _run_isolated(
-    reader: Reader,
+    reader: Callable[[bytes], R],
     content: bytes,
     *,
     timeout: float,  # noqa: ASYNC109
     memory_mb: int,
-) -> InvoiceData:
+) -> R:
     """Run `reader(content)` in the worker; `reader` must be a module-level (picklable) function.
 
     Separate from `read_document` so tests can hand in a reader that hangs or crashes.
@@ -261,7 +291,7 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _call(reader: Reader, content: bytes) -> InvoiceData | _Failure:
+def _call(reader: Callable[[bytes], R], content: bytes) -> R | _Failure:
     try:
         return reader(content)
     except ExtractionError as exc:

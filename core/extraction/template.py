@@ -20,8 +20,22 @@ Fields: supplier_name, supplier_vat, invoice_number, issue_date, due_date, curre
 total_excl_tax, total_tax, total_incl_tax, iban. A misspelt key or a regex without a
 `value` group is an error that names it, when the file is loaded.
 
-Values read by a template get source "template" and confidence 0.9; the totals are then
-cross-checked like any reading.
+A learned template (core/extraction/learned.py: one a person's correction taught) has the
+same tables, with two additions. `[options] examples = 1` says how many corrected
+documents it was learned from, and `month_first = true` how its numeric dates are written.
+An anchor rule may say where its value sits and what it looks like:
+
+    invoice_number = { anchor = "Invoice No", place = "right", shape = '[A-Za-z]+-\\d+' }
+    issue_date = { anchor = "Date", place = "below", shape = "date" }
+    total_tax = { anchor = "VAT", place = "right", shape = "amount", nth = 1 }
+
+`place` is "right" (on the label's line, after it) or "below" (under the label's columns,
+in the next rows); `shape` is "amount", "date" or a regex of the value; `nth` skips that
+many values of the shape first.
+
+Values read by a hand-written template get source "template" and confidence 0.9; by a
+learned one, LEARNED_CONFIDENCE (one example is weaker evidence than a person's rule). The
+totals are then cross-checked like any reading.
 """
 
 from __future__ import annotations
@@ -39,8 +53,11 @@ from typing import Any
 
 from core.extraction.checks import cross_check_totals
 from core.extraction.fields import Field, InvoiceData
+from core.extraction.learned import Anchor, locate
 
 TEMPLATE_CONFIDENCE = 0.9
+#: A learned template's values: calibrated on the corpus with bench/read_corpus.py --learn.
+LEARNED_CONFIDENCE = 0.85
 CROSS_CHECKED = 0.97
 _TEXT_FIELDS = frozenset({"supplier_name", "supplier_vat", "invoice_number", "currency", "iban"})
 _DATE_FIELDS = frozenset({"issue_date", "due_date"})
@@ -48,8 +65,11 @@ _MONEY_FIELDS = frozenset({"total_excl_tax", "total_tax", "total_incl_tax"})
 FIELDS = _TEXT_FIELDS | _DATE_FIELDS | _MONEY_FIELDS
 _TOP_KEYS = frozenset({"name", "match", "options", "fields"})
 _MATCH_KEYS = frozenset({"keywords", "identifiers"})
-_OPTION_KEYS = frozenset({"date_formats", "decimal_separator", "currency"})
+_OPTION_KEYS = frozenset(
+    {"date_formats", "decimal_separator", "currency", "examples", "month_first"}
+)
 _RULE_KEYS = frozenset({"value", "regex", "anchor"})
+_PLACE_KEYS = frozenset({"place", "shape", "nth"})
 _VALUE_AFTER_ANCHOR = r"[\s:.\-_…]*(?P<value>\S.*?)\s*$"
 
 
@@ -62,6 +82,7 @@ class FieldRule:
     field: str
     value: str | None = None
     pattern: re.Pattern[str] | None = None
+    anchor: Anchor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +94,9 @@ class Template:
     date_formats: tuple[str, ...] = ("%d/%m/%Y",)
     decimal_separator: str = ","
     currency: str | None = None
+    #: How many corrected documents taught it; 0 for a hand-written template.
+    examples: int = 0
+    month_first: bool = False
 
     def matches(self, text: str) -> bool:
         folded = text.casefold()
@@ -107,6 +131,12 @@ def parse_template(raw: dict[str, Any], *, origin: str) -> Template:
         isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)
     ):
         raise TemplateInvalid(f"{origin}: options.currency: must be a 3-letter code")
+    examples = options.get("examples", 0)
+    if not isinstance(examples, int) or isinstance(examples, bool) or examples < 0:
+        raise TemplateInvalid(f"{origin}: options.examples: must be a whole number")
+    month_first = options.get("month_first", False)
+    if not isinstance(month_first, bool):
+        raise TemplateInvalid(f"{origin}: options.month_first: must be true or false")
     rules = tuple(
         _rule(field, spec, origin) for field, spec in _table(raw, "fields", origin).items()
     )
@@ -118,6 +148,8 @@ def parse_template(raw: dict[str, Any], *, origin: str) -> Template:
         date_formats=tuple(_strings(options, "date_formats", origin)) or ("%d/%m/%Y",),
         decimal_separator=separator,
         currency=currency,
+        examples=examples,
+        month_first=month_first,
     )
 
 
@@ -151,16 +183,22 @@ def read_with_template(
 
 def apply_template(template: Template, text: str) -> InvoiceData:
     values: dict[str, Field[object]] = {}
+    confidence = LEARNED_CONFIDENCE if template.examples else TEMPLATE_CONFIDENCE
+    lines = text.splitlines()
     for rule in template.rules:
         raw = rule.value
-        if rule.pattern is not None:
-            found = rule.pattern.search(text)
-            raw = found["value"] if found else None
-        value = None if raw is None else _convert(template, rule.field, raw.strip())
+        value: object | None = None
+        if rule.anchor is not None:
+            value = locate(lines, rule.anchor, month_first=template.month_first)
+        else:
+            if rule.pattern is not None:
+                found = rule.pattern.search(text)
+                raw = found["value"] if found else None
+            value = None if raw is None else _convert(template, rule.field, raw.strip())
         if value is not None:
-            values[rule.field] = Field(value, "template", TEMPLATE_CONFIDENCE)
+            values[rule.field] = Field(value, "template", confidence)
     if "currency" not in values and template.currency is not None:
-        values["currency"] = Field(template.currency, "template", TEMPLATE_CONFIDENCE)
+        values["currency"] = Field(template.currency, "template", confidence)
     data = InvoiceData(**values)  # type: ignore[arg-type]
     return cross_check_totals(data, confirmed_confidence=CROSS_CHECKED)
 
@@ -198,14 +236,22 @@ def _rule(field: str, spec: object, origin: str) -> FieldRule:
     where = f"{origin}: fields.{field}"
     if field not in FIELDS:
         raise TemplateInvalid(f"{where}: unknown field")
-    if not isinstance(spec, dict) or len(spec) != 1:
+    if not isinstance(spec, dict):
+        raise TemplateInvalid(f"{where}: needs exactly one of value, regex, anchor")
+    placed = {k: v for k, v in spec.items() if k in _PLACE_KEYS}
+    spec = {k: v for k, v in spec.items() if k not in _PLACE_KEYS}
+    if len(spec) != 1:
         raise TemplateInvalid(f"{where}: needs exactly one of value, regex, anchor")
     _only(spec, _RULE_KEYS, where)
     [(kind, raw)] = spec.items()
     if not isinstance(raw, str) or not raw:
         raise TemplateInvalid(f"{where}.{kind}: must be a non-empty string")
+    if placed and kind != "anchor":
+        raise TemplateInvalid(f"{where}: place, shape and nth go with an anchor")
     if kind == "value":
         return FieldRule(field, value=raw)
+    if placed:
+        return FieldRule(field, anchor=_placed_anchor(raw, placed, where))
     pattern_text = raw if kind == "regex" else re.escape(raw) + _VALUE_AFTER_ANCHOR
     try:
         pattern = re.compile(pattern_text, re.IGNORECASE | re.MULTILINE)
@@ -214,6 +260,21 @@ def _rule(field: str, spec: object, origin: str) -> FieldRule:
     if "value" not in pattern.groupindex:
         raise TemplateInvalid(f"{where}.regex: needs a (?P<value>...) group")
     return FieldRule(field, pattern=pattern)
+
+
+def _placed_anchor(label: str, placed: dict[str, Any], where: str) -> Anchor:
+    place, shape, nth = placed.get("place", "right"), placed.get("shape"), placed.get("nth", 0)
+    if place not in ("right", "below"):
+        raise TemplateInvalid(f"{where}.place: must be 'right' or 'below'")
+    if not isinstance(shape, str) or not shape:
+        raise TemplateInvalid(f"{where}.shape: must be 'amount', 'date' or a regex")
+    try:
+        re.compile(shape)
+    except re.error as exc:
+        raise TemplateInvalid(f"{where}.shape: {exc}") from exc
+    if not isinstance(nth, int) or isinstance(nth, bool) or nth < 0:
+        raise TemplateInvalid(f"{where}.nth: must be a whole number")
+    return Anchor(label, place, shape, nth)
 
 
 def _only(table: dict[str, Any], allowed: frozenset[str], where: str) -> None:

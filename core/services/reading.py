@@ -36,11 +36,12 @@ from core.errors import NotFound
 from core.extraction import ExtractionError, InvoiceData, invoice_to_dict
 from core.extraction.fields import Field, invoice_from_dict
 from core.extraction.merge import merge
-from core.extraction.sandbox import read_document
+from core.extraction.sandbox import read_document_with_text
 from core.models import Document, DocumentSource, DocumentState, Supplier, SupplierProfile
 from core.models.base import utcnow
 from core.models.document import READ_MARKER
 from core.services.documents import move_document
+from core.services.learned_templates import keep_page_text, read_with_learned
 from core.services.outcome_notices import announce_unreadable
 from core.services.provenance import trusted_for
 from core.services.review_notices import announce_review
@@ -135,10 +136,11 @@ async def read_waiting_documents(
     catalog: list[CatalogName] | None = None
     for item in waiting:
         data: InvoiceData | None = None
+        text = ""
         error: str | None = None
         try:
             content = await store.get(item.sha256)
-            data = await read_document(
+            data, text = await read_document_with_text(
                 content, item.content_type, timeout=read_timeout, memory_mb=memory_mb
             )
         except NotFound:
@@ -157,7 +159,9 @@ async def read_waiting_documents(
             else:
                 if catalog is None:
                     catalog = await load_catalog_names(session=session)
-                await file_reading(session=session, document=document, data=data, catalog=catalog)
+                await file_reading(
+                    session=session, document=document, data=data, catalog=catalog, text=text
+                )
                 await announce_review(session=session, document=document)
                 read += 1
             session.add(document)
@@ -187,12 +191,16 @@ async def file_reading(
     document: Document,
     data: InvoiceData,
     catalog: list[CatalogName],
+    text: str = "",
 ) -> None:
-    """Store `data` on `document`, with its supplier, and decide whether a person must look."""
+    """Store `data` on `document`, with its supplier, and decide whether a person must look.
+
+    `text` is the laid-out text the reading saw: kept with the document for a correction
+    to be learned from, and read with the supplier's learned template when it has one.
+    """
     given = _given_by_connector(document)
     if given is not None:
         data = merge(data, given)
-    apply_reading(document, data, review=False)
     assert document.id is not None
     match = await match_supplier(
         session=session,
@@ -210,6 +218,10 @@ async def file_reading(
             )
             or match
         )
+    if match is not None and match.profile is not None:
+        # The supplier is known: what a person taught about its pages is read first.
+        data = read_with_learned(match.profile, text, data)
+    apply_reading(document, data, review=False)
     if match is not None:
         document.supplier_id = document.supplier_id or match.supplier_id
         document.supplier_name = document.supplier_name or match.name[:_SUPPLIER_NAME_MAX]
@@ -224,7 +236,7 @@ async def file_reading(
     pending: list[str] = []
     if not trusted and _by_mail(document) and any(s.domains for s in suppliers):
         pending.append("sender")
-    fields = dict(document.fields)
+    fields = keep_page_text(dict(document.fields), text)
     if profile is not None:
         fields["_supplier"] = {"profile_id": profile.id, "matched_by": match.by if match else "new"}
         # Without a supplier whose domain could prove it, only a person's word counts.

@@ -5,7 +5,9 @@ The chat (bot/) shows `Question.key` worded in the person's language, with `read
 one-press "✓" answer and `choices` as buttons; then it calls `answer_question`. Answers
 are stored as fields with source "user", which outrank every reading. Some answers hold
 for every invoice of the supplier (its currency, its VAT rate): they are remembered in
-the supplier's profile and not asked again (see reading.apply_habits).
+the supplier's profile and not asked again (see reading.apply_habits). Each answer also
+teaches the supplier's learned template where that value sits on the page, so the next
+invoice of the supplier is read with it (core/services/learned_templates.py).
 
 Only what is doubtful is asked, and never a total that follows from the others: once the
 total incl. tax is settled, the totals excl. tax and of VAT that add up to it (or the one
@@ -34,6 +36,7 @@ from core.extraction.identifiers import is_valid_iban
 from core.models import Document, DocumentState, Member, SupplierProfile
 from core.permissions import Action, Who, require
 from core.services.documents import get_document, move_document
+from core.services.learned_templates import LEARNABLE, learn_answer
 from core.services.reading import CONFIRM, TRUSTED_CONFIDENCE
 from core.services.supplier_profiles import trust_bank_account
 
@@ -199,6 +202,8 @@ async def answer_question(
             trust_bank_account(profile, str(_value(fields.get("iban"))))
     elif field in ASKED_FIELDS:
         fields = _store_answer(document, fields, field, answer.strip())
+        if field in LEARNABLE and profile is not None:
+            learn_answer(profile, fields, field, fields[field]["value"])
         if field in HABITS and profile is not None:
             habit = fields["currency"]["value"] if field == "currency" else answer.strip()
             profile.habits = {**profile.habits, field: habit.replace(",", ".")}

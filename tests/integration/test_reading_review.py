@@ -135,7 +135,9 @@ async def test_a_supplier_always_invoiced_in_usd_is_asked_once(
             is None
         )
         [profile] = (await session.exec(select(SupplierProfile))).all()
-    assert profile.habits == {"currency": "USD"}
+    assert profile.habits["currency"] == "USD"
+    # The confirmed name also went into the supplier's learned template.
+    assert profile.habits["template"]["fields"] == {"supplier_name": {"value": BAKERY.seller_name}}
 
 
 async def test_new_bank_details_confirmed_once_are_trusted_after(
