@@ -63,12 +63,18 @@ def field_rows(fields: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+#: Kept for Courier's own use, not a note: the page's text (up to 30,000 characters),
+#: from which a person's correction is learned (PAGE_TEXT in
+#: core/services/learned_templates.py, whose imports `inbox show` does not need).
+_INTERNAL = frozenset({"_page_text"})
+
+
 def notes_for_json(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Courier's notes under plain names; an unknown `_` key keeps its name, unprefixed."""
     return {
         NOTE_NAMES.get(key, key.lstrip("_")): value
         for key, value in fields.items()
-        if key.startswith("_")
+        if key.startswith("_") and key not in _INTERNAL
     }
 
 

@@ -85,6 +85,8 @@ def test_a_read_invoice_shows_as_lines_and_a_table_of_fields(
     assert data["fields"]["invoice_number"]["value"] == BAKERY.number
     assert not [name for name in data["fields"] if name.startswith("_")]
     assert {"read", "supplier_profile"} <= set(data["notes"])
+    # The page's text is kept to learn from a correction: not a note for a script.
+    assert "page_text" not in data["notes"]
     assert isinstance(data["warnings"], list)
 
 
