@@ -14,7 +14,7 @@ sniffed from its bytes, read in the sandbox worker under the production limits (
   and the worker's peak RSS;
 - the text-PDF reading's pages per second in-process against a baseline run side by side
   (pypdf's text in its reading order, the reader before layout-aware reading), as a ratio
-  that a busy machine does not skew.
+  that a busy machine does not skew; and the same for OCR (bench/ocr_ratio.py).
 
 With ``--learn``, learning from one correction is measured too: for each supplier with two
 documents or more (e-invoices aside: their XML is read exactly without a template), the
@@ -51,6 +51,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from bench.ocr_ratio import ocr_ratio
 from core.extraction import ExtractionError, InvoiceData
 from core.extraction.fields import get_field
 from core.extraction.sandbox import read_document, shutdown_sandbox
@@ -523,6 +524,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = asyncio.run(read_all(args.directory))
     print(report(results, args.directory, misses=args.misses))
     print(text_layer_ratio(args.directory, sorted(p for p in _PAGES if p.startswith("pdf/"))))
+    scanned = sorted(p for p in _PAGES if p.startswith(("scan/", "photo/")))
+    print(ocr_ratio(args.directory, scanned, max_pdf_pages=MAX_OCR_PAGES))
     if args.learn:
         print(asyncio.run(learn_all(args.directory)))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -104,3 +105,35 @@ def test_a_photo_taken_sideways_is_turned_upright() -> None:
     sideways.save(buffer, "JPEG")
     data = read_image(buffer.getvalue())
     assert values_of(data) == expected_fields(BAKERY)
+
+
+def test_an_upright_page_is_read_by_one_tesseract_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The costly part of OCR is Tesseract itself: an upright page that reads well is read
+    once, words and boxes together, with no orientation check, and handed over black and
+    white and uncompressed (PBM, not PNG) with no inverted second try per line."""
+    import pytesseract
+
+    reads: list[tuple[Image.Image, str]] = []
+    osd_checks: list[Image.Image] = []
+    image_to_data, image_to_osd = pytesseract.image_to_data, pytesseract.image_to_osd
+
+    def spy_data(image: Image.Image, *args: Any, **kwargs: Any) -> Any:
+        reads.append((image, str(kwargs.get("config", ""))))
+        return image_to_data(image, *args, **kwargs)
+
+    def spy_osd(image: Image.Image, *args: Any, **kwargs: Any) -> Any:
+        osd_checks.append(image)
+        return image_to_osd(image, *args, **kwargs)
+
+    monkeypatch.setattr(pytesseract, "image_to_data", spy_data)
+    monkeypatch.setattr(pytesseract, "image_to_osd", spy_osd)
+    monkeypatch.setattr(pytesseract, "image_to_string", None)  # text is built from the words
+
+    data = read_image(photograph(BAKERY, angle=-2.0))
+
+    assert values_of(data) == expected_fields(BAKERY)
+    assert len(reads) == 1
+    assert osd_checks == []
+    image, config = reads[0]
+    assert (image.mode, image.format) == ("1", "PPM")
+    assert "tessedit_do_invert=0" in config
