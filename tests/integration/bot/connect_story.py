@@ -14,12 +14,20 @@ from sqlmodel import col, select
 from bot.app import build_bot
 from bot.notifier import Notifier
 from bot.notify_pacing import Pace
-from core.models import Connection, ConnectionState, FlowState, Notification
+from core.models import (
+    Challenge,
+    Connection,
+    ConnectionState,
+    FlowState,
+    InboundMessage,
+    Notification,
+)
 from courier.demo_supplier.config import SmtpTarget
 from mail.smtp import GatewayHandler, start_gateway
 from mail.worker import MailWorker
 from tests.conftest import make_settings
 from tests.integration.bot.conftest import TOKEN, Harness
+from tests.waiting import eventually
 
 
 async def deliver_outbox(harness: Harness) -> int:
@@ -58,6 +66,35 @@ def settled_in(
         return found
 
     return check
+
+
+async def what_happened(harness: Harness, login: str) -> str:
+    """The connection, its challenges and the inbound mail, for a story that timed out:
+    enough to tell a code never mailed from one mailed and left unread."""
+    async with harness.db.read() as session:
+        found = await connection(harness, login)
+        challenges = (await session.exec(select(Challenge))).all()
+        messages = (await session.exec(select(InboundMessage))).all()
+    lines = [
+        f"connection: {found.state if found else None} error={found.last_error if found else None}"
+        f" claimed_by={found.claimed_by if found else None}"
+    ]
+    lines += [f"challenge: {c.channel} {c.state} answered_via={c.answered_via}" for c in challenges]
+    lines += [
+        f"inbound: {m.state} reason={m.state_reason} attempts={m.attempts}"
+        f" next={m.next_attempt_at} claimed_until={m.claimed_until} from={m.mail_from}"
+        for m in messages
+    ]
+    return "\n".join(lines)
+
+
+async def settle(harness: Harness, login: str, *states: ConnectionState, within: float) -> None:
+    """Wait for the connection to settle in one of `states`; on a timeout, say what
+    happened to it, its challenges and the mail."""
+    try:
+        await eventually(settled_in(harness, login, *states), f"{login} to settle", within)
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{await what_happened(harness, login)}") from None
 
 
 async def flow_rows(harness: Harness) -> list[FlowState]:
