@@ -88,18 +88,24 @@ class CatalogEntry:
     twofa: tuple[str, ...]
 
 
-def load_entries(path: Path | None = None) -> tuple[CatalogEntry, ...]:
-    """Load and validate the catalog; defaults to the ``entries.json`` packaged here."""
+def read_catalog_json(name: str, path: Path | None = None) -> tuple[object, str]:
+    """The JSON of `path`, or of the file `name` packaged here, and the source to name in
+    errors; a file that is not JSON is a CatalogDataError naming it."""
     if path is None:
-        source = "core.catalog/entries.json"
-        text = resources.files("core.catalog").joinpath("entries.json").read_text("utf-8")
+        source = f"core.catalog/{name}"
+        text = resources.files("core.catalog").joinpath(name).read_text("utf-8")
     else:
         source = str(path)
         text = path.read_text(encoding="utf-8")
     try:
-        raw = json.loads(text)
+        return json.loads(text), source
     except json.JSONDecodeError as exc:
         raise CatalogDataError(f"{source}: not valid JSON: {exc}") from exc
+
+
+def load_entries(path: Path | None = None) -> tuple[CatalogEntry, ...]:
+    """Load and validate the catalog; defaults to the ``entries.json`` packaged here."""
+    raw, source = read_catalog_json("entries.json", path)
     return parse_entries(raw, source=source)
 
 

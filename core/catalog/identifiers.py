@@ -10,12 +10,10 @@ checked on load (its check key, its catalog key, and that no two keys share it).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 
-from core.catalog.entries import CatalogDataError, load_entries
+from core.catalog.entries import CatalogDataError, load_entries, read_catalog_json
 from core.extraction.identifiers import compact, is_valid_siren, is_valid_vat
 
 _KINDS = frozenset({"vat", "siren"})
@@ -71,11 +69,6 @@ def parse_identifiers(
 @functools.cache
 def load_identifiers() -> CatalogIdentifiers:
     """The packaged ``identifiers.json``, checked against the packaged catalog."""
-    source = "core.catalog/identifiers.json"
-    text = resources.files("core.catalog").joinpath("identifiers.json").read_text("utf-8")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogDataError(f"{source}: not valid JSON: {exc}") from exc
+    raw, source = read_catalog_json("identifiers.json")
     keys = (entry.key for entry in load_entries())
     return parse_identifiers(raw, catalog_keys=keys, source=source)

@@ -18,18 +18,16 @@ fails loudly, naming the entry.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from publicsuffixlist import PublicSuffixList
 
-from core.catalog.entries import CatalogDataError, is_domain, load_entries
+from core.catalog.entries import CatalogDataError, is_domain, load_entries, read_catalog_json
 
 _FIELDS = frozenset({"domains", "setting", "by_default"})
 #: A setting is a path of menu labels, shown in a chat message: short, one line.
@@ -118,16 +116,7 @@ def load_mail_routes(
 ) -> Mapping[str, MailRoute]:
     """Load and validate the routes; defaults to the packaged ``mail_routes.json``, checked
     against the packaged catalog's keys (or ``keys``)."""
-    if path is None:
-        source = "core.catalog/mail_routes.json"
-        text = resources.files("core.catalog").joinpath("mail_routes.json").read_text("utf-8")
-    else:
-        source = str(path)
-        text = path.read_text(encoding="utf-8")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogDataError(f"{source}: not valid JSON: {exc}") from exc
+    raw, source = read_catalog_json("mail_routes.json", path)
     known = keys if keys is not None else {entry.key for entry in load_entries()}
     return parse_mail_routes(raw, keys=known, source=source)
 
