@@ -63,6 +63,16 @@ def _digests(items: Sequence[bytes]) -> list[str]:
     return [digest(data) for data in items]
 
 
+async def batch_names(items: Sequence[bytes], sha256s: Sequence[str] | None) -> list[str]:
+    """The name of each item of a `put_many` batch: the hashes given, one per item, or
+    computed in a thread, so hashing a batch of mail never holds the event loop."""
+    if sha256s is not None:
+        if len(sha256s) != len(items):
+            raise ValueError("one sha256 per item")
+        return list(sha256s)
+    return await asyncio.to_thread(_digests, items) if items else []
+
+
 @dataclass(slots=True)
 class _Staged:
     """A batch between its writes and its sync: what `_settle` renames and syncs."""
@@ -126,11 +136,9 @@ class LocalDocumentStore:
     async def put_many(
         self, items: Sequence[bytes], *, sha256s: Sequence[str] | None = None
     ) -> list[StoredFile]:
-        if sha256s is not None and len(sha256s) != len(items):
-            raise ValueError("one sha256 per item")
+        names = await batch_names(items, sha256s)
         if not items:
             return []
-        names = list(sha256s) if sha256s is not None else await asyncio.to_thread(_digests, items)
         # The same message twice in a batch is one file.
         unique = {self.path_of(name): data for name, data in zip(names, items, strict=True)}
         try:

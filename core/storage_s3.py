@@ -38,7 +38,7 @@ from pydantic import SecretStr
 from core.config import Settings
 from core.errors import ConfigInvalid, DocumentTooLarge, NotFound, StorageFailed
 from core.sniff import sniff_content_type, sniff_path
-from core.storage import LocalDocumentStore, StoredFile, digest
+from core.storage import LocalDocumentStore, StoredFile, batch_names, digest
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, S3Config
@@ -114,11 +114,9 @@ class S3DocumentStore:
     async def put_many(
         self, items: Sequence[bytes], *, sha256s: Sequence[str] | None = None
     ) -> list[StoredFile]:
-        if sha256s is not None and len(sha256s) != len(items):
-            raise ValueError("one sha256 per item")
+        names = await batch_names(items, sha256s)
         if not items:
             return []
-        names = list(sha256s) if sha256s is not None else [digest(data) for data in items]
         # The same message twice in a batch is one object.
         unique = {self.key_of(name): data for name, data in zip(names, items, strict=True)}
         gate = asyncio.Semaphore(self.writers)
