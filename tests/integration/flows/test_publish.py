@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from core.accounting.registry import ProviderRegistry
-from core.config import Settings
 from core.db import Database
 from core.flows.accounting import accounting
 from core.flows.flow import Actor
@@ -30,6 +28,7 @@ from core.storage import LocalDocumentStore
 from core.vault import Vault
 from tests.integration.accounting.conftest import LEDGER, add_document
 from tests.integration.conftest import World, join
+from tests.integration.flows.books import ledger_services
 
 KEY = "tg:1:1001"
 
@@ -45,23 +44,11 @@ class Books:
 async def books(
     db: Database, vault: Vault, store: LocalDocumentStore, world: World, tmp_path: Path
 ) -> AsyncIterator[Books]:
-    settings = Settings(_env_file=None, data_dir=tmp_path / "var")
-    ledger = tmp_path / "books" / "main.beancount"
-    ledger.parent.mkdir()
-    ledger.write_text(LEDGER, encoding="utf-8")
-    providers = ProviderRegistry(settings)  # the process's one, as courier/runtime.py has it
-    services = {
-        "settings": settings,
-        "db": db,
-        "vault": vault,
-        "store": store,
-        "providers": providers,
-    }
-    acc = accounting(services)
-    try:
-        yield Books(acc, ledger, Flows({"publish": Publish}, services))
-    finally:
-        await providers.aclose()
+    async with ledger_services(db=db, vault=vault, store=store, tmp_path=tmp_path) as (
+        services,
+        ledger,
+    ):
+        yield Books(accounting(services), ledger, Flows({"publish": Publish}, services))
 
 
 def owner(world: World) -> Actor:

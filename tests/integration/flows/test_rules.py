@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from core.accounting.registry import ProviderRegistry
-from core.config import Settings
 from core.db import Database
 from core.flows.accounting import accounting
 from core.flows.flow import Actor, Input
@@ -31,8 +29,9 @@ from core.services.outcome_notices import REPORT, Report
 from core.services.rules import set_rule
 from core.storage import LocalDocumentStore
 from core.vault import Vault
-from tests.integration.accounting.conftest import LEDGER, add_document
+from tests.integration.accounting.conftest import add_document
 from tests.integration.conftest import World, join
+from tests.integration.flows.books import ledger_services
 
 KEY = "tg:1:1001"
 
@@ -49,20 +48,11 @@ async def books(
     db: Database, vault: Vault, store: LocalDocumentStore, world: World, tmp_path: Path
 ) -> AsyncIterator[Books]:
     """The bakery, its ledger linked (its lists loaded), and the rules flow."""
-    settings = Settings(_env_file=None, data_dir=tmp_path / "var")
-    ledger = tmp_path / "books" / "main.beancount"
-    ledger.parent.mkdir()
-    ledger.write_text(LEDGER, encoding="utf-8")
-    providers = ProviderRegistry(settings)  # the process's one, as courier/runtime.py has it
-    services = {
-        "settings": settings,
-        "db": db,
-        "vault": vault,
-        "store": store,
-        "providers": providers,
-    }
-    acc = accounting(services)
-    try:
+    async with ledger_services(db=db, vault=vault, store=store, tmp_path=tmp_path) as (
+        services,
+        ledger,
+    ):
+        acc = accounting(services)
         assert world.workspace.id is not None
         await connect(
             acc,
@@ -72,8 +62,6 @@ async def books(
             secret=str(ledger),
         )
         yield Books(acc, ledger, Flows({"rules": Rules}, services))
-    finally:
-        await providers.aclose()
 
 
 def actor(world: World, member: Member | None = None) -> Actor:
