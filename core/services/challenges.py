@@ -309,10 +309,19 @@ async def logging_in_for_sender(
     *, session: AsyncSession, workspace_id: int, sender_domain: str
 ) -> bool:
     """Whether a connection of the workspace whose supplier mails from this domain is
-    logging in right now: its code may reach Courier before the site's answer does."""
+    logging in right now: its code may reach Courier before the site's answer does.
+
+    A connection already awaiting its code counts too. On PostgreSQL each statement sees
+    the latest commit, so the fetch may open its challenge (and move the connection to
+    `awaiting_code`) between `challenges_for_sender` finding none and this check: the
+    code then waits for its next look, which finds the challenge, instead of being filed
+    as a mail without a document."""
     query = (
         select(Supplier)
         .join(Connection, col(Connection.supplier_id) == col(Supplier.id))
-        .where(Connection.workspace_id == workspace_id, Connection.state == ConnectionState.SYNCING)
+        .where(
+            Connection.workspace_id == workspace_id,
+            col(Connection.state).in_([ConnectionState.SYNCING, ConnectionState.AWAITING_CODE]),
+        )
     )
     return any(domain_matches(sender_domain, s.domains) for s in (await session.exec(query)).all())

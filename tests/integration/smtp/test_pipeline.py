@@ -206,6 +206,40 @@ async def test_a_code_mailed_before_the_site_answered_waits_for_its_challenge(
     assert message.state == InboundState.CODE_RELAYED
 
 
+async def test_a_code_read_while_its_challenge_opens_waits_and_is_relayed(
+    gateway: Gateway, vault: Vault
+) -> None:
+    """On PostgreSQL the fetch may open its challenge between the worker's two reads: the
+    worker then sees no open challenge, yet a connection already awaiting its code. The
+    code waits for its next look instead of being filed as a mail without a document."""
+    early = await _waiting_challenge(gateway, vault, domain="portail-fournisseur.fr")
+    async with gateway.db.transaction() as session:
+        await cancel_open_challenges(session=session, connection_id=early.connection_id)
+        connection = await session.get(Connection, early.connection_id)
+        assert connection is not None
+        connection.state = ConnectionState.AWAITING_CODE  # what the second read saw
+    await gateway.send(fixture_bytes("otp_html_only.eml"))
+    await gateway.worker.drain()
+    [waiting] = await gateway.inbound()
+    assert (waiting.state, waiting.state_reason) == (
+        InboundState.RECEIVED,
+        "code_before_challenge",
+    )
+
+    async with gateway.db.transaction() as session:
+        connection = await session.get(Connection, early.connection_id)
+        assert connection is not None
+        challenge = await open_challenge(
+            session=session, connection=connection, channel=ChallengeChannel.EMAIL
+        )
+    await asyncio.sleep(EARLY_CODE_RETRY.total_seconds() + 0.2)
+    await gateway.worker.drain()
+    async with gateway.db.read() as session:
+        answered = await session.get(Challenge, challenge.id)
+    assert answered is not None
+    assert (answered.state, answered.answered_via) == (ChallengeState.ANSWERED, "mail")
+
+
 async def test_with_two_challenges_waiting_the_user_is_asked(
     gateway: Gateway, vault: Vault
 ) -> None:
