@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -85,8 +86,11 @@ BATCH = 50
 #: 100 KB PDF's base64 line by line, all of it holding the GIL) goes to a pool of
 #: processes, where it cannot hold up the event loop that answers the gateway's senders.
 POOL_FROM = 8
-#: The parsing processes: one core is left to this process, whose loop runs the gateway.
-PARSERS = max(1, (os.cpu_count() or 1) - 1)
+#: The parsing processes: one a core. They run at a lower priority than this process,
+#: whose loop answers the gateway's senders, so a 250 never waits for a parse, while
+#: every cycle the gateway leaves (all of them, once the senders are gone) parses.
+PARSERS = max(1, os.cpu_count() or 1)
+PARSER_NICENESS = 10
 #: How long the catalog's domains are trusted before they are read again.
 DOMAINS_TTL = 600.0
 #: Links of one message downloaded, at most: a mail with more is a list, not an invoice.
@@ -157,7 +161,31 @@ class MailWorker:
         # While senders are connected their loop comes first: parsing goes aside for any
         # batch of more than one message, not only for large ones.
         pooled = len(claimed) >= POOL_FROM or (len(claimed) > 1 and self.busy())
-        return list(await asyncio.gather(*(self._prepare(m, pooled) for m in claimed)))
+        prepared = list(await asyncio.gather(*(self._prepare(m, pooled) for m in claimed)))
+        return await self._store_files(prepared)
+
+    async def _store_files(self, batch: list[Prepared]) -> list[Prepared]:
+        """Make the batch's documents durable in one `put_many`: one sync for the whole
+        batch rather than an fsync per file, before the pipeline decides. A file no row
+        names is harmless (content-addressed, reused by the next delivery of the same
+        bytes); should the store fail, each message's files are stored with its row."""
+        wanted = [
+            (index, document_attachments(item.parsed))
+            for index, item in enumerate(batch)
+            if item.parsed is not None and item.claimed.workspace_id is not None
+        ]
+        datas = [attachment.data for _, documents in wanted for attachment in documents]
+        if not datas:
+            return batch
+        try:
+            stored = iter(await self.store.put_many(datas))
+        except Exception:
+            log.exception("mail worker: a batch's files are stored with their messages")
+            return batch
+        for index, documents in wanted:
+            files = tuple(next(stored) for _ in documents)
+            batch[index] = dataclasses.replace(batch[index], files=files)
+        return batch
 
     async def drain(self) -> int:
         """Process until nothing waits (for tests and benchmarks)."""
@@ -205,7 +233,7 @@ class MailWorker:
 
     async def _prepare(self, claimed: InboundMessage, pooled: bool = False) -> Prepared:
         """The slow, lock-free part, done for the whole batch at once: read and parse,
-        and make the documents' files durable, so their fsyncs never hold the writer."""
+        and fetch what links lead to, so none of it holds the writer."""
         try:
             if claimed.sha256 is None:
                 raise ValueError("the raw message is gone")
@@ -214,19 +242,10 @@ class MailWorker:
         except Exception as err:
             log.exception("inbound message %s could not be read", claimed.id)
             return Prepared(claimed, error=type(err).__name__)
-        files: tuple[StoredFile, ...] = ()
         links: tuple[LinkResult, ...] = ()
-        documents = document_attachments(parsed)
-        if claimed.workspace_id is not None and documents:
-            try:
-                # Stored before the pipeline decides: a file no row names is harmless
-                # (content-addressed, reused by the next delivery of the same bytes).
-                files = tuple(await asyncio.gather(*(self.store.put(a.data) for a in documents)))
-            except Exception:
-                log.exception("inbound message %s: its files are stored later", claimed.id)
-        elif claimed.workspace_id is not None:
+        if claimed.workspace_id is not None and not document_attachments(parsed):
             links = await self._fetch_links(claimed, parsed)
-        return Prepared(claimed, raw=raw, parsed=parsed, links=links, files=files)
+        return Prepared(claimed, raw=raw, parsed=parsed, links=links)
 
     async def _parse(self, raw: bytes, pooled: bool) -> ParsedMessage:
         if pooled:
@@ -245,7 +264,12 @@ class MailWorker:
         if self._pool is None:
             # spawn: a forked child would inherit the loop's threads and the database's
             # connections mid-use; these processes only ever run parse_message.
-            self._pool = ProcessPoolExecutor(max_workers=PARSERS, mp_context=get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=PARSERS,
+                mp_context=get_context("spawn"),
+                initializer=os.nice,
+                initargs=(PARSER_NICENESS,),
+            )
         return self._pool
 
     async def _fetch_links(
