@@ -89,6 +89,8 @@ class LinkResult:
     url: str
     file: FetchedFile | None = None
     refused: Reason | None = None
+    #: The store's copy of `file`, made durable by the worker before the transaction.
+    stored: StoredFile | None = None
 
     def to_json(self) -> dict[str, str]:
         return {"url": self.url, "outcome": self.refused or "fetched"}
@@ -489,6 +491,7 @@ class LinkedInvoices:
                     source_url=result.url[:2048],
                 ),
                 now=ctx.now,
+                stored=result.stored,
             )
             document = created.document
             assert document.id is not None

@@ -165,8 +165,9 @@ class MailWorker:
         return await self._store_files(prepared)
 
     async def _store_files(self, batch: list[Prepared]) -> list[Prepared]:
-        """Make the batch's documents durable in one `put_many`: one sync for the whole
-        batch rather than an fsync per file, before the pipeline decides. A file no row
+        """Make the batch's documents, attached or fetched from links, durable in one
+        `put_many`: one sync for the whole batch rather than an fsync per file, before
+        the pipeline decides. A file no row
         names is harmless (content-addressed, reused by the next delivery of the same
         bytes); should the store fail, each message's files are stored with its row."""
         wanted = [
@@ -175,6 +176,7 @@ class MailWorker:
             if item.parsed is not None and item.claimed.workspace_id is not None
         ]
         datas = [attachment.data for _, documents in wanted for attachment in documents]
+        datas += [link.file.content for item in batch for link in item.links if link.file]
         if not datas:
             return batch
         try:
@@ -185,6 +187,13 @@ class MailWorker:
         for index, documents in wanted:
             files = tuple(next(stored) for _ in documents)
             batch[index] = dataclasses.replace(batch[index], files=files)
+        for index, item in enumerate(batch):
+            if any(link.file for link in item.links):
+                links = tuple(
+                    dataclasses.replace(link, stored=next(stored)) if link.file else link
+                    for link in item.links
+                )
+                batch[index] = dataclasses.replace(item, links=links)
         return batch
 
     async def drain(self) -> int:

@@ -205,3 +205,31 @@ async def test_a_link_that_leads_where_it_must_not_stays_a_link(
     assert notice.kind == "invoice_behind_link"
     assert notice.payload["document_ids"] == [document.id]
     assert tuple(host for host, _ in billing.switches.requests) == attack.reached
+
+
+async def test_the_fetched_invoice_is_durable_before_the_batch_writes_its_row(
+    gateway_factory: Callable[..., Any], billing: Billing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored with the batch's other files in one sync, outside the transaction: a slow
+    disk never holds the database's writer while the row waits."""
+    gateway: Gateway = await gateway_factory(links=billing.fetcher())
+    assert await gateway.send(link_mail(to=gateway.address, link=HOSTED)) == {}
+    writes: list[tuple[str, list[bytes]]] = []
+    put_many = gateway.store.put_many
+
+    async def one(data: bytes, *, sha256: str | None = None) -> Any:
+        writes.append(("put", [data]))
+        raise AssertionError("a file stored inside the batch's transaction")
+
+    async def many(items: Any, *, sha256s: Any = None) -> Any:
+        writes.append(("put_many", list(items)))
+        return await put_many(items, sha256s=sha256s)
+
+    monkeypatch.setattr(gateway.store, "put", one)
+    monkeypatch.setattr(gateway.store, "put_many", many)
+    await gateway.worker.drain()
+
+    assert writes == [("put_many", [PDF])]
+    [document] = await gateway.documents()
+    assert document.source == DocumentSource.LINK
+    assert await gateway.store.get(document.sha256) == PDF
