@@ -165,17 +165,29 @@ def _received(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
 
 def _with_set_aside(text: str, p: Mapping[str, Any], texts: Texts) -> Outgoing:
     """A mail's notice, with what was set aside as decoration and a button to keep it."""
+    offer = _set_aside_offer(p, texts)
+    if offer is None:
+        return Outgoing(text)
+    line, count = offer
+    return Outgoing(
+        f"{text}\n{line}", _buttons(_keep_button(p, texts("notify.keep_button", count=count)))
+    )
+
+
+def _set_aside_offer(p: Mapping[str, Any], texts: Texts) -> tuple[str, int] | None:
+    """The line that names a mail's images set aside as decoration, and their count."""
     names = [str(name) for name in p.get("set_aside") or ()]
     if not names:
-        return Outgoing(text)
+        return None
     count = _int(p.get("set_aside_count")) or len(names)
     shown = ", ".join(names) + (", …" if count > len(names) else "")
-    line = texts("notify.set_aside", count=count, names=shown)
-    button = InlineKeyboardButton(
-        text=texts("notify.keep_button", count=count),
-        callback_data=InboundAction(do="keep", id=_int(p.get("inbound_id"))).pack(),
+    return texts("notify.set_aside", count=count, names=shown), count
+
+
+def _keep_button(p: Mapping[str, Any], label: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=label, callback_data=InboundAction(do="keep", id=_int(p.get("inbound_id"))).pack()
     )
-    return Outgoing(f"{text}\n{line}", _buttons(button))
 
 
 def _code_requested(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
@@ -430,6 +442,10 @@ def render(kind: str, payload: Mapping[str, Any], *, texts: Texts, facts: Facts)
     return renderer(payload, texts, facts) if renderer else None
 
 
+#: A batched notice's keep button names its mail's subject, cut to fit on a phone.
+KEEP_SUBJECT = 30
+
+
 def render_batch(
     rows: Sequence[tuple[str, Mapping[str, Any]]], *, texts: Texts, facts: Facts
 ) -> Outgoing:
@@ -440,13 +456,23 @@ def render_batch(
         assert single is not None
         return single
     lines = [texts("notify.batch_header")]
+    keep: list[InlineKeyboardButton | None] = []
     for kind, p in rows:
         if kind == "documents_fetched":
             supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
             lines.append(texts("notify.batch_fetched", supplier=supplier, new=_int(p.get("new"))))
-        else:
-            count = len(p.get("document_ids") or ())
-            lines.append(
-                texts("notify.batch_received", subject=p.get("subject") or "", count=count)
-            )
-    return Outgoing("\n".join(lines))
+            continue
+        subject = str(p.get("subject") or "")
+        count = len(p.get("document_ids") or ())
+        lines.append(texts("notify.batch_received", subject=subject, count=count))
+        # Each mail's set-aside images keep their offer, and their own button to keep them.
+        offer = _set_aside_offer(p, texts)
+        if offer is not None:
+            lines.append(f"  {offer[0]}")
+            label = texts("notify.batch_keep_button", subject=_short(subject, KEEP_SUBJECT))
+            keep.append(_keep_button(p, label))
+    return Outgoing("\n".join(lines), _buttons(*keep))
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
