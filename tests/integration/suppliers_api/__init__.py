@@ -1,4 +1,4 @@
-"""API connectors (AWS, DigitalOcean, Meta, OVHcloud, Qonto, Scaleway) against their
+"""API connectors (AWS, Azure, DigitalOcean, Meta, OVHcloud, Qonto, Scaleway) against their
 stand-ins on loopback.
 
 Also the helpers the test modules share: draining `invoices()` and the check that
