@@ -54,7 +54,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -73,6 +73,7 @@ from core.suppliers.api import (
     retry_after,
     text_field,
 )
+from core.suppliers.api.entra import DEFAULT_LOGIN_URL, read_token, token_request, token_url
 from core.suppliers.connector import (
     ActionRequired,
     Credentials,
@@ -85,7 +86,6 @@ from core.suppliers.connector import (
 )
 
 DEFAULT_BASE_URL = "https://management.azure.com"
-DEFAULT_LOGIN_URL = "https://login.microsoftonline.com"
 API_VERSION = "2024-04-01"
 SCOPE = "https://management.azure.com/.default"
 BILLING = "/providers/Microsoft.Billing/billingAccounts"
@@ -107,7 +107,6 @@ _TENANT = re.compile(rf"{_GUID}|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _CLIENT_ID = re.compile(_GUID)
 _ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_.-]{0,199}")
 
-_SECRET_EXPIRED = frozenset({7000222})
 _EXPIRED_TOKEN = "ExpiredAuthenticationToken"
 _REFUSED_TOKEN = frozenset(
     {"InvalidAuthenticationToken", "InvalidAuthenticationTokenTenant", "AuthenticationFailed"}
@@ -296,33 +295,17 @@ class AzureConnector(ApiConnector):
     async def _new_token(self) -> SecretStr:
         if self._secret is None:
             raise RuntimeError("log in before calling the Azure API")
-        form = {
-            "client_id": self._client_id,
-            "client_secret": self._secret.get_secret_value(),
-            "grant_type": "client_credentials",
-            "scope": SCOPE,
-        }
-        content = urlencode(form).encode()
-        response = await self._send(
-            "POST",
-            f"{self._login_url}/{quote(self._tenant)}/oauth2/v2.0/token",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-            },
-            content=content,
+        headers, content = token_request(
+            {
+                "client_id": self._client_id,
+                "client_secret": self._secret.get_secret_value(),
+                "grant_type": "client_credentials",
+                "scope": SCOPE,
+            }
         )
-        _raise_for_token_error(response)
-        body = object_field(json_body(response), "the token answer")
-        lifetime = body.get("expires_in")
-        if isinstance(lifetime, bool) or not isinstance(lifetime, int | str):
-            raise LayoutChanged("the token answer has no expires_in")
-        try:
-            seconds = float(lifetime)
-        except ValueError as err:
-            raise LayoutChanged("the token answer has no expires_in") from err
-        self._token = SecretStr(text_field(body, "access_token"))
-        self._token_until = time.monotonic() + seconds
+        url = token_url(self._login_url, self._tenant)
+        token = read_token(await self._send("POST", url, headers=headers, content=content))
+        self._token, self._token_until = token.access_token, time.monotonic() + token.expires_in
         return self._token
 
     def _on_arm(self, url: str) -> bool:
@@ -384,31 +367,6 @@ def _raise_for_status(response: httpx.Response, *, not_found: bool = False) -> N
         # The login named a billing account the app cannot see: a wrong name.
         raise LoginRefused("Azure knows no such billing account")
     raise LayoutChanged(f"Azure Resource Manager answered HTTP {status} ({code or 'no code'})")
-
-
-def _raise_for_token_error(response: httpx.Response) -> None:
-    status = response.status_code
-    if status == 200:
-        return
-    if status == 429 or status >= 500:
-        raise SupplierUnavailable(
-            f"Microsoft Entra answered HTTP {status}", retry_after=retry_after(response)
-        )
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    codes = body.get("error_codes")
-    numbers = {c for c in codes if isinstance(c, int)} if isinstance(codes, list) else set()
-    error = body.get("error")
-    if numbers & _SECRET_EXPIRED:
-        raise CredentialsExpired("the Azure client secret has expired")
-    if error in ("invalid_client", "unauthorized_client", "invalid_request") or status == 401:
-        # A wrong secret (7000215), an app unknown in the tenant (700016), an unknown
-        # tenant (90002): all are the credentials the owner typed.
-        raise LoginRefused("Microsoft Entra refused the client credentials")
-    raise LayoutChanged(f"Microsoft Entra answered HTTP {status} ({error or 'no error'})")
 
 
 def _display_name(account: dict[str, Any]) -> str:
