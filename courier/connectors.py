@@ -11,6 +11,7 @@ from core.suppliers.api.aws import AwsConnector
 from core.suppliers.api.azure import AzureConnector
 from core.suppliers.api.digitalocean import DigitalOceanConnector
 from core.suppliers.api.meta import MetaAdsConnector
+from core.suppliers.api.microsoft_ads import MicrosoftAdsConnector
 from core.suppliers.api.ovh import OvhConnector
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
@@ -56,4 +57,7 @@ def build_registry(
     # Azure's totalAmount is only given for Microsoft Customer Agreement invoices; the
     # others come with their number, date and currency, and their total is read.
     registry.register("azure", lambda supplier: AzureConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register(
+        "microsoft-advertising", lambda supplier: MicrosoftAdsConnector(), gives=NUMBER_DATE_TOTAL
+    )
     return registry
