@@ -185,7 +185,9 @@ class MicrosoftAdsConnector(ApiConnector):
         self.listed = len(unique)
 
     async def download(self, invoice: InvoiceRef) -> Download:
-        customer = invoice.extra.get("customer_id") or self._customer_id
+        customer = str(invoice.extra.get("customer_id") or self._customer_id)
+        if not _ID.fullmatch(customer):
+            raise LayoutChanged("the billing document names no customer")
         payload = {
             "BillingDocumentsInfo": [
                 {"CustomerId": int(customer), "DocumentId": invoice.reference}
