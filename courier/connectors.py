@@ -8,8 +8,10 @@ from the supplier's own data (number, date, total, currency).
 from __future__ import annotations
 
 from core.suppliers.api.aws import AwsConnector
+from core.suppliers.api.azure import AzureConnector
 from core.suppliers.api.digitalocean import DigitalOceanConnector
 from core.suppliers.api.meta import MetaAdsConnector
+from core.suppliers.api.microsoft_ads import MicrosoftAdsConnector
 from core.suppliers.api.ovh import OvhConnector
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
@@ -52,4 +54,10 @@ def build_registry(
     # date is the payment's, not the receipt's own, so it is not given as the issue date.
     registry.register("qonto", lambda supplier: QontoConnector(), gives=TOTAL_ONLY)
     registry.register("scaleway", lambda supplier: ScalewayConnector(), gives=NUMBER_DATE_TOTAL)
+    # Azure's totalAmount is only given for Microsoft Customer Agreement invoices; the
+    # others come with their number, date and currency, and their total is read.
+    registry.register("azure", lambda supplier: AzureConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register(
+        "microsoft-advertising", lambda supplier: MicrosoftAdsConnector(), gives=NUMBER_DATE_TOTAL
+    )
     return registry

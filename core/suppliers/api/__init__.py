@@ -1,8 +1,11 @@
 """Connectors for suppliers that publish an invoice API, and the plumbing they share.
 
-AWS, DigitalOcean, Meta, OVHcloud, Qonto and Scaleway each take a long-lived key instead
-of a password, so there is no 2FA and no session to keep: `ApiConnector` answers
-`restore`, `submit_code`, `save` and `close` the same way for all of them. The helpers
+AWS, Azure, DigitalOcean, Meta, OVHcloud, Qonto and Scaleway each take a long-lived key
+instead of a password (Azure's client secret buys hour-long tokens, held in memory for one
+run), so there is no 2FA and no session to keep: `ApiConnector` answers
+`restore`, `submit_code`, `save` and `close` the same way for all of them. Microsoft
+Advertising acts for a person through an OAuth grant, whose newest refresh token it keeps
+with `save`. The helpers
 below turn HTTP statuses into the typed errors of `core.suppliers.connector`, read JSON
 strictly (a missing field is `LayoutChanged`, never a KeyError) and refuse a download
 that is not a PDF.
