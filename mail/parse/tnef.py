@@ -4,6 +4,10 @@ Parsing is tnefparse's. It trusts the counts inside the stream, though: a proper
 count of four billion makes it loop four billion times. So the stream is walked first
 (that costs one pass over its headers) and handed over one attachment at a time, with
 only the objects that carry it, and those only when their counts fit in their bytes.
+
+A mail attached in Outlook (an "item") travels inside the stream as an embedded
+message: a TNEF stream of its own, after the IID_IMessage GUID, in the attachment's
+PidTagAttachDataObject. Its files are unpacked the same way, a few levels deep at most.
 """
 
 from __future__ import annotations
@@ -38,11 +42,16 @@ _FIXED_SIZES = {0x02: 2, 0x0B: 2, 0x03: 4, 0x04: 4, 0x0A: 4, 0x05: 8, 0x06: 8, 0
 _FIXED_SIZES |= {0x14: 8, 0x40: 8, 0x48: 16}
 _VARIABLE = frozenset({0x00, 0x0D, 0x1E, 0x1F, 0x102})
 _MULTI_VALUE = 0x1000
+#: Mails attached in mails attached in…: as deep as a person forwards, not as a bomb.
+MAX_NESTING = 4
 
 
-def unpack_tnef(data: bytes, *, name: str, budget: Budget) -> tuple[list[Member], list[str]]:
+def unpack_tnef(
+    data: bytes, *, name: str, budget: Budget, depth: int = 0
+) -> tuple[list[Member], list[str]]:
     """Return the files carried in the TNEF stream `data`, and the defects met; never raises."""
-    streams = _attachment_streams(data)
+    embedded: list[bytes] = []
+    streams = _attachment_streams(data, embedded)
     if streams is None:
         return [], [f"{name}: not a readable TNEF stream"]
     members: list[Member] = []
@@ -66,6 +75,15 @@ def unpack_tnef(data: bytes, *, name: str, budget: Budget) -> tuple[list[Member]
         budget.files_left -= 1
         budget.bytes_left -= len(content)
         members.append(Member(path=filename, data=content))
+    for index, item in enumerate(embedded, start=1):
+        if depth >= MAX_NESTING:
+            defects.append(f"{name}: items attached more than {MAX_NESTING} levels deep, skipped")
+            break
+        inner, inner_defects = unpack_tnef(
+            item, name=f"{name}: attached item {index}", budget=budget, depth=depth + 1
+        )
+        members += inner
+        defects += inner_defects
     return members, defects
 
 
@@ -90,8 +108,9 @@ def _member_name(attachment: object, codepage: str, index: int) -> str:
     return f"attachment-{index}"
 
 
-def _attachment_streams(data: bytes) -> list[bytes] | None:
-    """Split the stream into one small TNEF stream per attachment, of sane objects only.
+def _attachment_streams(data: bytes, embedded: list[bytes]) -> list[bytes] | None:
+    """Split the stream into one small TNEF stream per attachment, of sane objects only;
+    the streams of embedded messages (attached items) go to `embedded`.
 
     tnefparse copies the rest of the stream for every object it reads; fed one
     attachment at a time, with one object of each kind, its work stays linear.
@@ -116,7 +135,7 @@ def _attachment_streams(data: bytes) -> list[bytes] | None:
                 prefix.setdefault(object_id, whole)
             elif object_id == _ATT_RENDDATA:
                 groups.append({object_id: whole})
-            elif groups and (object_id != _ATT_ATTACHMENT or _mapi_is_sane(whole[9:-2])):
+            elif groups and (object_id != _ATT_ATTACHMENT or _mapi_is_sane(whole[9:-2], embedded)):
                 groups[-1].setdefault(object_id, whole)
         offset = end
     else:
@@ -129,12 +148,13 @@ def _attachment_streams(data: bytes) -> list[bytes] | None:
     ]
 
 
-def _mapi_is_sane(block: bytes) -> bool:
+def _mapi_is_sane(block: bytes, embedded: list[bytes]) -> bool:
     """Say whether tnefparse's decode_mapi ends quickly on `block`.
 
     Mirrors its walk. Where it would raise on running out of bytes, it stops, which is
     fine; where it would keep counting past the end, the block is refused. Embedded
-    Outlook messages are refused too, as tnefparse would parse them unchecked.
+    Outlook messages are refused too, as tnefparse would parse them unchecked: their
+    streams go to `embedded`, to be unpacked here, with the same checks.
     """
     size = len(block)
     if size < 4:
@@ -170,7 +190,7 @@ def _mapi_is_sane(block: bytes) -> bool:
             if (values or 1) % 2 and kind in (0x02, 0x0B):
                 offset += 2
         elif kind in _VARIABLE:
-            ok, offset = _variable_values(block, offset, values)
+            ok, offset = _variable_values(block, offset, values, embedded)
             if not ok:
                 return False
         else:
@@ -178,7 +198,9 @@ def _mapi_is_sane(block: bytes) -> bool:
     return True
 
 
-def _variable_values(block: bytes, offset: int, values: int | None) -> tuple[bool, int]:
+def _variable_values(
+    block: bytes, offset: int, values: int | None, embedded: list[bytes]
+) -> tuple[bool, int]:
     size = len(block)
     if values:
         items = values  # a multi-valued property: one length per value
@@ -193,6 +215,7 @@ def _variable_values(block: bytes, offset: int, values: int | None) -> tuple[boo
         length = int.from_bytes(block[offset : offset + 4], "little")
         offset += 4
         if block[offset : offset + 16] == _EMBEDDED_MESSAGE:
+            embedded.append(block[offset + 16 : offset + length])
             return False, offset
         offset += length + (-length % 4)
     return True, offset

@@ -166,6 +166,42 @@ def test_tnef_with_an_endless_multi_value_count_is_cut_short() -> None:
     assert [member.path for member in members] == ["f.pdf"]
 
 
+def _attached_item(inner: bytes) -> bytes:
+    """An attachment's MAPI block carrying an attached Outlook item: PidTagAttachDataObject
+    (PT_OBJECT), whose value is the IID_IMessage GUID then the item's own TNEF stream."""
+    iid_imessage = bytes.fromhex("0703020000000000c000000000000046")
+    value = iid_imessage + inner
+    padding = b"\x00" * (-len(value) % 4)
+    return struct.pack("<IHHII", 1, 0x000D, 0x3701, 1, len(value)) + value + padding
+
+
+def test_tnef_files_inside_an_attached_outlook_item_are_found() -> None:
+    # Exchange's winmail.dat carries a forwarded mail as an item, which carries the PDF.
+    inner = _tnef(b"Facture.pdf", PDF)
+    item = _tnef(b"Fwd.msg", b"", _attached_item(inner))
+    members, defects = unpack_tnef(item, name="winmail.dat", budget=Budget())
+    assert [(member.path, member.data) for member in members] == [("Facture.pdf", PDF)]
+    assert defects == []
+    msg = parse_message(_mail_with(item, "winmail.dat", "application", "ms-tnef"))
+    assert [(a.filename, a.data) for a in document_attachments(msg)] == [("Facture.pdf", PDF)]
+
+
+def test_tnef_items_nested_without_end_stop_at_a_few_levels() -> None:
+    stream = _tnef(b"Facture.pdf", PDF)
+    for level in range(12):
+        stream = _tnef(f"level{level}.msg".encode(), b"", _attached_item(stream))
+    members, defects = unpack_tnef(stream, name="winmail.dat", budget=Budget())
+    assert members == []
+    assert any("more than 4 levels deep" in defect for defect in defects)
+
+
+def test_an_attached_item_that_is_not_tnef_is_a_defect_not_a_crash() -> None:
+    item = _tnef(b"Fwd.msg", b"", _attached_item(b"not a tnef stream at all"))
+    members, defects = unpack_tnef(item, name="winmail.dat", budget=Budget())
+    assert members == []
+    assert defects == ["winmail.dat: attached item 1: not a readable TNEF stream"]
+
+
 def test_tnef_garbage_is_a_defect() -> None:
     garbage = b"\x78\x9f\x3e\x22" + bytes(range(256)) * 20
     msg = parse_message(_mail_with(garbage, "winmail.dat", "application", "ms-tnef"))
