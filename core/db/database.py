@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import DatabaseUnreachable
 from core.file_modes import make_private_dir, make_private_file
+from core.jobs.wakeups import Wakeups, pending
 
 # SQLite: WAL lets readers work while one writer writes; FULL makes each commit survive a
 # crash of the process and of the machine, since an SMTP 250 promises exactly that.
@@ -88,12 +89,14 @@ def create_engine(
 class Database:
     """The engine and the session factory; one per process."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, namespace: str = "") -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing writers here, in the loop, is far cheaper
         # than SQLite's busy handler, which sleeps for milliseconds between retries.
         self._writer = asyncio.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
+        #: What a commit wakes: this process's waiters, and on PostgreSQL every process's.
+        self.wakeups = Wakeups(engine.url, namespace=namespace)
 
     @property
     def backend(self) -> str:
@@ -101,9 +104,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """The unit of work: commit on success, roll back on any exception."""
-        async with self._writer, self._sessions() as session, session.begin():
-            yield session
+        """The unit of work: commit on success, roll back on any exception. The wake-ups
+        it asked for (core/jobs/wakeups.py) go out with its commit, never without."""
+        async with self._writer, self._sessions() as session:
+            async with session.begin():
+                yield session
+                await self.wakeups.publish(session)
+            woken = pending(session)
+        if woken:
+            self.wakeups.committed(woken)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -125,13 +134,18 @@ class Database:
             ) from err
 
     async def dispose(self) -> None:
+        await self.wakeups.close()
         await self.engine.dispose()
 
 
 def create_database(
     url: URL, *, echo: bool = False, connect_args: dict[str, Any] | None = None
 ) -> Database:
-    return Database(create_engine(url, echo=echo, connect_args=connect_args))
+    settings = (connect_args or {}).get("server_settings") or {}
+    return Database(
+        create_engine(url, echo=echo, connect_args=connect_args),
+        namespace=str(settings.get("search_path") or ""),
+    )
 
 
 def upsert_insert(session: AsyncSession) -> Any:

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.domains import domain_matches
 from core.errors import ChallengeClosed, NotFound
+from core.jobs.wakeups import CHALLENGES, wake
 from core.models import (
     Challenge,
     ChallengeChannel,
@@ -98,6 +99,8 @@ async def cancel_open_challenges(*, session: AsyncSession, connection_id: int) -
     for challenge in cancelled:
         challenge.state = ChallengeState.CANCELLED
         challenge.code_sealed = None
+    if cancelled:
+        wake(session, CHALLENGES)  # its fetch stops waiting
     await session.flush()
     return len(cancelled)
 
@@ -158,6 +161,7 @@ async def submit_code(
     challenge.answered_via = via
     challenge.attempts += 1
     challenge.state = ChallengeState.ANSWERED
+    wake(session, CHALLENGES)  # the fetch waiting for it, in whichever process, goes on
     await session.flush()
     return challenge
 
@@ -194,6 +198,8 @@ async def expire_challenges(
     for challenge in expired:
         challenge.state = ChallengeState.EXPIRED
         challenge.code_sealed = None
+    if expired:
+        wake(session, CHALLENGES)
     await session.flush()
     return expired
 

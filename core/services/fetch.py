@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
 from core.extraction.fields import invoice_to_dict
+from core.jobs.wakeups import CHALLENGES
 from core.models import (
     Challenge,
     ChallengeChannel,
@@ -196,9 +197,14 @@ def backoff(failures: int, policy: FetchPolicy, retry_after: float | None) -> ti
 async def _wait_for_code(
     db: Database, vault: Vault, challenge_id: int, policy: FetchPolicy
 ) -> str | None:
-    """Wait for a code from any process; None when the challenge expires or is closed."""
+    """Wait for a code from any process; None when the challenge expires or is closed.
+
+    Woken by the commit that answers it (core/jobs/wakeups.py): at once in this process,
+    and on PostgreSQL in any other; `code_poll` is the fallback, for SQLite across
+    processes."""
     deadline = utcnow() + policy.challenge_ttl
     while utcnow() < deadline:
+        watch = await db.wakeups.watch(CHALLENGES)
         async with db.transaction() as session:
             challenge = await session.get(Challenge, challenge_id)
             if challenge is None or challenge.state not in (
@@ -209,7 +215,7 @@ async def _wait_for_code(
             code = take_code(vault=vault, challenge=challenge)
             if code is not None:
                 return code
-        await asyncio.sleep(policy.code_poll)
+        await db.wakeups.wait(watch, seconds=policy.code_poll)
     return None
 
 

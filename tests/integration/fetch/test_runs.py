@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -392,3 +393,26 @@ async def test_the_same_bytes_under_two_references_make_one_document(
 
     assert (result.found, result.new) == (2, 1)
     assert len(await _rows(db, Document)) == 1
+
+
+async def test_a_code_typed_goes_to_the_site_at_once_not_at_the_next_poll(
+    db: Database, vault: Vault, store: LocalDocumentStore, connection: Connection, site: Site
+) -> None:
+    """The waiting run is woken by the commit that answers its challenge (on PostgreSQL
+    from any process): the person's code reaches the site while it is fresh."""
+    site.code = "482913"
+    runner = make_runner(db, vault, store, site, replace(QUICK, code_poll=30.0))
+    await _interactive(db, connection)
+    assert connection.id is not None
+    run = asyncio.create_task(runner.run(connection.id))
+    challenge = await _await_challenge(db)
+    assert challenge.id is not None
+    await asyncio.sleep(0.2)  # the run is waiting now, its poll 30 s away
+    async with db.transaction() as session:
+        await submit_code(
+            session=session, vault=vault, challenge_id=challenge.id, code="482913", via="chat"
+        )
+    answered = time.monotonic()
+    result = await asyncio.wait_for(run, 20)
+    assert time.monotonic() - answered < 20
+    assert (result.state, result.new) == (S.ACTIVE, 3)

@@ -1,0 +1,1 @@
+"""Background work: how workers learn that work waits for them."""
