@@ -135,6 +135,9 @@ class Review(Flow):
     async def step_due_date(self, user_input: Input | None = None) -> Step:
         return await self._answer("due_date", user_input)
 
+    async def step_supplier_vat(self, user_input: Input | None = None) -> Step:
+        return await self._answer("supplier_vat", user_input)
+
     # -- answering ------------------------------------------------------------------------
 
     async def _answer(self, field: str, user_input: Input | None) -> Step:

@@ -32,7 +32,7 @@ from core.errors import AnswerInvalid
 from core.extraction.amounts import parse_amount
 from core.extraction.checks import TOLERANCE
 from core.extraction.dates import find_dates
-from core.extraction.identifiers import is_valid_iban
+from core.extraction.identifiers import is_valid_iban, is_valid_vat
 from core.models import Document, DocumentState, Member, SupplierProfile
 from core.permissions import Action, Who, require
 from core.services.documents import get_document, move_document
@@ -51,6 +51,7 @@ ASKED_FIELDS: tuple[str, ...] = (
     "total_excl_tax",
     "total_tax",
     "due_date",
+    "supplier_vat",
 )
 #: Without these a document cannot be published, so their absence is asked about.
 REQUIRED: frozenset[str] = frozenset({"supplier_name", "total_incl_tax", "issue_date", "currency"})
@@ -204,6 +205,8 @@ async def answer_question(
         fields = _store_answer(document, fields, field, answer.strip())
         if field in LEARNABLE and profile is not None:
             learn_answer(profile, fields, field, fields[field]["value"])
+        if field == "supplier_vat" and profile is not None and profile.vat is None:
+            profile.vat = fields[field]["value"]  # how the supplier's next invoice is known
         if field in HABITS and profile is not None:
             habit = fields["currency"]["value"] if field == "currency" else answer.strip()
             profile.habits = {**profile.habits, field: habit.replace(",", ".")}
@@ -319,6 +322,10 @@ def _store_answer(
         if not is_valid_iban(answer):
             raise AnswerInvalid(field=field, reason="not_an_iban")
         value = re.sub(r"\s+", "", answer).upper()
+    elif field == "supplier_vat":
+        value = re.sub(r"[\s.\-]+", "", answer).upper()
+        if not is_valid_vat(value):
+            raise AnswerInvalid(field=field, reason="not_a_vat_number")
     else:  # supplier_name, invoice_number: free text
         if not answer or len(answer) > 160:
             raise AnswerInvalid(field=field, reason="empty_or_too_long")
@@ -345,6 +352,10 @@ def _vat_lines(fields: dict[str, Any], answer: str) -> list[dict[str, str]]:
 
 
 def _doubtful(name: str, item: object, warnings: set[str], fields: dict[str, Any]) -> bool:
+    if name == "supplier_vat":
+        # Asked only when the page shows one that fails its check digits: a supplier
+        # without a VAT number is no doubt, a misprinted or misread one is.
+        return "invalid_vat_number" in warnings and not _sure(item)
     if name == "vat_rate":  # the breakdown, asked as its rate when neither it nor the tax is sure
         return not _sure(item) and not _sure(fields.get("total_tax"))
     if item is None:

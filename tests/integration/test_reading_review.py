@@ -262,3 +262,66 @@ async def test_an_answer_that_is_no_amount_is_refused_and_changes_nothing(
     assert document.fields["vat_lines"]["value"] == [
         {"rate": "20", "base": "1028.80", "amount": "205.76"}
     ]
+
+
+async def test_a_vat_number_that_fails_its_check_is_asked_and_kept_for_the_supplier(
+    db: Database, store: LocalDocumentStore, world: World
+) -> None:
+    """A misprinted (or misread) VAT number is never taken as the supplier's; once the
+    document is in review, the person is asked for it, and the right one is kept."""
+    assert world.workspace.id is not None
+    misprinted = dataclasses.replace(BAKERY, seller_vat="FR41303265045")
+    lines = [line for line in visible_lines(misprinted) if not line.startswith("Total TTC")]
+    held = await _deliver(db, store, world, lines)
+    document = await _get(db, held)
+    assert document.state == DocumentState.NEEDS_REVIEW
+    assert "supplier_vat" not in document.fields
+    assert "invalid_vat_number" in document.fields["warnings"]
+
+    fields_asked: list[str] = []
+    async with db.transaction() as session:
+        question = await ask_next(
+            session=session, workspace_id=world.workspace.id, document_id=held
+        )
+        while question is not None and question.field != "supplier_vat":
+            fields_asked.append(question.field)
+            question = await answer_question(
+                session=session,
+                workspace_id=world.workspace.id,
+                document_id=held,
+                field=question.field,
+                answer=question.choices[0] if question.choices else "Boulangerie Dupont",
+                by=OPERATOR,
+            )
+        assert question is not None, fields_asked
+        with pytest.raises(AnswerInvalid) as caught:
+            await answer_question(
+                session=session,
+                workspace_id=world.workspace.id,
+                document_id=held,
+                field="supplier_vat",
+                answer="FR41 303 265 045",  # as printed: it fails its check
+                by=OPERATOR,
+            )
+    assert caught.value.params == {"field": "supplier_vat", "reason": "not_a_vat_number"}
+
+    async with db.transaction() as session:
+        following = await answer_question(
+            session=session,
+            workspace_id=world.workspace.id,
+            document_id=held,
+            field="supplier_vat",
+            answer="fr 40 303.265.045",
+            by=OPERATOR,
+        )
+    assert following is None
+    document = await _get(db, held)
+    assert document.fields["supplier_vat"] == {
+        "value": "FR40303265045",
+        "source": "user",
+        "confidence": 1.0,
+    }
+    assert document.state == DocumentState.INBOX
+    async with db.read() as session:
+        profiles = (await session.exec(select(SupplierProfile))).all()
+    assert [profile.vat for profile in profiles if profile.vat] == ["FR40303265045"]
