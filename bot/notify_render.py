@@ -242,10 +242,16 @@ def _forwarding(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
     return Outgoing("\n".join(lines), _buttons(button))
 
 
+#: Errors that say more than their state's help: the owner's consent withdrawn or lapsed.
+OWN_HELP = frozenset({"sign_in_expired"})
+
+
 def _state_alert(state: str) -> Callable[[Mapping[str, Any], Texts, Facts], Outgoing]:
     def render(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
         supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
-        text = texts("notify.needs_you", supplier=supplier, help=texts(f"connections.help_{state}"))
+        error = str(p.get("error") or "")
+        key = f"connections.help_{error if error in OWN_HELP else state}"
+        text = texts("notify.needs_you", supplier=supplier, help=texts(key))
         return Outgoing(text, _buttons(_fix_button(texts, state, p.get("connection_id"))))
 
     return render
