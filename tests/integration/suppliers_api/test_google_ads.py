@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from core.accounting.errors import Rejected
+from core.accounting.providers.oauth import OAuthEndpoints
 from core.suppliers.api import KEY_SCOPE
 from core.suppliers.api.google_ads import NOT_INVOICED, GoogleAdsConfig, GoogleAdsConnector
 from core.suppliers.connector import (
@@ -101,10 +102,19 @@ async def test_consent_asks_offline_access_and_gives_a_refresh_token(served: Ser
 async def test_a_grant_without_offline_access_is_refused(served: Served) -> None:
     # A consent address without access_type=offline gives no refresh token: refused,
     # rather than a connection that works for an hour.
-    endpoints = config(served.origin).sign_in()
-    endpoints._app._authorize_params = {}  # an app registered without offline access
+    online_only = OAuthSignIn(
+        supplier="google-ads",
+        endpoints=OAuthEndpoints(
+            authorize_url=f"{served.origin}/o/oauth2/v2/auth",
+            token_url=f"{served.origin}/token",
+            revoke_url=f"{served.origin}/revoke",
+            client_id=standin.CLIENT_ID,
+            client_secret=standin.CLIENT_SECRET,
+        ),
+        scope=standin.SCOPE,
+    )
     with pytest.raises(Rejected):
-        await consent(endpoints)
+        await consent(online_only)
 
 
 async def test_login_reads_the_billing_setups_with_every_header(served: Served) -> None:
