@@ -233,6 +233,8 @@ class ConnectionView:
     owner_member_id: int
     last_attempt_at: datetime | None
     next_fetch_at: datetime | None
+    #: Why it stopped, as a key (`sign_in_needed`...): never a message with a secret.
+    last_error: str | None = None
 
     @classmethod
     def of(cls, connection: Connection, supplier: Supplier) -> ConnectionView:
@@ -246,6 +248,7 @@ class ConnectionView:
             owner_member_id=connection.owner_member_id,
             last_attempt_at=connection.last_attempt_at,
             next_fetch_at=connection.next_fetch_at,
+            last_error=connection.last_error,
         )
 
 

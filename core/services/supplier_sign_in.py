@@ -26,12 +26,15 @@ from core.accounting.errors import AuthorizationStateInvalid
 from core.db import Database
 from core.models import AuthorizationPurpose, AuthorizationRequest, Connection, Supplier
 from core.models.base import utcnow
-from core.services.connections import read_credentials, replace_credentials
+from core.services.connections import SIGN_IN_NEEDED, read_credentials, replace_credentials
 from core.services.fetch_claims import request_fetch
 from core.services.oauth_states import new_state, spend_state, state_hash
-from core.suppliers.oauth import OAuthSignIn, SupplierSignIns
+from core.suppliers.oauth import OAuthSignIn, SignInExpired, SupplierSignIns
 from core.vault import Vault
 
+#: The errors of a connection waiting for its owner's consent, first or again: each has
+#: its own help (connections.help_<error>), which says the way out is the consent link.
+CONSENT_ERRORS = frozenset({SIGN_IN_NEEDED, SignInExpired.key})
 #: How long a consent address works.
 CONSENT_TTL = timedelta(minutes=30)
 #: After the consent, the first run counts as someone being there (as "Fetch now").

@@ -92,6 +92,9 @@ async def test_connect_google_ads_by_consent_in_the_chat(
     waiting = await connection(harness, LOGIN)
     assert waiting is not None
     assert (waiting.state, waiting.last_error) == (ConnectionState.AUTH_FAILED, "sign_in_needed")
+    await marie.say("/connections")  # an abandoned consent says how to finish it
+    listed = await marie.wait_for_reply()
+    assert "The access was never allowed at the supplier" in listed.text
 
     await agree(harness, url)
     signed = await connection(harness, LOGIN)
