@@ -27,6 +27,7 @@ from bot.flow_render import needs_review, reconnect_button, review_outcome
 from bot.i18n import Texts
 from bot.outcomes import refused, report, unreadable
 from bot.prompts import code_prompt, render_verified
+from core.services.supplier_sign_in import CONSENT_ERRORS
 
 #: Rows of these kinds for one chat, claimed together, are told in one message.
 MERGEABLE = frozenset({"documents_fetched", "documents_received"})
@@ -257,7 +258,9 @@ def _forwarding(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
 def _state_alert(state: str) -> Callable[[Mapping[str, Any], Texts, Facts], Outgoing]:
     def render(p: Mapping[str, Any], texts: Texts, facts: Facts) -> Outgoing:
         supplier = p.get("supplier") or facts.supplier(p.get("connection_id"))
-        text = texts("notify.needs_you", supplier=supplier, help=texts(f"connections.help_{state}"))
+        error = str(p.get("error") or "")
+        key = f"connections.help_{error if error in CONSENT_ERRORS else state}"
+        text = texts("notify.needs_you", supplier=supplier, help=texts(key))
         return Outgoing(text, _buttons(_fix_button(texts, state, p.get("connection_id"))))
 
     return render

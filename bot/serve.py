@@ -19,6 +19,7 @@ from core.flows.registry import FLOWS
 from core.services.catalog import load_search
 from core.services.fetch import ConnectionRunner
 from core.storage import DocumentStore
+from core.suppliers.oauth import SupplierSignIns
 from core.vault import Vault
 from mail.imap.check import ImapCheck
 
@@ -33,6 +34,7 @@ async def build_deps(
     vault: Vault,
     runner: ConnectionRunner,
     providers: ProviderRegistry,
+    sign_ins: SupplierSignIns | None = None,
 ) -> tuple[Deps, Verifier]:
     """The bot's parts; the supplier search is loaded once per process, and the provider
     registry is the process's own (built and closed by courier/runtime.py)."""
@@ -48,6 +50,8 @@ async def build_deps(
         "search": search,
         "runs": verifier,
         "providers": providers,
+        # Suppliers signed in to by the owner's consent: the consent address, not a password.
+        "sign_ins": sign_ins or SupplierSignIns(),
         "mailbox_check": ImapCheck(allow_private=settings.mailbox_allow_private),
     }
     flows = Flows(FLOWS, services)
@@ -73,10 +77,17 @@ async def serve_telegram(
     runner: ConnectionRunner,
     providers: ProviderRegistry,
     stop: asyncio.Event,
+    sign_ins: SupplierSignIns | None = None,
     announce: Callable[[str], None] = print,
 ) -> None:
     deps, verifier = await build_deps(
-        settings=settings, db=db, store=store, vault=vault, runner=runner, providers=providers
+        settings=settings,
+        db=db,
+        store=store,
+        vault=vault,
+        runner=runner,
+        providers=providers,
+        sign_ins=sign_ins,
     )
     rt = deps
     bot = build_bot(rt.settings)

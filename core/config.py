@@ -176,6 +176,17 @@ class Settings(BaseSettings):
     pennylane_api_url: str = Field(
         default="https://app.pennylane.com/api/external/v2", description="Pennylane API v2."
     )
+    # --- Suppliers signed in to by the owner's consent (OAuth 2.0) -------------------------
+    google_ads_client_id: str | None = Field(
+        default=None, description="Google Ads: the OAuth client id of Courier's Google app."
+    )
+    google_ads_client_secret: SecretStr | None = Field(default=None, description="Its secret.")
+    google_ads_developer_token: SecretStr | None = Field(
+        default=None, description="Courier's Google Ads API developer token."
+    )
+    google_ads_api_url: str = "https://googleads.googleapis.com"
+    google_ads_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_ads_token_url: str = "https://oauth2.googleapis.com/token"
     # ---------------------------------------------------------------------------------------
     # --- Documents on more than one host (issue #19) ---------------------------------------
     document_store: Literal["local", "s3"] = Field(

@@ -7,15 +7,20 @@ from the supplier's own data (number, date, total, currency).
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
+from core.config import Settings
 from core.suppliers.api.aws import AwsConnector
 from core.suppliers.api.azure import AzureConnector
 from core.suppliers.api.digitalocean import DigitalOceanConnector
+from core.suppliers.api.google_ads import GoogleAdsConfig, GoogleAdsConnector
 from core.suppliers.api.meta import MetaAdsConnector
 from core.suppliers.api.microsoft_ads import MicrosoftAdsConnector
 from core.suppliers.api.ovh import OvhConnector
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
 from core.suppliers.http import Throttle
+from core.suppliers.oauth import SupplierSignIns
 from core.suppliers.recipes.engine import RecipeConnector
 from core.suppliers.recipes.format import builtin_recipe
 from core.suppliers.registry import ConnectorRegistry
@@ -30,8 +35,28 @@ NUMBER_DATE_TOTAL = frozenset({"invoice_number", "issue_date", "total_incl_tax",
 TOTAL_ONLY = frozenset({"total_incl_tax", "currency"})
 
 
+def google_ads_config(settings: Settings) -> GoogleAdsConfig:
+    return GoogleAdsConfig(
+        client_id=settings.google_ads_client_id or "",
+        client_secret=settings.google_ads_client_secret or SecretStr(""),
+        developer_token=settings.google_ads_developer_token or SecretStr(""),
+        api_url=settings.google_ads_api_url,
+        authorize_url=settings.google_ads_authorize_url,
+        token_url=settings.google_ads_token_url,
+    )
+
+
+def build_sign_ins(google_ads: GoogleAdsConfig) -> SupplierSignIns:
+    """The suppliers whose connection the owner approves at the supplier (OAuth consent)
+    instead of typing a password: the connect flow, the callback and the connectors."""
+    return SupplierSignIns([google_ads.sign_in()])
+
+
 def build_registry(
-    *, demo_url: str = DEMO_URL, throttle: Throttle | None = None
+    *,
+    demo_url: str = DEMO_URL,
+    throttle: Throttle | None = None,
+    google_ads: GoogleAdsConfig | None = None,
 ) -> ConnectorRegistry:
     registry = ConnectorRegistry()
     # One throttle for the process: the overall and per-supplier limits hold across runs.
@@ -47,6 +72,15 @@ def build_registry(
         "digitalocean",
         lambda supplier: DigitalOceanConnector(),
         gives=TOTAL_ONLY,
+    )
+    ads = google_ads or GoogleAdsConfig()
+    ads_sign_in = ads.sign_in()
+    registry.register(
+        "google-ads",
+        lambda supplier: GoogleAdsConnector(
+            sign_in=ads_sign_in, developer_token=ads.developer_token, base_url=ads.api_url
+        ),
+        gives=NUMBER_DATE_TOTAL,
     )
     registry.register("meta-ads", lambda supplier: MetaAdsConnector(), gives=NUMBER_DATE_TOTAL)
     registry.register("ovhcloud", lambda supplier: OvhConnector(), gives=NUMBER_DATE_TOTAL)

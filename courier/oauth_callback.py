@@ -1,9 +1,13 @@
-"""The OAuth2 callback: where Xero and Intuit send the person back after they authorise.
+"""The OAuth2 callback: where Xero and Intuit send the person back after they authorise,
+and Google after the owner of a Google Ads connection consented.
 
 `GET /oauth/callback?code=…&state=…[&realmId=…]` completes the authorisation through the
 service (which checks the single-use state) and sends the person back to the chat
 (`https://t.me/<bot>?start=integration`) when the bot's username is set, or shows a short
-plain page. Register `<COURIER_PUBLIC_URL>/oauth/callback` as the redirect URI.
+plain page. Register `<COURIER_PUBLIC_URL>/oauth/callback` as the redirect URI. A supplier's consent
+(the request's purpose says whose the state is) is finished by
+core/services/supplier_sign_in.py, and sends the person back to the chat without a
+deep link: the first run's outcome comes there as a message.
 
 Its access log names the path, never the query: the code and state in it are what an
 attacker needs to finish the authorisation in their own browser.
@@ -21,8 +25,12 @@ from aiohttp.web_request import BaseRequest
 
 from core.accounting.errors import ProviderFailure
 from core.errors import CourierError
+from core.models import AuthorizationPurpose
 from core.services.accounting import Accounting
 from core.services.authorisations import complete_callback
+from core.services.oauth_states import purpose_of
+from core.services.supplier_sign_in import SignedIn, complete_consent
+from core.suppliers.oauth import SupplierSignIns
 from courier.texts import render_error
 
 log = logging.getLogger(__name__)
@@ -30,12 +38,16 @@ log = logging.getLogger(__name__)
 CALLBACK_PATH = "/oauth/callback"
 ACCOUNTING: web.AppKey[Accounting] = web.AppKey("accounting", Accounting)
 BOT: web.AppKey[str] = web.AppKey("bot_username", str)
+SIGN_INS: web.AppKey[SupplierSignIns] = web.AppKey("sign_ins", SupplierSignIns)
 
 
-def create_app(acc: Accounting, *, bot_username: str | None = None) -> web.Application:
+def create_app(
+    acc: Accounting, *, bot_username: str | None = None, sign_ins: SupplierSignIns | None = None
+) -> web.Application:
     app = web.Application()
     app[ACCOUNTING] = acc
     app[BOT] = bot_username or ""
+    app[SIGN_INS] = sign_ins or SupplierSignIns()
     app.router.add_get(CALLBACK_PATH, callback)
     return app
 
@@ -44,6 +56,17 @@ async def callback(request: web.Request) -> web.StreamResponse:
     acc = request.app[ACCOUNTING]
     params = dict(request.query.items())
     try:
+        async with acc.db.read() as session:
+            purpose = await purpose_of(session=session, state=params.get("state", ""))
+        if purpose == AuthorizationPurpose.SUPPLIER:
+            signed = await complete_consent(
+                db=acc.db,
+                vault=acc.vault,
+                sign_ins=request.app[SIGN_INS],
+                redirect_uri=acc.callback_url,
+                params=params,
+            )
+            return _signed_in(request, signed)
         outcome = await complete_callback(acc, params=params)
     except ProviderFailure as err:
         log.warning("OAuth callback: the software failed (%s)", err.key)
@@ -59,6 +82,18 @@ async def callback(request: web.Request) -> web.StreamResponse:
         "Connected",
         f"Courier is linked to {connecting.provider} ({connecting.state}). "
         "You can close this page.",
+    )
+
+
+def _signed_in(request: web.Request, signed: SignedIn) -> web.Response:
+    bot = request.app[BOT]
+    if bot:
+        raise web.HTTPFound(f"https://t.me/{bot}")
+    return _page(
+        200,
+        "Connected",
+        f"Courier can now read the invoices of {signed.supplier} ({signed.login}). "
+        "The first fetch starts in a moment; you can close this page.",
     )
 
 
@@ -108,10 +143,15 @@ class RunningCallback:
 
 
 async def start_callback_server(
-    acc: Accounting, *, host: str, port: int, bot_username: str | None = None
+    acc: Accounting,
+    *,
+    host: str,
+    port: int,
+    bot_username: str | None = None,
+    sign_ins: SupplierSignIns | None = None,
 ) -> RunningCallback:
     runner = web.AppRunner(
-        create_app(acc, bot_username=bot_username),
+        create_app(acc, bot_username=bot_username, sign_ins=sign_ins),
         shutdown_timeout=2.0,
         access_log_class=PathOnlyAccessLogger,
     )

@@ -17,7 +17,7 @@ from core.errors import ConfigInvalid
 from core.extraction.sandbox import shutdown_sandbox
 from core.services.fetch import ConnectionRunner
 from core.suppliers.http import Throttle
-from courier.connectors import build_registry
+from courier.connectors import build_registry, build_sign_ins, google_ads_config
 from courier.demo_supplier import DemoConfig, sample_config, start_demo_supplier
 from courier.integration_commands import build_accounting
 from courier.oauth_callback import start_callback_server
@@ -127,7 +127,9 @@ def build_runner(rt: Runtime) -> ConnectionRunner:
         rate=settings.supplier_rate,
     )
     registry = build_registry(
-        demo_url=f"http://127.0.0.1:{settings.demo_supplier_port}", throttle=throttle
+        demo_url=f"http://127.0.0.1:{settings.demo_supplier_port}",
+        throttle=throttle,
+        google_ads=google_ads_config(settings),
     )
     return ConnectionRunner(
         db=rt.db,
@@ -174,10 +176,13 @@ async def serve_scheduler(
 async def serve_oauth(
     rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
 ) -> None:
-    """The OAuth2 callback for Xero and QuickBooks, served once one of them is configured."""
+    """The OAuth2 callback for Xero, QuickBooks and Google Ads, served once one of them
+    is configured."""
     settings = rt.settings
-    if not (settings.xero_client_id or settings.quickbooks_client_id):
-        announce("oauth: no Xero or QuickBooks client id set, so no callback to serve")
+    if not (
+        settings.xero_client_id or settings.quickbooks_client_id or settings.google_ads_client_id
+    ):
+        announce("oauth: no Xero, QuickBooks or Google Ads client id set, so no callback to serve")
         return
     with binding(oauth_listener(settings)):
         callback = await start_callback_server(
@@ -185,6 +190,7 @@ async def serve_oauth(
             host=settings.oauth_callback_host,
             port=settings.oauth_callback_port,
             bot_username=settings.telegram_bot_username,
+            sign_ins=build_sign_ins(google_ads_config(settings)),
         )
     announce(f"oauth: callback on {callback.url}, registered as {settings.oauth_callback_url}")
     try:
@@ -230,6 +236,7 @@ async def serve_bot(
             vault=rt.vault,
             runner=build_runner(rt),
             providers=rt.providers,
+            sign_ins=build_sign_ins(google_ads_config(settings)),
             stop=stop,
             announce=announce,
         )

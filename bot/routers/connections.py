@@ -26,6 +26,7 @@ from core.models import Connection, ConnectionState
 from core.permissions import Action
 from core.services import connection_controls as controls
 from core.services.connections import ConnectionView, connection_view, connection_views
+from core.services.supplier_sign_in import CONSENT_ERRORS
 
 S = ConnectionState
 
@@ -49,8 +50,10 @@ def _when(value: datetime | None, texts: Texts, empty: str) -> str:
     return texts.moment(value, style="short") if value is not None else texts(empty)
 
 
-def explain(state: ConnectionState) -> str | None:
+def explain(state: ConnectionState, error: str | None = None) -> str | None:
     """The key of the one sentence a state that needs action says, if any."""
+    if state == S.AUTH_FAILED and error in CONSENT_ERRORS:
+        return f"connections.help_{error}"
     if state in FIX or state in (S.AWAITING_CODE, S.AWAITING_APPROVAL):
         return f"connections.help_{state}"
     return None
@@ -65,7 +68,7 @@ def detail(view: ConnectionView, texts: Texts) -> str:
         last=_when(view.last_attempt_at, texts, "common.never"),
         next=_when(view.next_fetch_at, texts, "common.not_planned"),
     )
-    key = explain(view.state)
+    key = explain(view.state, view.last_error)
     return f"{text}\n\n{texts(key)}" if key else text
 
 
@@ -136,7 +139,7 @@ async def show_all(
                 next=_when(view.next_fetch_at, texts, "common.not_planned"),
             )
         )
-        key = explain(view.state)
+        key = explain(view.state, view.last_error)
         if key:
             lines.append(f"   {texts(key)}")
         builder.button(

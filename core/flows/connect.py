@@ -13,6 +13,11 @@ forwarding at all.
 
 The password reaches the flow as a SecretStr and is kept between steps only sealed by
 the vault; the flow's data never holds it in clear.
+
+A supplier that signs in by the owner's consent (OAuth: Google Ads) asks no password:
+login (the account's ID) → start date → created waiting for the consent, and the chat
+shows the supplier's consent address (`authorise`). The callback keeps the token and the
+first run follows (core/services/supplier_sign_in.py).
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from core.services.connection_controls import INTERACTIVE_FOR
 from core.services.connections import LOGIN_MAX, check_fetch_from, create_connection, login_taken
 from core.services.fetch_claims import request_fetch
 from core.services.members import list_members
+from core.services.supplier_sign_in import start_consent
 from core.services.workspaces import inbox_address
+from core.suppliers.oauth import OAuthSignIn
 
 #: The button that hands the conversation to the mailbox flow (core/flows/mailbox.py).
 WATCH_MAILBOX = f"{HANDOVER}mailbox"
@@ -65,6 +72,12 @@ def refused(err: NotAllowed) -> Text:
     """Who may do what was refused (permissions.<action>), rather than a bare "no": the
     connection flows check in core, and say it in the permission table's words."""
     return Text(f"permissions.{err.params.get('action', '')}")
+
+
+def consent_sign_in(flow: Flow, supplier_key: str) -> OAuthSignIn | None:
+    """The supplier's sign-in by consent, when it has one (the interface's `sign_ins`)."""
+    sign_ins = flow.context.services.get("sign_ins")
+    return sign_ins.get(supplier_key) if sign_ins is not None else None
 
 
 def read_date(text: str) -> date | None:
@@ -135,9 +148,15 @@ class ConnectFlow(Flow):
         if not supplier.connector_available:
             return await self._way_in(supplier)
         self.data.pop("hits", None)
+        sign_in = consent_sign_in(self, supplier.key)
+        if sign_in is not None and not sign_in.registered:
+            # Said before any question: no answer of the person's could get past it.
+            return self.abort("not_configured", supplier=supplier.name)
         self.data.update(
             supplier_id=supplier_id, supplier=supplier.name, portal=portal_kind(supplier)
         )
+        if sign_in is not None:
+            self.data.update(consent=supplier.key, portal="consent")
         members = await list_members(session=session, workspace_id=self.context.workspace_id)
         if len(members) == 1:
             self.data["owner_id"] = members[0].id
@@ -213,7 +232,7 @@ class ConnectFlow(Flow):
         if user_input is None:
             return self._ask_login()
         if user_input.get("option") == "other_supplier":
-            for key in ("supplier_id", "supplier", "portal", "owner_id"):
+            for key in ("supplier_id", "supplier", "portal", "owner_id", "consent"):
                 self.data.pop(key, None)
             return await self._ask_supplier()
         login = str(user_input.get("login") or user_input.get("text") or "").strip()
@@ -230,6 +249,8 @@ class ConnectFlow(Flow):
         if taken is not None:
             return self._already_connected(login)
         self.data["login"] = login
+        if self.data.get("consent"):
+            return self._ask_history()  # no password: the owner consents at the supplier
         return self._ask_password()
 
     def _already_connected(self, login: str) -> Form:
@@ -286,6 +307,8 @@ class ConnectFlow(Flow):
         vault = self.context.service("vault")
         login = str(self.data["login"])
         supplier = str(self.data["supplier"])
+        consent = str(self.data.get("consent") or "")
+        sealed = self.data.get("password_sealed")
         try:
             async with session.begin_nested():
                 connection = await create_connection(
@@ -297,10 +320,11 @@ class ConnectFlow(Flow):
                         supplier_id=int(self.data["supplier_id"]),
                         owner_member_id=int(self.data["owner_id"]),
                         login=login,
-                        password=SecretStr(vault.open(str(self.data["password_sealed"]))),
+                        password=SecretStr(vault.open(str(sealed)) if sealed else ""),
                         fetch_from=start_on,
                     ),
                     now=self.context.now,
+                    awaiting_consent=bool(consent),
                 )
         except ConnectionDuplicate:
             # Connected by someone else since the login step: back to it, password forgotten.
@@ -308,6 +332,17 @@ class ConnectFlow(Flow):
                 self.data.pop(key, None)
             return self._already_connected(login)
         self.data.pop("password_sealed", None)
+        sign_in = consent_sign_in(self, consent) if consent else None
+        if sign_in is not None:
+            url = await start_consent(
+                session=session,
+                sign_in=sign_in,
+                connection=connection,
+                member_id=self.context.member.id,
+                redirect_uri=self.context.service("settings").oauth_callback_url,
+                now=self.context.now,
+            )
+            return self.done("authorise", supplier=supplier, login=login, url=url)
         request_fetch(connection, interactive_for=INTERACTIVE_FOR, now=self.context.now)
         connection_id = connection.id
         assert connection_id is not None

@@ -5,6 +5,11 @@ login (one press keeps the current one; a login another connection of the worksp
 uses at this supplier is refused here, with its key, before the password) → password
 (never kept: it is the last step, sealed into the connection at once) → saved, and
 checked in the background.
+
+A supplier that signs in by the owner's consent (Google Ads) has no password to type:
+the flow shows its consent address again at once, for the same connection (its login
+kept), and the callback replaces the token (core/services/supplier_sign_in.py). That is
+the way out of `sign_in_expired`, when the owner withdrew Courier's access or it lapsed.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from core.errors import ConnectionDuplicate, NotAllowed
-from core.flows.connect import refused
+from core.flows.connect import consent_sign_in, refused
 from core.flows.flow import Field, Flow, Input, secret_of
 from core.flows.steps import Form, Step, Text
+from core.models import Supplier
 from core.services import connection_controls as controls
 from core.services.connections import LOGIN_MAX, connection_view, login_taken
+from core.services.supplier_sign_in import start_consent
 
 
 class CredentialsFlow(Flow):
@@ -34,7 +41,9 @@ class CredentialsFlow(Flow):
         connection_id = int((user_input or {}).get("connection_id") or 0)
         self.data["connection_id"] = connection_id
         try:
-            await controls.controlled(session=self.context.session, target=self._target())
+            connection = await controls.controlled(
+                session=self.context.session, target=self._target()
+            )
         except NotAllowed as err:
             return self.abort(refused(err))
         view = await connection_view(
@@ -42,6 +51,20 @@ class CredentialsFlow(Flow):
             workspace_id=self.context.workspace_id,
             connection_id=connection_id,
         )
+        supplier = await self.context.session.get(Supplier, view.supplier_id)
+        sign_in = consent_sign_in(self, supplier.key) if supplier is not None else None
+        if sign_in is not None:
+            if not sign_in.registered:
+                return self.abort("not_configured", supplier=view.supplier)
+            url = await start_consent(
+                session=self.context.session,
+                sign_in=sign_in,
+                connection=connection,
+                member_id=self.context.member.id,
+                redirect_uri=self.context.service("settings").oauth_callback_url,
+                now=self.context.now,
+            )
+            return self.done("authorise", supplier=view.supplier, login=view.login, url=url)
         self.data.update(supplier_id=view.supplier_id, supplier=view.supplier, current=view.login)
         return self._ask_login()
 

@@ -145,6 +145,8 @@ class AuthorizationPurpose(StrEnum):
     CONNECT = "connect"
     RECONNECT = "reconnect"
     CHANGE = "change"
+    #: A supplier connection signed in by the owner's consent (core/suppliers/oauth.py).
+    SUPPLIER = "supplier"
 
 
 class AuthorizationRequest(SQLModel, table=True):
@@ -160,6 +162,9 @@ class AuthorizationRequest(SQLModel, table=True):
     integration_id: int | None = Field(
         default=None, foreign_key="integration.id", ondelete="CASCADE"
     )
+    #: The supplier connection a `supplier` consent signs in (its `provider` is the
+    #: supplier's catalog key).
+    connection_id: int | None = Field(default=None, foreign_key="connection.id", ondelete="CASCADE")
     state_hash: str = Field(max_length=64, unique=True)
     code_verifier_sealed: str | None = Field(
         default=None, sa_type=Text, repr=False, sa_column_kwargs=SEALED

@@ -15,9 +15,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -66,6 +64,7 @@ from core.services.integrations import (
     seal_grant,
     start_integration,
 )
+from core.services.oauth_states import new_state, spend_state, state_hash
 from core.services.publishing import publish_blocked
 from core.services.rules import release_rule_holds
 
@@ -104,10 +103,6 @@ class Refreshed:
     state: IntegrationState
     #: Documents held for their rule that the new lists un-flagged: back in the inbox.
     released: tuple[int, ...] = ()
-
-
-def _hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
 
 
 async def connect(
@@ -180,7 +175,7 @@ async def _begin(
             integration_id=integration_id,
             authorized=authorized,
         )
-    state = secrets.token_urlsafe(32)
+    state = new_state()
     start = await provider.start_authorization(state=state, redirect_uri=acc.callback_url)
     async with acc.db.transaction() as session:
         session.add(
@@ -190,7 +185,7 @@ async def _begin(
                 provider=provider.name,
                 purpose=purpose,
                 integration_id=integration_id,
-                state_hash=_hash(start.state),
+                state_hash=state_hash(start.state),
                 code_verifier_sealed=(
                     acc.vault.seal(start.code_verifier) if start.code_verifier else None
                 ),
@@ -212,21 +207,10 @@ async def complete_callback(acc: Accounting, *, params: Mapping[str, str]) -> Ca
     cannot be replayed), then the code is exchanged and the link finished."""
     state = params.get("state", "")
     async with acc.db.transaction() as session:
-        request = (
-            await session.exec(
-                select(AuthorizationRequest)
-                .where(AuthorizationRequest.state_hash == _hash(state))
-                .with_for_update()
-            )
-        ).first()
-        if request is None or not state:
+        request = await spend_state(session=session, state=state)
+        if request.purpose == P.SUPPLIER:
+            # A supplier's consent is core.services.supplier_sign_in's to finish.
             raise AuthorizationStateInvalid(reason="unknown_state")
-        if request.used_at is not None:
-            raise AuthorizationStateInvalid(reason="state_already_used")
-        if request.expires_at <= utcnow():
-            raise AuthorizationStateInvalid(reason="state_expired")
-        request.used_at = utcnow()
-        session.add(request)
         verifier = (
             acc.vault.open(request.code_verifier_sealed) if request.code_verifier_sealed else None
         )

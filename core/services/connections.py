@@ -62,6 +62,8 @@ def account_key(login: str) -> str:
     return login.strip().casefold()
 
 
+#: The error of a connection whose owner has not yet given the supplier's consent.
+SIGN_IN_NEEDED = "sign_in_needed"
 #: The longest login a person may type (the column's size).
 LOGIN_MAX = 200
 
@@ -79,13 +81,19 @@ async def create_connection(
     data: ConnectionCreate,
     by: Who,
     now: datetime | None = None,
+    awaiting_consent: bool = False,
 ) -> Connection:
     """Connect a supplier account for `data.owner_member_id`; only managers connect one
-    (NotAllowed), for themselves or for another member."""
+    (NotAllowed), for themselves or for another member.
+
+    `awaiting_consent`: the supplier signs in by the owner's consent (OAuth), which has
+    not come back yet. The connection has no password; it waits, as one whose sign-in was
+    refused (`auth_failed`, `sign_in_needed`), until the callback brings its token, and
+    "Update the credentials" shows the consent address again."""
     require(by, Action.ADD_CONNECTION, workspace_id=data.workspace_id)
     now = now or utcnow()
     password = data.password.get_secret_value()
-    if not data.login.strip() or not password:
+    if not data.login.strip() or not (password or awaiting_consent):
         raise CredentialsMissing()
     supplier = await session.get(Supplier, data.supplier_id)
     if supplier is None:
@@ -111,8 +119,10 @@ async def create_connection(
         login=data.login.strip(),
         account_key=key,
         credentials_sealed=vault.seal_json({"login": data.login.strip(), "password": password}),
-        next_fetch_at=now,
+        next_fetch_at=None if awaiting_consent else now,
     )
+    if awaiting_consent:
+        connection.state, connection.last_error = S.AUTH_FAILED, SIGN_IN_NEEDED
     session.add(connection)
     try:
         async with session.begin_nested():
@@ -223,6 +233,8 @@ class ConnectionView:
     owner_member_id: int
     last_attempt_at: datetime | None
     next_fetch_at: datetime | None
+    #: Why it stopped, as a key (`sign_in_needed`...): never a message with a secret.
+    last_error: str | None = None
 
     @classmethod
     def of(cls, connection: Connection, supplier: Supplier) -> ConnectionView:
@@ -236,6 +248,7 @@ class ConnectionView:
             owner_member_id=connection.owner_member_id,
             last_attempt_at=connection.last_attempt_at,
             next_fetch_at=connection.next_fetch_at,
+            last_error=connection.last_error,
         )
 
 

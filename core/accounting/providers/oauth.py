@@ -202,10 +202,20 @@ class OAuthEndpoints:
 class OAuthApp:
     """The authorization-code grant against one identity server, through Authlib."""
 
-    def __init__(self, *, provider: str, endpoints: OAuthEndpoints, scope: str) -> None:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        endpoints: OAuthEndpoints,
+        scope: str,
+        authorize_params: Mapping[str, str] | None = None,
+    ) -> None:
         self.provider = provider
         self._endpoints = endpoints
         self._scope = scope
+        #: Added to the consent address: Google hands out a refresh token only with
+        #: `access_type=offline`, and again on a later consent only with `prompt=consent`.
+        self._authorize_params = dict(authorize_params or {})
 
     def __repr__(self) -> str:
         return f"OAuthApp({self.provider!r})"
@@ -233,7 +243,9 @@ class OAuthApp:
     async def authorization_url(self, *, state: str, redirect_uri: str) -> str:
         self._require_registration()
         async with self._client(redirect_uri) as client:
-            url, _ = client.create_authorization_url(self._endpoints.authorize_url, state=state)
+            url, _ = client.create_authorization_url(
+                self._endpoints.authorize_url, state=state, **self._authorize_params
+            )
         return str(url)
 
     async def exchange(self, *, code: str, redirect_uri: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from core.services.members import create_invite, find_member
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
 from core.vault import Vault, generate_key
-from courier.connectors import build_registry
+from courier.connectors import build_registry, build_sign_ins, google_ads_config
 from courier.demo_supplier import RunningDemo, sample_config, start_demo_supplier
 from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import BotMessage, TelegramUser
@@ -157,12 +157,15 @@ async def harness(
         entries = load_entries()
         # EDF's two portals: a supplier with no connector, whose mail route is known.
         chosen = {e.key: e for e in entries[:40]} | {
-            e.key: e for e in entries if e.key in ("demo-supplier", "edf", "edf-entreprises")
+            e.key: e
+            for e in entries
+            if e.key in ("demo-supplier", "edf", "edf-entreprises", "google-ads")
         }
         await sync_catalog(session=session, entries=chosen.values())
     vault = Vault([generate_key()])
     store = LocalDocumentStore(tmp_path / "documents")
-    registry = build_registry(demo_url=demo.url)
+    google_ads = google_ads_config(settings)  # a stand-in's, where a module's settings say
+    registry = build_registry(demo_url=demo.url, google_ads=google_ads)
     runner = ConnectionRunner(
         db=db,
         store=store,
@@ -172,7 +175,13 @@ async def harness(
     )
     providers = ProviderRegistry(settings)
     deps, verifier = await build_deps(
-        settings=settings, db=db, store=store, vault=vault, runner=runner, providers=providers
+        settings=settings,
+        db=db,
+        store=store,
+        vault=vault,
+        runner=runner,
+        providers=providers,
+        sign_ins=build_sign_ins(google_ads),
     )
     bot = build_bot(settings)
     dp = build_dispatcher(deps)
