@@ -1,9 +1,5 @@
-"""woob installed as `courier woob install` installs it, once per machine, and the Demo
-Supplier with a woob module written for it (tests/woob_modules/courierdemo).
-
-The virtualenv lives in pytest's cache folder and is reused while it is there: a fresh
-machine (CI) installs woob from the registry once, in about 20 s; later runs take none.
-"""
+"""The Demo Supplier, and connectors to it through woob (installed by the `woob` fixture of
+tests/conftest.py) with a woob module written for it (tests/woob_modules/courierdemo)."""
 
 from __future__ import annotations
 
@@ -33,15 +29,6 @@ SMS = DemoAccount(
 APP = DemoAccount(
     "app@boulangerie.example", "chausson-3", two_factor="app", invoices=sample_invoices(3)
 )
-
-
-@pytest.fixture(scope="session")
-def woob(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> WoobSetup:
-    cache = getattr(request.config, "cache", None)
-    home = Path(cache.mkdir("woob")) if cache is not None else tmp_path_factory.mktemp("woob")
-    setup = WoobSetup(home)
-    setup.install()  # what `courier woob install` runs; a no-op once installed
-    return setup
 
 
 @pytest.fixture
