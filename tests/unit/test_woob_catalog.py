@@ -77,6 +77,7 @@ def test_an_install_cut_short_is_not_installed(tmp_path: Path) -> None:
         ("layout", LayoutChanged),
         ("no_module", ConnectorMissing),
         ("protocol", BridgeFailed),
+        ("session_lost", SupplierUnavailable),
     ],
 )
 def test_the_bridges_failures_are_courier_errors(kind: str, error: type[ConnectorError]) -> None:

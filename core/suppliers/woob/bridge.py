@@ -133,6 +133,8 @@ class Bridge:
         self.polling: threading.Thread | None = None
         self.polled: dict[str, Any] | None = None
         self.login_key = "login"
+        #: The password was given (`login`): woob may sign in again by itself.
+        self.signed_in = False
 
     # -- requests -------------------------------------------------------------------
 
@@ -165,6 +167,10 @@ class Bridge:
 
     def restore(self, request: dict[str, Any]) -> dict[str, Any]:
         browser = self.backend.browser  # loads the saved state, and its page if any
+        if self.backend._browser is not None and not self.signed_in:
+            # Without a password a login can only fail: a session lost after this check
+            # must not read as a refused password.
+            browser.do_login = self._session_lost
         page = getattr(browser, "page", None)
         logged = bool(getattr(browser, "logged", False) or (page is not None and page.logged))
         return {"ok": True, "logged": logged}
@@ -176,6 +182,7 @@ class Bridge:
             # one, from the state it leaves in the storage (its cookies).
             self.backend.dump_state()
             self.backend._browser = None
+        self.signed_in = True
         try:
             self._config(self.login_key).set(str(request["login"]))
             self._config("password").set(str(request["password"]))
@@ -204,6 +211,10 @@ class Bridge:
         self.polling = None
         answer, self.polled = self.polled or {"ok": False, "error": "layout"}, None
         return answer
+
+    @staticmethod
+    def _session_lost() -> None:
+        raise Failure("session_lost")
 
     def _poll_aside(self) -> None:
         self.polled = self._guarded(self._sign_in)

@@ -63,6 +63,13 @@ class BridgeFailed(SupplierUnavailable):
     key = "woob_bridge"
 
 
+class _NeedsUser(ConnectorError):
+    """NeedInteractiveFor2FA: the module would ask for a code or an app, and nobody is at
+    the chat. A sign-in reads it as a code step, which the runner ends as `needs_user`."""
+
+    key = "code_needed"
+
+
 def _error(answer: dict[str, Any]) -> ConnectorError:
     kind, what = str(answer.get("error")), str(answer.get("what") or "")
     if kind == "incorrect_password":
@@ -79,6 +86,11 @@ def _error(answer: dict[str, Any]) -> ConnectorError:
         return ConnectorMissing(what)
     if kind == "layout":
         return LayoutChanged(what)
+    if kind == "needs_user":
+        return _NeedsUser(what)
+    if kind == "session_lost":
+        # The saved session ended between the check and the list: the next run signs in.
+        return SupplierUnavailable("the saved session ended")
     return BridgeFailed(f"{kind} {what}".strip())
 
 
@@ -214,7 +226,13 @@ class WoobConnector:
     # -- the pipe --------------------------------------------------------------------
 
     async def _sign_in(self, request: dict[str, Any]) -> SignInStep:
-        step = _step(await self._request(request))
+        try:
+            answer = await self._request(request)
+        except _NeedsUser:
+            # Nobody is at the chat to read an SMS. As a code step, the runner stops with
+            # `needs_user` and never waits for it.
+            return CodeRequest(channel=ChallengeChannel.SMS)
+        step = _step(answer)
         if step is None:
             raise BridgeFailed("a sign-in answered pending")
         return step
@@ -273,10 +291,6 @@ class WoobConnector:
         if not isinstance(answer, dict):
             raise BridgeFailed("the bridge's answer is not an object")
         if answer.get("ok") is not True:
-            if answer.get("error") == "needs_user":
-                # NeedInteractiveFor2FA: nobody is at the chat to read an SMS. As a code
-                # step, the runner stops with `needs_user` and never waits for it.
-                return {"ok": True, "step": "code", "medium": "sms"}
             raise _error(answer)
         return answer
 

@@ -176,3 +176,16 @@ async def test_a_module_woob_does_not_have_is_a_missing_connector(
             await connector.login(credentials(PLAIN))
     finally:
         await connector.close()
+
+
+async def test_a_session_lost_after_its_check_is_retried_not_a_refused_password(
+    demo: RunningDemo, woob_connector: Make
+) -> None:
+    connector = woob_connector()
+    assert await connector.login(credentials(PLAIN)) == LoggedIn()
+    state = await connector.save()
+    later = woob_connector(attended=False)
+    assert await later.restore(state) is True
+    demo.expire_sessions()  # the site drops it while the run lists
+    with pytest.raises(SupplierUnavailable):
+        [i async for i in later.invoices(None)]

@@ -103,6 +103,10 @@ class DemoBrowser(TwoFactorBrowser):
         url: str | None = "/invoices?page=1"
         while url:
             self.location(url)
+            if self.login_page.is_here():
+                # The session ended: sign in again, as woob's modules do.
+                self.do_login()
+                self.location(url)
             if not self.invoices_page.is_here():
                 raise ParseError("the invoices page is not there")
             for reference, day, amount in self.page.rows():
