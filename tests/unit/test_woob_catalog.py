@@ -82,3 +82,22 @@ def test_an_install_cut_short_is_not_installed(tmp_path: Path) -> None:
 )
 def test_the_bridges_failures_are_courier_errors(kind: str, error: type[ConnectorError]) -> None:
     assert type(_error({"ok": False, "error": kind, "what": "X"})) is error
+
+
+def test_a_question_says_how_long_it_holds_when_woob_knows() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.suppliers.connector import ApprovalRequest, CodeRequest
+    from core.suppliers.woob.connector import _step
+
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    code = _step(
+        {"step": "code", "medium": "email", "destination": "c***@x.fr", "expires_at": soon}
+    )
+    assert isinstance(code, CodeRequest)
+    assert code.channel == "email"
+    assert code.expires_in is not None
+    assert timedelta(minutes=4) < code.expires_in <= timedelta(minutes=5)
+    approval = _step({"step": "approval", "expires_at": None})
+    assert approval == ApprovalRequest()
+    assert _step({"step": "pending"}) is None

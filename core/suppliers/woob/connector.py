@@ -21,7 +21,7 @@ import binascii
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -94,18 +94,31 @@ def _error(answer: dict[str, Any]) -> ConnectorError:
     return BridgeFailed(f"{kind} {what}".strip())
 
 
+def _expires_in(value: Any) -> timedelta | None:
+    """How long the code or the approval holds, from woob's `expires_at`."""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if at is None:
+        return None
+    left = (at if at.tzinfo else at.replace(tzinfo=UTC)) - datetime.now(UTC)
+    return left if left > timedelta(0) else None
+
+
 def _step(answer: dict[str, Any]) -> SignInStep | None:
     step = answer.get("step")
     destination = answer.get("destination") if isinstance(answer.get("destination"), str) else None
+    expires_in = _expires_in(answer.get("expires_at"))
     if step == "logged_in":
         return LoggedIn()
     if step == "code":
         # A code by mail can be relayed from the workspace's mail; any other is typed.
         by_mail = answer.get("medium") == "email"
         channel = ChallengeChannel.EMAIL if by_mail else ChallengeChannel.SMS
-        return CodeRequest(channel=channel, masked_destination=destination)
+        return CodeRequest(channel=channel, masked_destination=destination, expires_in=expires_in)
     if step == "approval":
-        return ApprovalRequest(masked_destination=destination)
+        return ApprovalRequest(masked_destination=destination, expires_in=expires_in)
     if step == "pending":
         return None
     raise BridgeFailed(f"unknown step {step!r}")

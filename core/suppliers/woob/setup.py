@@ -65,7 +65,8 @@ class WoobSetup:
                 return
             if not self.python.exists():
                 venv.EnvBuilder(with_pip=True, clear=True).create(self.venv)
-            self._run([str(self.python), "-m", "pip", "install", "--quiet", requirement])
+            pip = [str(self.python), "-m", "pip", "install", "--quiet", "--no-input"]
+            self._run([*pip, "--disable-pip-version-check", requirement])
             (self.home / _MARKER).write_text(json.dumps({"requirement": requirement}), "utf-8")
 
     @contextmanager
