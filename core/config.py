@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         description="Where the chat keeps ledgers, one folder per workspace; "
         "defaults to <data_dir>/ledgers.",
     )
+    woob_dir: Path | None = Field(
+        default=None,
+        description="woob's own virtualenv and modules (`courier woob install`); "
+        "defaults to <data_dir>/woob.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet keys, comma-separated, newest first; else <data_dir>/secret.key.",
@@ -258,6 +263,10 @@ class Settings(BaseSettings):
     def oauth_callback_url(self) -> str:
         """The redirect URI to register with Xero and Intuit."""
         return self.public_url.rstrip("/") + "/oauth/callback"
+
+    @property
+    def woob_home(self) -> Path:
+        return self.woob_dir or self.data_dir / "woob"
 
     @property
     def key_file(self) -> Path:

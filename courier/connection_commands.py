@@ -17,6 +17,7 @@ from core.services.connections import create_connection, get_connection
 from core.services.fetch_claims import request_fetch
 from core.services.members import find_member, list_members
 from core.services.workspaces import get_workspace, inbox_address
+from core.suppliers.woob.setup import WoobSetup
 from courier.connectors import build_registry
 from courier.output import emit_json, emit_result, emit_rows
 from courier.prompts import read_secret
@@ -37,7 +38,7 @@ def _parse_since(value: str | None) -> date | None:
 
 async def connection_add(args: argparse.Namespace, settings: Settings) -> int:
     since = _parse_since(args.since)
-    registry = build_registry()
+    registry = build_registry(woob=WoobSetup(settings.woob_home))
     password = await read_secret("Supplier password: ")
     async with open_runtime(settings) as rt, rt.db.transaction() as session:
         workspace = await get_workspace(session=session, slug=args.workspace)

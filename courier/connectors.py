@@ -7,6 +7,8 @@ from the supplier's own data (number, date, total, currency).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 
 from core.config import Settings
@@ -23,7 +25,10 @@ from core.suppliers.http import Throttle
 from core.suppliers.oauth import SupplierSignIns
 from core.suppliers.recipes.engine import RecipeConnector
 from core.suppliers.recipes.format import builtin_recipe
-from core.suppliers.registry import ConnectorRegistry
+from core.suppliers.registry import ConnectorRegistry, Factory
+from core.suppliers.woob.connector import WoobConnector
+from core.suppliers.woob.modules import COMMUNITY, WoobModule
+from core.suppliers.woob.setup import WoobSetup
 
 #: Where `courier run` serves the Demo Supplier by default.
 DEMO_URL = "http://127.0.0.1:8765"
@@ -57,7 +62,12 @@ def build_registry(
     demo_url: str = DEMO_URL,
     throttle: Throttle | None = None,
     google_ads: GoogleAdsConfig | None = None,
+    woob: WoobSetup | None = None,
+    woob_modules: Path | None = None,
 ) -> ConnectorRegistry:
+    """`woob`: its virtualenv, whose modules are registered as `community` connectors
+    once it is installed (`courier woob install`); `woob_modules`, a folder of modules to
+    load instead of woob's repositories (the tests' own)."""
     registry = ConnectorRegistry()
     # One throttle for the process: the overall and per-supplier limits hold across runs.
     throttle = throttle or Throttle()
@@ -94,4 +104,19 @@ def build_registry(
     registry.register(
         "microsoft-advertising", lambda supplier: MicrosoftAdsConnector(), gives=NUMBER_DATE_TOTAL
     )
+    if woob is not None and woob.installed:
+        for key, module in COMMUNITY.items():
+            # woob's bills carry their date, total, currency and, often, their number.
+            registry.register(
+                key,
+                _woob_factory(woob, module, woob_modules),
+                kind="community",
+                gives=NUMBER_DATE_TOTAL,
+            )
     return registry
+
+
+def _woob_factory(woob: WoobSetup, module: WoobModule, modules: Path | None) -> Factory:
+    return lambda supplier: WoobConnector(
+        module, python=woob.python, woob_dir=woob.data, modules_path=modules
+    )

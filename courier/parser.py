@@ -185,6 +185,21 @@ def build_parser() -> Parser:
     search.add_argument("query")
     search.add_argument("--limit", type=_limit, default=10)
 
+    woob = sub.add_parser("woob", help="woob's community connectors").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    woob_install = leaf(
+        woob,
+        "install",
+        "woob_commands:woob_install",
+        "install woob in its own virtualenv, for the community connectors",
+    )
+    woob_install.add_argument(
+        "--no-modules",
+        action="store_true",
+        help="do not fetch woob's modules now (each is fetched on its first use)",
+    )
+
     inbox = sub.add_parser("inbox", help="the purchase inbox").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )

@@ -17,6 +17,7 @@ from core.errors import ConfigInvalid
 from core.extraction.sandbox import shutdown_sandbox
 from core.services.fetch import ConnectionRunner
 from core.suppliers.http import Throttle
+from core.suppliers.woob.setup import WoobSetup
 from courier.connectors import build_registry, build_sign_ins, google_ads_config
 from courier.demo_supplier import DemoConfig, sample_config, start_demo_supplier
 from courier.integration_commands import build_accounting
@@ -130,6 +131,7 @@ def build_runner(rt: Runtime) -> ConnectionRunner:
         demo_url=f"http://127.0.0.1:{settings.demo_supplier_port}",
         throttle=throttle,
         google_ads=google_ads_config(settings),
+        woob=WoobSetup(settings.woob_home),
     )
     return ConnectionRunner(
         db=rt.db,
@@ -161,9 +163,9 @@ async def serve_scheduler(
         digests=DigestJobs(db=rt.db),
     )
     scheduler.start()
+    connectors = build_registry(woob=WoobSetup(settings.woob_home)).keys()
     announce(
-        f"scheduler: {len(build_registry().keys())} connectors, fetching due connections, "
-        "reading new documents"
+        f"scheduler: {len(connectors)} connectors, fetching due connections, reading new documents"
     )
     try:
         await stop.wait()

@@ -21,6 +21,8 @@ from core.models import Supplier
 from core.services.catalog import sync_catalog
 from core.services.secrets import unlock_vault
 from core.storage_s3 import ConfiguredStore, build_store
+from core.suppliers.woob.modules import with_community
+from core.suppliers.woob.setup import WoobSetup
 from core.vault import Vault
 from courier.startup import FolderUnusable, reason_of, usable_folder
 
@@ -55,14 +57,16 @@ async def migrate(db: Database, settings: Settings) -> None:
     raise DatabaseNotMigrated(url=settings.safe_db_url(), current=current or "empty", head=head)
 
 
-async def ensure_catalog(db: Database, *, force: bool = False) -> int:
+async def ensure_catalog(db: Database, *, force: bool = False, woob: bool = False) -> int:
+    """`woob`: woob is installed here, so its community connectors are available."""
     async with db.transaction() as session:
         listed = await session.scalar(
             select(func.count()).select_from(Supplier).where(col(Supplier.listed).is_(True))
         )
         if listed and not force:
             return int(listed)
-        return await sync_catalog(session=session, entries=load_entries())
+        entries = with_community(load_entries(), installed=woob)
+        return await sync_catalog(session=session, entries=entries)
 
 
 def _create_database(settings: Settings) -> Database:
@@ -93,7 +97,8 @@ async def open_runtime(
         await migrate(db, settings)
         async with db.transaction() as session:
             vault = await unlock_vault(session=session, settings=settings)
-        suppliers = await ensure_catalog(db, force=refresh_catalog)
+        woob = WoobSetup(settings.woob_home).installed
+        suppliers = await ensure_catalog(db, force=refresh_catalog, woob=woob)
         yield Runtime(
             settings=settings,
             db=db,

@@ -30,6 +30,7 @@ ERRORS: dict[str, str] = {
     ),
     "secret_key_invalid": "the secret key is unusable: {reason}",
     "storage_failed": "cannot store documents in {root}: {reason}",
+    "woob_install_failed": "cannot install woob in {home}: {reason}",
     "file_not_accepted": (
         "{name} is not a kind of file Courier reads; it takes {accepted}; nothing was added"
     ),

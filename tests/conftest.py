@@ -25,6 +25,7 @@ from core.config import Settings
 from core.db import Database, create_database
 from core.db.migrate import upgrade
 from core.extraction.sandbox import shutdown_sandbox
+from core.suppliers.woob.setup import WoobSetup
 
 T = TypeVar("T")
 #: The S3 bucket fixtures (moto on loopback), for the document store's tests.
@@ -125,3 +126,16 @@ def _stop_reading_sandbox() -> Iterator[None]:
     """The reading sandbox keeps a worker process between documents; end it with the run."""
     yield
     shutdown_sandbox()
+
+
+@pytest.fixture(scope="session")
+def woob(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> WoobSetup:
+    """woob in its own virtualenv, installed by what `courier woob install` runs. It lives
+    in pytest's cache folder and is reused while there: a fresh machine (CI) installs it
+    from the registry once, in some 20 to 50 s; later runs take none. Workers share it
+    (the install holds a lock)."""
+    cache = getattr(request.config, "cache", None)
+    home = Path(cache.mkdir("woob")) if cache is not None else tmp_path_factory.mktemp("woob")
+    setup = WoobSetup(home)
+    setup.install()
+    return setup

@@ -153,7 +153,10 @@ class ConnectFlow(Flow):
             # Said before any question: no answer of the person's could get past it.
             return self.abort("not_configured", supplier=supplier.name)
         self.data.update(
-            supplier_id=supplier_id, supplier=supplier.name, portal=portal_kind(supplier)
+            supplier_id=supplier_id,
+            supplier=supplier.name,
+            portal=portal_kind(supplier),
+            community=supplier.connector_kind == "community",
         )
         if sign_in is not None:
             self.data.update(consent=supplier.key, portal="consent")
@@ -219,6 +222,10 @@ class ConnectFlow(Flow):
     def _ask_login(self, error: Text | None = None) -> Form:
         supplier = str(self.data["supplier"])
         prompt = self.text(f"login_{self.data.get('portal', 'both')}", supplier=supplier)
+        # A woob module is said to be one before the owner gives a password for it.
+        community = (
+            (self.text("community", supplier=supplier),) if self.data.get("community") else ()
+        )
         return Form(
             self.name,
             "login",
@@ -226,13 +233,14 @@ class ConnectFlow(Flow):
             (Field("login"),),
             (self.option("other_supplier"),),
             error,
+            details=community,
         )
 
     async def step_login(self, user_input: Input | None = None) -> Step:
         if user_input is None:
             return self._ask_login()
         if user_input.get("option") == "other_supplier":
-            for key in ("supplier_id", "supplier", "portal", "owner_id", "consent"):
+            for key in ("supplier_id", "supplier", "portal", "owner_id", "consent", "community"):
                 self.data.pop(key, None)
             return await self._ask_supplier()
         login = str(user_input.get("login") or user_input.get("text") or "").strip()

@@ -56,6 +56,7 @@ from core.suppliers.connector import (
     ActionRequired,
     ApprovalDenied,
     ApprovalRequest,
+    Attended,
     CodeRejected,
     CodeRequest,
     ConnectorError,
@@ -315,6 +316,8 @@ class ConnectionRunner:
 
     async def _fetch(self, run: _Run, connector: SupplierConnector) -> RunResult:
         connection = run.connection
+        if isinstance(connector, Attended):
+            connector.attended(run.interactive)
         if not (run.saved and await connector.restore(run.saved)):
             step: SignInStep = await connector.login(run.credentials)
             asked = False

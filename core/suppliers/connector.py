@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -116,6 +116,15 @@ class SupplierConnector(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Attended(Protocol):
+    """A connector that must know, before it signs in, whether someone is at the chat:
+    a woob module asks for a code or an app only then, and otherwise says it needs the
+    user instead of making the site send an SMS nobody reads."""
+
+    def attended(self, interactive: bool) -> None: ...
 
 
 class ConnectorError(Exception):

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from core.suppliers.woob.setup import WoobSetup
 from tests.e2e.forkserver import run_courier
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -382,3 +383,23 @@ def test_a_member_names_the_address_they_forward_invoices_from(courier: Courier)
     stranger = courier(*args, "--telegram-id", "999", "x@example.com")
     assert stranger.code == 2
     assert "999" in _one_line(stranger)
+
+
+def test_woob_install_makes_the_community_connectors_available(
+    courier: Courier, woob: WoobSetup
+) -> None:
+    """Before woob is installed, EDF is a community connector this machine cannot run;
+    `courier woob install` (here onto the suite's own woob, already there) makes the
+    catalog say it can (tests/unit/test_woob_catalog.py checks every woob entry)."""
+    [edf, *_] = courier("catalog", "search", "edf (particuliers)", "--json").json()
+    assert (edf["key"], edf["connector"], edf["available"]) == ("edf", "community", False)
+    env = {"COURIER_WOOB_DIR": str(woob.home)}
+    done = courier("woob", "install", "--no-modules", "--json", **env)
+    assert done.code == 0, done.err
+    assert done.json()["modules"] == "skipped"
+    [edf, *_] = courier("catalog", "search", "edf (particuliers)", "--json", **env).json()
+    assert (edf["connector"], edf["available"]) == ("community", True)
+    assert edf["way_in"]["by"] == "connector"
+    rows = courier("catalog", "search", "amazon", "--json", **env).json()
+    shops = {row["key"]: row["available"] for row in rows if row["connector"] == "community"}
+    assert shops == {"amazon": True, "amazon-de": True, "amazon-uk": True, "amazon-us": True}
