@@ -51,6 +51,7 @@ from bot.routers import (
 )
 from bot.routers.gate import members_only
 from bot.storage import DatabaseStorage
+from bot.update_cap import UpdateCap
 from bot.uploads import FetchUploads
 from core.config import Settings
 from core.errors import ConfigInvalid
@@ -126,8 +127,10 @@ def build_dispatcher(deps: Deps, *, storage: BaseStorage | None = None) -> Dispa
         deps=deps,
     )
     # After aiogram's own (user context, FSM with its isolation lock): inside the lock,
-    # the flood limit first; then a file sent is fetched (outside any transaction); then
-    # the update's one transaction around the handler.
+    # a turn among the updates handled at once; the flood limit; then a file sent is
+    # fetched (outside any transaction); then the update's one transaction around the
+    # handler.
+    dp.update.outer_middleware(UpdateCap(deps.settings.bot_max_updates))
     dp.update.outer_middleware(FloodLimit())
     dp.message.outer_middleware(FetchUploads())
     unit = UnitOfWork()

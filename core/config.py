@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     )
     telegram_webhook_host: str = Field(default="127.0.0.1", description="Webhook listener.")
     telegram_webhook_port: int = Field(default=8081, ge=0, le=65535, description="Its port.")
+    bot_max_updates: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Updates the bot handles at once; the others wait their turn. Each holds "
+        "a database connection: keep it below the pool's 20.",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="Where the SMTP gateway listens.")
     smtp_port: int = Field(default=2525, ge=0, le=65535, description="The SMTP gateway's port.")
     smtp_hostname: str | None = Field(
