@@ -163,7 +163,8 @@ class MollieConnector(ApiConnector):
         return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
 
     async def _get(self, path: str, params: dict[str, str | int] | None = None) -> httpx.Response:
-        headers = {**self._auth(), "Accept": "application/hal+json"}
+        # What Mollie's own SDKs send; the answer is HAL JSON either way.
+        headers = {**self._auth(), "Accept": "application/json"}
         response = await self._send("GET", self._base_url + path, headers=headers, params=params)
         _raise_for_status(response)
         return response
