@@ -18,6 +18,7 @@ from core.suppliers.api.digitalocean import DigitalOceanConnector
 from core.suppliers.api.google_ads import GoogleAdsConfig, GoogleAdsConnector
 from core.suppliers.api.meta import MetaAdsConnector
 from core.suppliers.api.microsoft_ads import MicrosoftAdsConnector
+from core.suppliers.api.mollie import MollieConnector
 from core.suppliers.api.ovh import OvhConnector
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
@@ -104,6 +105,8 @@ def build_registry(
     registry.register(
         "microsoft-advertising", lambda supplier: MicrosoftAdsConnector(), gives=NUMBER_DATE_TOTAL
     )
+    # Mollie's invoices for its own fees: the number, issue date and gross amount listed.
+    registry.register("mollie", lambda supplier: MollieConnector(), gives=NUMBER_DATE_TOTAL)
     if woob is not None and woob.installed:
         for key, module in COMMUNITY.items():
             # woob's bills carry their date, total, currency and, often, their number.

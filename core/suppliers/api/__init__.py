@@ -1,6 +1,6 @@
 """Connectors for suppliers that publish an invoice API, and the plumbing they share.
 
-AWS, Azure, DigitalOcean, Meta, OVHcloud, Qonto and Scaleway each take a long-lived key
+AWS, Azure, DigitalOcean, Meta, Mollie, OVHcloud, Qonto and Scaleway each take a long-lived key
 instead of a password (Azure's client secret buys hour-long tokens, held in memory for one
 run), so there is no 2FA and no session to keep: `ApiConnector` answers
 `restore`, `submit_code`, `save` and `close` the same way for all of them. Microsoft

@@ -13,13 +13,14 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from core.suppliers.api.digitalocean import DigitalOceanConnector
+from core.suppliers.api.mollie import MollieConnector
 from core.suppliers.api.ovh import OvhConnector
 from core.suppliers.api.scaleway import ScalewayConnector
 from core.suppliers.connector import Credentials, SupplierConnector
 from core.suppliers.http import HttpLimits
 from core.suppliers.recipes import RecipeConnector, builtin_recipe
 from courier.demo_supplier import DemoAccount, DemoConfig, sample_invoices, start_demo_supplier
-from tests.standins import digitalocean, ovh, scaleway
+from tests.standins import digitalocean, mollie, ovh, scaleway
 from tests.standins import running as serve
 
 FUTURE = date(2099, 1, 1)  # a window past every invoice: nothing in it, the list still full
@@ -59,6 +60,14 @@ APIS = [
         Credentials(scaleway.ORGANIZATION_ID, SecretStr(scaleway.SECRET_KEY)),
         sum(1 for invoice in scaleway.SEEDED if invoice.issued_date),  # drafts are no invoices
         scaleway.SEEDED,
+    ),
+    Api(
+        "mollie",
+        lambda invoices: mollie.create_app(invoices=invoices),
+        lambda origin: MollieConnector(base_url=origin, limit=2),
+        Credentials(mollie.ORGANIZATION, SecretStr(mollie.TOKEN)),
+        len(mollie.SEEDED),
+        mollie.SEEDED,
     ),
 ]
 

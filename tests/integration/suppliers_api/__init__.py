@@ -1,5 +1,5 @@
-"""API connectors (AWS, Azure, DigitalOcean, Meta, Microsoft Advertising, OVHcloud, Qonto,
-Scaleway) against their stand-ins on loopback.
+"""API connectors (AWS, Azure, DigitalOcean, Meta, Microsoft Advertising, Mollie, OVHcloud,
+Qonto, Scaleway) against their stand-ins on loopback.
 
 Also the helpers the test modules share: draining `invoices()` and the check that
 a secret shows up nowhere a person or a log could read it.
