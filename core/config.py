@@ -176,6 +176,17 @@ class Settings(BaseSettings):
     pennylane_api_url: str = Field(
         default="https://app.pennylane.com/api/external/v2", description="Pennylane API v2."
     )
+    pennylane_client_id: str | None = Field(
+        default=None,
+        description=(
+            "Pennylane partner app's client id: set (with its secret), people sign in with "
+            "OAuth 2.0, one company each; unset, each pastes its company API token."
+        ),
+    )
+    pennylane_client_secret: SecretStr | None = Field(default=None, description="Its secret.")
+    pennylane_authorize_url: str = "https://app.pennylane.com/oauth/authorize"
+    pennylane_token_url: str = "https://app.pennylane.com/oauth/token"
+    pennylane_revoke_url: str = "https://app.pennylane.com/oauth/revoke"
     # ---------------------------------------------------------------------------------------
     # --- Documents on more than one host (issue #19) ---------------------------------------
     document_store: Literal["local", "s3"] = Field(

@@ -1,4 +1,5 @@
-"""The OAuth2 callback: where Xero and Intuit send the person back after they authorise.
+"""The OAuth2 callback: where Xero, Intuit and Pennylane send the person back after they
+authorise.
 
 `GET /oauth/callback?code=…&state=…[&realmId=…]` completes the authorisation through the
 service (which checks the single-use state) and sends the person back to the chat
