@@ -20,11 +20,13 @@ from typing import Any
 
 from core.errors import AnswerInvalid, CourierError, NotFound
 from core.flows.accounting import accounting
-from core.flows.flow import Field, Flow, Input
+from core.flows.flow import Field, Input
+from core.flows.review_publish import PublishQuestions
 from core.flows.steps import Abort, FieldKind, Option, Step, Text
 from core.models import Document, DocumentState
 from core.permissions import Action
 from core.services.documents import archive_document
+from core.services.publish_questions import publish_question
 from core.services.publishing import on_document_ready
 from core.services.review import CONFIRMATIONS, NO, YES, Question, answer_question, open_review
 from core.services.review_notices import announce_review_outcome
@@ -65,7 +67,7 @@ REASONS: frozenset[str] = frozenset(
 ON_CANCEL = "_on_cancel"
 
 
-class Review(Flow):
+class Review(PublishQuestions):
     name = "review"
     first = "start"
 
@@ -94,6 +96,11 @@ class Review(Flow):
         )
         if opened.released:  # the totals settled it: nothing was left to ask
             return self._finished(document, publish=True)
+        if question is None:
+            # Held by a publish for what the software lacks: one question that fixes it.
+            asked = await publish_question(session=self.context.session, document=document)
+            if asked is not None:
+                return self.ask_publish_question(asked, document)
         if question is None or document.state not in (
             DocumentState.NEEDS_REVIEW,
             DocumentState.INBOX,
