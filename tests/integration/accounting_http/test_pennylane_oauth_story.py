@@ -5,6 +5,7 @@ and signing in again publishes them once each."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -79,8 +80,9 @@ async def _publish(stage: Stage, world: World, document: int) -> tuple[str, str 
 
 
 async def test_a_pennylane_consent_links_refreshes_expires_and_comes_back(
-    stage: Stage, world: World
+    stage: Stage, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     assert world.workspace.id is not None
     started = await connect(
         stage.acc, workspace_id=world.workspace.id, actor=world.owner.id, provider_name="pennylane"
@@ -130,3 +132,9 @@ async def test_a_pennylane_consent_links_refreshes_expires_and_comes_back(
         stage.acc, workspace_id=world.workspace.id, actor=world.owner.id, keep_rules=True
     )
     assert stage.oauth.tokens.revoked  # the consent was handed back to Pennylane
+    # No token, code or secret of the consent reached the log.
+    spoken = caplog.text
+    tokens = [*stage.oauth.tokens.access, *stage.oauth.tokens.refresh]
+    assert tokens
+    assert not [t for t in tokens if t in spoken]
+    assert CLIENT_SECRET not in spoken
