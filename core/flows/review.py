@@ -96,11 +96,11 @@ class Review(PublishQuestions):
         )
         if opened.released:  # the totals settled it: nothing was left to ask
             return self._finished(document, publish=True)
-        if question is None:
-            # Held by a publish for what the software lacks: one question that fixes it.
-            asked = await publish_question(session=self.context.session, document=document)
-            if asked is not None:
-                return self.ask_publish_question(asked, document)
+        # Held by a publish for what the software lacks: the document was whole enough to
+        # be sent, so the one question that fixes it comes before any reading doubt.
+        asked = await publish_question(session=self.context.session, document=document)
+        if asked is not None:
+            return self.ask_publish_question(asked, document)
         if question is None or document.state not in (
             DocumentState.NEEDS_REVIEW,
             DocumentState.INBOX,

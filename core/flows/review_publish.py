@@ -85,7 +85,13 @@ class PublishQuestions(Flow):
         self.data["tax_rate"] = rate_key(question.rate) if question.rate is not None else None
         self.data["tax_codes"] = [c.code for c in question.choices]
         buttons = tuple(
-            Option(f"c{i}", self.text("option.code", name=c.name, code=c.code))
+            Option(
+                f"c{i}",
+                # A name that already shows its code (a ledger's account) is shown alone.
+                self.text("option.value", value=c.name)
+                if c.name == c.code or c.name.startswith(f"{c.code} ")
+                else self.text("option.code", name=c.name, code=c.code),
+            )
             for i, c in enumerate(question.choices)
         )
         supplier = document.supplier_name or ""
