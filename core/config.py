@@ -256,8 +256,14 @@ class Settings(BaseSettings):
 
     @property
     def oauth_callback_url(self) -> str:
-        """The redirect URI to register with Xero and Intuit."""
+        """The redirect URI to register with Xero, Intuit and Pennylane."""
         return self.public_url.rstrip("/") + "/oauth/callback"
+
+    @property
+    def oauth_apps(self) -> bool:
+        """Whether an OAuth app of some software is set up, so the callback is needed."""
+        ids = (self.xero_client_id, self.quickbooks_client_id, self.pennylane_client_id)
+        return any(i and i.strip() for i in ids)
 
     @property
     def key_file(self) -> Path:

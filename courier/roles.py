@@ -174,10 +174,11 @@ async def serve_scheduler(
 async def serve_oauth(
     rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
 ) -> None:
-    """The OAuth2 callback for Xero and QuickBooks, served once one of them is configured."""
+    """The OAuth2 callback for Xero, QuickBooks and Pennylane, served once one of them is
+    configured."""
     settings = rt.settings
-    if not (settings.xero_client_id or settings.quickbooks_client_id):
-        announce("oauth: no Xero or QuickBooks client id set, so no callback to serve")
+    if not settings.oauth_apps:
+        announce("oauth: no Xero, QuickBooks or Pennylane client id set, so no callback to serve")
         return
     with binding(oauth_listener(settings)):
         callback = await start_callback_server(
