@@ -9,6 +9,9 @@ kept. When nothing is left to ask, the document is ready: once the step committe
 published if its supplier's rule and a live link allow, and the outcome is told through
 the outbox (core/services/review_notices.py).
 
+A document a publish sent back for what the software lacks (a tax code, multicurrency)
+gets its one fixing question first (core/flows/review_publish.py).
+
 Started with `{"document_id": id}` (a notice's or /inbox's button): the document must be
 the actor's workspace's, else the flow aborts with `errors.not_found`.
 """
