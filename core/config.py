@@ -188,6 +188,17 @@ class Settings(BaseSettings):
     pennylane_api_url: str = Field(
         default="https://app.pennylane.com/api/external/v2", description="Pennylane API v2."
     )
+    pennylane_client_id: str | None = Field(
+        default=None,
+        description=(
+            "Pennylane partner app's client id: set (with its secret), people sign in with "
+            "OAuth 2.0, one company each; unset, each pastes its company API token."
+        ),
+    )
+    pennylane_client_secret: SecretStr | None = Field(default=None, description="Its secret.")
+    pennylane_authorize_url: str = "https://app.pennylane.com/oauth/authorize"
+    pennylane_token_url: str = "https://app.pennylane.com/oauth/token"
+    pennylane_revoke_url: str = "https://app.pennylane.com/oauth/revoke"
     # --- Suppliers signed in to by the owner's consent (OAuth 2.0) -------------------------
     google_ads_client_id: str | None = Field(
         default=None, description="Google Ads: the OAuth client id of Courier's Google app."
@@ -268,12 +279,24 @@ class Settings(BaseSettings):
 
     @property
     def oauth_callback_url(self) -> str:
-        """The redirect URI to register with Xero and Intuit."""
+        """The redirect URI to register with Xero, Intuit and Pennylane."""
         return self.public_url.rstrip("/") + "/oauth/callback"
 
     @property
     def woob_home(self) -> Path:
         return self.woob_dir or self.data_dir / "woob"
+
+    @property
+    def oauth_apps(self) -> bool:
+        """Whether an OAuth app is set up (some software's, or a supplier's): the callback
+        is needed."""
+        ids = (
+            self.xero_client_id,
+            self.quickbooks_client_id,
+            self.pennylane_client_id,
+            self.google_ads_client_id,
+        )
+        return any(i and i.strip() for i in ids)
 
     @property
     def key_file(self) -> Path:

@@ -1,5 +1,5 @@
-"""The OAuth2 callback: where Xero and Intuit send the person back after they authorise,
-and Google after the owner of a Google Ads connection consented.
+"""The OAuth2 callback: where Xero, Intuit and Pennylane send the person back after they
+authorise, and Google after the owner of a Google Ads connection consented.
 
 `GET /oauth/callback?code=…&state=…[&realmId=…]` completes the authorisation through the
 service (which checks the single-use state) and sends the person back to the chat

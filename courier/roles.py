@@ -178,13 +178,15 @@ async def serve_scheduler(
 async def serve_oauth(
     rt: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = print
 ) -> None:
-    """The OAuth2 callback for Xero, QuickBooks and Google Ads, served once one of them
-    is configured."""
+    """The OAuth2 callback for Xero, QuickBooks, Pennylane and Google
+    Ads, served once one of them is
+    configured."""
     settings = rt.settings
-    if not (
-        settings.xero_client_id or settings.quickbooks_client_id or settings.google_ads_client_id
-    ):
-        announce("oauth: no Xero, QuickBooks or Google Ads client id set, so no callback to serve")
+    if not settings.oauth_apps:
+        announce(
+            "oauth: no Xero, QuickBooks, Pennylane or Google Ads client id set,"
+            " so no callback to serve"
+        )
         return
     with binding(oauth_listener(settings)):
         callback = await start_callback_server(

@@ -76,7 +76,7 @@ def listeners(settings: Settings, roles: Iterable[str]) -> tuple[Listener, ...]:
         found.append(smtp_listener(settings))
     if "demo" in wanted:
         found.append(demo_listener(settings))
-    if "oauth" in wanted and (settings.xero_client_id or settings.quickbooks_client_id):
+    if "oauth" in wanted and settings.oauth_apps:
         found.append(oauth_listener(settings))
     if "bot" in wanted and settings.telegram_token and settings.telegram_webhook_url:
         found.append(webhook_listener(settings))

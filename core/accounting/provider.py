@@ -59,6 +59,9 @@ class ProviderInfo:
     #: Settings the operator must fill before anyone can link it (an OAuth app's id and
     #: secret, registered with the software): without them it is not offered.
     requires: tuple[str, ...] = ()
+    #: Settings that, once all filled, make its sign-in OAuth2 instead of `auth_kind`
+    #: (Pennylane: a partner app signs people in; without one, a company token).
+    oauth_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

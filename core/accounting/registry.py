@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import SecretStr
 
@@ -59,6 +59,7 @@ BUILT_IN_INFO: Mapping[str, ProviderInfo] = {
         display_name="Pennylane",
         auth_kind=AuthKind.TOKEN,
         list_kinds=_ALL_LISTS,
+        oauth_with=("pennylane_client_id", "pennylane_client_secret"),
     ),
 }
 
@@ -99,7 +100,12 @@ class ProviderRegistry:
     def info(self, name: str) -> ProviderInfo:
         """What `name` is, without building it when it is a built-in."""
         if name not in self._built and name in BUILT_IN_INFO:
-            return BUILT_IN_INFO[name]
+            info = BUILT_IN_INFO[name]
+            if info.oauth_with and all(
+                _filled(getattr(self._settings, s, None)) for s in info.oauth_with
+            ):
+                return replace(info, auth_kind=AuthKind.OAUTH2)
+            return info
         provider = self.get(name)
         return ProviderInfo(
             name=name,

@@ -9,6 +9,9 @@ kept. When nothing is left to ask, the document is ready: once the step committe
 published if its supplier's rule and a live link allow, and the outcome is told through
 the outbox (core/services/review_notices.py).
 
+A document a publish sent back for what the software lacks (a tax code, multicurrency)
+gets its one fixing question first (core/flows/review_publish.py).
+
 Started with `{"document_id": id}` (a notice's or /inbox's button): the document must be
 the actor's workspace's, else the flow aborts with `errors.not_found`.
 """
@@ -20,11 +23,13 @@ from typing import Any
 
 from core.errors import AnswerInvalid, CourierError, NotFound
 from core.flows.accounting import accounting
-from core.flows.flow import Field, Flow, Input
+from core.flows.flow import Field, Input
+from core.flows.review_publish import PublishQuestions
 from core.flows.steps import Abort, FieldKind, Option, Step, Text
 from core.models import Document, DocumentState
 from core.permissions import Action
 from core.services.documents import archive_document
+from core.services.publish_questions import publish_question
 from core.services.publishing import on_document_ready
 from core.services.review import CONFIRMATIONS, NO, YES, Question, answer_question, open_review
 from core.services.review_notices import announce_review_outcome
@@ -65,7 +70,7 @@ REASONS: frozenset[str] = frozenset(
 ON_CANCEL = "_on_cancel"
 
 
-class Review(Flow):
+class Review(PublishQuestions):
     name = "review"
     first = "start"
 
@@ -94,6 +99,11 @@ class Review(Flow):
         )
         if opened.released:  # the totals settled it: nothing was left to ask
             return self._finished(document, publish=True)
+        # Held by a publish for what the software lacks: the document was whole enough to
+        # be sent, so the one question that fixes it comes before any reading doubt.
+        asked = await publish_question(session=self.context.session, document=document)
+        if asked is not None:
+            return self.ask_publish_question(asked, document)
         if question is None or document.state not in (
             DocumentState.NEEDS_REVIEW,
             DocumentState.INBOX,

@@ -93,6 +93,10 @@ class Rule(SQLModel, table=True):
     tax_rate_code: str | None = Field(default=None, max_length=120)
     #: The party's code in the software's suppliers (or customers) list, when matched.
     contact_code: str | None = Field(default=None, max_length=120)
+    #: The tax code a person chose for a VAT rate of this supplier's bills, by the rate
+    #: in percent as text (`{"8.5": "TAX085"}`): asked once, when the software had no code
+    #: of that rate (core/services/publish_questions.py).
+    tax_codes: dict[str, str] | None = Field(default=None, sa_type=JSON)
     auto_publish: bool = False
     #: Why the rule cannot be applied right now (e.g. its account was deleted), or None.
     flagged: str | None = Field(default=None, max_length=60)

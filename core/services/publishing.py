@@ -238,6 +238,7 @@ async def _claim(
             read,
             await load_tax_codes(session=session, integration_id=integration.id),
             rule.tax_rate_code,
+            rule.tax_codes,
         )
     )
     if isinstance(lines, Unmapped):
@@ -482,6 +483,11 @@ def _issue_date(document: Document) -> date | None:
     return document.issue_date or _date(_field(document, "issue_date"))
 
 
+def document_vat_lines(document: Document) -> tuple[VatLine, ...]:
+    """The VAT lines a bill of `document` would carry, before their codes."""
+    return _vat_lines(document)
+
+
 def _vat_lines(document: Document) -> tuple[VatLine, ...]:
     """The VAT lines read, as positive amounts (a credit note's page often prints them
     negative; `_is_credit_note` keeps the direction)."""
@@ -637,7 +643,8 @@ async def _codes_now(session: AsyncSession, document: Document) -> bool:
     if rule is None or integration is None or integration.id is None:
         return False
     codes = await load_tax_codes(session=session, integration_id=integration.id)
-    return not isinstance(assign_codes(_vat_lines(document), codes, rule.tax_rate_code), Unmapped)
+    lines = assign_codes(_vat_lines(document), codes, rule.tax_rate_code, rule.tax_codes)
+    return not isinstance(lines, Unmapped)
 
 
 def _is_ready(document: Document) -> bool:

@@ -11,8 +11,18 @@ from core.services.notifications import enqueue
 
 KIND = "document_needs_review"
 #: Held for a confirmation only owners and admins may give (core/permissions.py,
-#: CONFIRM_TRUST; core.services.review.CONFIRMATIONS): they are asked, not the sender.
-FOR_MANAGERS: frozenset[str] = frozenset({"new_iban", "sender_unauthenticated"})
+#: CONFIRM_TRUST; core.services.review.CONFIRMATIONS), or for a tax code or a currency
+#: setting of the books (core/services/publish_questions.py: MANAGE_RULES, PUBLISH):
+#: they are asked, not the sender.
+FOR_MANAGERS: frozenset[str] = frozenset(
+    {
+        "new_iban",
+        "sender_unauthenticated",
+        "vat_rate_unmapped",
+        "tax_code_missing",
+        "currency_not_enabled",
+    }
+)
 
 
 def review_dedupe_key(document: Document) -> str:

@@ -8,6 +8,9 @@ VAT lines. A rate the list has no code for is `Unmapped`: the document goes to r
 it is never posted under another rate's code.
 
 A software whose list says no rate at all (nothing to judge by) keeps the rule's code.
+
+A code a person chose for a rate of the supplier (the rule's `tax_codes`, asked in the
+chat when the rate had none) wins for that rate, while the software still lists it.
 """
 
 from __future__ import annotations
@@ -49,22 +52,40 @@ def tax_code_of(code: str, extra: Mapping[str, Any]) -> TaxCode:
     return TaxCode(code, _rate(extra.get("rate")), extra.get("purchases", True) is not False)
 
 
+def rate_key(rate: Decimal) -> str:
+    """A rate as the rule's `tax_codes` keys it: `8.5`, `20` (never `20.00`)."""
+    return f"{rate.normalize():f}"
+
+
 def assign_codes(
-    lines: tuple[VatLine, ...], codes: Iterable[TaxCode], default: str | None
+    lines: tuple[VatLine, ...],
+    codes: Iterable[TaxCode],
+    default: str | None,
+    chosen: Mapping[str, str] | None = None,
 ) -> tuple[VatLine, ...] | Unmapped:
-    """`lines` with the software's code for each rate, or the first rate without one."""
-    rated = [c for c in codes if c.rate is not None and c.purchases]
+    """`lines` with the software's code for each rate, or the first rate without one;
+    `chosen` (rate key → code) is what a person picked for a rate of the supplier."""
+    known = list(codes)
+    listed = {c.code for c in known if c.purchases}
+    # A chosen code the software no longer lists is forgotten: the rate is asked again.
+    picked = {k: v for k, v in (chosen or {}).items() if v in listed}
+    rated = [c for c in known if c.rate is not None and c.purchases]
     if not rated:
-        return tuple(replace(line, tax_rate_code=default) for line in lines)
+        return tuple(
+            replace(line, tax_rate_code=picked.get(rate_key(line.rate), default)) for line in lines
+        )
     out: list[VatLine] = []
     for line in lines:
+        if rate_key(line.rate) in picked:
+            out.append(replace(line, tax_rate_code=picked[rate_key(line.rate)]))
+            continue
         matching = [c for c in rated if c.rate == line.rate]
         if not matching:
             return Unmapped(line.rate)
         # Several codes at one rate (a reduced-rate scheme, an import code): the rule's
         # choice wins; otherwise the software's first, as its own list orders them.
-        chosen = next((c for c in matching if c.code == default), matching[0])
-        out.append(replace(line, tax_rate_code=chosen.code))
+        code = next((c for c in matching if c.code == default), matching[0])
+        out.append(replace(line, tax_rate_code=code.code))
     return tuple(out)
 
 

@@ -16,6 +16,9 @@
   any other is a 422. A credit note has every amount negative.
   `GET supplier_invoices?filter=` finds one by `external_reference`.
 - 25 requests every 5 seconds per token: 429 with `retry-after` and `ratelimit-*`.
+- OAuth 2.0 for partner apps (tests/standins/pennylane_oauth.py): `/oauth/authorize`,
+  `/oauth/token`, `/oauth/revoke`; an OAuth access token works as a company token does,
+  within its scopes and its 24 hours.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from tests.standins import pennylane_oauth
 from tests.standins.accounting_limits import (
     Clock,
     Fault,
@@ -134,6 +138,7 @@ class PennylaneStandin:
     used_files: set[int] = field(default_factory=set)
     invoices: list[Imported] = field(default_factory=list)
     windows: dict[str, SlidingWindow] = field(default_factory=dict)
+    oauth: pennylane_oauth.OAuthServer | None = None
 
     def revoke(self, token: str) -> None:
         self.tokens.pop(token, None)
@@ -153,11 +158,17 @@ def _error(status: int, message: str) -> web.Response:
 async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
     standin = request.app[STANDIN]
     standin.knobs.requests.append((request.method, request.raw_path))
+    if request.path.startswith("/oauth/"):
+        answer: web.StreamResponse = await handler(request)  # it checks the app itself
+        return answer
     token = bearer(request)
-    if token is None or token not in standin.tokens:
+    if token is not None and standin.oauth is not None and token not in standin.tokens:
+        refused = pennylane_oauth.refused(standin.oauth, request, token, PREFIX)
+        if refused is not None:
+            return refused
+    elif token is None or token not in standin.tokens:
         return _error(401, "Unauthorized: invalid or revoked token")
-    expires = standin.tokens[token]
-    if expires is not None and expires <= standin.clock.wall():
+    elif (expires := standin.tokens[token]) is not None and expires <= standin.clock.wall():
         return _error(401, "Unauthorized: token expired")
     now = standin.clock.now()
     window = standin.windows.setdefault(
@@ -365,7 +376,9 @@ def create_app(
     time_scale: float = 1.0,
     clock: Clock | None = None,
     knobs: Knobs | None = None,
+    oauth: bool = True,
 ) -> web.Application:
+    """With `oauth`, the identity server of a partner app (CLIENT_ID) answers too."""
     standin = PennylaneStandin(
         books=books or bakery(),
         tokens=dict(tokens) if tokens is not None else {TOKEN: None},
@@ -375,6 +388,9 @@ def create_app(
     )
     app = web.Application(middlewares=[gate], client_max_size=100 * 1024 * 1024)
     app[STANDIN] = standin
+    if oauth:
+        standin.oauth = pennylane_oauth.OAuthServer(clock=standin.clock, time_scale=time_scale)
+        pennylane_oauth.add_routes(app, standin.oauth)
     app.router.add_get(f"{PREFIX}/me", me)
     app.router.add_get(f"{PREFIX}/ledger_accounts", ledger_accounts)
     app.router.add_get(f"{PREFIX}/suppliers", suppliers)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.errors import ConfigInvalid
 from courier.texts import render_error
 
@@ -59,3 +59,10 @@ def test_the_password_in_a_url_is_hidden_in_messages(
         "COURIER_DATABASE_URL", "postgresql+asyncpg://courier:hunter2@db:5432/courier"
     )
     assert "hunter2" not in load_settings().safe_db_url()
+
+
+def test_the_oauth_callback_is_needed_once_any_software_has_an_app() -> None:
+    assert not Settings(_env_file=None).oauth_apps
+    assert not Settings(_env_file=None, pennylane_client_id=" ").oauth_apps
+    for name in ("xero_client_id", "quickbooks_client_id", "pennylane_client_id"):
+        assert Settings(_env_file=None, **{name: "app"}).oauth_apps  # type: ignore[arg-type]

@@ -1,8 +1,17 @@
-"""Pennylane, over its Company API v2 with a company token.
+"""Pennylane, over its Company API v2, with OAuth 2.0 or a company token.
 
-- The token is pasted by the person, optionally followed by its expiry date as Pennylane
-  shows it when the token is made (`<token> 2027-03-31`); the warning starts 14 days
-  before. There is nothing to refresh: a 401 means the token expired or was revoked.
+- An installation with a Pennylane partner app (`pennylane_client_id` and its secret)
+  signs people in with OAuth 2.0, as Pennylane requires of integration partners: the
+  authorization code from `app.pennylane.com/oauth/authorize`, exchanged at
+  `/oauth/token` for an access token (24 hours) and a refresh token that rotates at each
+  use (90 days). Each consent is for one company (GET /me names it), so each workspace
+  links its own. A 401 is first cured by a refresh; `invalid_grant` on the refresh means
+  the consent is gone (reconnect). Disconnecting revokes it at `/oauth/revoke`.
+- Without an app, the company token is pasted by the person, optionally followed by its
+  expiry date as Pennylane shows it when the token is made (`<token> 2027-03-31`); the
+  warning starts 14 days before. It is for a single company and there is nothing to
+  refresh: a 401 means the token expired or was revoked. A link made with a token keeps
+  working after the operator adds an app; its reconnect then goes through OAuth.
 - Bills: the file first (`POST file_attachments`, multipart: PDF, PNG, JPEG, TIFF, BMP or
   GIF only; other images are converted and an XML e-invoice gets a PDF rendition
   carrying it, pennylane_files.py), then `POST
@@ -44,13 +53,29 @@ from core.accounting.provider import (
     Published,
     VatLine,
 )
-from core.accounting.providers.oauth import ApiClient, ApiLimits, json_of
+from core.accounting.providers.oauth import (
+    ApiClient,
+    ApiLimits,
+    OAuthApp,
+    OAuthEndpoints,
+    grant_from_token,
+    json_of,
+)
 from core.accounting.providers.pennylane_files import attachable
 from core.config import Settings
 
 NAME = "pennylane"
 LIMITS = ApiLimits(windows=((25, 5.0),), concurrent=5)
 WARN_BEFORE = timedelta(days=14)
+#: What Courier asks for at consent (v2 scopes): import bills with their files, read the
+#: chart of accounts, suppliers and customers; `/me` needs none.
+SCOPES = (
+    "supplier_invoices:all file_attachments:all ledger_accounts:readonly "
+    "suppliers:readonly customers:readonly"
+)
+#: A refresh token dies after 90 days unused; the scheduler refreshes weekly.
+REFRESH_UNUSED = timedelta(days=90)
+KEEP_ALIVE = timedelta(days=7)
 PAGE_SIZE = 100
 #: Pennylane's French VAT codes (v2 reference) and their rates in percent; `exempt` is 0 %.
 #: Its regimes (intracom_*, extracom, crossborder, construction...) are never chosen by rate.
@@ -91,7 +116,6 @@ PATHS = {
 class PennylaneProvider:
     name = NAME
     display_name = "Pennylane"
-    auth_kind = AuthKind.TOKEN
     list_kinds = frozenset(ListKind)
 
     def __init__(
@@ -101,28 +125,58 @@ class PennylaneProvider:
         limits: ApiLimits = LIMITS,
         page_size: int = PAGE_SIZE,
         http: httpx.AsyncClient | None = None,
+        endpoints: OAuthEndpoints | None = None,
     ) -> None:
         self._api_url = api_url.rstrip("/")
         self._page_size = page_size
         self.api = ApiClient(provider=NAME, limits=limits, http=http)
+        registered = endpoints is not None and endpoints.client_id and endpoints.client_secret
+        self._oauth = (
+            OAuthApp(provider=NAME, endpoints=endpoints, scope=SCOPES)
+            if registered and endpoints is not None
+            else None
+        )
+        #: With a partner app, people sign in at Pennylane; without, they paste a token.
+        self.auth_kind = AuthKind.OAUTH2 if self._oauth is not None else AuthKind.TOKEN
 
     def __repr__(self) -> str:
-        return f"PennylaneProvider(api_url={self._api_url!r})"
+        return f"PennylaneProvider(api_url={self._api_url!r}, auth_kind={self.auth_kind!r})"
+
+    # --- the grant's life ---------------------------------------------------------------
 
     def warning_starts_at(self, grant: Grant) -> datetime | None:
-        expires = grant.access_expires_at
+        # A company token's own date, or the refresh token's 90 days (moved on by each
+        # refresh, so a link in use never warns).
+        expires = grant.refresh_expires_at if grant.refresh_token else grant.access_expires_at
         return expires - WARN_BEFORE if expires else None
 
     def refresh_due_at(self, grant: Grant) -> datetime | None:
-        return None  # a company token is not refreshed; a new one is pasted
+        if not grant.refresh_token:
+            return None  # a company token is not refreshed; a new one is pasted
+        refreshed = _refreshed_at(grant)
+        return refreshed + KEEP_ALIVE if refreshed else grant.access_expires_at
 
     async def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart:
-        raise Rejected(provider=NAME, reason="pennylane connects with a company token")
+        if self._oauth is None:
+            raise Rejected(provider=NAME, reason="pennylane connects with a company token here")
+        url = await self._oauth.authorization_url(state=state, redirect_uri=redirect_uri)
+        return AuthorizationStart(url=url, state=state)
 
     async def complete_authorization(
         self, *, params: Mapping[str, str], redirect_uri: str, code_verifier: str | None
     ) -> Authorized:
-        raise Rejected(provider=NAME, reason="pennylane connects with a company token")
+        if self._oauth is None:
+            raise Rejected(provider=NAME, reason="pennylane connects with a company token here")
+        if params.get("error"):
+            raise IntegrationExpired(provider=NAME, reason=params["error"][:60])
+        code = params.get("code")
+        if not code:
+            raise Rejected(provider=NAME, reason="the callback carries no code")
+        now = datetime.now(UTC)
+        token = await self._oauth.exchange(code=code, redirect_uri=redirect_uri)
+        grant = _oauth_grant(token, now=now, previous=None)
+        # The consent was for one company: the token says which.
+        return Authorized(grant, await self._company(grant))
 
     async def connect_with_secret(self, *, secret: str) -> Authorized:
         token, _, rest = secret.strip().partition(" ")
@@ -136,17 +190,29 @@ class PennylaneProvider:
                 raise Rejected(provider=NAME, reason="the expiry date is not YYYY-MM-DD") from err
             expires = datetime.combine(day, time.max, tzinfo=UTC)
         grant = Grant(access_token=token, access_expires_at=expires, refresh_expires_at=expires)
+        return Authorized(grant, await self._company(grant))
+
+    async def _company(self, grant: Grant) -> Company:
         data = json_of(await self._send(grant, "GET", "me"), provider=NAME)
         company = data.get("company") if isinstance(data, dict) else None
         if not isinstance(company, dict) or "id" not in company:
             raise Unavailable(provider=NAME, reason="malformed answer on GET /me")
-        return Authorized(grant, Company(str(company["id"]), str(company.get("name") or "")))
+        return Company(str(company["id"]), str(company.get("name") or ""))
 
     async def refresh(self, *, grant: Grant) -> Grant:
-        return grant
+        if not grant.refresh_token:
+            return grant  # a company token: nothing to refresh
+        if self._oauth is None:
+            # An OAuth link, but the app's settings are gone: the person signs in again.
+            raise IntegrationExpired(provider=NAME, reason="no pennylane app is set up")
+        now = datetime.now(UTC)
+        token = await self._oauth.refresh(refresh_token=grant.refresh_token)
+        return _oauth_grant(token, now=now, previous=grant)
 
     async def disconnect(self, *, grant: Grant, company: Company) -> None:
-        return None  # Pennylane revokes company tokens in its settings, not over the API
+        if grant.refresh_token and self._oauth is not None:
+            await self._oauth.revoke(token=grant.refresh_token)
+        # A company token is revoked in Pennylane's settings, not over the API.
 
     async def load_list(self, *, grant: Grant, company: Company, kind: ListKind) -> list[ListItem]:
         if kind is ListKind.TAX_RATES:
@@ -256,8 +322,26 @@ class PennylaneProvider:
         await self.api.aclose()
 
 
+def _oauth_grant(token: Mapping[str, Any], *, now: datetime, previous: Grant | None) -> Grant:
+    extra = dict(previous.extra) if previous else {}
+    extra["refreshed_at"] = now.isoformat()
+    return grant_from_token(
+        token,
+        now=now,
+        refresh_lifetime=REFRESH_UNUSED,
+        extra=extra,
+        previous_refresh=previous.refresh_token if previous else None,
+    )
+
+
+def _refreshed_at(grant: Grant) -> datetime | None:
+    value = grant.extra.get("refreshed_at")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
 def _limit_key(grant: Grant) -> str:
-    """Pennylane counts per token; the limiter is keyed by a digest, never the token."""
+    """Pennylane counts per token (an OAuth access token too); the limiter is keyed by a
+    digest, never the token."""
     return hashlib.sha256((grant.access_token or "").encode()).hexdigest()[:16]
 
 
@@ -330,4 +414,15 @@ def _invoice(bill: Bill, supplier: str, file_id: Any) -> dict[str, Any]:
 
 
 def build(settings: Settings, *, limits: ApiLimits = LIMITS) -> PennylaneProvider:
-    return PennylaneProvider(api_url=settings.pennylane_api_url, limits=limits)
+    secret = settings.pennylane_client_secret
+    return PennylaneProvider(
+        api_url=settings.pennylane_api_url,
+        limits=limits,
+        endpoints=OAuthEndpoints(
+            authorize_url=settings.pennylane_authorize_url,
+            token_url=settings.pennylane_token_url,
+            revoke_url=settings.pennylane_revoke_url,
+            client_id=(settings.pennylane_client_id or "").strip(),
+            client_secret=secret.get_secret_value().strip() if secret else "",
+        ),
+    )

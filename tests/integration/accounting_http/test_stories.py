@@ -259,6 +259,10 @@ async def test_changing_from_xero_to_quickbooks_transfers_the_rules_it_can(
     await _authorise(stage, started.authorization_url)
     await _rule(stage, world, "Orange Pro", "489", None)  # Telephone & Internet
     await _rule(stage, world, "EDF Entreprises", "445", "INPUT2")  # Light, Power, Heating
+    async with stage.acc.db.transaction() as session:
+        orange = (await session.exec(select(Rule).where(Rule.party_name == "Orange Pro"))).one()
+        orange.tax_codes = {"10": "INPUT2"}  # chosen in the chat for a rate Xero lacked
+        session.add(orange)
 
     started = await change_software(
         stage.acc,
@@ -285,6 +289,11 @@ async def test_changing_from_xero_to_quickbooks_transfers_the_rules_it_can(
     }
     assert rules["EDF Entreprises"].flagged == "transfer_unmapped"
     assert rules["EDF Entreprises"].account_code == "445"
+    # A code chosen per rate follows by its name, or is dropped to be asked again: never
+    # a Xero code left to be sent to QuickBooks.
+    kept = rules["Orange Pro"].tax_codes or {}
+    assert "INPUT2" not in kept.values()
+    assert set(kept.values()) <= {"4", "5", "6"}
 
 
 @pytest.mark.parametrize("fault", [Fault.SERVER_ERROR, Fault.RATE_LIMITED, Fault.MALFORMED_JSON])

@@ -189,6 +189,26 @@ async def test_xero_set_up_by_the_operator_is_offered_and_gives_its_address(
     await providers.aclose()
 
 
+async def test_pennylane_with_a_partner_app_gives_its_consent_address_not_a_token_form(
+    db: Database, world: World, vault: Vault, store: LocalDocumentStore, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path / "var", pennylane_client_id="courier-partner", pennylane_client_secret="s3cret"
+    )
+    providers = ProviderRegistry(settings)
+    flows = Flows({"integration": IntegrationFlow}, services(db, settings, vault, store, providers))
+    chat = Chat(db, flows, Actor(1001, world.owner, world.workspace.id))
+    await chat.start()
+    sent = await chat.press("pennylane")
+    assert isinstance(sent.step, Done)  # no token asked: the person signs in at Pennylane
+    assert sent.step.result.key == "flows.integration.authorise"
+    url = str(sent.step.result.params["url"])
+    assert url.startswith("https://app.pennylane.com/oauth/authorize?")
+    assert "courier-partner" in url
+    assert "s3cret" not in url
+    await providers.aclose()
+
+
 async def test_an_expired_xero_link_whose_app_was_removed_says_whom_to_ask(
     db: Database, world: World, chat: Chat
 ) -> None:

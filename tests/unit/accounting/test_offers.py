@@ -44,3 +44,22 @@ def test_software_needing_an_app_is_offered_once_it_is_set_up() -> None:
 def test_an_unknown_software_is_no_offer() -> None:
     with pytest.raises(ProviderUnknown):
         ProviderRegistry(Settings(_env_file=None)).offer("sage")
+
+
+def test_pennylane_signs_in_with_oauth_once_a_partner_app_is_set_up() -> None:
+    bare = ProviderRegistry(Settings(_env_file=None))
+    assert bare.offer("pennylane").info.auth_kind == "token"
+    assert bare.get("pennylane").auth_kind == "token"
+    set_up = Settings(
+        _env_file=None,
+        pennylane_client_id="partner",
+        pennylane_client_secret=SecretStr("s3cret"),
+    )
+    registry = ProviderRegistry(set_up)
+    offer = registry.offer("pennylane")
+    assert offer.available
+    assert offer.info.auth_kind == "oauth2"
+    assert registry.get("pennylane").auth_kind == "oauth2"
+    assert "s3cret" not in repr(registry.get("pennylane"))
+    half = Settings(_env_file=None, pennylane_client_id="partner")
+    assert ProviderRegistry(half).offer("pennylane").info.auth_kind == "token"

@@ -56,3 +56,25 @@ def test_rates_are_read_however_the_software_writes_them() -> None:
     assert tax_code_of("TAX001", {"rate": 5.5}).rate == Decimal("5.5")
     assert tax_code_of("X", {"rate": "n/a"}).rate is None
     assert tax_code_of("X", {"purchases": False}).purchases is False
+
+
+def test_a_code_a_person_chose_for_a_rate_wins_for_that_rate_only() -> None:
+    codes = [*PENNYLANE, TaxCode("REVERSE", None)]
+    lines = assign_codes(_lines("20", "7.0"), codes, "FR_200", {"7": "REVERSE"})
+    assert not isinstance(lines, Unmapped)
+    assert [line.tax_rate_code for line in lines] == ["FR_200", "REVERSE"]
+    # Without the choice, 7 % is still asked about; a choice for another rate changes nothing.
+    assert assign_codes(_lines("7"), codes, "FR_200", {"8.5": "REVERSE"}) == Unmapped(Decimal(7))
+
+
+def test_a_chosen_code_the_software_dropped_is_forgotten() -> None:
+    assert assign_codes(_lines("7"), PENNYLANE, None, {"7": "GONE"}) == Unmapped(Decimal(7))
+    sales_only = [TaxCode("OUTPUT7", Decimal(7), purchases=False), *PENNYLANE]
+    assert assign_codes(_lines("7"), sales_only, None, {"7": "OUTPUT7"}) == Unmapped(Decimal(7))
+
+
+def test_a_list_without_rates_takes_the_choice_per_rate_and_the_rule_for_the_rest() -> None:
+    codes = [TaxCode("TVA", None), TaxCode("TVA-R", None)]
+    lines = assign_codes(_lines("20", "5.5"), codes, "TVA", {"5.5": "TVA-R"})
+    assert not isinstance(lines, Unmapped)
+    assert [line.tax_rate_code for line in lines] == ["TVA", "TVA-R"]

@@ -30,9 +30,7 @@ async def test_a_thousand_updates_at_once_are_served_at_most_cap_at_a_time() -> 
         served.append(data["n"])
         return int(data["n"])
 
-    results = await asyncio.gather(
-        *(cap(handler, TelegramObject(), {"n": n}) for n in range(1000))
-    )
+    results = await asyncio.gather(*(cap(handler, TelegramObject(), {"n": n}) for n in range(1000)))
     assert results == list(range(1000))
     assert sorted(served) == list(range(1000))
     assert peak == 16
