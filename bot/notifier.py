@@ -56,6 +56,7 @@ from bot.notify_render import (
     render_batch,
 )
 from core.db import Database
+from core.jobs.wakeups import OUTBOX
 from core.models import Member, Notification, Workspace
 from core.models.base import utcnow
 from core.services.notifications import (
@@ -141,14 +142,15 @@ class Notifier:
         self.concurrency = concurrency
         self.stats = DeliveryStats()
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        """Look at the outbox now rather than at the next tick (same process only)."""
-        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop`. A row enqueued anywhere wakes the loop as its transaction
+        commits (core/jobs/wakeups.py: in this process, and on PostgreSQL in any other);
+        `idle_seconds` is the fallback poll, for retries falling due and for SQLite's
+        other processes."""
+        wakeups = self.db.wakeups
         while not stop.is_set():
+            watch = await wakeups.watch(OUTBOX)  # before the look: no commit slips between
             try:
                 claimed = await self.deliver_due()
             except Exception:
@@ -156,11 +158,11 @@ class Notifier:
                 claimed = 0
             if claimed:
                 continue
-            self._wake.clear()
-            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
-            _, pending = await asyncio.wait(
-                waiters, timeout=self.idle_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
+            waiters = {
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(wakeups.wait(watch, seconds=self.idle_seconds)),
+            }
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
 

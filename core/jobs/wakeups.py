@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 #: Codes and approvals for a waiting fetch: answered, cancelled or expired.
 CHALLENGES = "challenges"
-CHANNELS = frozenset({CHALLENGES})
+#: Messages for the chat, waiting in the outbox for the bot's notifier.
+OUTBOX = "outbox"
+CHANNELS = frozenset({CHALLENGES, OUTBOX})
 _PENDING = "courier_wakeups"
 _PREFIX = "courier_"
 

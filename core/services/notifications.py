@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.database import upsert_insert
+from core.jobs.wakeups import OUTBOX, wake
 from core.models import (
     Challenge,
     Connection,
@@ -36,7 +37,9 @@ async def enqueue(
     payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
 ) -> Notification:
-    """Add a row to the outbox; with a dedupe key already used, return the existing row."""
+    """Add a row to the outbox; with a dedupe key already used, return the existing row.
+    The bot's notifier, in whichever process, is woken as the transaction commits."""
+    wake(session, OUTBOX)
     values = {
         "kind": kind,
         "workspace_id": workspace_id,

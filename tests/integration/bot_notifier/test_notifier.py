@@ -197,9 +197,10 @@ async def test_the_loop_delivers_what_arrives_and_stops_when_asked(
     db: Database, world: World, notifier: Notifier, marie: TelegramUser
 ) -> None:
     stop = asyncio.Event()
+    notifier.idle_seconds = 60.0  # so only the enqueue's wake-up can bring it in time
     running = asyncio.create_task(notifier.run(stop))
+    await asyncio.sleep(0.2)  # the loop found the outbox empty and waits
     await notify(db, world, "documents_fetched", supplier="EDF", new=2)
-    notifier.wake()
     assert (await marie.wait_for_reply()).text.startswith("EDF : 2")
     stop.set()
     await asyncio.wait_for(running, timeout=20)
