@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.jobs.claims import claim_rows, lease_over
 from core.models import Connection, ConnectionState
 from core.models.base import utcnow
 
@@ -31,7 +32,7 @@ async def claim_due_connections(
     now: datetime | None = None,
 ) -> list[Connection]:
     now = now or utcnow()
-    free = or_(col(Connection.claim_expires_at).is_(None), col(Connection.claim_expires_at) < now)
+    free = lease_over(Connection.claim_expires_at, now)
     due = or_(
         and_(col(Connection.state).in_(ON_SCHEDULE), col(Connection.next_fetch_at) <= now),
         and_(Connection.state == S.TEMP_ERROR, col(Connection.next_try_at) <= now),
@@ -43,19 +44,13 @@ async def claim_due_connections(
             col(Connection.next_fetch_at) <= now,
         ),
     )
-    query = (
-        select(Connection)
-        .where(free, due)
-        .order_by(col(Connection.next_fetch_at))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed = list((await session.exec(query)).all())
-    for connection in claimed:
+    query = select(Connection).where(free, due).order_by(col(Connection.next_fetch_at))
+
+    def stamp(connection: Connection) -> None:
         connection.claimed_by = worker
         connection.claim_expires_at = now + lease
-    await session.flush()
-    return claimed
+
+    return await claim_rows(session, query, stamp=stamp, limit=limit)
 
 
 def release_claim(connection: Connection) -> None:
@@ -84,16 +79,14 @@ async def claim_connection(
     """Claim one connection now (a run someone is waiting for), unless another worker
     holds it; False then, and that worker runs it."""
     now = now or utcnow()
-    free = or_(col(Connection.claim_expires_at).is_(None), col(Connection.claim_expires_at) < now)
-    query = (
-        select(Connection)
-        .where(Connection.id == connection_id, Connection.state != S.DISABLED, free)
-        .with_for_update(skip_locked=True)
+    query = select(Connection).where(
+        Connection.id == connection_id,
+        Connection.state != S.DISABLED,
+        lease_over(Connection.claim_expires_at, now),
     )
-    connection = (await session.exec(query)).first()
-    if connection is None:
-        return False
-    connection.claimed_by = worker
-    connection.claim_expires_at = now + lease
-    await session.flush()
-    return True
+
+    def stamp(connection: Connection) -> None:
+        connection.claimed_by = worker
+        connection.claim_expires_at = now + lease
+
+    return bool(await claim_rows(session, query, stamp=stamp))

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.database import upsert_insert
 from core.errors import NotFound
+from core.jobs.claims import claim_rows, lease_over
 from core.models import InboundChannel, InboundMessage, InboundState, Workspace
 from core.models.base import utcnow
 
@@ -172,17 +173,12 @@ async def claim_messages(
     lease: timedelta = LEASE,
     now: datetime | None = None,
 ) -> list[InboundMessage]:
-    """Lease up to `limit` messages waiting for processing. SKIP LOCKED on PostgreSQL lets
-    several workers claim side by side; SQLite's write lock serialises the claim."""
+    """Lease up to `limit` messages waiting for processing (core/jobs/claims.py)."""
     now = now or utcnow()
     query = (
         select(InboundMessage)
         .where(InboundMessage.state == InboundState.RECEIVED)
-        .where(
-            or_(
-                col(InboundMessage.claimed_until).is_(None), col(InboundMessage.claimed_until) < now
-            )
-        )
+        .where(lease_over(InboundMessage.claimed_until, now))
         .where(
             or_(
                 col(InboundMessage.next_attempt_at).is_(None),
@@ -190,16 +186,14 @@ async def claim_messages(
             )
         )
         .order_by(col(InboundMessage.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    rows = list((await session.exec(query)).all())
-    for row in rows:
+
+    def stamp(row: InboundMessage) -> None:
         # The lease's end doubles as the claim's token: unique to the microsecond.
         row.claimed_until = now + lease
         row.attempts += 1
-    await session.flush()
-    return rows
+
+    return await claim_rows(session, query, stamp=stamp, limit=limit)
 
 
 async def reclaim_all(

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.database import upsert_insert
+from core.jobs.claims import claim_rows
 from core.jobs.wakeups import OUTBOX, wake
 from core.models import (
     Challenge,
@@ -109,8 +110,7 @@ async def claim_due_notifications(
 ) -> list[Notification]:
     """Take due rows for delivery. The claim is a lease on `next_attempt_at`: other
     deliverers skip the rows until it runs out, so a deliverer that dies mid-batch leaves
-    rows that go out later, never rows lost. `SKIP LOCKED` lets several claim side by side
-    on PostgreSQL; SQLite's write lock serialises the claim."""
+    rows that go out later, never rows lost (core/jobs/claims.py)."""
     now = now or utcnow()
     query = (
         select(Notification)
@@ -120,14 +120,12 @@ async def claim_due_notifications(
             | (col(Notification.next_attempt_at) <= now)
         )
         .order_by(col(Notification.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    claimed = list((await session.exec(query)).all())
-    for notification in claimed:
+
+    def stamp(notification: Notification) -> None:
         notification.next_attempt_at = now + lease
-    await session.flush()
-    return claimed
+
+    return await claim_rows(session, query, stamp=stamp, limit=limit)
 
 
 def release(notification: Notification, *, now: datetime | None = None) -> None:

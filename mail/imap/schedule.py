@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.jobs.claims import claim_rows
 from core.models import Challenge, ChallengeChannel, ChallengeState, Connection, Mailbox
 from core.models.base import utcnow
 from core.models.mailbox import MailboxState
@@ -126,11 +127,9 @@ async def claim_due_mailboxes(*, session: AsyncSession, now: datetime) -> list[i
             )
         )
         .order_by(col(Mailbox.id))
-        .with_for_update(skip_locked=True)
     )
-    due: list[int] = []
-    for mailbox in (await session.exec(query)).all():
-        assert mailbox.id is not None
+
+    def stamp(mailbox: Mailbox) -> bool:
         scheduled = mailbox.next_poll_at is None or mailbox.next_poll_at <= now
         quick = (
             mailbox.state == MailboxState.ACTIVE
@@ -140,5 +139,7 @@ async def claim_due_mailboxes(*, session: AsyncSession, now: datetime) -> list[i
         if scheduled or quick:
             mailbox.last_polled_at = now
             mailbox.next_poll_at = now + CLAIM_LEASE
-            due.append(mailbox.id)
-    return due
+        return scheduled or quick
+
+    claimed = await claim_rows(session, query, stamp=stamp)
+    return [mailbox.id for mailbox in claimed if mailbox.id is not None]
