@@ -55,6 +55,7 @@ from bot.notify_render import (
     render,
     render_batch,
 )
+from core.backoff import OUTBOX
 from core.db import Database
 from core.models import Member, Notification, Workspace
 from core.models.base import utcnow
@@ -114,10 +115,6 @@ class DeliveryStats:
     retry_after: int = 0
     refused: int = 0
     network_errors: int = 0
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(600, 5 * 2 ** max(attempts - 1, 0)))
 
 
 class Notifier:
@@ -330,9 +327,9 @@ def _settle_row(row: Notification, results: list[tuple[int, Outcome]], now: Any)
     outcomes = {outcome for _, outcome in results}
     if Outcome.REFUSED in outcomes:
         give_up = row.attempts + 1 >= REFUSALS_ALLOWED
-        mark_failed(row, retry_in=None if give_up else backoff(row.attempts + 1), now=now)
+        mark_failed(row, retry_in=None if give_up else OUTBOX.wait(row.attempts + 1), now=now)
     elif Outcome.RETRY in outcomes:
-        mark_failed(row, retry_in=backoff(row.attempts + 1), now=now)
+        mark_failed(row, retry_in=OUTBOX.wait(row.attempts + 1), now=now)
     elif Outcome.POSTPONED in outcomes:
         release(row, now=now)
     elif sent or row.payload.get(SENT_TO):
