@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +21,7 @@ from bot.context import Actor, Deps, Replies
 from bot.i18n import texts_for
 from bot.storage import CURRENT_SESSION
 from core.errors import CourierError
+from core.limits import Buckets
 from core.services.conversations import active_workspace_id, workspaces_of
 
 log = logging.getLogger(__name__)
@@ -54,35 +53,25 @@ class RetryAfter(BaseRequestMiddleware):
 
 
 class FloodLimit(BaseMiddleware):
-    """At most `burst` updates per person within `window` seconds; the rest are dropped,
-    with one warning per window. Kept in memory: a flood is a per-process concern."""
+    """At most `burst` updates per person at once, then `burst` per `window` seconds (a
+    token bucket each, core/limits.py); the rest are dropped, with one warning per
+    window. Kept in memory: a flood is a per-process concern."""
 
-    def __init__(
-        self, *, burst: int = 20, window: float = 10.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.burst, self.window, self.clock = burst, window, clock
-        self._seen: dict[int, deque[float]] = {}
-        self._warned: dict[int, float] = {}
+    def __init__(self, *, burst: int = 20, window: float = 10.0) -> None:
+        self._updates = Buckets(burst / window, burst)
+        self._warnings = Buckets(1 / window)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None:
             return await handler(event, data)
-        now = self.clock()
-        seen = self._seen.setdefault(user.id, deque())
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        if len(seen) >= self.burst:
+        if not await self._updates.try_take(user.id):
             chat: Chat | None = data.get("event_chat")
-            if chat is not None and now - self._warned.get(user.id, -self.window) > self.window:
-                self._warned[user.id] = now
+            if chat is not None and await self._warnings.try_take(user.id):
                 texts = texts_for(workspace_locale=None, language_code=user.language_code)
                 await data["bot"].send_message(chat.id, texts("common.flood"))
             log.info("flood limit: dropped an update from telegram user %s", user.id)
             return None
-        seen.append(now)
-        if len(self._seen) > 10_000:  # forget people who went quiet
-            self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] <= self.window}
         return await handler(event, data)
 
 
