@@ -66,15 +66,17 @@ class Admission:
 
 
 class LimitStore(WindowStore, Protocol):
-    """Moving windows, and leases: a call in flight holds one until it is answered or the
-    lease runs out (its process died). `admit` takes a lease and a place in every window
-    at once, or nothing: a place taken in the minute while the day refuses would be lost."""
+    """Moving windows, and leases: a call in flight holds a lease until it is answered
+    (or the lease runs out: its process died), then is counted in each window from its
+    answer. `admit` lets a call through when fewer than `capacity` are in flight and, in
+    every window, the calls counted plus those in flight leave room; `give_back` ends
+    the lease and counts the call, at once."""
 
     async def admit(
         self, lease_key: str, *, capacity: int, lease: float, windows: Sequence[Window]
     ) -> Admission: ...
 
-    async def give_back(self, key: str, lease_id: int) -> None: ...
+    async def give_back(self, lease_key: str, lease_id: int, windows: Sequence[Window]) -> None: ...
 
 
 class Buckets:
@@ -136,22 +138,23 @@ class MemoryLimits:
         if len(held) >= capacity:
             return Admission(lease=None)
         waits = []
-        for window in windows:
-            oldest, counted = await self.get_moving_window(window.key, window.calls, window.seconds)
-            if counted >= window.calls:
-                waits.append(oldest + window.seconds - time.time())
+        for w in windows:
+            oldest, counted = await self.get_moving_window(w.key, w.calls, w.seconds)
+            if counted + len(held) >= w.calls:
+                # Counted calls leave the window; calls in flight end unannounced.
+                waits.append(oldest + w.seconds - time.time() if counted else 0.0)
         if waits:
             return Admission(lease=None, wait=max(waits))
-        # Nothing awaited in between can take these places: one event loop, and the
-        # memory storage only awaits its own lock, free here.
-        for window in windows:
-            await self.acquire_entry(window.key, window.calls, window.seconds)
         self._next_lease += 1
         held.add(self._next_lease)
         return Admission(lease=self._next_lease)
 
-    async def give_back(self, key: str, lease_id: int) -> None:
-        self._leases.get(key, set()).discard(lease_id)
+    async def give_back(self, lease_key: str, lease_id: int, windows: Sequence[Window]) -> None:
+        # Room was kept for this call while in flight, so the window takes it; the bound
+        # only keeps a record from ever being refused.
+        for w in windows:
+            await self.acquire_entry(w.key, w.calls + 1, w.seconds)
+        self._leases.get(lease_key, set()).discard(lease_id)
 
 
 _NOW = "extract(epoch from clock_timestamp())"
@@ -177,8 +180,8 @@ _INSERT_MANY = text(
     "INSERT INTO rate_limit_entry (key, amount, at, expires_at)"
     f" SELECT k, 1, {_NOW}, {_NOW} + e"
     " FROM unnest(CAST(:keys AS text[]), CAST(:expiries AS float8[])) AS t(k, e)"
-    " RETURNING id, key"
 )
+_DELETE = text("DELETE FROM rate_limit_entry WHERE id = :id")
 _LIVE = text(
     "SELECT coalesce(sum(amount), 0) FROM rate_limit_entry"
     f" WHERE key = :key AND expires_at > {_NOW}"
@@ -240,26 +243,36 @@ class PostgresLimits(Storage, MovingWindowSupport):
         self, lease_key: str, *, capacity: int, lease: float, windows: Sequence[Window]
     ) -> Admission:
         await self._sweep()
-        limits = {lease_key: (capacity, lease)} | {w.key: (w.calls, w.seconds) for w in windows}
-        keys = list(limits)
+        keys = [lease_key, *(w.key for w in windows)]
         async with self._engine.begin() as connection:
             await connection.execute(_LOCK, {"key": lease_key})
-            counts = await connection.execute(_COUNTS, {"keys": keys})
-            # A full window frees a place when its oldest row expires; a lease, when a
-            # call is answered, which nothing signals: the caller polls.
-            full = [(key, float(left)) for key, n, left in counts if n >= limits[key][0]]
-            waits = [0.0 if key == lease_key else left for key, left in full]
+            rows = await connection.execute(_COUNTS, {"keys": keys})
+            counts = {key: (int(n), float(left)) for key, n, left in rows}
+            in_flight, _ = counts.get(lease_key, (0, 0.0))
+            if in_flight >= capacity:
+                return Admission(lease=None)  # a call's answer frees it: nothing signals it
+            waits = []
+            for w in windows:
+                counted, left = counts.get(w.key, (0, 0.0))
+                if counted + in_flight >= w.calls:
+                    waits.append(left if counted else 0.0)
             if waits:
                 return Admission(lease=None, wait=max(waits))
-            expiries = [limits[key][1] for key in keys]
-            rows = await connection.execute(_INSERT_MANY, {"keys": keys, "expiries": expiries})
-            return Admission(lease=next(int(i) for i, key in rows if key == lease_key))
-
-    async def give_back(self, key: str, lease_id: int) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                text("DELETE FROM rate_limit_entry WHERE id = :id"), {"id": lease_id}
+            row = await connection.execute(
+                _INSERT, {"key": lease_key, "amount": 1, "expiry": lease}
             )
+            return Admission(lease=int(row.scalar_one()))
+
+    async def give_back(self, lease_key: str, lease_id: int, windows: Sequence[Window]) -> None:
+        # One transaction: no process may see the lease gone before the call is counted.
+        # No lock: this only moves a call from in flight to counted, which frees no room.
+        async with self._engine.begin() as connection:
+            await connection.execute(_DELETE, {"id": lease_id})
+            if windows:
+                await connection.execute(
+                    _INSERT_MANY,
+                    {"keys": [w.key for w in windows], "expiries": [w.seconds for w in windows]},
+                )
 
     async def _sweep(self) -> None:
         # Reads only count live rows; this keeps the table small. Best effort: two
@@ -352,12 +365,12 @@ class CallLimiter:
     fewer than `concurrent` of its calls are in flight, in every process that shares
     `store`.
 
-    A call is counted when it leaves. The server counts it when it arrives, a little
-    later, and the next call may be quicker on the wire: each window is padded by
-    `margin` (a share) and `slack` (seconds) so that the server never sees more than the
-    limit. When the shortest window admits a call and a longer one refuses it, the place
-    it took in the shorter one is spent: only when a day's allowance is gone, when
-    nothing could be sent anyway.
+    A call holds its place in each window from the moment it leaves (as a lease) until
+    `seconds` after its answer came back (as a counted row). The server counted it
+    somewhere in between, so however the network or a busy server delays one call and
+    not the next, the server never sees more than the limit in a window: no margin has
+    to be guessed for jitter. `margin` (a share) and `slack` (seconds) pad each window
+    for a server whose clock or counting differs from its documentation.
     """
 
     #: How long a call holds its place in flight at most: past any HTTP timeout, so only
@@ -400,7 +413,7 @@ class CallLimiter:
             try:
                 yield
             finally:
-                await self._store.give_back(in_flight, lease)
+                await self._store.give_back(in_flight, lease, self._windows)
 
     async def _admit(self, in_flight: str) -> int:
         while True:
@@ -415,7 +428,7 @@ class CallLimiter:
             await asyncio.sleep(min(max(self._poll, admitted.wait), 1.0))
 
     async def counted(self) -> tuple[int, ...]:
-        """Calls counted in each window now, by every process sharing the store."""
+        """Calls answered within each window now, by every process sharing the store."""
         return tuple(
             [
                 (await self._store.get_moving_window(w.key, w.calls, w.seconds))[1]

@@ -49,18 +49,25 @@ async def test_buckets_forget_the_keys_that_went_quiet() -> None:
     assert await buckets.try_take("a")  # the forgotten one starts afresh
 
 
-async def test_a_full_window_waits_for_its_oldest_call_plus_the_period() -> None:
-    limiter = CallLimiter("xero:t", windows=((3, 0.05),), concurrent=5, store=MemoryLimits())
+async def test_a_full_window_waits_for_the_oldest_answer_plus_the_period() -> None:
+    """A call holds its place from when it leaves until a period after its answer: the
+    server counted it somewhere in between, however slow the way there was."""
+    limiter = CallLimiter("xero:t", windows=((1, 0.05),), concurrent=5, store=MemoryLimits())
     started: list[float] = []
+    answered: list[float] = []
 
-    async def call() -> None:
+    async def call(slow: float) -> None:
         async with limiter.slot():
             started.append(time.monotonic())
+            await asyncio.sleep(slow)
+        answered.append(time.monotonic())
 
-    await asyncio.gather(*(call() for _ in range(4)))
-    assert started[2] - started[0] < 0.04
-    assert started[3] - started[0] >= 0.05
-    assert await limiter.counted() == (1,)  # the first three have left the window
+    await asyncio.gather(call(0.08), call(0))
+    # Not at the first call's departure plus the period (0.05), but at its answer plus
+    # the period (0.13).
+    assert started[1] - answered[0] >= 0.05
+    assert started[1] - started[0] >= 0.13
+    assert await limiter.counted() == (1,)
 
 
 async def test_concurrency_is_capped() -> None:

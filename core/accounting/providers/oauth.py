@@ -48,10 +48,9 @@ class ApiLimits:
     #: (calls, seconds): at most `calls` in any `seconds`.
     windows: tuple[tuple[int, float], ...]
     concurrent: int
-    #: Share of each window kept spare, plus a fixed slack: a call is counted when it
-    #: leaves and the server counts it when it arrives, and the next call may travel
-    #: faster (core/limits.py).
-    margin: float = 0.02
+    #: Share of each window kept spare, plus a fixed slack, for a server whose clock or
+    #: counting differs from the documentation's; the limiter needs none for jitter.
+    margin: float = 0.0
     slack: float = 0.0
     #: Longest Retry-After waited out inside one call; past it the caller gets RateLimited.
     max_wait: float = 90.0
@@ -64,7 +63,6 @@ class ApiLimits:
         return replace(
             self,
             windows=tuple((calls, seconds / time_scale) for calls, seconds in self.windows),
-            slack=self.slack / time_scale,
             max_wait=self.max_wait / time_scale,
             default_retry=self.default_retry / time_scale,
         )
