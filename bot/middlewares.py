@@ -3,12 +3,12 @@ the workspace and the texts resolved in it), and retries of Bot API calls after 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import stamina
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.dispatcher.middlewares.base import BaseMiddleware
@@ -41,15 +41,20 @@ class RetryAfter(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        for attempt in range(1, self.attempts + 1):
-            try:
+        # stamina waits what the hook returns: the Bot API's own retry_after.
+        async for attempt in stamina.retry_context(
+            on=self._wait_asked, attempts=self.attempts, timeout=None
+        ):
+            with attempt:
                 return await make_request(bot, method)
-            except TelegramRetryAfter as err:
-                if attempt == self.attempts or err.retry_after > self.longest_wait:
-                    raise
-                log.info("Bot API asked to wait %ss (%s)", err.retry_after, type(method).__name__)
-                await asyncio.sleep(err.retry_after)
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def _wait_asked(self, err: Exception) -> bool | float:
+        """The wait a 429 asked for; False (give up) for anything else or a longer wait."""
+        if not isinstance(err, TelegramRetryAfter) or err.retry_after > self.longest_wait:
+            return False
+        log.info("Bot API asked to wait %ss", err.retry_after)
+        return float(err.retry_after)
 
 
 class FloodLimit(BaseMiddleware):
