@@ -21,7 +21,8 @@ from core.accounting.errors import RateLimited
 from core.accounting.providers.oauth import ApiClient
 from core.accounting.providers.xero import LIMITS
 from core.db import create_database
-from core.limits import LimitStore, MemoryLimits, PostgresLimits
+from core.limits import LimitStore, MemoryLimits
+from core.limits_postgres import PostgresLimits
 
 #: Xero's limits a hundred times faster: 60 calls in 0.6 s, 5 at once (as the stand-in).
 TIME_SCALE = 100

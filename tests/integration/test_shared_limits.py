@@ -9,12 +9,18 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from limits import parse
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from sqlalchemy.engine import make_url
 
+from core.db import create_database
+from core.limits_postgres import PostgresLimits
 from tests.conftest import PG_URL
 from tests.integration.limits_worker import TIME_SCALE
 from tests.standins import running
@@ -69,6 +75,20 @@ async def origin_and_counts() -> AsyncIterator[tuple[str, Counted]]:
         yield origin, counted
 
 
+@pytest.fixture
+async def pg_store(pg_schema: str) -> AsyncIterator[PostgresLimits]:
+    """The store in the test schema, emptied afterwards."""
+    db = create_database(
+        make_url(PG_URL), connect_args={"server_settings": {"search_path": pg_schema}}
+    )
+    store = PostgresLimits(db.engine)
+    try:
+        yield store
+    finally:
+        await store.reset()
+        await db.dispose()
+
+
 async def two_processes(origin: str, store: str, schema: str) -> list[dict[str, int]]:
     """Start two workers, let them import, then let them go at once; their reports."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -106,7 +126,7 @@ async def two_processes(origin: str, store: str, schema: str) -> list[dict[str, 
 
 
 async def test_two_processes_counting_in_postgres_keep_xeros_per_company_limits(
-    origin_and_counts: tuple[str, Counted], pg_schema: str
+    origin_and_counts: tuple[str, Counted], pg_schema: str, pg_store: PostgresLimits
 ) -> None:
     origin, counted = origin_and_counts
     reports = await two_processes(origin, "postgres", pg_schema)
@@ -123,3 +143,22 @@ async def test_two_processes_each_counting_alone_exceed_them(
     reports = await two_processes(origin, "memory", pg_schema)
     assert sum(counted.refused.values()) > 0
     assert sum(r["rate_limited"] for r in reports) == sum(counted.refused.values())
+
+
+async def test_the_postgres_store_serves_limits_own_strategies(pg_store: PostgresLimits) -> None:
+    """`limits` has no SQL storage: Courier's is written to its interface, so the
+    library's moving and fixed windows run on it unchanged."""
+    three_a_minute = parse("3/minute")
+    assert await pg_store.check()
+    for strategy in (MovingWindowRateLimiter(pg_store), FixedWindowRateLimiter(pg_store)):
+        key = type(strategy).__name__
+        hits = [await strategy.hit(three_a_minute, key) for _ in range(4)]
+        assert hits == [True, True, True, False]
+        assert await strategy.hit(three_a_minute, f"{key}-other")  # another key
+        assert not await strategy.test(three_a_minute, key)
+        stats = await strategy.get_window_stats(three_a_minute, key)
+        assert stats.remaining == 0
+        assert stats.reset_time > time.time()
+        await strategy.clear(three_a_minute, key)
+        assert await strategy.hit(three_a_minute, key)
+    assert await pg_store.reset() == 4  # per strategy: the other key's, and one after clear
