@@ -3,8 +3,8 @@
 Xero's limits are per company (60 calls a minute, 5,000 a day, 5 at once), whichever
 process calls; on PostgreSQL every process counts in this table (core/limits.py).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 23:40:00.000000
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0015'
-down_revision: str | None = '0014'
+revision: str = '0017'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
