@@ -3,14 +3,12 @@ the workspace and the texts resolved in it), and retries of Bot API calls after 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import stamina
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.dispatcher.middlewares.base import BaseMiddleware
@@ -23,6 +21,7 @@ from bot.context import Actor, Deps, Replies
 from bot.i18n import texts_for
 from bot.storage import CURRENT_SESSION
 from core.errors import CourierError
+from core.limits import Buckets
 from core.services.conversations import active_workspace_id, workspaces_of
 
 log = logging.getLogger(__name__)
@@ -42,47 +41,42 @@ class RetryAfter(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        for attempt in range(1, self.attempts + 1):
-            try:
+        # stamina waits what the hook returns: the Bot API's own retry_after.
+        async for attempt in stamina.retry_context(
+            on=self._wait_asked, attempts=self.attempts, timeout=None
+        ):
+            with attempt:
                 return await make_request(bot, method)
-            except TelegramRetryAfter as err:
-                if attempt == self.attempts or err.retry_after > self.longest_wait:
-                    raise
-                log.info("Bot API asked to wait %ss (%s)", err.retry_after, type(method).__name__)
-                await asyncio.sleep(err.retry_after)
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def _wait_asked(self, err: Exception) -> bool | float:
+        """The wait a 429 asked for; False (give up) for anything else or a longer wait."""
+        if not isinstance(err, TelegramRetryAfter) or err.retry_after > self.longest_wait:
+            return False
+        log.info("Bot API asked to wait %ss", err.retry_after)
+        return float(err.retry_after)
 
 
 class FloodLimit(BaseMiddleware):
-    """At most `burst` updates per person within `window` seconds; the rest are dropped,
-    with one warning per window. Kept in memory: a flood is a per-process concern."""
+    """At most `burst` updates per person at once, then `burst` per `window` seconds (a
+    token bucket each, core/limits.py); the rest are dropped, with one warning per
+    window. Kept in memory: a flood is a per-process concern."""
 
-    def __init__(
-        self, *, burst: int = 20, window: float = 10.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.burst, self.window, self.clock = burst, window, clock
-        self._seen: dict[int, deque[float]] = {}
-        self._warned: dict[int, float] = {}
+    def __init__(self, *, burst: int = 20, window: float = 10.0) -> None:
+        self._updates = Buckets(burst / window, burst)
+        self._warnings = Buckets(1 / window)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None:
             return await handler(event, data)
-        now = self.clock()
-        seen = self._seen.setdefault(user.id, deque())
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        if len(seen) >= self.burst:
+        if not await self._updates.try_take(user.id):
             chat: Chat | None = data.get("event_chat")
-            if chat is not None and now - self._warned.get(user.id, -self.window) > self.window:
-                self._warned[user.id] = now
+            if chat is not None and await self._warnings.try_take(user.id):
                 texts = texts_for(workspace_locale=None, language_code=user.language_code)
                 await data["bot"].send_message(chat.id, texts("common.flood"))
             log.info("flood limit: dropped an update from telegram user %s", user.id)
             return None
-        seen.append(now)
-        if len(self._seen) > 10_000:  # forget people who went quiet
-            self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] <= self.window}
         return await handler(event, data)
 
 

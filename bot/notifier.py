@@ -55,8 +55,9 @@ from bot.notify_render import (
     render,
     render_batch,
 )
+from core.backoff import OUTBOX
 from core.db import Database
-from core.jobs.wakeups import OUTBOX
+from core.jobs.wakeups import OUTBOX as OUTBOX_CHANNEL
 from core.models import Member, Notification, Workspace
 from core.models.base import utcnow
 from core.services.notifications import (
@@ -117,10 +118,6 @@ class DeliveryStats:
     network_errors: int = 0
 
 
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(600, 5 * 2 ** max(attempts - 1, 0)))
-
-
 class Notifier:
     def __init__(
         self,
@@ -150,7 +147,8 @@ class Notifier:
         other processes."""
         wakeups = self.db.wakeups
         while not stop.is_set():
-            watch = await wakeups.watch(OUTBOX)  # before the look: no commit slips between
+            # Taken before the look, so that no commit slips in between.
+            watch = await wakeups.watch(OUTBOX_CHANNEL)
             try:
                 claimed = await self.deliver_due()
             except Exception:
@@ -332,9 +330,9 @@ def _settle_row(row: Notification, results: list[tuple[int, Outcome]], now: Any)
     outcomes = {outcome for _, outcome in results}
     if Outcome.REFUSED in outcomes:
         give_up = row.attempts + 1 >= REFUSALS_ALLOWED
-        mark_failed(row, retry_in=None if give_up else backoff(row.attempts + 1), now=now)
+        mark_failed(row, retry_in=None if give_up else OUTBOX.wait(row.attempts + 1), now=now)
     elif Outcome.RETRY in outcomes:
-        mark_failed(row, retry_in=backoff(row.attempts + 1), now=now)
+        mark_failed(row, retry_in=OUTBOX.wait(row.attempts + 1), now=now)
     elif Outcome.POSTPONED in outcomes:
         release(row, now=now)
     elif sent or row.payload.get(SENT_TO):

@@ -1,9 +1,10 @@
 """Pacing for the notifier: Telegram's limits kept on our side, so a 429 stays rare.
 
-At most `per_second` messages start per second overall (a token bucket: after a pause,
-up to `burst` may start at once, fewer than Telegram's own tolerance), and one chat gets
-a message at most every `chat_interval` seconds. Messages for one chat keep their order. A 429 puts
-its chat (or, when `retry_after` names no chat, everyone) on hold for that long.
+At most `per_second` messages start per second overall (a token bucket, core/limits.py:
+after a pause, up to `burst` may start at once, fewer than Telegram's own tolerance), and
+one chat gets a message at most every `chat_interval` seconds. Messages for one chat keep
+their order. A 429 puts its chat (or, when `retry_after` names no chat, everyone) on hold
+for that long.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import asyncio
 import heapq
 import itertools
 from dataclasses import dataclass
+
+from core.limits import token_bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +30,7 @@ class Pacer:
 
     def __init__(self, pace: Pace) -> None:
         self.pace = pace
-        self._tokens = float(pace.burst)
-        self._stamp: float | None = None
+        self._bucket = token_bucket(pace.per_second, pace.burst)
         self._held_until = 0.0
         self._next_chat: dict[int, float] = {}
 
@@ -38,24 +40,19 @@ class Pacer:
     def chat_ready_at(self, chat_id: int) -> float:
         return self._next_chat.get(chat_id, 0.0)
 
-    def _refill(self, now: float) -> None:
-        if self._stamp is not None:
-            earned = (now - self._stamp) * self.pace.per_second
-            self._tokens = min(float(self.pace.burst), self._tokens + earned)
-        self._stamp = now
-
     async def turn(self, chat_id: int) -> None:
         """Wait for this chat's turn and an overall token, and take both."""
         while True:
             now = self._now()
-            self._refill(now)
-            token_at = now if self._tokens >= 1 else now + (1 - self._tokens) / self.pace.per_second
-            start = max(token_at, self._held_until, self.chat_ready_at(chat_id))
-            if start <= now:
-                self._tokens -= 1
-                self._next_chat[chat_id] = now + self.pace.chat_interval
+            start = max(self._held_until, self.chat_ready_at(chat_id))
+            if start > now:
+                await asyncio.sleep(start - now)  # a deadline, not an event
+                continue
+            await self._bucket.acquire()
+            # A 429 may have put everyone on hold while this waited for its token.
+            if max(self._held_until, self.chat_ready_at(chat_id)) <= self._now():
+                self._next_chat[chat_id] = self._now() + self.pace.chat_interval
                 return
-            await asyncio.sleep(start - now)
 
     def hold(self, chat_id: int | None, seconds: float) -> None:
         """After a 429: that chat (or every chat) waits `seconds`."""

@@ -17,6 +17,7 @@ from core.config import Settings
 from core.db import Database, create_database
 from core.db.migrate import current_revision, head_revision, upgrade
 from core.errors import DatabaseNotMigrated
+from core.limits import shared_limits
 from core.models import Supplier
 from core.services.catalog import sync_catalog
 from core.services.secrets import unlock_vault
@@ -39,7 +40,8 @@ class Runtime:
     suppliers: int
     #: The one provider registry of this process: every role, chat action and command
     #: shares its HTTP clients and per-company call limiters (Xero counts 60 calls a
-    #: minute and 5 at once per company, not per action). Closed when the runtime is.
+    #: minute and 5 at once per company, not per action), and on PostgreSQL every process
+    #: counts in the same table. Closed when the runtime is.
     providers: ProviderRegistry
 
 
@@ -91,7 +93,9 @@ async def open_runtime(
     """Open Courier's parts. The catalog is loaded when empty, or refreshed from the
     packaged data on request (`courier run`, so an upgrade brings its new suppliers)."""
     db = _create_database(settings)
-    providers = ProviderRegistry(settings)  # builds nothing until a provider is asked for
+    # Builds nothing until a provider is asked for. On PostgreSQL its limiters count in
+    # the database, so a company's limits hold across every process.
+    providers = ProviderRegistry(settings, limits=shared_limits(db.engine))
     try:
         await db.ping()
         await migrate(db, settings)

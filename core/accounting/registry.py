@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from core.accounting.provider import AccountingProvider, AuthKind, ListKind, ProviderInfo
 from core.config import Settings
 from core.errors import CourierError
+from core.limits import LimitStore, MemoryLimits, SharesLimits
 
 ProviderFactory = Callable[[Settings], AccountingProvider]
 
@@ -88,9 +89,16 @@ class ProviderRegistry:
     """Builds each provider once and hands out the same instance afterwards."""
 
     def __init__(
-        self, settings: Settings, factories: Mapping[str, str | ProviderFactory] | None = None
+        self,
+        settings: Settings,
+        factories: Mapping[str, str | ProviderFactory] | None = None,
+        *,
+        limits: LimitStore | None = None,
     ) -> None:
         self._settings = settings
+        #: Where every provider built here counts its calls: the database, when several
+        #: processes call the same companies (courier/runtime.py).
+        self._limits: LimitStore = limits or MemoryLimits()
         self._factories: dict[str, str | ProviderFactory] = dict(factories or BUILT_IN)
         self._built: dict[str, AccountingProvider] = {}
 
@@ -144,6 +152,11 @@ class ProviderRegistry:
         if isinstance(factory, str):
             factory = _load(name, factory, known=", ".join(self._factories))
         provider = factory(self._settings)
+        # The HTTP providers keep their client as `api`; the factories take only the
+        # settings, so the store is handed over here, once per provider.
+        api = getattr(provider, "api", None)
+        if isinstance(api, SharesLimits):
+            api.use_limits(self._limits)
         self._built[name] = provider
         return provider
 

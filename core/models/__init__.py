@@ -36,6 +36,7 @@ from core.models.integration import (
 )
 from core.models.mailbox import AfterProcessing, Mailbox, MailboxAuth, MailboxCreate, MailboxState
 from core.models.notification import Notification, NotificationState
+from core.models.rate_limit import RateLimitEntry
 from core.models.supplier import Supplier
 from core.models.supplier_profile import SupplierProfile
 from core.models.vault import VaultCanary
@@ -88,6 +89,7 @@ __all__ = [
     "PartyKind",
     "Publication",
     "PublicationState",
+    "RateLimitEntry",
     "Role",
     "Rule",
     "RunOutcome",

@@ -28,6 +28,7 @@ import httpx
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.backoff import FETCH, RetryStrategy
 from core.db import Database
 from core.extraction.fields import invoice_to_dict
 from core.jobs.wakeups import CHALLENGES
@@ -91,8 +92,7 @@ class FetchPolicy:
     code_poll: float = 1.0
     #: How often the site is asked whether the owner approved the login in the app.
     approval_poll: float = 2.0
-    backoff_base: timedelta = timedelta(minutes=5)
-    backoff_cap: timedelta = timedelta(hours=12)
+    retry: RetryStrategy = FETCH
     #: A run lists first, then downloads within this budget; the next run goes on.
     time_budget: timedelta = timedelta(minutes=10)
     #: Weekly runs are spread by up to this much, so connections made together part.
@@ -188,11 +188,6 @@ def within_waking_hours(due: datetime, zone: str, policy: FetchPolicy) -> dateti
     elif local.hour >= end:
         local = (local + timedelta(days=1)).replace(hour=start)
     return local.astimezone(UTC)
-
-
-def backoff(failures: int, policy: FetchPolicy, retry_after: float | None) -> timedelta:
-    delay = min(policy.backoff_base * (1 << min(max(failures - 1, 0), 20)), policy.backoff_cap)
-    return max(delay, timedelta(seconds=retry_after or 0))
 
 
 async def _wait_for_code(
@@ -636,7 +631,7 @@ class ConnectionRunner:
                 connection.next_fetch_at = within_waking_hours(due, run.zone, self.policy)
             elif result.state in (S.ACTIVE, S.TEMP_ERROR):
                 connection.failure_count += 1
-                delay = backoff(connection.failure_count, self.policy, result.retry_after)
+                delay = self.policy.retry.wait(connection.failure_count, result.retry_after)
                 connection.next_try_at = now + delay
                 connection.next_fetch_at = connection.next_try_at
             else:

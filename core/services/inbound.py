@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.backoff import INBOUND
 from core.db.database import upsert_insert
 from core.errors import NotFound
 from core.jobs.claims import claim_rows, lease_over
@@ -22,7 +23,6 @@ from core.models.base import utcnow
 POSTMASTER = "postmaster"
 #: A worker's hold on a claimed message; a dead worker's messages are taken over after it.
 LEASE = timedelta(seconds=60)
-MAX_ATTEMPTS = 5
 #: A mailbox message is recorded once per (mailbox, UIDVALIDITY, UID): the table's unique key.
 _MAILBOX_KEY = ["mailbox_id", "uidvalidity", "uid"]
 
@@ -241,15 +241,15 @@ def settle_message(
 
 
 def retry_later(message: InboundMessage, *, reason: str, now: datetime | None = None) -> None:
-    """A failed attempt waits longer each time; after MAX_ATTEMPTS it is FAILED, kept,
+    """A failed attempt waits longer each time; after INBOUND's last it is FAILED, kept,
     and can be retried by hand rather than blocking the queue forever."""
     now = now or utcnow()
     message.claimed_until = None
     message.state_reason = reason
-    if message.attempts >= MAX_ATTEMPTS:
+    if INBOUND.gives_up(message.attempts):
         settle_message(message, InboundState.FAILED, reason=reason, now=now)
     else:
-        message.next_attempt_at = now + timedelta(seconds=30 * 2**message.attempts)
+        message.next_attempt_at = now + INBOUND.wait(message.attempts)
 
 
 #: A supplier's code may arrive before the site tells Courier it sent one (the supplier

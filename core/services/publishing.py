@@ -48,6 +48,7 @@ from core.accounting.errors import (
     Unavailable,
 )
 from core.accounting.provider import Bill, BillFile, Published, VatLine, idempotency_key
+from core.backoff import PUBLISHING
 from core.catalog.index import fold
 from core.errors import NotFound
 from core.models import (
@@ -83,8 +84,6 @@ log = logging.getLogger(__name__)
 
 PS = PublicationState
 CLAIM = timedelta(minutes=5)
-BACKOFF_FIRST = timedelta(minutes=1)
-BACKOFF_MAX = timedelta(hours=6)
 DEFAULT_CURRENCY = "EUR"
 #: Review reasons a publish gives; answering them is all the document waits for.
 REVIEW_REASONS = frozenset({"missing_total", "missing_supplier", "missing_date"})
@@ -148,7 +147,7 @@ async def publish_document(
         )
     except RateLimited as err:
         return await _settle(
-            acc, prepared, PS.WAITING, reason="rate_limited", retry_in=_seconds(err.retry_after)
+            acc, prepared, PS.WAITING, reason="rate_limited", retry_after=err.retry_after
         )
     except Unavailable as err:
         return await _settle(
@@ -311,7 +310,8 @@ async def _settle(
     *,
     reason: str | None = None,
     detail: str | None = None,
-    retry_in: timedelta | None = None,
+    #: Seconds the software asked to wait (a 429's Retry-After), instead of the back-off.
+    retry_after: float | None = None,
     published: Published | None = None,
     announce: bool = False,
     external_id: str | None = None,
@@ -334,7 +334,7 @@ async def _settle(
             publication.published_at = now
             _move(document, DocumentState.PUBLISHED, None)
         elif state == PS.WAITING:
-            publication.next_try_at = now + (retry_in or _backoff(publication.attempts))
+            publication.next_try_at = now + PUBLISHING.wait(publication.attempts, retry_after)
             if external_id:
                 publication.external_id = external_id[:200]
         elif state == PS.BLOCKED:
@@ -383,15 +383,6 @@ def _move(document: Document, target: DocumentState, reason: str | None) -> None
     if document.state != target:
         move_document(document, target, reason=reason)
     document.state_reason = reason
-
-
-def _backoff(attempts: int) -> timedelta:
-    step: timedelta = BACKOFF_FIRST * 2 ** min(16, max(0, attempts - 1))
-    return min(BACKOFF_MAX, step)
-
-
-def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=max(1.0, value))
 
 
 def _missing_field(document: Document) -> str | None:

@@ -5,7 +5,8 @@
 - `export_cookies` / `import_cookies` turn its cookie jar into a plain JSON-able dict for a
   connector's `save()` / `restore()`, so "remember this device" survives between runs.
 - `Throttle` caps the requests in flight (overall and per supplier) and their rate (a
-  token bucket per supplier): one per process, passed to the connectors that share it.
+  token bucket per supplier, core/limits.py): one per process, passed to the connectors
+  that share it.
 - `request` sends one request through the throttle and retries what is worth retrying
   (timeouts, 5xx, 429) with back-off, honouring Retry-After up to a bound. When it gives
   up it raises `SupplierUnavailable`; its message names the supplier, the method and the
@@ -16,17 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.cookiejar import Cookie
 from typing import Any
 
 import httpx
 
+from core.backoff import SUPPLIER_HTTP
+from core.limits import Buckets
 from core.retry_after import parse_retry_after
 from core.suppliers.connector import SupplierUnavailable
 
@@ -50,7 +52,7 @@ class HttpLimits:
     read_timeout: float = 30.0
     max_redirects: int = 10
     retries: int = 2
-    backoff: float = 0.5  # first pause between attempts; doubles each time
+    backoff: float = SUPPLIER_HTTP.base  # first pause between attempts; doubles each time
     max_wait: float = 30.0  # longest pause (or Retry-After) worth taking inside one run
 
 
@@ -130,34 +132,6 @@ def import_cookies(jar: httpx.Cookies, data: dict[str, Any]) -> int:
     return count
 
 
-class RateLimiter:
-    """A token bucket: `burst` requests at once, then `rate` per second on average."""
-
-    def __init__(
-        self, rate: float, burst: int = 1, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
-        self.rate, self.burst, self._clock = rate, burst, clock
-        self._tokens = float(burst)
-        self._stamp = clock()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-
-    async def acquire(self) -> None:
-        # The lock queues waiters in order, so one slow caller can't be starved by others.
-        async with self._lock:
-            self._refill()
-            if self._tokens < 1:
-                await asyncio.sleep((1 - self._tokens) / self.rate)
-                self._refill()
-            self._tokens -= 1
-
-
 class Throttle:
     """Limits shared by every connector of a process: requests in flight overall and per
     supplier key, and each supplier's request rate."""
@@ -167,20 +141,14 @@ class Throttle:
     ) -> None:
         self._overall = asyncio.Semaphore(overall)
         self._per_supplier = per_supplier
-        self._rate, self._burst = rate, burst
         self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self._limiters: dict[str, RateLimiter] = {}
-
-    def limiter(self, supplier: str) -> RateLimiter:
-        if supplier not in self._limiters:
-            self._limiters[supplier] = RateLimiter(self._rate, self._burst)
-        return self._limiters[supplier]
+        self._rates = Buckets(rate, burst)
 
     @asynccontextmanager
     async def slot(self, supplier: str) -> AsyncIterator[None]:
         semaphore = self._semaphores.setdefault(supplier, asyncio.Semaphore(self._per_supplier))
         async with self._overall, semaphore:
-            await self.limiter(supplier).acquire()
+            await self._rates.take(supplier)
             yield
 
 
@@ -196,7 +164,7 @@ async def request(
     *,
     supplier: str,
     retries: int = 2,
-    backoff: float = 0.5,
+    backoff: float = SUPPLIER_HTTP.base,
     max_wait: float = 30.0,
     throttle: Throttle | None = None,
     **kwargs: Any,
@@ -208,6 +176,7 @@ async def request(
     """
     method = method.upper()
     idempotent = method in IDEMPOTENT
+    strategy = replace(SUPPLIER_HTTP, base=backoff)
     for attempt in range(retries + 1):
         retry_after: float | None = None
         cause: Exception | None = None
@@ -231,8 +200,7 @@ async def request(
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             reason = "rate limited (429)" if status == 429 else f"server error ({status})"
             retryable = idempotent or status in {429, 503}
-        wait = retry_after if retry_after is not None else backoff * 2**attempt
-        wait += random.uniform(0, wait / 4) if retry_after is None else 0
+        wait = strategy.delay(attempt + 1, retry_after)
         if not retryable or attempt == retries or wait > max_wait:
             # Parsed only here: parsing every URL up front costs more than a failure.
             where = _where(method, url)

@@ -1,4 +1,5 @@
-"""When mailboxes are polled: the interval, the back-off after failures, what the end of
+"""When mailboxes are polled: the interval, the back-off after failures (IMAP_POLL in
+core/backoff.py), what the end of
 a poll does to a mailbox's state and next poll, and the claim a scheduler tick takes on
 the mailboxes that are due.
 
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.backoff import IMAP_POLL
 from core.jobs.claims import claim_rows
 from core.models import Challenge, ChallengeChannel, ChallengeState, Connection, Mailbox
 from core.models.base import utcnow
@@ -26,8 +28,6 @@ POLL_EVERY = timedelta(minutes=5)
 #: While a supplier is emailing a 2FA code, the person is waiting for it.
 POLL_FAST = timedelta(seconds=5)
 FAST_CHANNELS = (ChallengeChannel.EMAIL, ChallengeChannel.EMAIL_LINK)
-BACKOFF_FIRST = timedelta(minutes=1)
-BACKOFF_CAP = timedelta(hours=6)
 #: A claimed mailbox is left alone by other schedulers this long, or until its poll ends.
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -40,11 +40,6 @@ def poll_interval(challenges: Iterable[Challenge], *, now: datetime | None = Non
         for c in challenges
     )
     return POLL_FAST if waiting else POLL_EVERY
-
-
-def backoff(failures: int) -> timedelta:
-    """1 min, 2, 4 … doubling per consecutive failure, never more than BACKOFF_CAP."""
-    return min(BACKOFF_FIRST * (1 << min(max(failures - 1, 0), 20)), BACKOFF_CAP)
 
 
 async def mark_polled(*, session: AsyncSession, mailbox: Mailbox, now: datetime) -> datetime:
@@ -76,7 +71,9 @@ async def mark_unavailable(
     mailbox.last_error = reason.value
     mailbox.last_polled_at = now
     # Credentials do not heal by waiting.
-    next_poll_at = None if reason in NEEDS_CREDENTIALS else now + backoff(mailbox.failure_count)
+    next_poll_at = (
+        None if reason in NEEDS_CREDENTIALS else now + IMAP_POLL.wait(mailbox.failure_count)
+    )
     mailbox.next_poll_at = next_poll_at
     if new_episode:
         await enqueue(

@@ -5,9 +5,10 @@ typed failures.
 - `OAuthApp` builds the authorization URL and exchanges, refreshes and revokes tokens
   through Authlib. `invalid_grant` becomes `IntegrationExpired`; a 5xx, a timeout or an
   answer that is not JSON becomes `Unavailable`; a 429 becomes `RateLimited`.
-- `CallLimiter` keeps the calls under every window the software documents (60 a minute
-  and 5,000 a day for Xero...) and under its concurrency, counted so that a 429
-  is rare; when one comes anyway, every caller of that company waits out its Retry-After.
+- A `CallLimiter` (core/limits.py) per company keeps the calls under every window the
+  software documents (60 a minute and 5,000 a day for Xero...) and under its
+  concurrency, in every process sharing the registry's store, so that a 429 is rare;
+  when one comes anyway, every caller of that company waits out its Retry-After.
 - `ApiClient.send` goes through the limiter, retries a 429 after its Retry-After (up to a
   bound) and raises the typed failure for the rest. Nothing here logs a header, a body
   or a query string: tokens travel in headers and bodies only.
@@ -15,12 +16,8 @@ typed failures.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import warnings
-from collections import deque
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +36,7 @@ with warnings.catch_warnings():
 from core.accounting.errors import IntegrationExpired, RateLimited, Rejected, Unavailable
 from core.accounting.provider import Grant
 from core.errors import ConfigInvalid
+from core.limits import CallLimiter, LimitStore, MemoryLimits
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -70,80 +68,41 @@ class ApiLimits:
         )
 
 
-class CallLimiter:
-    """Admits a call when every window has room and fewer than `concurrent` are in flight.
-
-    A call holds its place in each window from the moment it leaves until `period` after
-    its answer came back. The server counted it somewhere in between, so however the
-    network delays one call and not the next, the server never sees more than the limit in
-    a window: no margin has to be guessed for jitter.
-    """
-
-    def __init__(self, limits: ApiLimits) -> None:
-        self._limits = limits
-        self._semaphore = asyncio.Semaphore(limits.concurrent)
-        self._lock = asyncio.Lock()
-        #: Per window, when each finished call was answered (in order, so oldest first).
-        self._done: list[deque[float]] = [deque() for _ in limits.windows]
-        self._in_flight = 0
-        self._held_until = 0.0
-
-    def _wait(self, now: float) -> float:
-        wait = self._held_until - now
-        for (calls, seconds), done in zip(self._limits.windows, self._done, strict=True):
-            period = seconds * (1 + self._limits.margin) + self._limits.slack
-            while done and done[0] <= now - period:
-                done.popleft()
-            if len(done) + self._in_flight >= calls:
-                # The oldest answered call frees a place; if every place is in flight,
-                # look again shortly.
-                wait = max(wait, done[0] + period - now if done else seconds / calls)
-        return wait
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._semaphore:
-            async with self._lock:  # callers are admitted in order: none starves
-                while (wait := self._wait(time.monotonic())) > 0:  # noqa: ASYNC110
-                    await asyncio.sleep(wait)  # a deadline, not an event: nothing signals it
-                self._in_flight += 1
-            try:
-                yield
-            finally:
-                self._in_flight -= 1
-                answered = time.monotonic()
-                for done in self._done:
-                    done.append(answered)
-
-    def counted(self) -> tuple[int, ...]:
-        """Calls holding a place in each window now (answered within its period, or in
-        flight): what this process has spent of the company's limits."""
-        now = time.monotonic()
-        self._wait(now)  # drops the calls each window has let go of
-        return tuple(len(done) + self._in_flight for done in self._done)
-
-    def hold(self, seconds: float) -> None:
-        """Nobody calls this company before `seconds` from now (a 429's Retry-After)."""
-        self._held_until = max(self._held_until, time.monotonic() + seconds)
-
-
 class ApiClient:
     """One httpx client and one limiter per company, for one provider."""
 
     def __init__(
-        self, *, provider: str, limits: ApiLimits, http: httpx.AsyncClient | None = None
+        self,
+        *,
+        provider: str,
+        limits: ApiLimits,
+        http: httpx.AsyncClient | None = None,
+        store: LimitStore | None = None,
     ) -> None:
         self.provider = provider
         self.limits = limits
         self._http = http or httpx.AsyncClient(timeout=TIMEOUT)
+        self._store: LimitStore = store or MemoryLimits()
         self._limiters: dict[str, CallLimiter] = {}
         #: 429s met, and how many of them were waited out and sent again.
         self.rate_limited = 0
         self.retried = 0
 
+    def use_limits(self, store: LimitStore) -> None:
+        """Count in the process's store (the registry's), from now on."""
+        self._store = store
+        self._limiters.clear()
+
     def limiter(self, key: str) -> CallLimiter:
         if key not in self._limiters:
-            self._limiters[key] = CallLimiter(self.limits)
+            self._limiters[key] = CallLimiter(
+                f"{self.provider}:{key}",
+                windows=self.limits.windows,
+                concurrent=self.limits.concurrent,
+                store=self._store,
+                margin=self.limits.margin,
+                slack=self.limits.slack,
+            )
         return self._limiters[key]
 
     async def send(self, method: str, url: str, *, key: str, **kwargs: Any) -> httpx.Response:

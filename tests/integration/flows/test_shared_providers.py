@@ -98,7 +98,7 @@ async def test_two_publishes_from_the_chat_share_one_xero_client_and_one_minute_
             provider = providers.get("xero")
             assert isinstance(provider, XeroProvider)
             limiter = provider.api.limiter(tenant)
-            before, _day = limiter.counted()
+            before, _day = await limiter.counted()
 
             for name in ("edf-2026-10.pdf", "edf-2026-11.pdf"):  # two chat actions
                 await add_document(acc, world, name=name)
@@ -115,7 +115,7 @@ async def test_two_publishes_from_the_chat_share_one_xero_client_and_one_minute_
             # Both actions' calls were counted by the one limiter of the company, in the
             # same minute window Xero counted them in.
             counted_by_xero = MINUTE_LIMIT - standin.minute[tenant].remaining(standin.clock.now())
-            minute, _day = limiter.counted()
+            minute, _day = await limiter.counted()
             assert minute == counted_by_xero
             assert minute - before >= 4  # each publish: at least the bill and its file
             assert providers.get("xero") is provider

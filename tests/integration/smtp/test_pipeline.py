@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from core.backoff import INBOUND
 from core.models import (
     Challenge,
     ChallengeChannel,
@@ -23,7 +24,7 @@ from core.models import (
 from core.permissions import OPERATOR
 from core.services.challenges import cancel_open_challenges, open_challenge, take_code
 from core.services.connections import create_connection
-from core.services.inbound import EARLY_CODE_RETRY, MAX_ATTEMPTS
+from core.services.inbound import EARLY_CODE_RETRY
 from core.services.members import create_invite, join_workspace
 from core.vault import Vault
 from tests.integration.smtp.conftest import Gateway, fixture_bytes, invoice_mail
@@ -270,13 +271,15 @@ async def test_a_message_that_cannot_be_read_is_retried_then_left_failed(gateway
     [message] = await gateway.inbound()
     assert message.sha256 is not None
     await gateway.store.delete(message.sha256)  # the raw file vanished: processing fails
-    for _ in range(MAX_ATTEMPTS):
+    tries = INBOUND.max_attempts
+    assert tries is not None
+    for _ in range(tries):
         async with gateway.db.transaction() as session:
             row: Any = await session.get(type(message), message.id)
             row.next_attempt_at = None  # skip the back-off wait
         await gateway.worker.run_once()
     [message] = await gateway.inbound()
-    assert (message.state, message.attempts) == (InboundState.FAILED, MAX_ATTEMPTS)
+    assert (message.state, message.attempts) == (InboundState.FAILED, tries)
     assert message.state_reason == "NotFound"
     # The queue is not blocked: the next mail goes through.
     await gateway.send(invoice_mail(to=gateway.address, name="other.pdf", pdf=b"%PDF-1.4 other"))

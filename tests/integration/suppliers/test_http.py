@@ -16,7 +16,6 @@ from core.suppliers.connector import SupplierUnavailable
 from core.suppliers.http import (
     USER_AGENT,
     HttpLimits,
-    RateLimiter,
     Throttle,
     build_client,
     export_cookies,
@@ -210,19 +209,6 @@ def test_expired_and_malformed_cookies_are_skipped() -> None:
     }
     assert import_cookies(jar, data) == 1
     assert import_cookies(httpx.Cookies(), {"version": 99, "cookies": data["cookies"]}) == 0
-
-
-async def test_rate_limiter_spaces_requests_after_the_burst() -> None:
-    limiter = RateLimiter(rate=20, burst=2)
-    started = time.monotonic()
-    for _ in range(4):
-        await limiter.acquire()
-    # Two at once, then two more at 20 per second: about 0.1 s.
-    assert (
-        0.08 <= time.monotonic() - started < 5
-    )  # spaced, yet not stuck: the margin is for a busy machine
-    with pytest.raises(ValueError, match="rate"):
-        RateLimiter(rate=0)
 
 
 async def test_throttle_limits_each_supplier_but_not_the_others(

@@ -1,22 +1,16 @@
-"""The HTTP providers' shared plumbing: the call limiter, failures at the
-boundary and the grant built from a token answer (no server: httpx's MockTransport)."""
+"""The HTTP providers' shared plumbing: their limits, failures at the boundary and the
+grant built from a token answer (no server: httpx's MockTransport). The limiter itself:
+tests/unit/test_limits.py."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from core.accounting.errors import RateLimited, Unavailable
-from core.accounting.providers.oauth import (
-    ApiClient,
-    ApiLimits,
-    CallLimiter,
-    grant_from_token,
-)
+from core.accounting.providers.oauth import ApiClient, ApiLimits, grant_from_token
 from core.accounting.providers.xero import LIMITS
 
 
@@ -24,41 +18,6 @@ def test_limits_scale_with_the_standins_time() -> None:
     scaled = LIMITS.scaled(100)
     assert scaled.windows == ((60, 0.6), (5000, 864.0))
     assert scaled.concurrent == 5
-
-
-async def test_a_full_window_waits_for_the_oldest_answer_plus_the_period() -> None:
-    limiter = CallLimiter(ApiLimits(windows=((3, 0.05),), concurrent=5))
-    answered: list[float] = []
-    started: list[float] = []
-
-    async def call() -> None:
-        async with limiter.slot():
-            started.append(time.monotonic())
-        answered.append(time.monotonic())
-
-    await asyncio.gather(*(call() for _ in range(4)))
-    assert started[3] - answered[0] >= 0.05
-
-
-async def test_concurrency_is_capped() -> None:
-    limiter = CallLimiter(ApiLimits(windows=(), concurrent=2))
-    inside, most = 0, 0
-    release = asyncio.Event()
-
-    async def call() -> None:
-        nonlocal inside, most
-        async with limiter.slot():
-            inside += 1
-            most = max(most, inside)
-            await release.wait()
-            inside -= 1
-
-    tasks = [asyncio.create_task(call()) for _ in range(5)]
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    release.set()
-    await asyncio.gather(*tasks)
-    assert most == 2
 
 
 def _client(handler: httpx.MockTransport) -> ApiClient:
