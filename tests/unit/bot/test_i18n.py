@@ -31,11 +31,16 @@ from core.formats import plural_categories
 BOT = Path(__file__).resolve().parents[3] / "bot"
 
 
+WOOB_BRIDGE = "core.suppliers.woob.bridge"
+
+
 def _all_errors(cls: type[CourierError] = CourierError) -> list[type[CourierError]]:
     """Every error core defines, whatever this worker imported before: all of core is
     imported first, and errors of other packages (the CLI's start-up checks, which the
     chat never meets) are left out."""
     for module in pkgutil.walk_packages(core.__path__, "core."):
+        if module.name == WOOB_BRIDGE:
+            continue  # a script for woob's own interpreter: Courier's has no woob
         importlib.import_module(module.name)
     return [error for error in _subclasses(cls) if error.__module__.startswith("core.")]
 
