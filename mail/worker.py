@@ -166,9 +166,9 @@ class MailWorker:
     async def _store_files(self, batch: list[Prepared]) -> list[Prepared]:
         """Make the batch's documents, attached or fetched from links, durable in one
         `put_many`: one sync for the whole batch rather than an fsync per file, before
-        the pipeline decides. A file no row
-        names is harmless (content-addressed, reused by the next delivery of the same
-        bytes); should the store fail, each message's files are stored with its row."""
+        the pipeline decides. A file no row names is harmless (content-addressed, reused
+        by the next delivery of the same bytes); should the store fail, each message's
+        files are stored with its row."""
         wanted = [
             (index, document_attachments(item.parsed))
             for index, item in enumerate(batch)

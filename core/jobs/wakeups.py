@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ CHALLENGES = "challenges"
 OUTBOX = "outbox"
 CHANNELS = frozenset({CHALLENGES, OUTBOX})
 _PENDING = "courier_wakeups"
+LISTEN_RETRY_SECONDS = 30.0
 _PREFIX = "courier_"
 
 
@@ -69,6 +71,9 @@ class Wakeups:
         self._events: dict[str, asyncio.Event] = {}
         self._listener: Any = None
         self._starting: asyncio.Lock | None = None
+        #: After a failed LISTEN, not before this (monotonic): a watch must not wait for
+        #: a connection that cannot be made each time it looks for work.
+        self._listen_again_at = 0.0
 
     async def publish(self, session: AsyncSession) -> None:
         """In the transaction, before its commit: NOTIFY the other processes."""
@@ -127,6 +132,8 @@ class Wakeups:
         async with self._starting:
             if self._listener is not None and not self._listener.is_closed():
                 return
+            if time.monotonic() < self._listen_again_at:
+                return
             import asyncpg  # type: ignore[import-untyped]  # the driver Courier already runs on
 
             dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -137,6 +144,7 @@ class Wakeups:
             except Exception as err:
                 # Polling still finds the work; the next watch tries to listen again.
                 log.warning("wake-ups: cannot LISTEN (%s); polling only", type(err).__name__)
+                self._listen_again_at = time.monotonic() + LISTEN_RETRY_SECONDS
                 return
             self._listener = listener
 

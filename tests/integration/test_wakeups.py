@@ -100,3 +100,26 @@ async def test_on_postgresql_a_commit_in_another_process_wakes_the_waiter(
     started = time.monotonic()
     assert await asyncio.wait_for(waiter, 10) is True
     assert time.monotonic() - started < 10
+
+
+async def test_a_listener_that_cannot_connect_leaves_polling_and_is_not_retried_at_each_look(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database refuses the LISTEN connection: work is still found by polling, and a
+    worker's every look does not wait for a connection that cannot be made."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    attempts: list[str] = []
+
+    async def refused(dsn: str, **_: object) -> None:
+        attempts.append(dsn)
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(asyncpg, "connect", refused)
+    wakeups = Wakeups(make_url("postgresql+asyncpg://courier:s3cret@127.0.0.1:5432/x"))
+    for _ in range(5):
+        watch = await wakeups.watch(CHALLENGES)
+        assert await wakeups.wait(watch, seconds=0.01) is False
+    assert len(attempts) == 1
+    assert "polling only" in caplog.text
+    assert "s3cret" not in caplog.text
