@@ -18,17 +18,20 @@ from pydantic import SecretStr
 from core.suppliers.api import CredentialsExpired
 from core.suppliers.api.aws import AwsConnector
 from core.suppliers.connector import (
-    ActionRequired,
     ConnectorError,
     Credentials,
     InvalidDownload,
-    LayoutChanged,
     LoggedIn,
     LoginRefused,
     SupplierConnector,
     SupplierUnavailable,
 )
-from tests.integration.suppliers_api import assert_nowhere, collect
+from tests.integration.suppliers_api import (
+    LISTING_FAULTS,
+    assert_nowhere,
+    collect,
+    raised_while_listing,
+)
 from tests.standins import Fault, Switches, running
 from tests.standins.aws import (
     ACCOUNT_ID,
@@ -132,27 +135,17 @@ async def test_download_follows_the_presigned_link_without_our_signature(served:
     assert "Authorization" not in headers
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        (Fault.UNAUTHORIZED, LoginRefused),
-        (Fault.FORBIDDEN, ActionRequired),
-        (Fault.RATE_LIMITED, SupplierUnavailable),
-        (Fault.SERVER_ERROR, SupplierUnavailable),
-        (Fault.MALFORMED_JSON, LayoutChanged),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), LISTING_FAULTS)
 async def test_listing_faults_become_typed_errors(
     served: Served, fault: Fault, error: type[ConnectorError]
 ) -> None:
-    await served.connector.login(GOOD)
-    served.switches.fault = fault
-    with pytest.raises(error) as raised:
-        await collect(served.connector.invoices(None))
+    raised = await raised_while_listing(
+        served.connector, served.switches, fault, error, credentials=GOOD
+    )
     if fault is Fault.SERVER_ERROR:
         # InternalServerException's retryAfterSeconds is AWS's Retry-After.
-        assert isinstance(raised.value, SupplierUnavailable)
-        assert raised.value.retry_after == 7
+        assert isinstance(raised, SupplierUnavailable)
+        assert raised.retry_after == 7
 
 
 async def test_an_html_page_instead_of_the_pdf_is_an_invalid_download(served: Served) -> None:

@@ -15,18 +15,21 @@ from pydantic import SecretStr
 from core.suppliers.api import retry_after
 from core.suppliers.api.digitalocean import DigitalOceanConnector
 from core.suppliers.connector import (
-    ActionRequired,
     CodeRejected,
     ConnectorError,
     Credentials,
     InvalidDownload,
-    LayoutChanged,
     LoggedIn,
     LoginRefused,
     SupplierConnector,
     SupplierUnavailable,
 )
-from tests.integration.suppliers_api import assert_nowhere, collect
+from tests.integration.suppliers_api import (
+    LISTING_FAULTS,
+    assert_nowhere,
+    collect,
+    raised_while_listing,
+)
 from tests.standins import Fault, Switches, running
 from tests.standins.digitalocean import SEEDED, TOKEN, create_app, pdf_of
 
@@ -94,26 +97,16 @@ async def test_download_gives_the_pdf(served: Served) -> None:
     assert document.filename == "digitalocean-2026-09-22737513.pdf"
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        (Fault.UNAUTHORIZED, LoginRefused),
-        (Fault.FORBIDDEN, ActionRequired),
-        (Fault.RATE_LIMITED, SupplierUnavailable),
-        (Fault.SERVER_ERROR, SupplierUnavailable),
-        (Fault.MALFORMED_JSON, LayoutChanged),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), LISTING_FAULTS)
 async def test_listing_faults_become_typed_errors(
     served: Served, fault: Fault, error: type[ConnectorError]
 ) -> None:
-    await served.connector.login(GOOD)
-    served.switches.fault = fault
-    with pytest.raises(error) as raised:
-        await collect(served.connector.invoices(None))
+    raised = await raised_while_listing(
+        served.connector, served.switches, fault, error, credentials=GOOD
+    )
     if fault is Fault.RATE_LIMITED:
-        assert isinstance(raised.value, SupplierUnavailable)
-        assert raised.value.retry_after == pytest.approx(7, abs=1)
+        assert isinstance(raised, SupplierUnavailable)
+        assert raised.retry_after == pytest.approx(7, abs=1)
 
 
 async def test_an_html_page_instead_of_the_pdf_is_an_invalid_download(served: Served) -> None:

@@ -23,14 +23,18 @@ from core.suppliers.connector import (
     ConnectorError,
     Credentials,
     InvalidDownload,
-    LayoutChanged,
     LoggedIn,
     LoginRefused,
     SupplierConnector,
     SupplierUnavailable,
 )
 from core.suppliers.oauth import OAuthSignIn, SignInExpired
-from tests.integration.suppliers_api import assert_nowhere, collect
+from tests.integration.suppliers_api import (
+    LISTING_FAULTS,
+    assert_nowhere,
+    collect,
+    raised_while_listing,
+)
 from tests.standins import Fault, Switches, running
 from tests.standins import google_ads as standin
 
@@ -220,28 +224,18 @@ async def test_a_wrong_developer_token_is_the_operators_not_the_owners(served: S
         await served.connector(developer_token="").login(served.good())
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        (Fault.UNAUTHORIZED, LoginRefused),
-        (Fault.FORBIDDEN, ActionRequired),
-        (Fault.RATE_LIMITED, SupplierUnavailable),
-        (Fault.SERVER_ERROR, SupplierUnavailable),
-        (Fault.MALFORMED_JSON, LayoutChanged),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), LISTING_FAULTS)
 async def test_listing_faults_become_typed_errors(
     served: Served, fault: Fault, error: type[ConnectorError]
 ) -> None:
     connector = served.connector()
-    await connector.login(served.good())
-    served.switches.fault, served.switches.retry_after = fault, 45
-    with pytest.raises(error) as raised:
-        await collect(connector.invoices(None))
+    raised = await raised_while_listing(
+        connector, served.switches, fault, error, credentials=served.good(), retry_after=45
+    )
     if fault is Fault.RATE_LIMITED:
         # RESOURCE_EXHAUSTED's quotaErrorDetails.retryDelay is the wait.
-        assert isinstance(raised.value, SupplierUnavailable)
-        assert raised.value.retry_after == 45
+        assert isinstance(raised, SupplierUnavailable)
+        assert raised.retry_after == 45
     await connector.close()
 
 

@@ -14,17 +14,20 @@ from pydantic import SecretStr
 from core.suppliers.api import CredentialsExpired
 from core.suppliers.api.meta import MetaAdsConnector
 from core.suppliers.connector import (
-    ActionRequired,
     ConnectorError,
     Credentials,
     InvalidDownload,
-    LayoutChanged,
     LoggedIn,
     LoginRefused,
     SupplierConnector,
     SupplierUnavailable,
 )
-from tests.integration.suppliers_api import assert_nowhere, collect
+from tests.integration.suppliers_api import (
+    LISTING_FAULTS,
+    assert_nowhere,
+    collect,
+    raised_while_listing,
+)
 from tests.standins import Fault, Switches, running
 from tests.standins.meta import (
     BUSINESS_ID,
@@ -112,27 +115,17 @@ async def test_download_gives_the_pdf(served: Served) -> None:
     assert document.filename == f"meta-{SEEDED[0].node_id}.pdf"
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        (Fault.UNAUTHORIZED, LoginRefused),
-        (Fault.FORBIDDEN, ActionRequired),
-        (Fault.RATE_LIMITED, SupplierUnavailable),
-        (Fault.SERVER_ERROR, SupplierUnavailable),
-        (Fault.MALFORMED_JSON, LayoutChanged),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), LISTING_FAULTS)
 async def test_listing_faults_become_typed_errors(
     served: Served, fault: Fault, error: type[ConnectorError]
 ) -> None:
-    await served.connector.login(GOOD)
-    served.switches.fault, served.switches.retry_after = fault, 600
-    with pytest.raises(error) as raised:
-        await collect(served.connector.invoices(None))
+    raised = await raised_while_listing(
+        served.connector, served.switches, fault, error, credentials=GOOD, retry_after=600
+    )
     if fault is Fault.RATE_LIMITED:
         # estimated_time_to_regain_access, in minutes, is Meta's Retry-After.
-        assert isinstance(raised.value, SupplierUnavailable)
-        assert raised.value.retry_after == 600
+        assert isinstance(raised, SupplierUnavailable)
+        assert raised.retry_after == 600
 
 
 async def test_an_html_page_instead_of_the_pdf_is_an_invalid_download(served: Served) -> None:

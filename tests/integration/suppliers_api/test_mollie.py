@@ -30,7 +30,12 @@ from core.suppliers.connector import (
     SupplierConnector,
     SupplierUnavailable,
 )
-from tests.integration.suppliers_api import assert_nowhere, collect
+from tests.integration.suppliers_api import (
+    LISTING_FAULTS,
+    assert_nowhere,
+    collect,
+    raised_while_listing,
+)
 from tests.standins import Fault, Switches, running
 from tests.standins.mollie import (
     EXPIRED_TOKEN,
@@ -176,26 +181,16 @@ async def test_the_token_goes_with_the_pdf_only_to_mollie(served: Served) -> Non
     assert "Authorization" not in pdf_call[2]
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        (Fault.UNAUTHORIZED, LoginRefused),
-        (Fault.FORBIDDEN, ActionRequired),
-        (Fault.RATE_LIMITED, SupplierUnavailable),
-        (Fault.SERVER_ERROR, SupplierUnavailable),
-        (Fault.MALFORMED_JSON, LayoutChanged),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), LISTING_FAULTS)
 async def test_listing_faults_become_typed_errors(
     served: Served, fault: Fault, error: type[ConnectorError]
 ) -> None:
-    await served.connector.login(GOOD)
-    served.switches.fault, served.switches.retry_after = fault, 600
-    with pytest.raises(error) as raised:
-        await collect(served.connector.invoices(None))
+    raised = await raised_while_listing(
+        served.connector, served.switches, fault, error, credentials=GOOD, retry_after=600
+    )
     if fault is Fault.RATE_LIMITED:
-        assert isinstance(raised.value, SupplierUnavailable)
-        assert raised.value.retry_after == 600  # Retry-After, honoured
+        assert isinstance(raised, SupplierUnavailable)
+        assert raised.retry_after == 600  # Retry-After, honoured
 
 
 async def test_a_bad_pdf_or_an_unknown_invoice(served: Served) -> None:

@@ -13,17 +13,20 @@ from pydantic import SecretStr
 
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.connector import (
-    ActionRequired,
     ConnectorError,
     Credentials,
     InvalidDownload,
-    LayoutChanged,
     LoggedIn,
     LoginRefused,
     SupplierConnector,
     SupplierUnavailable,
 )
-from tests.integration.suppliers_api import assert_nowhere, collect
+from tests.integration.suppliers_api import (
+    LISTING_FAULTS,
+    assert_nowhere,
+    collect,
+    raised_while_listing,
+)
 from tests.standins import Fault, Switches, running
 from tests.standins.qonto import (
     JPEG,
@@ -118,26 +121,16 @@ async def test_download_follows_the_temporary_link_without_the_key(served: Serve
     assert (photo.content, photo.filename) == (JPEG, f"recu-{PHOTO[:8]}.jpg")
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        (Fault.UNAUTHORIZED, LoginRefused),
-        (Fault.FORBIDDEN, ActionRequired),
-        (Fault.RATE_LIMITED, SupplierUnavailable),
-        (Fault.SERVER_ERROR, SupplierUnavailable),
-        (Fault.MALFORMED_JSON, LayoutChanged),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), LISTING_FAULTS)
 async def test_listing_faults_become_typed_errors(
     served: Served, fault: Fault, error: type[ConnectorError]
 ) -> None:
-    await served.connector.login(GOOD)
-    served.switches.fault = fault
-    with pytest.raises(error) as raised:
-        await collect(served.connector.invoices(None))
+    raised = await raised_while_listing(
+        served.connector, served.switches, fault, error, credentials=GOOD
+    )
     if fault is Fault.RATE_LIMITED:
-        assert isinstance(raised.value, SupplierUnavailable)
-        assert raised.value.retry_after == 7
+        assert isinstance(raised, SupplierUnavailable)
+        assert raised.retry_after == 7
 
 
 async def test_an_html_page_instead_of_the_receipt_is_an_invalid_download(
