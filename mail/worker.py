@@ -155,8 +155,13 @@ class MailWorker:
 
     async def _take(self) -> list[Prepared]:
         """Claim a batch and read it: everything done before its transaction."""
+        return await self._read(await self._claim())
+
+    async def _claim(self) -> list[InboundMessage]:
         async with self.db.transaction() as session:
-            claimed = await claim_messages(session=session, limit=self.batch, lease=self.lease)
+            return list(await claim_messages(session=session, limit=self.batch, lease=self.lease))
+
+    async def _read(self, claimed: list[InboundMessage]) -> list[Prepared]:
         # While senders are connected their loop comes first: parsing goes aside for any
         # batch of more than one message, not only for large ones.
         pooled = len(claimed) >= POOL_FROM or (len(claimed) > 1 and self.busy())
@@ -206,9 +211,10 @@ class MailWorker:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process batches until `stop`. While a full batch is settled, the next one is
-        claimed and read (parsed aside, its files stored): the database and the parsing
-        processes work at the same time. A batch read ahead is settled before stopping."""
+        """Process batches until `stop`. Before a full batch is settled, the next one is
+        claimed, then read (parsed aside, its files stored) while the first settles: the
+        database and the parsing processes work at the same time. A batch read ahead is
+        settled before stopping."""
         ahead: asyncio.Task[list[Prepared]] | None = None
         try:
             while not stop.is_set() or ahead is not None:
@@ -219,7 +225,13 @@ class MailWorker:
                 try:
                     batch = await task if task is not None else await self._take()
                     if len(batch) >= self.batch and not stop.is_set():
-                        ahead = asyncio.create_task(self._take(), name="mail-worker-ahead")
+                        # Claimed now, before this batch's transaction takes the writer:
+                        # claimed after it, the next batch would be parsed only once this
+                        # one settled, and parsing and the database would take turns.
+                        ahead = asyncio.create_task(
+                            self._take() if self.busy() else self._read(await self._claim()),
+                            name="mail-worker-ahead",
+                        )
                     if batch:
                         await self._process(batch, await self._domain_index())
                 except Exception:

@@ -7,17 +7,13 @@ The organisational domain (RFC 7489 §3.2) comes from the Public Suffix List tha
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import email.utils
-import re
 from functools import cache
 
 from publicsuffixlist import PublicSuffixList
 
 from mail.authentication.bridge import valid_dns_name
-
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+from mail.parse.headers import header_section
 
 
 def normalise_domain(value: str) -> str:
@@ -59,11 +55,8 @@ def header_from_domains(raw: bytes) -> tuple[str, ...]:
     One entry is the normal case. Several From headers or authors are kept, each, because
     a reader's mail client may show any one of them.
     """
-    # Only the header section: an invoice's PDF need not be decoded to find the author.
-    end = _HEADER_END.search(raw)
-    head = raw[: end.end()] if end else raw
     try:
-        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        headers = header_section(raw)
         values = [str(value) for value in headers.get_all("From", [])]
         addresses = email.utils.getaddresses(values)
     except Exception:

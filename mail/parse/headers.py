@@ -10,12 +10,28 @@ French mailers send.
 from __future__ import annotations
 
 import email.utils
+import re
 from datetime import UTC, datetime
 from email import policy
 from email.header import Header, decode_header
 from email.message import Message
+from email.parser import BytesHeaderParser
 
 _REPLACEMENT = "\ufffd"
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+#: Read at most this much when a message has no blank line to end its headers.
+_HEADERS_AT_MOST = 65536
+
+
+def header_section(raw: bytes) -> Message:
+    """The headers alone, parsed the compat32 way; may raise on a broken one.
+
+    Cut at the blank line first: the header parser would otherwise read the whole body
+    line by line, a 100 KB attachment's 1,800 lines, only to skip it.
+    """
+    end = _HEADER_END.search(raw, 0, _HEADERS_AT_MOST)
+    head = raw[: end.end()] if end else raw[:_HEADERS_AT_MOST]
+    return BytesHeaderParser(policy=policy.compat32).parsebytes(head)
 
 
 def header_text(msg: Message, name: str) -> str:

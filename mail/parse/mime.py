@@ -9,7 +9,6 @@ their type is read from their bytes. Nothing raises: what was malformed becomes 
 from __future__ import annotations
 
 import binascii
-import email
 import quopri
 from dataclasses import dataclass
 from email import policy
@@ -29,6 +28,7 @@ from core.sniff import (
     sniff_content_type,
 )
 from mail.parse.archives import Budget, unpack_zip
+from mail.parse.bodies import parse_bytes
 from mail.parse.headers import (
     decode_bytes,
     header_addresses,
@@ -118,7 +118,7 @@ def _declares_dtd(data: bytes) -> bool:
 
 
 def _read(raw: bytes, mail_policy: Policy, defects: list[str]) -> ParsedMessage:
-    msg = email.message_from_bytes(raw, policy=mail_policy)
+    msg = parse_bytes(raw, mail_policy)
     walk = _Walk(mail_policy, defects)
     walk.visit(msg, (), 0, None)
     for name in _HEADERS_WITH_DEFECTS:
@@ -343,7 +343,7 @@ class _Walk:
             self.skip(f"{label}: S/MIME data without content, not opened")
             return
         try:
-            inner = email.message_from_bytes(found.content, policy=self.policy)
+            inner = parse_bytes(found.content, self.policy)
         except Exception as error:
             self.skip(f"{label}: signed content unreadable: {type(error).__name__}")
             return
@@ -401,7 +401,7 @@ class _Walk:
             self.skip(f"forwarded more than {MAX_FORWARD_NESTING} levels deep, skipped")
             return
         try:
-            inner = email.message_from_bytes(data, policy=self.policy)
+            inner = parse_bytes(data, self.policy)
         except Exception as error:
             self.skip(f"forwarded message unreadable: {type(error).__name__}")
             return

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -20,6 +18,7 @@ from core.models import InboundChannel
 from core.services.inbound import Envelope as InboundEnvelope
 from core.services.inbound import Recipient, resolve_recipient, stored_bytes
 from core.storage import DocumentStore
+from mail.parse.headers import header_section
 from mail.smtp.committer import GroupCommitter
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ USAGE_TTL = 30.0
 def header_message_id(raw: bytes) -> str | None:
     """The Message-ID, read from the headers only: cheap, and never raises."""
     try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
+        headers = header_section(raw)
         value = headers.get("Message-ID")
         return str(value).strip() if value else None
     except Exception:  # a broken header is the worker's problem, not the gateway's
