@@ -228,6 +228,8 @@ class MailWorker:
                         # Claimed now, before this batch's transaction takes the writer:
                         # claimed after it, the next batch would be parsed only once this
                         # one settled, and parsing and the database would take turns.
+                        # While senders wait, the writer's gaps are theirs (their 250s
+                        # wait on a commit), so the claim then queues behind this batch.
                         ahead = asyncio.create_task(
                             self._take() if self.busy() else self._read(await self._claim()),
                             name="mail-worker-ahead",
