@@ -16,11 +16,14 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from core.db import Database
+from core.jobs.claims import heartbeat
 from core.models import ConnectionState, RunOutcome
 from core.services.connection_controls import INTERACTIVE_FOR, prepare_rerun
 from core.services.fetch import ConnectionRunner, RunResult
-from core.services.fetch_claims import claim_connection
+from core.services.fetch_claims import claim_connection, renew_claim
 from core.services.verification import find_connection, last_run, tell_checked
 
 log = logging.getLogger(__name__)
@@ -49,19 +52,28 @@ TOLD_BY_THE_RUNNER = frozenset(
 )
 
 
+#: The longest a run can take, a code or an approval awaited included: how long a chat
+#: waits for another worker's run of its connection to tell its outcome.
+RUN_AT_MOST = timedelta(minutes=30)
+
+
 class Verifier:
     def __init__(
         self,
         *,
         db: Database,
         runner: ConnectionRunner,
-        lease: timedelta = timedelta(minutes=30),
+        lease: timedelta = timedelta(minutes=2),
         name: str | None = None,
         settle_poll: float = 0.5,
+        settle_within: timedelta = RUN_AT_MOST,
     ) -> None:
         self.db = db
         self.runner = runner
+        #: Renewed by a heartbeat while the run lasts: it only runs out on a dead process.
         self.lease = lease
+        #: How long to wait for another worker's run of a connection to settle.
+        self.settle_within = settle_within
         self.name = name or f"bot:{socket.gethostname()}:{os.getpid()}"
         self.settle_poll = settle_poll
         self._running: set[asyncio.Task[None]] = set()
@@ -117,7 +129,7 @@ class Verifier:
 
     async def _settled(self, connection_id: int) -> bool:
         """Wait for the run in flight to end; False when the connection is gone."""
-        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds()
+        deadline = asyncio.get_running_loop().time() + self.settle_within.total_seconds()
         while asyncio.get_running_loop().time() < deadline:
             async with self.db.read() as session:
                 connection = await find_connection(session=session, connection_id=connection_id)
@@ -138,7 +150,14 @@ class Verifier:
                 if announce:
                     await self._tell_when_settled(connection_id)
                 return
-            result = await self.runner.run(connection_id)
+
+            async def renew(session: AsyncSession) -> bool:
+                return await renew_claim(
+                    session=session, connection_id=connection_id, worker=self.name, lease=self.lease
+                )
+
+            async with heartbeat(self.db, renew, lease=self.lease):
+                result = await self.runner.run(connection_id)
             if announce:
                 await self._tell(connection_id, result)
         except Exception:
@@ -147,7 +166,7 @@ class Verifier:
 
     async def _tell_when_settled(self, connection_id: int) -> None:
         """Wait for another worker's run of this connection to end, then tell its outcome."""
-        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds()
+        deadline = asyncio.get_running_loop().time() + self.settle_within.total_seconds()
         while asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(self.settle_poll)
             async with self.db.read() as session:

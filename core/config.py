@@ -134,7 +134,10 @@ class Settings(BaseSettings):
         default=15, ge=1, description="How often the scheduler asks what is due."
     )
     scheduler_lease_seconds: int = Field(
-        default=1800, ge=1, description="A dead scheduler's connections are taken over after this."
+        default=120,
+        ge=3,
+        description="A dead scheduler's connections are taken over after this; a live one's"
+        " runs renew it every third.",
     )
     fetch_concurrency: int = Field(default=20, ge=1, description="Runs at once per scheduler.")
     supplier_concurrency: int = Field(

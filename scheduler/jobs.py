@@ -14,10 +14,13 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from core.db import Database
+from core.jobs.claims import heartbeat
 from core.services.challenges import expire_challenges
 from core.services.fetch import ConnectionRunner
-from core.services.fetch_claims import claim_due_connections
+from core.services.fetch_claims import claim_due_connections, renew_claim
 from core.services.reading import read_waiting_documents
 from core.storage import DocumentStore
 
@@ -31,7 +34,7 @@ class Jobs:
         db: Database,
         runner: ConnectionRunner,
         concurrency: int = 20,
-        lease: timedelta = timedelta(minutes=30),
+        lease: timedelta = timedelta(minutes=2),
         name: str | None = None,
         store: DocumentStore | None = None,
     ) -> None:
@@ -68,7 +71,13 @@ class Jobs:
         return len(claimed)
 
     async def _run(self, connection_id: int) -> None:
-        async with self._slots:
+        async def renew(session: AsyncSession) -> bool:
+            return await renew_claim(
+                session=session, connection_id=connection_id, worker=self.name, lease=self.lease
+            )
+
+        # Alive while it runs, however long: the lease only covers a dead worker.
+        async with heartbeat(self.db, renew, lease=self.lease), self._slots:
             try:
                 await self.runner.run(connection_id)
             except Exception:

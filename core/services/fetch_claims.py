@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import and_, col, or_, select
+from sqlmodel import and_, col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.jobs.claims import claim_rows, lease_over
@@ -90,3 +90,25 @@ async def claim_connection(
         connection.claim_expires_at = now + lease
 
     return bool(await claim_rows(session, query, stamp=stamp))
+
+
+async def renew_claim(
+    *,
+    session: AsyncSession,
+    connection_id: int,
+    worker: str,
+    lease: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """The heartbeat of a run in flight: its lease runs `lease` from now. False once the
+    worker holds the connection no more (the run released it, or it was taken over)."""
+    now = now or utcnow()
+    renewed = await session.exec(
+        update(Connection)
+        .where(
+            col(Connection.id) == connection_id,
+            col(Connection.claimed_by) == worker,
+        )
+        .values(claim_expires_at=now + lease)
+    )
+    return bool(renewed.rowcount)

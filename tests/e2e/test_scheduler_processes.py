@@ -343,8 +343,8 @@ async def test_a_killed_schedulers_claims_are_taken_over_after_the_lease(
     taken_early = {r.connection_id for r in await _runs(database) if r.finished_at} & held
     assert not taken_early, "a live lease was taken over"
 
-    # The lease runs out. It is 30 minutes and not a setting (Jobs(lease=...)), so the
-    # test moves the expiry into the past, which is what waiting for it would do.
+    # The lease runs out: A is dead, so nothing renews it. Rather than wait its two
+    # minutes, the test moves the expiry into the past, which is what waiting would do.
     async with database.transaction() as session:
         await session.exec(
             text(  # type: ignore[call-overload]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,20 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from core.db import Database, create_database
-from core.models import ConnectionCreate, ConnectionRun, Document, DocumentSource
+from core.models import (
+    Connection,
+    ConnectionCreate,
+    ConnectionRun,
+    Document,
+    DocumentSource,
+    RunOutcome,
+)
 from core.permissions import OPERATOR
 from core.services.connections import create_connection
 from core.services.documents import IncomingDocument, ingest_document
 from core.services.fetch import ConnectionRunner, FetchPolicy
 from core.storage import LocalDocumentStore
+from core.suppliers.connector import Credentials, SignInStep
 from core.vault import Vault
 from scheduler.app import build_scheduler
 from scheduler.jobs import Jobs
@@ -86,6 +95,59 @@ async def test_two_schedulers_fetch_each_due_connection_exactly_once(
     assert len(runs) == 60
     assert set(runs.values()) == {1}
     assert len(documents) == 3  # the same three invoices, deduplicated across accounts
+
+
+class SlowSite(ScriptedConnector):
+    """A supplier whose login takes several leases' time (a slow portal, a code awaited)."""
+
+    async def login(self, credentials: Credentials) -> SignInStep:
+        await asyncio.sleep(1.5)
+        return await super().login(credentials)
+
+
+async def test_a_run_longer_than_its_lease_is_kept_alive_and_never_taken_over(
+    db: Database,
+    vault: Vault,
+    store: LocalDocumentStore,
+    world: World,
+    site: Site,
+    request: pytest.FixtureRequest,
+) -> None:
+    await _many(db, vault, world, 1)
+    connect_args: dict[str, object] = {}
+    if db.backend == "postgresql":
+        connect_args = {"server_settings": {"search_path": request.getfixturevalue("pg_schema")}}
+    other = create_database(db.engine.url, connect_args=connect_args)
+    lease = timedelta(seconds=0.3)
+
+    def _scheduler(on: Database, name: str) -> Jobs:
+        runner = ConnectionRunner(
+            db=on,
+            store=store,
+            vault=vault,
+            policy=FetchPolicy(),
+            connector_for=lambda supplier: SlowSite(site),
+        )
+        return Jobs(db=on, runner=runner, lease=lease, name=name)
+
+    first, second = _scheduler(db, "a"), _scheduler(other, "b")
+    try:
+        assert await first.fetch_due() == 1
+        # Five leases go by while the run logs in; the other scheduler asks all along.
+        for _ in range(15):
+            await asyncio.sleep(0.1)
+            assert await second.fetch_due() == 0
+        await first.drain()
+    finally:
+        await other.dispose()
+    async with db.read() as session:
+        runs = (await session.exec(select(ConnectionRun))).all()
+        connection = (await session.exec(select(Connection))).one()
+    assert [(run.outcome, run.finished_at is not None) for run in runs] == [
+        (RunOutcome.SUCCESS, True)
+    ]
+    assert connection.claimed_by is None  # released at the end, not left to run out
+    assert site.calls.count("login") == 1
 
 
 async def test_the_apscheduler_tick_runs_the_fetch_job(
