@@ -57,6 +57,7 @@ from bot.notify_render import (
 )
 from core.backoff import OUTBOX
 from core.db import Database
+from core.jobs.loop import ChannelBell, work_until
 from core.jobs.wakeups import OUTBOX as OUTBOX_CHANNEL
 from core.models import Member, Notification, Workspace
 from core.models.base import utcnow
@@ -145,24 +146,12 @@ class Notifier:
         commits (core/jobs/wakeups.py: in this process, and on PostgreSQL in any other);
         `idle_seconds` is the fallback poll, for retries falling due and for SQLite's
         other processes."""
-        wakeups = self.db.wakeups
-        while not stop.is_set():
-            # Taken before the look, so that no commit slips in between.
-            watch = await wakeups.watch(OUTBOX_CHANNEL)
-            try:
-                claimed = await self.deliver_due()
-            except Exception:
-                log.exception("the notifier failed; trying again shortly")
-                claimed = 0
-            if claimed:
-                continue
-            waiters = {
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(wakeups.wait(watch, seconds=self.idle_seconds)),
-            }
-            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
+
+        async def step() -> bool:
+            return bool(await self.deliver_due())
+
+        bell = ChannelBell(self.db.wakeups, OUTBOX_CHANNEL)
+        await work_until(stop, step, name="the notifier", idle_seconds=self.idle_seconds, bell=bell)
 
     async def deliver_due(self) -> int:
         """Claim one batch, send it, settle it; returns how many rows were claimed."""

@@ -15,6 +15,7 @@ from typing import Any
 from core.config import Settings
 from core.errors import ConfigInvalid
 from core.extraction.sandbox import shutdown_sandbox
+from core.jobs.loop import work_until
 from core.services.fetch import ConnectionRunner
 from core.suppliers.http import Throttle
 from core.suppliers.woob.setup import WoobSetup
@@ -104,19 +105,18 @@ async def serve_mail(
 async def poll_mailboxes(rt: Runtime, worker: MailWorker, stop: asyncio.Event) -> None:
     """Watched mailboxes, polled when due. The tick is POLL_FAST, so a mailbox awaiting a
     2FA code is read every few seconds; the others wait their normal interval."""
-    while not stop.is_set():
-        try:
-            await poll_due_mailboxes(
-                db=rt.db,
-                store=rt.store,
-                vault=rt.vault,
-                wake=worker.wake,
-                connect=ImapConnector(allow_private=rt.settings.mailbox_allow_private),
-            )
-        except Exception:
-            log.exception("IMAP polling failed; trying again at the next tick")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=POLL_FAST.total_seconds())
+
+    async def step() -> bool:
+        await poll_due_mailboxes(
+            db=rt.db,
+            store=rt.store,
+            vault=rt.vault,
+            wake=worker.wake,
+            connect=ImapConnector(allow_private=rt.settings.mailbox_allow_private),
+        )
+        return False  # each mailbox falls due by the clock: the next look is a tick away
+
+    await work_until(stop, step, name="IMAP polling", idle_seconds=POLL_FAST.total_seconds())
 
 
 def build_runner(rt: Runtime) -> ConnectionRunner:

@@ -15,7 +15,6 @@ commit, and its idle timeout is a fallback poll.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -33,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
 from core.domains import DomainIndex
+from core.jobs.loop import EventBell, work_until
 from core.models import Document, InboundMessage, InboundState
 from core.models.base import utcnow
 from core.services.catalog import load_domain_index
@@ -214,40 +214,45 @@ class MailWorker:
         """Process batches until `stop`. Before a full batch is settled, the next one is
         claimed, then read (parsed aside, its files stored) while the first settles: the
         database and the parsing processes work at the same time. A batch read ahead is
-        settled before stopping."""
+        settled before stopping.
+
+        When all that waited is done, the loop sleeps until the gateway or the poller
+        commits more; the idle timeout is the fallback, for retries that fall due and for
+        mail that another process accepted."""
         ahead: asyncio.Task[list[Prepared]] | None = None
+
+        async def step() -> bool:
+            nonlocal ahead
+            task, ahead = ahead, None
+            batch = await task if task is not None else await self._take()
+            full = len(batch) >= self.batch
+            if full and not stop.is_set():
+                # Claimed now, before this batch's transaction takes the writer: claimed
+                # after it, the next batch would be parsed only once this one settled,
+                # and parsing and the database would take turns. While senders wait, the
+                # writer's gaps are theirs (their 250s wait on a commit), so the claim
+                # then queues behind this batch.
+                ahead = asyncio.create_task(
+                    self._take() if self.busy() else self._read(await self._claim()),
+                    name="mail-worker-ahead",
+                )
+            if batch:
+                await self._process(batch, await self._domain_index())
+            return full
+
         try:
-            while not stop.is_set() or ahead is not None:
-                # Cleared before the claim: a commit while the batch runs wakes the next
-                # wait at once, so no message waits for the poll.
-                self._wake.clear()
-                task, ahead = ahead, None
+            await work_until(
+                stop,
+                step,
+                name="mail worker",
+                idle_seconds=self.idle_seconds,
+                bell=EventBell(self._wake),
+            )
+            if ahead is not None:
                 try:
-                    batch = await task if task is not None else await self._take()
-                    if len(batch) >= self.batch and not stop.is_set():
-                        # Claimed now, before this batch's transaction takes the writer:
-                        # claimed after it, the next batch would be parsed only once this
-                        # one settled, and parsing and the database would take turns.
-                        # While senders wait, the writer's gaps are theirs (their 250s
-                        # wait on a commit), so the claim then queues behind this batch.
-                        ahead = asyncio.create_task(
-                            self._take() if self.busy() else self._read(await self._claim()),
-                            name="mail-worker-ahead",
-                        )
-                    if batch:
-                        await self._process(batch, await self._domain_index())
+                    await step()
                 except Exception:
-                    log.exception("mail worker: a batch failed; retrying shortly")
-                    batch = []
-                if len(batch) >= self.batch or stop.is_set():
-                    # More is waiting: go on, once the gateway's ready callbacks have run.
-                    await asyncio.sleep(0)
-                    continue
-                # All that waited is done: sleep until the gateway or the poller commits
-                # more. The timeout is the fallback, for retries that fall due and for
-                # mail that another process accepted.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+                    log.exception("mail worker: the batch read ahead failed; its leases run out")
         finally:
             if ahead is not None:  # only when cancelled: its messages' leases run out
                 ahead.cancel()
