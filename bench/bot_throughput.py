@@ -9,6 +9,10 @@ transaction per update, FSM state in the database (SQLite), event isolation, flo
 limit, callback answers. The echo bot answers each message with its text and a button,
 and each press with an answer and an edit.
 
+Each bot runs in a process of its own, as deployed, and so does neither the Bot API
+stand-in nor the members, who run in the benchmark's process: a bot's figure is its own,
+not its share of one interpreter with the 1,000 people talking to it.
+
 - `bot_ratio=` Courier's updates per second / the echo bot's (target >= 0.5), median.
 
     python -m bench.bot_throughput [--members 1000] [--runs 1] [--postgres [URL]]
@@ -21,10 +25,11 @@ import asyncio
 import contextlib
 import logging
 import statistics
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -103,22 +108,27 @@ def echo_dispatcher() -> Dispatcher:
     return dispatcher
 
 
-async def polled(bot: Bot, dispatcher: Dispatcher, body: Callable[[], Awaitable[float]]) -> float:
+async def polled(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    """Long polling until `stop`."""
+    await run_polling(bot, dispatcher, stop)
+
+
+async def _until_told(stop: asyncio.Event) -> None:
+    """The benchmark closes the bot process's stdin once its members are done."""
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    stop.set()
+
+
+async def serve_echo(api_url: str) -> None:
+    """The echo bot's process: polls until told to stop."""
+    bot = Bot(ECHO_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
     stop = asyncio.Event()
-    polling = asyncio.create_task(run_polling(bot, dispatcher, stop))
+    print("ready", flush=True)
+    told = asyncio.create_task(_until_told(stop))
     try:
-        return await body()
+        await polled(bot, echo_dispatcher(), stop)
     finally:
-        stop.set()
-        await polling
-
-
-async def echo_run(api: BotApi, members: int) -> float:
-    world = api.add_bot(ECHO_TOKEN, username="echo_bot")
-    bot = Bot(ECHO_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.url)))
-    try:
-        return await polled(bot, echo_dispatcher(), lambda: drive(world, members))
-    finally:
+        await told
         await bot.session.close()
 
 
@@ -148,16 +158,15 @@ async def scratch_postgres(server: str | None) -> AsyncIterator[str | None]:
         await admin.dispose()
 
 
-async def courier_run(
-    api: BotApi, members: int, folder: Path, database_url: str | None = None
-) -> float:
-    world = api.add_bot(COURIER_TOKEN, username="courier_bench_bot")
+async def serve_courier(api_url: str, members: int, folder: Path, database_url: str | None) -> None:
+    """Courier's bot process, wired as `courier bot` wires it: its members joined, then
+    polling until told to stop."""
     settings = Settings(
         _env_file=None,
         data_dir=folder,
         database_url=database_url,
         telegram_token=SecretStr(COURIER_TOKEN),
-        telegram_api_url=api.url,
+        telegram_api_url=api_url,
     )
     async with open_runtime(settings) as rt:
         async with rt.db.transaction() as session:
@@ -183,11 +192,36 @@ async def courier_run(
             providers=rt.providers,
         )
         bot = build_bot(settings)
+        stop = asyncio.Event()
+        print("ready", flush=True)
+        told = asyncio.create_task(_until_told(stop))
         try:
-            return await polled(bot, build_dispatcher(deps), lambda: drive(world, members))
+            await polled(bot, build_dispatcher(deps), stop)
         finally:
+            await told
             await verifier.drain()
             await bot.session.close()
+
+
+async def timed_in_own_process(world: BotWorld, members: int, *role: str) -> float:
+    """Start a bot's process, wait until it polls, time the members, then stop it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.bot_throughput",
+        *role,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        assert (await process.stdout.readline()).strip() == b"ready", "the bot did not start"
+        return await drive(world, members)
+    finally:
+        process.stdin.close()
+        if await process.wait() != 0:
+            raise RuntimeError(f"the bot's process ended with {process.returncode}")
 
 
 async def one_run(members: int, postgres: str | None) -> tuple[float, float]:
@@ -196,8 +230,12 @@ async def one_run(members: int, postgres: str | None) -> tuple[float, float]:
     try:
         with tempfile.TemporaryDirectory(prefix="courier-bot-bench-") as folder:
             async with scratch_postgres(postgres) as url:
-                courier = await courier_run(api, members, Path(folder), url)
-        echo = await echo_run(api, members)
+                courier_world = api.add_bot(COURIER_TOKEN, username="courier_bench_bot")
+                role = ["--role=courier", f"--api={api.url}", f"--members={members}"]
+                role += [f"--folder={folder}"] + ([f"--database-url={url}"] if url else [])
+                courier = await timed_in_own_process(courier_world, members, *role)
+        echo_world = api.add_bot(ECHO_TOKEN, username="echo_bot")
+        echo = await timed_in_own_process(echo_world, members, "--role=echo", f"--api={api.url}")
     finally:
         await api.close()
     return courier, echo
@@ -213,8 +251,19 @@ async def main() -> None:
         const="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
         help="run Courier's bot on a scratch database of this PostgreSQL server",
     )
+    # A bot's process (the benchmark starts them).
+    parser.add_argument("--role", choices=["bench", "courier", "echo"], default="bench")
+    parser.add_argument("--api", default="")
+    parser.add_argument("--folder", default="")
+    parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.role == "courier":
+        await serve_courier(args.api, args.members, Path(args.folder), args.database_url)
+        return
+    if args.role == "echo":
+        await serve_echo(args.api)
+        return
     updates = args.members * len(SCRIPT)
     ratios, ours, theirs = [], [], []
     for n in range(1, args.runs + 1):
