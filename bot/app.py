@@ -33,7 +33,7 @@ from bot import flows
 from bot.chat_marks import ClearBlockedMark
 from bot.context import Deps
 from bot.i18n import Texts, languages
-from bot.middlewares import FloodLimit, RetryAfter, UnitOfWork
+from bot.middlewares import FloodLimit, KeptResponseTypes, RetryAfter, UnitOfWork
 from bot.routers import (
     codes,
     common,
@@ -84,6 +84,7 @@ def build_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
     if settings.telegram_token is None:
         raise ConfigInvalid(setting="COURIER_TELEGRAM_TOKEN", reason="not set")
     session = session or AiohttpSession(api=api_server(settings))
+    session.middleware(KeptResponseTypes())
     session.middleware(RetryAfter())
     return Bot(
         settings.telegram_token.get_secret_value(),

@@ -1,16 +1,19 @@
-"""The flood limit and the 429 retry, above fakes of what they wrap."""
+"""The flood limit, the 429 retry and the kept response models, above fakes of what they
+wrap."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import pytest
 from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import GetMe
+from aiogram.methods import GetMe, Response
 from aiogram.types import User
 
-from bot.middlewares import FloodLimit, RetryAfter
+from bot.middlewares import FloodLimit, KeptResponseTypes, RetryAfter
 
 
 async def test_a_flood_is_cut_and_the_person_is_heard_again_later() -> None:
@@ -49,3 +52,18 @@ async def test_a_429_is_retried_after_its_wait_then_given_up() -> None:
     with pytest.raises(TelegramRetryAfter):
         await RetryAfter(attempts=2)(make_request, None, method)  # type: ignore[arg-type]
     assert len(calls) == 2
+
+
+async def test_each_answers_model_is_built_once_and_survives_garbage_collection() -> None:
+    # pydantic keeps parametrised models weakly: without a strong reference, a
+    # collection drops Response[User] and the next answer builds it again (milliseconds).
+    kept = KeptResponseTypes()
+
+    async def make_request(bot: Any, method: Any) -> str:
+        return "answered"
+
+    answer: object = await kept(make_request, None, GetMe())  # type: ignore[arg-type]
+    assert answer == "answered"
+    model = weakref.ref(Response[User])  # GetMe answers with a User
+    gc.collect()
+    assert model() is not None
