@@ -55,6 +55,15 @@ async def _many(db: Database, vault: Vault, world: World, count: int) -> None:
             )
 
 
+def _another_process(db: Database, request: pytest.FixtureRequest) -> Database:
+    """The same database through an engine and connections of its own, as another
+    scheduler's process would have."""
+    connect_args: dict[str, object] = {}
+    if db.backend == "postgresql":
+        connect_args = {"server_settings": {"search_path": request.getfixturevalue("pg_schema")}}
+    return create_database(db.engine.url, connect_args=connect_args)
+
+
 def _jobs(db: Database, vault: Vault, store: LocalDocumentStore, site: Site, name: str) -> Jobs:
     runner = ConnectionRunner(
         db=db,
@@ -75,11 +84,7 @@ async def test_two_schedulers_fetch_each_due_connection_exactly_once(
     request: pytest.FixtureRequest,
 ) -> None:
     await _many(db, vault, world, 60)
-    # The second scheduler has its own engine and connections, as another process would.
-    connect_args: dict[str, object] = {}
-    if db.backend == "postgresql":
-        connect_args = {"server_settings": {"search_path": request.getfixturevalue("pg_schema")}}
-    other = create_database(db.engine.url, connect_args=connect_args)
+    other = _another_process(db, request)
     try:
         first, second = _jobs(db, vault, store, site, "a"), _jobs(other, vault, store, site, "b")
         while sum(await asyncio.gather(first.fetch_due(), second.fetch_due())):
@@ -114,10 +119,7 @@ async def test_a_run_longer_than_its_lease_is_kept_alive_and_never_taken_over(
     request: pytest.FixtureRequest,
 ) -> None:
     await _many(db, vault, world, 1)
-    connect_args: dict[str, object] = {}
-    if db.backend == "postgresql":
-        connect_args = {"server_settings": {"search_path": request.getfixturevalue("pg_schema")}}
-    other = create_database(db.engine.url, connect_args=connect_args)
+    other = _another_process(db, request)
     lease = timedelta(seconds=0.3)
 
     def _scheduler(on: Database, name: str) -> Jobs:
