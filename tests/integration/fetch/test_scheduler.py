@@ -64,15 +64,24 @@ def _another_process(db: Database, request: pytest.FixtureRequest) -> Database:
     return create_database(db.engine.url, connect_args=connect_args)
 
 
-def _jobs(db: Database, vault: Vault, store: LocalDocumentStore, site: Site, name: str) -> Jobs:
+def _jobs(
+    db: Database,
+    vault: Vault,
+    store: LocalDocumentStore,
+    site: Site,
+    name: str,
+    *,
+    connector: type[ScriptedConnector] = ScriptedConnector,
+    lease: timedelta = timedelta(minutes=2),
+) -> Jobs:
     runner = ConnectionRunner(
         db=db,
         store=store,
         vault=vault,
         policy=FetchPolicy(),
-        connector_for=lambda supplier: ScriptedConnector(site),
+        connector_for=lambda supplier: connector(site),
     )
-    return Jobs(db=db, runner=runner, concurrency=10, name=name)
+    return Jobs(db=db, runner=runner, concurrency=10, name=name, lease=lease)
 
 
 async def test_two_schedulers_fetch_each_due_connection_exactly_once(
@@ -121,18 +130,8 @@ async def test_a_run_longer_than_its_lease_is_kept_alive_and_never_taken_over(
     await _many(db, vault, world, 1)
     other = _another_process(db, request)
     lease = timedelta(seconds=0.3)
-
-    def _scheduler(on: Database, name: str) -> Jobs:
-        runner = ConnectionRunner(
-            db=on,
-            store=store,
-            vault=vault,
-            policy=FetchPolicy(),
-            connector_for=lambda supplier: SlowSite(site),
-        )
-        return Jobs(db=on, runner=runner, lease=lease, name=name)
-
-    first, second = _scheduler(db, "a"), _scheduler(other, "b")
+    first = _jobs(db, vault, store, site, "a", connector=SlowSite, lease=lease)
+    second = _jobs(other, vault, store, site, "b", connector=SlowSite, lease=lease)
     try:
         assert await first.fetch_due() == 1
         # Five leases go by while the run logs in; the other scheduler asks all along.
