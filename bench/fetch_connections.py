@@ -71,7 +71,7 @@ from core.services.fetch import ConnectionRunner, FetchPolicy, RunResult
 from core.services.members import join_workspace
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
-from core.suppliers.http import ConnectionPools, Throttle
+from core.suppliers.http import Throttle
 from core.vault import Vault, generate_key
 from courier.connectors import build_registry
 from scheduler.jobs import Jobs
@@ -176,10 +176,8 @@ async def run_scheduler(
     throttle = Throttle(
         overall=concurrency * 2, per_supplier=concurrency * 2, rate=1e6, burst=concurrency * 2
     )
-    # The shipped registry, every connector in it, and its pools, as `courier scheduler`
-    # builds them.
-    pools = ConnectionPools()
-    registry = build_registry(demo_url=demo_url, throttle=throttle, pools=pools)
+    # The shipped registry, every connector in it, as `courier scheduler` builds it.
+    registry = build_registry(demo_url=demo_url, throttle=throttle)
     runner = TimedRunner(
         db=db,
         store=LocalDocumentStore(Path(store)),
@@ -220,7 +218,6 @@ async def run_scheduler(
         "cpu_s": time.process_time() - cpu,
         "rss_mb": _rss_mb(),
     }
-    await pools.aclose()
     await db.dispose()
     print(json.dumps(report), flush=True)
 

@@ -22,7 +22,7 @@ from core.suppliers.api.mollie import MollieConnector
 from core.suppliers.api.ovh import OvhConnector
 from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
-from core.suppliers.http import ConnectionPools, Throttle
+from core.suppliers.http import Throttle
 from core.suppliers.oauth import SupplierSignIns
 from core.suppliers.recipes.engine import RecipeConnector
 from core.suppliers.recipes.format import builtin_recipe
@@ -62,23 +62,20 @@ def build_registry(
     *,
     demo_url: str = DEMO_URL,
     throttle: Throttle | None = None,
-    pools: ConnectionPools | None = None,
     google_ads: GoogleAdsConfig | None = None,
     woob: WoobSetup | None = None,
     woob_modules: Path | None = None,
 ) -> ConnectorRegistry:
-    """`pools`: the process's connections, lent to each run's client (the caller closes
-    them); without, each run opens its own. `woob`: its virtualenv, whose modules are
-    registered as `community` connectors once it is installed (`courier woob install`);
-    `woob_modules`, a folder of modules to load instead of woob's repositories (the tests'
-    own)."""
+    """`woob`: its virtualenv, whose modules are registered as `community` connectors
+    once it is installed (`courier woob install`); `woob_modules`, a folder of modules to
+    load instead of woob's repositories (the tests' own)."""
     registry = ConnectorRegistry()
     # One throttle for the process: the overall and per-supplier limits hold across runs.
     throttle = throttle or Throttle()
     demo = builtin_recipe("demo_supplier")
     registry.register(
         "demo-supplier",
-        lambda supplier: RecipeConnector(demo, base_url=demo_url, throttle=throttle, pools=pools),
+        lambda supplier: RecipeConnector(demo, base_url=demo_url, throttle=throttle),
         kind="demo",
     )
     registry.register("aws", lambda supplier: AwsConnector(), gives=NUMBER_DATE_TOTAL)

@@ -130,7 +130,6 @@ def build_runner(rt: Runtime) -> ConnectionRunner:
     registry = build_registry(
         demo_url=f"http://127.0.0.1:{settings.demo_supplier_port}",
         throttle=throttle,
-        pools=rt.supplier_pools,
         google_ads=google_ads_config(settings),
         woob=WoobSetup(settings.woob_home),
     )

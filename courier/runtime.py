@@ -22,7 +22,6 @@ from core.models import Supplier
 from core.services.catalog import sync_catalog
 from core.services.secrets import unlock_vault
 from core.storage_s3 import ConfiguredStore, build_store
-from core.suppliers.http import ConnectionPools
 from core.suppliers.woob.modules import with_community
 from core.suppliers.woob.setup import WoobSetup
 from core.vault import Vault
@@ -44,9 +43,6 @@ class Runtime:
     #: minute and 5 at once per company, not per action), and on PostgreSQL every process
     #: counts in the same table. Closed when the runtime is.
     providers: ProviderRegistry
-    #: The one set of connection pools to suppliers, lent to every fetch run's client.
-    #: Closed when the runtime is.
-    supplier_pools: ConnectionPools
 
 
 async def migrate(db: Database, settings: Settings) -> None:
@@ -100,7 +96,6 @@ async def open_runtime(
     # Builds nothing until a provider is asked for. On PostgreSQL its limiters count in
     # the database, so a company's limits hold across every process.
     providers = ProviderRegistry(settings, limits=shared_limits(db.engine))
-    supplier_pools = ConnectionPools()
     try:
         await db.ping()
         await migrate(db, settings)
@@ -115,9 +110,7 @@ async def open_runtime(
             vault=vault,
             suppliers=suppliers,
             providers=providers,
-            supplier_pools=supplier_pools,
         )
     finally:
-        await supplier_pools.aclose()
         await providers.aclose()
         await db.dispose()

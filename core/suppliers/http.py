@@ -4,8 +4,6 @@
   follows redirects, has bounded timeouts, and starts from saved cookies.
 - `export_cookies` / `import_cookies` turn its cookie jar into a plain JSON-able dict for a
   connector's `save()` / `restore()`, so "remember this device" survives between runs.
-- `ConnectionPools` keeps one connection pool per supplier host for the whole process,
-  lent to each run's client.
 - `Throttle` caps the requests in flight (overall and per supplier) and their rate (a
   token bucket per supplier, core/limits.py): one per process, passed to the connectors
   that share it.
@@ -65,59 +63,7 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class ConnectionPools:
-    """The process's connections to suppliers: one pool per supplier host, shared by runs.
-
-    A run's client stays its own, since its cookie jar is the user's session at the
-    supplier, but it borrows the pool of its supplier's host. A run then reuses the
-    connections the last run left open instead of opening its own (a connect, a TLS
-    handshake and httpx's pool per run), and a slow supplier ties up only its own pool.
-    The pools bound only the connections kept idle: what is in flight is the `Throttle`'s
-    to bound. Built once by the composition root, closed with it.
-    """
-
-    def __init__(self, *, keep_alive: int = 16) -> None:
-        self._keep_alive = keep_alive
-        self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
-
-    def for_url(self, url: httpx.URL | str) -> httpx.AsyncBaseTransport:
-        host = httpx.URL(url).host
-        pool = self._pools.get(host)
-        if pool is None:
-            pool = self._pools[host] = httpx.AsyncHTTPTransport(
-                verify=_tls(),
-                limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=self._keep_alive
-                ),
-            )
-        return _Borrowed(pool)
-
-    async def aclose(self) -> None:
-        pools, self._pools = self._pools, {}
-        for pool in pools.values():
-            await pool.aclose()
-
-
-class _Borrowed(httpx.AsyncBaseTransport):
-    """A pool lent to one client: closing the client hands the pool back, open."""
-
-    def __init__(self, pool: httpx.AsyncHTTPTransport) -> None:
-        self._pool = pool
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._pool.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        return None
-
-
-def build_client(
-    *,
-    limits: HttpLimits,
-    cookies: dict[str, Any] | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
-    """`transport`: a pool borrowed from `ConnectionPools`; a pool of its own otherwise."""
+def build_client(*, limits: HttpLimits, cookies: dict[str, Any] | None = None) -> httpx.AsyncClient:
     client = httpx.AsyncClient(
         verify=_tls(),
         headers=DEFAULT_HEADERS,
@@ -125,7 +71,6 @@ def build_client(
         follow_redirects=True,
         max_redirects=limits.max_redirects,
         limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-        transport=transport,
     )
     if cookies:
         import_cookies(client.cookies, cookies)

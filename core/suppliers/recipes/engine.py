@@ -35,14 +35,7 @@ from core.suppliers.connector import (
     SignInStep,
     SupplierUnavailable,
 )
-from core.suppliers.http import (
-    ConnectionPools,
-    HttpLimits,
-    Throttle,
-    build_client,
-    export_cookies,
-    import_cookies,
-)
+from core.suppliers.http import HttpLimits, Throttle, build_client, export_cookies, import_cookies
 from core.suppliers.http import request as http_request
 from core.suppliers.recipes.model import Recipe, TwoFactorStep
 from core.suppliers.recipes.page import Form, Page, parse_amount, parse_date
@@ -62,7 +55,6 @@ class RecipeConnector:
         limits: HttpLimits | None = None,
         throttle: Throttle | None = None,
         remember_device: bool = True,
-        pools: ConnectionPools | None = None,
     ) -> None:
         base = base_url or recipe.base_url
         if not base:
@@ -72,9 +64,7 @@ class RecipeConnector:
         self._limits = limits or HttpLimits()
         self._throttle = throttle
         self._remember_device = remember_device
-        self._client = build_client(
-            limits=self._limits, transport=pools.for_url(self._base) if pools else None
-        )
+        self._client = build_client(limits=self._limits)
         self._verify: Page | None = None  # the 2FA page that awaits a code
         #: Rows on the list pages read, whatever their date: 0 only for an empty list.
         self.listed: int | None = None

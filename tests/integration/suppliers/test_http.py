@@ -15,7 +15,6 @@ from aiohttp import web
 from core.suppliers.connector import SupplierUnavailable
 from core.suppliers.http import (
     USER_AGENT,
-    ConnectionPools,
     HttpLimits,
     Throttle,
     build_client,
@@ -34,8 +33,6 @@ class Stats:
     most_in_flight: int = 0
     user_agents: list[str] = field(default_factory=list)
     cookies: list[dict[str, str]] = field(default_factory=list)
-    #: The client's address and port for each request: one per TCP connection.
-    peers: list[tuple[str, int]] = field(default_factory=list)
 
 
 STATS: web.AppKey[Stats] = web.AppKey("stats", Stats)
@@ -49,8 +46,6 @@ def _app() -> web.Application:
         stats.hits[name] += 1
         stats.user_agents.append(request.headers.get("User-Agent", ""))
         stats.cookies.append(dict(request.cookies))
-        assert request.transport is not None
-        stats.peers.append(request.transport.get_extra_info("peername"))
         return stats.hits[name]
 
     async def ok(request: web.Request) -> web.Response:
@@ -83,7 +78,6 @@ def _app() -> web.Application:
         return web.Response(text="slow")
 
     async def set_cookie(request: web.Request) -> web.Response:
-        await counted("set-cookie", request)
         response = web.Response(text="set")
         response.set_cookie("session", "abc", httponly=True)
         response.set_cookie("device", "xyz", max_age=3600)
@@ -200,28 +194,6 @@ async def test_cookies_survive_export_and_import(server: Server) -> None:
     async with build_client(limits=LIMITS, cookies=saved) as second:
         await request(second, "GET", f"{server.url}/ok", supplier="a")
     assert server.stats.cookies[-1] == {"session": "abc", "device": "xyz"}
-
-
-async def test_runs_share_their_suppliers_connections_but_never_their_cookies(
-    server: Server,
-) -> None:
-    pools = ConnectionPools()
-    try:
-        async with build_client(limits=LIMITS, transport=pools.for_url(server.url)) as first:
-            await request(first, "GET", f"{server.url}/set-cookie", supplier="a")
-        # The first run is over and its client closed: the next run, another user's
-        # session, takes the connection it left open, and none of its cookies.
-        async with build_client(limits=LIMITS, transport=pools.for_url(server.url)) as second:
-            await request(second, "GET", f"{server.url}/ok", supplier="a")
-    finally:
-        await pools.aclose()
-    assert server.stats.peers[0] == server.stats.peers[1]
-    assert server.stats.cookies == [{}, {}]
-    # Once the pools are closed, a run that still borrows one opens afresh: no stale socket.
-    async with build_client(limits=LIMITS, transport=pools.for_url(server.url)) as third:
-        await request(third, "GET", f"{server.url}/ok", supplier="a")
-    await pools.aclose()
-    assert server.stats.peers[2] != server.stats.peers[0]
 
 
 def test_expired_and_malformed_cookies_are_skipped() -> None:
