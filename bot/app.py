@@ -33,7 +33,13 @@ from bot import flows
 from bot.chat_marks import ClearBlockedMark
 from bot.context import Deps
 from bot.i18n import Texts, languages
-from bot.middlewares import FloodLimit, KeptResponseTypes, RetryAfter, UnitOfWork
+from bot.middlewares import (
+    FloodLimit,
+    KeptResponseTypes,
+    RetryAfter,
+    StateInTheUnit,
+    UnitOfWork,
+)
 from bot.routers import (
     codes,
     common,
@@ -125,12 +131,16 @@ def build_dispatcher(deps: Deps, *, storage: BaseStorage | None = None) -> Dispa
     dp = Dispatcher(
         storage=storage or DatabaseStorage(deps.db),
         events_isolation=SimpleEventIsolation(),
+        disable_fsm=True,  # registered below, as StateInTheUnit
         deps=deps,
     )
-    # After aiogram's own (user context, FSM with its isolation lock): inside the lock,
+    dp.update.outer_middleware(
+        StateInTheUnit(storage=dp.storage, events_isolation=dp.fsm.events_isolation)
+    )
+    # After aiogram's user context and the FSM with its isolation lock: inside the lock,
     # a turn among the updates handled at once; the flood limit; then a file sent is
     # fetched (outside any transaction); then the update's one transaction around the
-    # handler.
+    # handler, in which the FSM's state is read.
     dp.update.outer_middleware(UpdateCap(deps.settings.bot_max_updates))
     dp.update.outer_middleware(FloodLimit())
     dp.message.outer_middleware(FetchUploads())

@@ -1,5 +1,6 @@
 """The dispatcher's middlewares: flood limit, one unit of work per update (with the member,
-the workspace and the texts resolved in it), and retries of Bot API calls after a 429."""
+the workspace, the texts and the FSM's state read in it), and, around Bot API calls, the
+retries after a 429 and the answers' models kept for the process."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.dispatcher.middlewares.base import BaseMiddleware
 from aiogram.exceptions import TelegramRetryAfter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, TelegramObject, User
+from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.context import Actor, Deps, Replies
 from bot.i18n import texts_for
@@ -104,6 +107,24 @@ class FloodLimit(BaseMiddleware):
         return await handler(event, data)
 
 
+class StateInTheUnit(FSMContextMiddleware):
+    """aiogram's FSM middleware, with the isolation lock, except that for the updates a
+    unit of work handles (a message, a button) the state is read in the unit's
+    transaction (`UnitOfWork`), not before it. aiogram reads it here, ahead of any
+    middleware of ours, and that cost every update a read transaction of its own."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, Update) or (event.message or event.callback_query) is None:
+            return await super().__call__(handler, event, data)
+        data["fsm_storage"] = self.storage
+        context = self.resolve_event_context(data["bot"], data)
+        if context is None:
+            return await handler(event, data)
+        async with self.events_isolation.lock(key=context.key):
+            data["state"] = context
+            return await handler(event, data)
+
+
 class UnitOfWork(BaseMiddleware):
     """One transaction per update: the member, their active workspace and their texts are
     read in it, the handler works in it, the FSM writes in it; then it commits, and only
@@ -129,6 +150,9 @@ class UnitOfWork(BaseMiddleware):
                         timezone=actor.workspace.timezone if actor.workspace else None,
                     )
                     data["texts"] = texts
+                    state: FSMContext | None = data.get("state")
+                    if state is not None and "raw_state" not in data:
+                        data["raw_state"] = await state.get_state()  # see StateInTheUnit
                     result = await handler(event, data)
                 finally:
                     CURRENT_SESSION.reset(token)

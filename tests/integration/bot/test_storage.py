@@ -8,6 +8,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bot.storage import CURRENT_SESSION, DatabaseStorage
 from core.db import Database
+from tests.integration.bot.conftest import Harness
 
 KEY = StorageKey(bot_id=1, chat_id=1001, user_id=1001)
 
@@ -50,3 +51,26 @@ async def test_keys_of_other_people_are_apart(db: Database) -> None:
     await storage.set_state(KEY, "A:a")
     await storage.set_state(other, "B:b")
     assert (await storage.get_state(KEY), await storage.get_state(other)) == ("A:a", "B:b")
+
+
+async def test_an_update_reads_its_state_inside_its_one_transaction(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiogram reads the state before any middleware of ours; read there, it cost every
+    # update a read transaction of its own besides the update's one.
+    _, code = await harness.workspace("Acme")
+    marie = await harness.member("Marie", code)
+    inside: list[bool] = []
+    read = DatabaseStorage.get_state
+
+    async def get_state(self: DatabaseStorage, key: StorageKey) -> str | None:
+        inside.append(CURRENT_SESSION.get() is not None)
+        return await read(self, key)
+
+    monkeypatch.setattr(DatabaseStorage, "get_state", get_state)
+    await marie.say("/help")
+    await marie.wait_for_reply()
+    await marie.say("/connect")
+    await marie.wait_for_reply()
+    assert inside
+    assert all(inside)
