@@ -22,10 +22,10 @@ from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.context import Actor, Deps, Replies
 from bot.i18n import texts_for
-from bot.storage import CURRENT_SESSION
+from bot.storage import CURRENT_SESSION, storage_key
 from core.errors import CourierError
 from core.limits import Buckets
-from core.services.conversations import active_workspace_id, workspaces_of
+from core.services.conversations import chat_place
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -142,7 +142,9 @@ class UnitOfWork(BaseMiddleware):
                 token = CURRENT_SESSION.set(session)
                 try:
                     data["session"] = session
-                    actor = await resolve_actor(session, user)
+                    state: FSMContext | None = data.get("state")
+                    key = storage_key(state.key) if state is not None else None
+                    actor = await resolve_actor(session, user, key)
                     data["actor"] = actor
                     texts = texts_for(
                         workspace_locale=actor.workspace.locale if actor.workspace else None,
@@ -150,7 +152,6 @@ class UnitOfWork(BaseMiddleware):
                         timezone=actor.workspace.timezone if actor.workspace else None,
                     )
                     data["texts"] = texts
-                    state: FSMContext | None = data.get("state")
                     if state is not None and "raw_state" not in data:
                         data["raw_state"] = await state.get_state()  # see StateInTheUnit
                     result = await handler(event, data)
@@ -176,13 +177,20 @@ class UnitOfWork(BaseMiddleware):
         return result
 
 
-async def resolve_actor(session: Any, user: User | None) -> Actor:
+async def resolve_actor(
+    session: Any, user: User | None, conversation_key: str | None = None
+) -> Actor:
+    """Who the update is from, in one statement; `conversation_key`: the FSM's key, whose
+    conversation it loads into the session for the state's reads that follow."""
     if user is None:
         return Actor(telegram_user_id=0, member=None, workspace=None)
-    pairs = tuple(await workspaces_of(session=session, telegram_user_id=user.id))
+    place = await chat_place(
+        session=session, telegram_user_id=user.id, conversation_key=conversation_key
+    )
+    pairs = place.memberships
     if not pairs:
         return Actor(telegram_user_id=user.id, member=None, workspace=None)
-    active = await active_workspace_id(session=session, telegram_user_id=user.id)
+    active = place.active_workspace_id
     member, workspace = next(((m, w) for m, w in pairs if w.id == active), pairs[0])
     return Actor(telegram_user_id=user.id, member=member, workspace=workspace, memberships=pairs)
 

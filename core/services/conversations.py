@@ -6,8 +6,10 @@ handles, so a step and the work it did commit together or not at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import false
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +72,39 @@ async def workspaces_of(
         .order_by(col(Member.id))
     )
     return [(m, w) for m, w in (await session.exec(query)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPlace:
+    """Where a chat user stands: their memberships and the workspace they act in."""
+
+    memberships: tuple[tuple[Member, Workspace], ...]
+    active_workspace_id: int | None
+
+
+async def chat_place(
+    *, session: AsyncSession, telegram_user_id: int, conversation_key: str | None = None
+) -> ChatPlace:
+    """The memberships, the active workspace and, loaded into the session for the FSM's
+    reads that follow, the conversation under `conversation_key`: one statement, where
+    each update of the chat used to make three."""
+    query = (
+        select(Member, Workspace, ChatUser, Conversation)
+        .join(Workspace, col(Workspace.id) == col(Member.workspace_id))
+        .outerjoin(ChatUser, col(ChatUser.telegram_user_id) == col(Member.telegram_user_id))
+        .outerjoin(
+            Conversation,
+            col(Conversation.key) == conversation_key if conversation_key else false(),
+        )
+        .where(Member.telegram_user_id == telegram_user_id)
+        .order_by(col(Member.id))
+    )
+    rows = (await session.exec(query)).all()
+    chat_user = next((row[2] for row in rows if row[2] is not None), None)
+    return ChatPlace(
+        memberships=tuple((member, workspace) for member, workspace, _, _ in rows),
+        active_workspace_id=chat_user.active_workspace_id if chat_user else None,
+    )
 
 
 async def active_workspace_id(*, session: AsyncSession, telegram_user_id: int) -> int | None:
