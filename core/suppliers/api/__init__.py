@@ -70,6 +70,9 @@ class CredentialsExpired(LoginRefused):
 class ApiConnector:
     """The parts of `SupplierConnector` that every key-based API does the same way."""
 
+    #: The supplier's own hosts, beside the base URL's, that may see its token.
+    TOKEN_HOSTS: tuple[str, ...] = ()
+
     def __init__(
         self,
         *,
@@ -104,6 +107,18 @@ class ApiConnector:
     async def close(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+
+    def _trusted(self, url: str) -> bool:
+        """Whether `url` may see the token: the base URL's host, or over https one of the
+        supplier's own `TOKEN_HOSTS` or a subdomain of one. A download link elsewhere (a
+        CDN, a signed storage link) is fetched without it."""
+        target = httpx.URL(url)
+        if target.host == httpx.URL(self._base_url).host:
+            return True
+        return target.scheme == "https" and any(
+            target.host == suffix or target.host.endswith("." + suffix)
+            for suffix in self.TOKEN_HOSTS
+        )
 
     async def _send(
         self,

@@ -156,6 +156,8 @@ def parse_login(login: str) -> Account:
 class GoogleAdsConnector(ApiConnector):
     """One Google Ads account's monthly invoices, read with the owner's consent."""
 
+    TOKEN_HOSTS = _GOOGLE_HOSTS
+
     def __init__(
         self,
         *,
@@ -250,15 +252,6 @@ class GoogleAdsConnector(ApiConnector):
         response = await self._send("GET", url, headers=headers, follow_redirects=True)
         _raise_for_status(response)
         return pdf_download(response.content, f"google-ads-{_safe(invoice.reference)}.pdf")
-
-    def _trusted(self, url: str) -> bool:
-        """Only Google's own hosts (or the base URL's) ever see the access token."""
-        parsed = httpx.URL(url)
-        if parsed.host == httpx.URL(self._base_url).host:
-            return True
-        return parsed.scheme == "https" and any(
-            parsed.host == suffix or parsed.host.endswith("." + suffix) for suffix in _GOOGLE_HOSTS
-        )
 
     def _headers(self) -> dict[str, str]:
         if self._access is None:

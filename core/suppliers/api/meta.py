@@ -73,6 +73,8 @@ _META_HOSTS = ("facebook.com", "fbcdn.net", "fbsbx.com")
 class MetaAdsConnector(ApiConnector):
     """One Meta business's monthly invoices, read with a system user's token."""
 
+    TOKEN_HOSTS = _META_HOSTS
+
     def __init__(
         self,
         *,
@@ -133,15 +135,6 @@ class MetaAdsConnector(ApiConnector):
         response = await self._send("GET", url, headers=headers, follow_redirects=True)
         _raise_for_status(response)
         return pdf_download(response.content, f"meta-{_safe(invoice.reference)}.pdf")
-
-    def _trusted(self, url: str) -> bool:
-        """Only Meta's own hosts (or the base URL's) ever see the token."""
-        host = httpx.URL(url).host
-        if host == httpx.URL(self._base_url).host:
-            return True
-        return httpx.URL(url).scheme == "https" and any(
-            host == suffix or host.endswith("." + suffix) for suffix in _META_HOSTS
-        )
 
     def _auth(self) -> dict[str, str]:
         if self._token is None:

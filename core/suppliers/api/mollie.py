@@ -77,6 +77,8 @@ _API_KEY_PREFIXES = ("live_", "test_")
 class MollieConnector(ApiConnector):
     """One Mollie organization's invoices, read with an organization access token."""
 
+    TOKEN_HOSTS = _MOLLIE_HOSTS
+
     def __init__(
         self,
         *,
@@ -147,15 +149,6 @@ class MollieConnector(ApiConnector):
             raise LayoutChanged(f"the PDF link answered HTTP {response.status_code}")
         name = _safe(invoice.number or invoice.reference)
         return pdf_download(response.content, f"mollie-{name}.pdf")
-
-    def _trusted(self, url: str) -> bool:
-        """Only Mollie's own hosts (or the base URL's) ever see the token."""
-        target = httpx.URL(url)
-        if target.host == httpx.URL(self._base_url).host:
-            return True
-        return target.scheme == "https" and any(
-            target.host == suffix or target.host.endswith("." + suffix) for suffix in _MOLLIE_HOSTS
-        )
 
     def _auth(self) -> dict[str, str]:
         if self._token is None:
