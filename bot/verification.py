@@ -16,14 +16,11 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from core.db import Database
-from core.jobs.claims import heartbeat
 from core.models import ConnectionState, RunOutcome
 from core.services.connection_controls import INTERACTIVE_FOR, prepare_rerun
 from core.services.fetch import ConnectionRunner, RunResult
-from core.services.fetch_claims import claim_connection, renew_claim
+from core.services.fetch_claims import claim_connection, keep_claimed
 from core.services.verification import find_connection, last_run, tell_checked
 
 log = logging.getLogger(__name__)
@@ -151,12 +148,9 @@ class Verifier:
                     await self._tell_when_settled(connection_id)
                 return
 
-            async def renew(session: AsyncSession) -> bool:
-                return await renew_claim(
-                    session=session, connection_id=connection_id, worker=self.name, lease=self.lease
-                )
-
-            async with heartbeat(self.db, renew, lease=self.lease):
+            async with keep_claimed(
+                self.db, connection_id=connection_id, worker=self.name, lease=self.lease
+            ):
                 result = await self.runner.run(connection_id)
             if announce:
                 await self._tell(connection_id, result)

@@ -14,13 +14,10 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from core.db import Database
-from core.jobs.claims import heartbeat
 from core.services.challenges import expire_challenges
 from core.services.fetch import ConnectionRunner
-from core.services.fetch_claims import claim_due_connections, renew_claim
+from core.services.fetch_claims import claim_due_connections, keep_claimed
 from core.services.reading import read_waiting_documents
 from core.storage import DocumentStore
 
@@ -71,13 +68,11 @@ class Jobs:
         return len(claimed)
 
     async def _run(self, connection_id: int) -> None:
-        async def renew(session: AsyncSession) -> bool:
-            return await renew_claim(
-                session=session, connection_id=connection_id, worker=self.name, lease=self.lease
-            )
-
         # Alive while it runs, however long: the lease only covers a dead worker.
-        async with heartbeat(self.db, renew, lease=self.lease), self._slots:
+        claim = keep_claimed(
+            self.db, connection_id=connection_id, worker=self.name, lease=self.lease
+        )
+        async with claim, self._slots:
             try:
                 await self.runner.run(connection_id)
             except Exception:

@@ -7,12 +7,14 @@ mid-run leaves a claim that expires, and another takes the connection over.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 from sqlmodel import and_, col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.jobs.claims import claim_rows, lease_over
+from core.db import Database
+from core.jobs.claims import claim_rows, heartbeat, lease_over
 from core.models import Connection, ConnectionState
 from core.models.base import utcnow
 
@@ -112,3 +114,16 @@ async def renew_claim(
         .values(claim_expires_at=now + lease)
     )
     return bool(renewed.rowcount)
+
+
+def keep_claimed(
+    db: Database, *, connection_id: int, worker: str, lease: timedelta
+) -> AbstractAsyncContextManager[None]:
+    """The run's claim renewed by a heartbeat while the block runs (`renew_claim`)."""
+
+    async def renew(session: AsyncSession) -> bool:
+        return await renew_claim(
+            session=session, connection_id=connection_id, worker=worker, lease=lease
+        )
+
+    return heartbeat(db, renew, lease=lease)
