@@ -108,27 +108,29 @@ def echo_dispatcher() -> Dispatcher:
     return dispatcher
 
 
-async def polled(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
-    """Long polling until `stop`."""
-    await run_polling(bot, dispatcher, stop)
+async def poll_until_told(bot: Bot, dispatcher: Dispatcher) -> None:
+    """Say "ready", then poll until the benchmark closes this process's stdin, which it
+    does once its members are done."""
+    stop = asyncio.Event()
+    print("ready", flush=True)
 
+    async def _told() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        stop.set()
 
-async def _until_told(stop: asyncio.Event) -> None:
-    """The benchmark closes the bot process's stdin once its members are done."""
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    stop.set()
+    told = asyncio.create_task(_told())
+    try:
+        await run_polling(bot, dispatcher, stop)
+    finally:
+        await told
 
 
 async def serve_echo(api_url: str) -> None:
     """The echo bot's process: polls until told to stop."""
     bot = Bot(ECHO_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
-    stop = asyncio.Event()
-    print("ready", flush=True)
-    told = asyncio.create_task(_until_told(stop))
     try:
-        await polled(bot, echo_dispatcher(), stop)
+        await poll_until_told(bot, echo_dispatcher())
     finally:
-        await told
         await bot.session.close()
 
 
@@ -192,13 +194,9 @@ async def serve_courier(api_url: str, members: int, folder: Path, database_url: 
             providers=rt.providers,
         )
         bot = build_bot(settings)
-        stop = asyncio.Event()
-        print("ready", flush=True)
-        told = asyncio.create_task(_until_told(stop))
         try:
-            await polled(bot, build_dispatcher(deps), stop)
+            await poll_until_told(bot, build_dispatcher(deps))
         finally:
-            await told
             await verifier.drain()
             await bot.session.close()
 
