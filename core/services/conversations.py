@@ -65,13 +65,8 @@ async def memberships(*, session: AsyncSession, telegram_user_id: int) -> list[M
 async def workspaces_of(
     *, session: AsyncSession, telegram_user_id: int
 ) -> list[tuple[Member, Workspace]]:
-    query = (
-        select(Member, Workspace)
-        .join(Workspace, col(Workspace.id) == col(Member.workspace_id))
-        .where(Member.telegram_user_id == telegram_user_id)
-        .order_by(col(Member.id))
-    )
-    return [(m, w) for m, w in (await session.exec(query)).all()]
+    place = await chat_place(session=session, telegram_user_id=telegram_user_id)
+    return list(place.memberships)
 
 
 @dataclass(frozen=True, slots=True)
