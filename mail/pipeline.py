@@ -12,6 +12,7 @@ messages fails.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -103,9 +104,6 @@ class Context:
     vault: Vault
     domains: DomainIndex
     now: datetime
-    #: DNS for sender authentication; None turns the check off (it is then "unknown").
-    resolver: DnsResolver | None = None
-    receiver: str = "courier"
     #: The batch's notices, written together at its end (run_batch); None: one by one.
     outbox: list[dict[str, Any]] | None = None
 
@@ -136,6 +134,8 @@ class Job:
     files: tuple[StoredFile, ...] = ()
     #: What became of the attachments when the batch filed them together (run_batch).
     filed: list[IngestResult] | None = None
+    #: The sender authentication, done before the transaction (None: it is off).
+    auth: Authentication | None = None
 
     @property
     def workspace_id(self) -> int:
@@ -311,6 +311,53 @@ class OneTimeCode:
         return InboundState.CODE_RELAYED
 
 
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """What a message's sender authentication found: the mail's own, and that of each
+    forwarded original whose documents it carries, by index."""
+
+    mail: SenderAuth
+    originals: tuple[tuple[int, SenderAuth], ...] = ()
+
+
+async def authenticate_message(
+    message: InboundMessage,
+    parsed: ParsedMessage,
+    raw: bytes,
+    *,
+    resolver: DnsResolver,
+    receiver: str,
+) -> Authentication:
+    """SPF, DKIM, ARC and DMARC for one message. The worker runs it before the batch's
+    transaction, for the whole batch at once: its DNS lookups must never hold the writer."""
+    # A watched mailbox's message has no SMTP peer here: SPF says "none", and DKIM,
+    # which survives delivery, still proves the signer.
+    smtp = message.channel == InboundChannel.SMTP
+    wanted = sorted({a.original for a in document_attachments(parsed) if a.original is not None})
+    mail, *inner = await asyncio.gather(
+        authenticate(
+            raw,
+            mail_from=message.mail_from if smtp else "",
+            peer_ip=message.peer if smtp else None,
+            helo=message.helo if smtp else None,
+            resolver=resolver,
+            receiver=receiver,
+        ),
+        *(
+            authenticate(
+                parsed.originals[index],
+                mail_from="",
+                peer_ip=None,
+                helo=None,
+                resolver=resolver,
+                receiver=receiver,
+            )
+            for index in wanted[:MAX_ORIGINALS]
+        ),
+    )
+    return Authentication(mail, tuple(zip(wanted, inner, strict=False)))
+
+
 class SenderAuthentication:
     """SPF, DKIM, ARC and DMARC, after the 250 and never a reason to refuse: forwarding
     breaks SPF, and a refused invoice is lost. It records what vouches for the message's
@@ -320,49 +367,17 @@ class SenderAuthentication:
     name = "sender_authentication"
 
     async def process(self, job: Job, ctx: Context) -> InboundState | None:
-        if ctx.resolver is None:
+        if job.auth is None:
             return None  # authentication is off: nothing can vouch for the mail
-        # A watched mailbox's message has no SMTP peer here: SPF says "none", and DKIM,
-        # which survives delivery, still proves the signer.
-        smtp = job.message.channel == InboundChannel.SMTP
-        auth = await self._authenticate(
-            job.raw,
-            ctx,
-            mail_from=job.message.mail_from if smtp else "",
-            peer_ip=job.message.peer if smtp else None,
-            helo=job.message.helo if smtp else None,
-        )
+        auth = job.auth.mail
         job.outcome["auth"] = auth.to_json()
         if vouched_by(auth) is not None:
             job.vouch = await self._sender_vouch(job, ctx, auth)
-        wanted = sorted(
-            {a.original for a in document_attachments(job.parsed) if a.original is not None}
-        )
-        for index in wanted[:MAX_ORIGINALS]:
-            inner = await self._authenticate(job.parsed.originals[index], ctx)
+        for index, inner in job.auth.originals:
             # Only a signature counts: SPF and ARC describe a delivery long past.
             if vouched_by(inner) == "dkim":
                 job.original_vouches[index] = vouched("forwarded_original", inner.from_domain)
         return None
-
-    @staticmethod
-    async def _authenticate(
-        raw: bytes,
-        ctx: Context,
-        *,
-        mail_from: str = "",
-        peer_ip: str | None = None,
-        helo: str | None = None,
-    ) -> SenderAuth:
-        assert ctx.resolver is not None
-        return await authenticate(
-            raw,
-            mail_from=mail_from,
-            peer_ip=peer_ip,
-            helo=helo,
-            resolver=ctx.resolver,
-            receiver=ctx.receiver,
-        )
 
     @staticmethod
     async def _sender_vouch(job: Job, ctx: Context, auth: SenderAuth) -> dict[str, Any]:

@@ -50,10 +50,12 @@ from mail.authentication import DnsResolver
 from mail.links import LinkFetcher, LinkRefused
 from mail.parse import ParsedMessage, document_attachments, parse_message
 from mail.pipeline import (
+    Authentication,
     CodeBeforeChallenge,
     Context,
     Job,
     LinkResult,
+    authenticate_message,
     run_batch,
     run_pipeline,
 )
@@ -70,12 +72,18 @@ class Prepared:
     links: tuple[LinkResult, ...] = ()
     #: The store's copy of each of the message's documents, durable before the transaction.
     files: tuple[StoredFile, ...] = ()
+    auth: Authentication | None = None
 
     def job(self, message: InboundMessage) -> Job:
         assert self.parsed is not None
         assert self.raw is not None
         return Job(
-            message=message, parsed=self.parsed, raw=self.raw, links=self.links, files=self.files
+            message=message,
+            parsed=self.parsed,
+            raw=self.raw,
+            links=self.links,
+            files=self.files,
+            auth=self.auth,
         )
 
 
@@ -260,7 +268,8 @@ class MailWorker:
 
     async def _prepare(self, claimed: InboundMessage, pooled: bool = False) -> Prepared:
         """The slow, lock-free part, done for the whole batch at once: read and parse,
-        and fetch what links lead to, so none of it holds the writer."""
+        authenticate the sender and fetch what links lead to, so that neither the DNS
+        nor a billing host ever holds the writer."""
         try:
             if claimed.sha256 is None:
                 raise ValueError("the raw message is gone")
@@ -269,10 +278,22 @@ class MailWorker:
         except Exception as err:
             log.exception("inbound message %s could not be read", claimed.id)
             return Prepared(claimed, error=type(err).__name__)
-        links: tuple[LinkResult, ...] = ()
-        if claimed.workspace_id is not None and not document_attachments(parsed):
-            links = await self._fetch_links(claimed, parsed)
-        return Prepared(claimed, raw=raw, parsed=parsed, links=links)
+        if claimed.workspace_id is None:
+            return Prepared(claimed, raw=raw, parsed=parsed)  # postmaster's: kept as it is
+        auth, links = await asyncio.gather(
+            self._authenticate(claimed, parsed, raw),
+            self._fetch_links(claimed, parsed) if not document_attachments(parsed) else _none(),
+        )
+        return Prepared(claimed, raw=raw, parsed=parsed, links=links, auth=auth)
+
+    async def _authenticate(
+        self, claimed: InboundMessage, parsed: ParsedMessage, raw: bytes
+    ) -> Authentication | None:
+        if self.resolver is None:
+            return None
+        return await authenticate_message(
+            claimed, parsed, raw, resolver=self.resolver, receiver=self.receiver
+        )
 
     async def _parse(self, raw: bytes, pooled: bool) -> ParsedMessage:
         if pooled:
@@ -357,8 +378,6 @@ class MailWorker:
             vault=self.vault,
             domains=domains,
             now=now,
-            resolver=self.resolver,
-            receiver=self.receiver,
         )
 
     async def _together(
@@ -456,6 +475,10 @@ class _Settled:
         if state == InboundState.CODE_RELAYED and message.sha256:
             self.forget.append(message.sha256)
             message.sha256 = None  # a code's message is not kept once relayed
+
+
+async def _none() -> tuple[LinkResult, ...]:
+    return ()
 
 
 async def _hand_over(hook: Callable[[int], Awaitable[object]], document_ids: list[int]) -> None:

@@ -23,15 +23,23 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _HEADERS_AT_MOST = 65536
 
 
+def header_bytes(raw: bytes) -> bytes | None:
+    """The raw header section through its blank line, or None when no blank line ends
+    it within the first 64 KB (then nobody can say where the headers stop)."""
+    end = _HEADER_END.search(raw, 0, _HEADERS_AT_MOST)
+    return raw[: end.end()] if end else None
+
+
 def header_section(raw: bytes) -> Message:
     """The headers alone, parsed the compat32 way; may raise on a broken one.
 
     Cut at the blank line first: the header parser would otherwise read the whole body
     line by line, a 100 KB attachment's 1,800 lines, only to skip it.
     """
-    end = _HEADER_END.search(raw, 0, _HEADERS_AT_MOST)
-    head = raw[: end.end()] if end else raw[:_HEADERS_AT_MOST]
-    return BytesHeaderParser(policy=policy.compat32).parsebytes(head)
+    head = header_bytes(raw)
+    return BytesHeaderParser(policy=policy.compat32).parsebytes(
+        raw[:_HEADERS_AT_MOST] if head is None else head
+    )
 
 
 def header_text(msg: Message, name: str) -> str:

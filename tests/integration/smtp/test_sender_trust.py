@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import dkim
 
 from core.models import DocumentState, InboundState
 from mail.authentication import StaticResolver
 from mail.pipeline import SPOOFED
-from tests.integration.smtp.conftest import Gateway, dkim_key, invoice_mail
+from tests.integration.smtp.conftest import PDF, Gateway, dkim_key, invoice_mail
 
 PEM, RECORD = dkim_key()
 # EDF publishes a strict policy; its servers are not 127.0.0.1, where our test client sends from.
@@ -49,3 +52,39 @@ async def test_an_unknown_sender_is_not_flagged_by_this_rule(gateway: Gateway) -
     await gateway.worker.drain()
     [document] = await gateway.documents()
     assert document.state == DocumentState.INBOX
+
+
+class SlowDns(StaticResolver):
+    """A resolver that takes its time, as one does when a zone's servers are far or down."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__({})
+        self.delay = delay
+        self.asked = asyncio.Event()
+
+    async def txt(self, name: str) -> list[str]:
+        self.asked.set()
+        await asyncio.sleep(self.delay)
+        return await super().txt(name)
+
+
+async def test_the_gateway_answers_while_the_worker_waits_on_a_slow_dns(
+    gateway: Gateway,
+) -> None:
+    # Authentication's lookups happen before the worker's transaction: were they inside
+    # it, every 250 (which waits on a commit) would wait on the DNS too.
+    slow = SlowDns(delay=1.5)
+    gateway.worker.resolver = slow
+    await gateway.send(invoice_mail(to=gateway.address, sender="factures@edf.fr"))
+    draining = asyncio.create_task(gateway.worker.drain())
+    await asyncio.wait_for(slow.asked.wait(), timeout=5)
+    started = time.perf_counter()
+    other = invoice_mail(to=gateway.address, sender="compta@artisan-local.fr", pdf=PDF + b"2")
+    await gateway.send(other)
+    assert time.perf_counter() - started < 1.0
+    assert not draining.done()  # the first message's lookups were still pending
+    await draining
+    documents = await gateway.documents()
+    assert len(documents) == 2
+    [first, _] = await gateway.inbound()
+    assert first.outcome["auth"]["spf"]["result"] == "none"

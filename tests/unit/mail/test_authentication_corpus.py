@@ -1,0 +1,50 @@
+"""On real mail, authentication reads DKIM and ARC exactly as dkimpy does, though it
+only hands dkimpy the messages whose headers carry a signature or a seal."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import os
+from pathlib import Path
+
+import pytest
+
+from mail.authentication import StaticResolver, authenticate
+from mail.authentication.arc_chain import verify_chain
+from mail.authentication.bridge import BlockingLookups, BoundedResolver
+from mail.authentication.results import NO_ARC
+from mail.authentication.signatures import verify_signatures
+
+CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora" / "mail" / "messages"
+# Every key and record missing: each signature then fails the same way on both paths.
+RESOLVER = StaticResolver({})
+
+
+def _real_mail() -> list[Path]:
+    found = sorted(CORPUS.glob("*.eml"))
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail(f"the mail corpus is missing at {CORPUS}")
+        pytest.skip(f"the mail corpus is not at {CORPUS}")
+    return found
+
+
+async def test_every_real_message_gets_dkimpys_own_verdicts() -> None:
+    signed = unreadable = 0
+    for path in _real_mail():
+        raw = path.read_bytes()
+        lookups = BlockingLookups(BoundedResolver(RESOLVER, timeout=5), asyncio.get_running_loop())
+        signatures = await asyncio.to_thread(verify_signatures, raw, lookups)
+        chain = await asyncio.to_thread(verify_chain, raw, lookups)
+        auth = await authenticate(
+            raw, mail_from="", peer_ip=None, helo=None, resolver=RESOLVER, receiver="courier"
+        )
+        # dkimpy calls the chain "fail" when it cannot parse the headers at all, seal or
+        # none; a message without a seal has no chain, whatever its headers look like.
+        sealed = any(name.lower().startswith("arc-") for name in email.message_from_bytes(raw))
+        assert (auth.dkim, auth.arc) == (signatures, chain if sealed else NO_ARC), path.name
+        signed += bool(signatures)
+        unreadable += chain.result == "fail" and not sealed
+    assert signed >= 10  # the corpus holds signed mail, so both paths were taken
+    assert unreadable >= 1
