@@ -41,6 +41,7 @@ from mail.parse.links import invoice_links
 from mail.parse.logos import decoration_reason
 from mail.parse.model import Attachment, ParsedMessage, SetAside
 from mail.parse.outlook_msg import looks_like_msg, unpack_msg
+from mail.parse.policy import MAIL_POLICY
 from mail.parse.smime import PKCS7_TYPES, BerError, read_pkcs7
 from mail.parse.tnef import unpack_tnef
 from mail.parse.uuencode import uuencoded_files
@@ -60,7 +61,7 @@ _IMAGE_HEAD = 32
 def parse_message(raw: bytes) -> ParsedMessage:
     """Read an inbound mail; never raises, whatever the bytes."""
     defects: list[str] = []
-    for mail_policy, label in ((policy.default, "default"), (policy.compat32, "compat32")):
+    for mail_policy, label in ((MAIL_POLICY, "default"), (policy.compat32, "compat32")):
         try:
             return _read(bytes(raw), mail_policy, defects)
         except Exception as error:  # the stdlib's parsers have corners that raise

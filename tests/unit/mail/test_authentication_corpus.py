@@ -5,34 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import email
-import os
-from pathlib import Path
-
-import pytest
 
 from mail.authentication import StaticResolver, authenticate
 from mail.authentication.arc_chain import verify_chain
 from mail.authentication.bridge import BlockingLookups, BoundedResolver
 from mail.authentication.results import NO_ARC
 from mail.authentication.signatures import verify_signatures
+from tests.corpora import real_mail
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora" / "mail" / "messages"
 # Every key and record missing: each signature then fails the same way on both paths.
 RESOLVER = StaticResolver({})
 
 
-def _real_mail() -> list[Path]:
-    found = sorted(CORPUS.glob("*.eml"))
-    if not found:
-        if os.environ.get("CI"):
-            pytest.fail(f"the mail corpus is missing at {CORPUS}")
-        pytest.skip(f"the mail corpus is not at {CORPUS}")
-    return found
-
-
 async def test_every_real_message_gets_dkimpys_own_verdicts() -> None:
     signed = unreadable = 0
-    for path in _real_mail():
+    for path in real_mail():
         raw = path.read_bytes()
         lookups = BlockingLookups(BoundedResolver(RESOLVER, timeout=5), asyncio.get_running_loop())
         signatures = await asyncio.to_thread(verify_signatures, raw, lookups)

@@ -18,6 +18,7 @@ from mail.parse import (
     parse_message,
 )
 from mail.parse import mime as mime_module
+from mail.parse.policy import MAIL_POLICY
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mail"
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -248,7 +249,7 @@ def test_falls_back_to_compat32_when_the_modern_policy_fails(
     original = mime_module._read
 
     def failing_default(raw: bytes, mail_policy: object, defects: list[str]) -> ParsedMessage:
-        if mail_policy is policy.default:
+        if mail_policy is MAIL_POLICY:
             raise IndexError("simulated header bug")
         return original(raw, mail_policy, defects)  # type: ignore[arg-type]
 

@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import base64
 import email
-import os
 from email import policy
 from email.message import Message
 from email.policy import Policy
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mail.parse.bodies import parse_bytes
+from tests.corpora import real_mail
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora" / "mail" / "messages"
 POLICIES = [policy.default, policy.compat32]
 BLOB = base64.encodebytes(bytes(range(256)) * 40)  # 136 lines of 76
-
-
-def _real_mail() -> list[Path]:
-    found = sorted(CORPUS.glob("*.eml"))
-    if not found:
-        if os.environ.get("CI"):
-            pytest.fail(f"the mail corpus is missing at {CORPUS}")
-        pytest.skip(f"the mail corpus is not at {CORPUS}")
-    return found
 
 
 def _shape(msg: Message) -> list[tuple[object, ...]]:
@@ -55,7 +44,7 @@ def _same_as_stdlib(raw: bytes, mail_policy: Policy) -> Message:
 
 @pytest.mark.parametrize("mail_policy", POLICIES, ids=["default", "compat32"])
 def test_every_real_message_parses_to_the_stdlibs_tree(mail_policy: Policy) -> None:
-    paths = _real_mail()
+    paths = real_mail()
     for path in paths:
         _same_as_stdlib(path.read_bytes(), mail_policy)
 
