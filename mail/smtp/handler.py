@@ -14,12 +14,10 @@ from collections.abc import Callable
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core.db import Database
-from core.models import InboundChannel
-from core.services.inbound import Envelope as InboundEnvelope
 from core.services.inbound import Recipient, resolve_recipient, stored_bytes
 from core.storage import DocumentStore
 from mail.parse.headers import header_section
-from mail.smtp.committer import GroupCommitter
+from mail.smtp.committer import Arrival, GroupCommitter
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ class GatewayHandler:
         self.store = store
         self.mail_domain = mail_domain
         self.on_accepted = on_accepted
-        self.committer = GroupCommitter(db)
+        self.committer = GroupCommitter(db, store)
         self._known: dict[str, tuple[float, Recipient]] = {}
         #: Raw mail one workspace may keep: one sender cannot fill the disk for everyone.
         self.quota_bytes = quota_bytes
@@ -111,19 +109,17 @@ class GatewayHandler:
         if await self._over_quota(list(by_workspace.values()), len(raw)):
             # Temporary: the sender keeps the message and retries once the owner made room.
             return OVER_QUOTA
+        arrival = Arrival(
+            raw=raw,
+            recipients=list(by_workspace.values()),
+            # The null sender (bounces, some billing robots) is "<>" on the wire.
+            mail_from="" if envelope.mail_from in (None, "<>") else envelope.mail_from,
+            message_id=header_message_id(raw),
+            peer=str(session.peer[0]) if isinstance(session.peer, tuple) else None,
+            helo=session.host_name,
+        )
         try:
-            stored = await self.store.put(raw)
-            inbound = InboundEnvelope(
-                channel=InboundChannel.SMTP,
-                # The null sender (bounces, some billing robots) is "<>" on the wire.
-                mail_from="" if envelope.mail_from in (None, "<>") else envelope.mail_from,
-                sha256=stored.sha256,
-                size=stored.size,
-                message_id=header_message_id(raw),
-                peer=str(session.peer[0]) if isinstance(session.peer, tuple) else None,
-                helo=session.host_name,
-            )
-            await self.committer.commit(inbound, list(by_workspace.values()))
+            await self.committer.keep(arrival)
         except Exception:
             # The sender keeps the message and retries: nothing is lost, nothing half-kept.
             log.exception("could not make an inbound message durable; answered 451")

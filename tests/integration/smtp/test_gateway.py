@@ -6,6 +6,7 @@ import asyncio
 import smtplib
 import ssl
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 
 from core.models import DocumentSource, InboundState
 from tests.certificates import self_signed
-from tests.integration.smtp.conftest import DOMAIN, Gateway, invoice_mail
+from tests.integration.smtp.conftest import DOMAIN, PDF, Gateway, invoice_mail
 from tests.waiting import until
 
 
@@ -124,6 +125,39 @@ async def test_when_storage_fails_the_sender_is_told_to_retry_and_nothing_is_hal
     gateway.store.root = original  # the disk is back: the sender's retry succeeds
     assert await gateway.send(invoice_mail(to=gateway.address)) == {}
     assert len(await gateway.inbound()) == 1
+
+
+async def test_senders_at_once_share_the_sync_that_makes_their_mail_durable(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    store_many = gateway.store.put_many
+
+    async def slow_first(items: Any, **options: Any) -> Any:
+        batches.append(len(items))
+        if len(batches) == 1:
+            await asyncio.sleep(0.5)  # a slow disk: the other senders' mail queues meanwhile
+        return await store_many(items, **options)
+
+    monkeypatch.setattr(gateway.store, "put_many", slow_first)
+    mails = [invoice_mail(to=gateway.address, pdf=PDF + str(i).encode()) for i in range(8)]
+
+    def send(mail: bytes) -> object:
+        with gateway.client() as client:
+            return client.sendmail("a@edf.fr", [gateway.address], mail)
+
+    # The senders' own threads: the loop's default ones are the gateway's, for its disk.
+    with ThreadPoolExecutor(len(mails)) as senders:
+        loop = asyncio.get_running_loop()
+        answers = await asyncio.gather(*(loop.run_in_executor(senders, send, m) for m in mails))
+    assert answers == [{}] * 8
+    assert sum(batches) == 8
+    assert len(batches) < 8  # what waited together was synced together
+    stored = {message.sha256 for message in await gateway.inbound()}
+    assert len(stored) == 8
+    for sha256 in stored:
+        assert sha256 is not None
+        assert await gateway.store.get(sha256)
 
 
 async def test_when_the_database_fails_the_answer_is_451(gateway: Gateway) -> None:
