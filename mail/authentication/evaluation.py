@@ -8,7 +8,9 @@ and share one DNS deadline, so a dead resolver costs at most `dns_timeout` secon
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from mail.authentication.arc_chain import verify_chain
 from mail.authentication.bridge import BlockingLookups, BoundedResolver
@@ -21,6 +23,10 @@ from mail.authentication.spf_policy import check_spf
 from mail.parse.headers import header_bytes
 
 DEFAULT_DNS_TIMEOUT = 5.0
+#: pyspf's and dkimpy's threads, which spend their time waiting on the DNS. Kept apart
+#: from the loop's default threads, which write the gateway's files: a batch of mail
+#: waiting on a slow zone must never hold up a 250.
+_CHECKS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mail-auth")
 #: The header names dkimpy looks for, matched more loosely than it does (any case, blanks
 #: before the colon), so that no header it would read is ever missed here.
 _DKIM_SIGNED = re.compile(rb"(?im)^dkim-signature[ \t]*:")
@@ -48,10 +54,11 @@ async def authenticate(
     from_domains = header_from_domains(raw)
     # Several From domains get no policy lookup: DMARC cannot pass them anyway.
     policy_domain = from_domains[0] if len(from_domains) == 1 else ""
+    spf_check = functools.partial(
+        check_spf, lookups, peer_ip=peer_ip, mail_from=mail_from, helo=helo, receiver=receiver
+    )
     spf, (signatures, chain), policy = await asyncio.gather(
-        asyncio.to_thread(
-            check_spf, lookups, peer_ip=peer_ip, mail_from=mail_from, helo=helo, receiver=receiver
-        ),
+        asyncio.get_running_loop().run_in_executor(_CHECKS, spf_check),
         _signatures_and_chain(raw, lookups),
         find_policy(policy_domain, bounded),
     )
@@ -87,4 +94,4 @@ async def _signatures_and_chain(
             verify_chain(raw, lookups) if sealed else NO_ARC,
         )
 
-    return await asyncio.to_thread(verify)
+    return await asyncio.get_running_loop().run_in_executor(_CHECKS, verify)
