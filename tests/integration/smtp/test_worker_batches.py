@@ -5,9 +5,12 @@ gateway commits, without waiting for its poll."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from sqlalchemy import event
@@ -18,6 +21,7 @@ from mail import worker as worker_module
 from mail.pipeline import SKIPPED
 from tests.integration.smtp.conftest import Gateway, invoice_mail
 from tests.integration.smtp.test_nothing_dropped import LIMITS_NOTE, many_parts
+from tests.waiting import until
 
 
 async def accepted(gateway: Gateway, raws: list[bytes]) -> None:
@@ -146,3 +150,28 @@ async def test_a_backlog_longer_than_a_batch_is_read_ahead_and_filed_once(
     assert {m.attempts for m in messages} == {1}
     reported = sorted(n.payload["inbound_id"] for n in await gateway.notices())
     assert reported == sorted(m.id or 0 for m in messages)
+
+
+async def test_the_parsers_start_with_the_worker_and_give_way_to_the_gateway(
+    gateway: Gateway,
+) -> None:
+    """A first burst finds the parsing processes started, and on a busy machine the
+    kernel runs the gateway that answers senders before them."""
+    lower = min(19, os.getpriority(os.PRIO_PROCESS, 0) + worker_module.PARSER_NICENESS)
+
+    def parsers() -> list[BaseProcess]:
+        return [
+            child
+            for child in multiprocessing.active_children()
+            if child.pid is not None and os.getpriority(os.PRIO_PROCESS, child.pid) == lower
+        ]
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(gateway.worker.run(stop))
+    try:
+        await until(parsers, "parsing processes at a lower priority, before any mail")
+    finally:
+        stop.set()
+        gateway.worker.wake()
+        await running
+    assert not await gateway.inbound()
