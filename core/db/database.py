@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.errors import DatabaseUnreachable
 from core.file_modes import make_private_dir, make_private_file
 from core.jobs.wakeups import Wakeups, pending
+
+T = TypeVar("T")
 
 # SQLite: WAL lets readers work while one writer writes; FULL makes each commit survive a
 # crash of the process and of the machine, since an SMTP 250 promises exactly that.
@@ -152,3 +154,13 @@ def upsert_insert(session: AsyncSession) -> Any:
     """The backend's own INSERT, which alone knows ON CONFLICT: an atomic "insert unless
     there" where a read-then-insert would race between processes."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def get_for_update(session: AsyncSession, model: type[T], key: Any) -> T | None:
+    """The row, locked until the transaction ends. PostgreSQL locks it (SELECT … FOR
+    UPDATE, read again even when the session holds it). A SQLite transaction holds the
+    database's one write lock from its first statement (BEGIN IMMEDIATE), so the copy
+    the session read earlier in it is current: no second SELECT."""
+    if session.get_bind().dialect.name == "sqlite":
+        return await session.get(model, key)
+    return await session.get(model, key, with_for_update=True)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
+from core.db.database import get_for_update
 from core.errors import CourierError, NotAllowed
 from core.flows.flow import Actor, Context, Flow, Input, Later, Services, step_method
 from core.flows.steps import Abort, Done, Step, Text, Waiting, dump_step, load_step, with_error
@@ -95,7 +96,7 @@ class Flows:
     ) -> Shown | None:
         """Give the conversation's flow the person's input; None when no flow is in
         progress, or when `nonce` (a button's) is not the current step's: an old button."""
-        row = await session.get(FlowState, key, with_for_update=True)
+        row = await get_for_update(session, FlowState, key)
         if row is None or row.flow not in self._flows:
             return None
         if nonce is not None and nonce != row.nonce:
@@ -116,7 +117,7 @@ class Flows:
         return await self._keep(session, key, flow, step, actor, row)
 
     async def cancel(self, *, session: AsyncSession, key: str) -> bool:
-        row = await session.get(FlowState, key, with_for_update=True)
+        row = await get_for_update(session, FlowState, key)
         if row is None:
             return False
         await session.delete(row)

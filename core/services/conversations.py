@@ -13,7 +13,7 @@ from sqlalchemy import false
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db.database import upsert_insert
+from core.db.database import get_for_update, upsert_insert
 from core.models import ChatUser, Conversation, Member, Workspace
 from core.models.base import utcnow
 
@@ -32,7 +32,7 @@ async def save_data(*, session: AsyncSession, key: str, data: dict[str, Any]) ->
 
 async def _save(session: AsyncSession, key: str, change: dict[str, Any]) -> None:
     """Upsert one part of a conversation; a conversation left empty is removed."""
-    row = await session.get(Conversation, key, with_for_update=True)
+    row = await get_for_update(session, Conversation, key)
     if row is None:
         values = {"key": key, "state": None, "data": {}, "updated_at": utcnow()} | change
         if values["state"] is None and not values["data"]:

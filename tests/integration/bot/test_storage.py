@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import event
 
-from bot.storage import CURRENT_SESSION, DatabaseStorage
+from bot.storage import CURRENT_SESSION, DatabaseStorage, storage_key
 from core.db import Database
+from core.services.conversations import read_conversation, save_data, save_state
 from tests.integration.bot.conftest import Harness
 
 KEY = StorageKey(bot_id=1, chat_id=1001, user_id=1001)
@@ -74,3 +76,37 @@ async def test_an_update_reads_its_state_inside_its_one_transaction(
     await marie.wait_for_reply()
     assert inside
     assert all(inside)
+
+
+async def test_a_step_written_twice_in_one_update_is_read_once_and_locked(db: Database) -> None:
+    """On PostgreSQL the conversation's row is locked for the update (FOR UPDATE); on
+    SQLite the update's transaction holds the database's write lock from its start, so
+    the row it read is current and is not read again before each write."""
+    key = storage_key(KEY)
+    async with db.transaction() as session:
+        await save_state(session=session, key=key, state="Connect:supplier")
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.transaction() as session:
+            row = await read_conversation(session=session, key=key)
+            assert row is not None
+            assert row.state == "Connect:supplier"
+            await save_state(session=session, key=key, state="Connect:login")
+            await save_data(session=session, key=key, data={"supplier_id": 7})
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    if db.backend == "sqlite":
+        assert len(reads) == 1
+    else:
+        assert any("FOR UPDATE" in s for s in reads)
+    storage = DatabaseStorage(db)
+    assert (await storage.get_state(KEY), await storage.get_data(KEY)) == (
+        "Connect:login",
+        {"supplier_id": 7},
+    )
