@@ -493,6 +493,7 @@ def cli() -> None:
         with profiler:
             asyncio.run(work)
         out = Path(args.profile) / f"{args.name.replace(' ', '_')}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(profiler.output_text(show_all=False, timeline=False))
         if profiler.last_session is not None:
             profiler.last_session.save(str(out.with_suffix(".pyisession")))
