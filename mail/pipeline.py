@@ -333,7 +333,8 @@ async def authenticate_message(
     # A watched mailbox's message has no SMTP peer here: SPF says "none", and DKIM,
     # which survives delivery, still proves the signer.
     smtp = message.channel == InboundChannel.SMTP
-    wanted = sorted({a.original for a in document_attachments(parsed) if a.original is not None})
+    originals = {a.original for a in document_attachments(parsed) if a.original is not None}
+    wanted = sorted(originals)[:MAX_ORIGINALS]  # each costs DNS lookups
     mail, *inner = await asyncio.gather(
         authenticate(
             raw,
@@ -352,10 +353,10 @@ async def authenticate_message(
                 resolver=resolver,
                 receiver=receiver,
             )
-            for index in wanted[:MAX_ORIGINALS]
+            for index in wanted
         ),
     )
-    return Authentication(mail, tuple(zip(wanted, inner, strict=False)))
+    return Authentication(mail, tuple(zip(wanted, inner, strict=True)))
 
 
 class SenderAuthentication:

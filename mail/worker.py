@@ -297,8 +297,7 @@ class MailWorker:
         if claimed.workspace_id is None:
             return Prepared(claimed, raw=raw, parsed=parsed)  # postmaster's: kept as it is
         auth, links = await asyncio.gather(
-            self._authenticate(claimed, parsed, raw),
-            self._fetch_links(claimed, parsed) if not document_attachments(parsed) else _none(),
+            self._authenticate(claimed, parsed, raw), self._fetch_links(claimed, parsed)
         )
         return Prepared(claimed, raw=raw, parsed=parsed, links=links, auth=auth)
 
@@ -339,9 +338,10 @@ class MailWorker:
     async def _fetch_links(
         self, claimed: InboundMessage, parsed: ParsedMessage
     ) -> tuple[LinkResult, ...]:
-        """Download what listed billing hosts' links lead to. Here, before the batch's
-        transaction opens: a slow host must never hold the database's writer lock."""
-        if self.links is None:
+        """Download what listed billing hosts' links lead to, for a message that carries
+        no document itself. Here, before the batch's transaction opens: a slow host must
+        never hold the database's writer lock."""
+        if self.links is None or document_attachments(parsed):
             return ()
         fetcher = self.links
         wanted = [url for url in parsed.links if fetcher.refusal(url) is None][:MAX_LINKS_FETCHED]
@@ -496,10 +496,6 @@ class _Settled:
         if state == InboundState.CODE_RELAYED and message.sha256:
             self.forget.append(message.sha256)
             message.sha256 = None  # a code's message is not kept once relayed
-
-
-async def _none() -> tuple[LinkResult, ...]:
-    return ()
 
 
 async def _hand_over(hook: Callable[[int], Awaitable[object]], document_ids: list[int]) -> None:
