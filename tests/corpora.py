@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 CORPORA = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"
-MAIL = CORPORA / "mail" / "messages"
+MAIL = CORPORA / "mail"
+
+
+def corpus_missing(where: Path) -> NoReturn:
+    """CI has the corpora: there, a missing one fails. Elsewhere the test is skipped."""
+    if os.environ.get("CI"):
+        pytest.fail(f"the corpus is missing at {where}")
+    pytest.skip(f"the corpus is not at {where}")
 
 
 def real_mail() -> list[Path]:
-    """Every message of the mail corpus. CI has the corpus: there, its absence fails."""
-    found = sorted(MAIL.glob("*.eml"))
+    """Every message of the mail corpus."""
+    found = sorted((MAIL / "messages").glob("*.eml"))
     if not found:
-        if os.environ.get("CI"):
-            pytest.fail(f"the mail corpus is missing at {MAIL}")
-        pytest.skip(f"the mail corpus is not at {MAIL}")
+        corpus_missing(MAIL / "messages")
     return found

@@ -6,26 +6,20 @@ logos its HTML shows do not (issue #16). The expected values are the corpus's ow
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from core.models import set_aside_images
+from tests.corpora import MAIL, corpus_missing
 from tests.integration.smtp.conftest import Gateway
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora" / "mail"
 #: The share of the corpus's documents that must be found (the issue's bar).
 FOUND_AT_LEAST = 0.95
 
 
 def _expected() -> dict[str, list[dict[str, Any]]]:
-    path = CORPUS / "expected.json"
+    path = MAIL / "expected.json"
     if not path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"the mail corpus is missing at {CORPUS}")
-        pytest.skip(f"the mail corpus is not at {CORPUS}")
+        corpus_missing(MAIL)
     loaded: dict[str, list[dict[str, Any]]] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
@@ -40,7 +34,7 @@ def _with_images_or_documents(expected: dict[str, list[dict[str, Any]]]) -> list
 
 async def _send_all(gateway: Gateway, keys: list[str]) -> None:
     for key in keys:
-        raw = (CORPUS / key).read_bytes()
+        raw = (MAIL / key).read_bytes()
         # An MTA relays CRLF; the corpus keeps each file's own line ends.
         raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         refused = await gateway.send(raw, sender="sender@corpus.example")
