@@ -72,6 +72,7 @@ class Prepared:
     links: tuple[LinkResult, ...] = ()
     #: The store's copy of each of the message's documents, durable before the transaction.
     files: tuple[StoredFile, ...] = ()
+    #: What authenticating the sender found, before the transaction (None: it is off).
     auth: Authentication | None = None
 
     def job(self, message: InboundMessage) -> Job:
