@@ -21,6 +21,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db.rows import get_row, keep
+from core.db.sqlite_driver import one_trip_dbapi
 from core.errors import DatabaseUnreachable
 from core.file_modes import make_private_dir, make_private_file
 from core.jobs.wakeups import Wakeups, pending
@@ -70,6 +72,7 @@ def create_engine(
         engine = create_async_engine(
             url,
             echo=echo,
+            module=one_trip_dbapi(),
             connect_args={"timeout": 30, **(connect_args or {})},
             hide_parameters=True,
         )
@@ -159,8 +162,11 @@ def upsert_insert(session: AsyncSession) -> Any:
 async def get_for_update(session: AsyncSession, model: type[T], key: Any) -> T | None:
     """The row, locked until the transaction ends. PostgreSQL locks it (SELECT … FOR
     UPDATE, read again even when the session holds it). A SQLite transaction holds the
-    database's one write lock from its first statement (BEGIN IMMEDIATE), so the copy
-    the session read earlier in it is current: no second SELECT."""
+    database's one write lock from its first statement (BEGIN IMMEDIATE), so what the
+    unit read earlier in it, the row or its absence (core/db/rows.py), is current: no
+    second SELECT."""
     if session.get_bind().dialect.name == "sqlite":
-        return await session.get(model, key)
-    return await session.get(model, key, with_for_update=True)
+        return await get_row(session, model, key)
+    row = await session.get(model, key, with_for_update=True)
+    keep(session, model, key, row)
+    return row

@@ -1,0 +1,111 @@
+"""Courier's SQLite driver: each statement is one trip to SQLite's thread, and SQLAlchemy
+still gets what the standard adapter gives it (rows, counts, new ids, errors)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import CursorResult, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db import Database, create_database
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = create_database(make_url(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"))
+    async with db.engine.begin() as connection:
+        await connection.execute(
+            text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)")
+        )
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each call aiosqlite hands to its thread, by the function's name."""
+    seen: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
+
+
+async def run(session: AsyncSession, sql: str, params: Any = None) -> CursorResult[Any]:
+    return await (await session.connection()).execute(text(sql), params)
+
+
+async def test_a_select_crosses_to_sqlites_thread_once(
+    database: Database, trips: list[str]
+) -> None:
+    async with database.transaction() as session:
+        await run(session, "INSERT INTO item (name) VALUES ('a'), ('b')")
+        trips.clear()
+        rows = (await run(session, "SELECT id, name FROM item ORDER BY id")).all()
+        assert trips == ["_in_thread"]
+    assert [tuple(row) for row in rows] == [(1, "a"), (2, "b")]
+
+
+async def test_counts_new_ids_and_returned_rows_reach_sqlalchemy(database: Database) -> None:
+    async with database.transaction() as session:
+        assert (await run(session, "INSERT INTO item (name) VALUES ('a')")).lastrowid == 1
+        returned = await run(session, "INSERT INTO item (name) VALUES ('b'), ('c') RETURNING id")
+        assert returned.scalars().all() == [2, 3]
+        assert (await run(session, "UPDATE item SET name = name || '!'")).rowcount == 3
+        empty = await run(session, "SELECT id FROM item WHERE name = 'none'")
+        assert empty.all() == []
+        assert list(empty.keys()) == ["id"]
+    async with database.read() as session:
+        names = (await run(session, "SELECT name FROM item ORDER BY id")).scalars()
+        assert list(names) == ["a!", "b!", "c!"]
+
+
+async def test_many_rows_at_once(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO item (name) VALUES (:name)"), [{"name": f"n{i}"} for i in range(50)]
+        )
+        count = (await connection.execute(text("SELECT count(*) FROM item"))).scalar_one()
+    assert count == 50
+
+
+async def test_a_failed_statement_is_sqlalchemys_error_and_the_unit_rolls_back(
+    database: Database,
+) -> None:
+    async def twice() -> None:
+        async with database.transaction() as session:
+            await run(session, "INSERT INTO item (name) VALUES ('twice')")
+            await run(session, "INSERT INTO item (name) VALUES (:n)", {"n": "twice"})
+
+    with pytest.raises(IntegrityError) as caught:
+        await twice()
+    assert "UNIQUE constraint failed" in str(caught.value)
+    assert "'twice'" not in str(caught.value)  # parameters stay hidden, as before
+    async with database.read() as session:
+        assert (await run(session, "SELECT count(*) FROM item")).scalar_one() == 0
+    # The connection went back to the pool in working order.
+    async with database.transaction() as session:
+        await run(session, "INSERT INTO item (name) VALUES ('after')")
+    async with database.read() as session:
+        assert (await run(session, "SELECT name FROM item")).scalar_one() == "after"
+
+
+async def test_streamed_results_keep_working(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO item (name) VALUES (:name)"), [{"name": f"n{i}"} for i in range(5)]
+        )
+        result = await connection.stream(text("SELECT name FROM item ORDER BY id"))
+        names = [row[0] async for row in result]
+    assert names == [f"n{i}" for i in range(5)]
