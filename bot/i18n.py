@@ -70,7 +70,10 @@ def catalog(language: str) -> dict[str, Entry]:
         return _flatten(tomllib.load(handle))
 
 
+@cache
 def languages() -> tuple[str, ...]:
+    """The languages shipped, read once: each update picks one, and a folder listing per
+    update cost the bot as much as reading its member."""
     return tuple(sorted(path.stem for path in LOCALES_DIR.glob("*.toml")))
 
 

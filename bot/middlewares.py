@@ -21,6 +21,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.context import Actor, Deps, Replies
+from bot.flows import conversation_key
 from bot.i18n import texts_for
 from bot.storage import CURRENT_SESSION, storage_key
 from core.errors import CourierError
@@ -144,7 +145,9 @@ class UnitOfWork(BaseMiddleware):
                     data["session"] = session
                     state: FSMContext | None = data.get("state")
                     key = storage_key(state.key) if state is not None else None
-                    actor = await resolve_actor(session, user, key)
+                    chat: Chat | None = data.get("event_chat")
+                    flow = conversation_key(chat.id, user.id) if chat and user else None
+                    actor = await resolve_actor(session, user, key, flow)
                     data["actor"] = actor
                     texts = texts_for(
                         workspace_locale=actor.workspace.locale if actor.workspace else None,
@@ -178,14 +181,17 @@ class UnitOfWork(BaseMiddleware):
 
 
 async def resolve_actor(
-    session: Any, user: User | None, conversation_key: str | None = None
+    session: Any, user: User | None, state_key: str | None = None, flow_key: str | None = None
 ) -> Actor:
-    """Who the update is from, in one statement; `conversation_key`: the FSM's key, whose
-    conversation it loads into the session for the state's reads that follow."""
+    """Who the update is from, in one statement, which also reads, for the rest of the
+    unit, the FSM's conversation under `state_key` and the flow under `flow_key`."""
     if user is None:
         return Actor(telegram_user_id=0, member=None, workspace=None)
     place = await chat_place(
-        session=session, telegram_user_id=user.id, conversation_key=conversation_key
+        session=session,
+        telegram_user_id=user.id,
+        conversation_key=state_key,
+        flow_key=flow_key,
     )
     pairs = place.memberships
     if not pairs:

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
 from core.db.database import get_for_update
+from core.db.rows import get_row
 from core.errors import CourierError, NotAllowed
 from core.flows.flow import Actor, Context, Flow, Input, Later, Services, step_method
 from core.flows.steps import Abort, Done, Step, Text, Waiting, dump_step, load_step, with_error
@@ -63,7 +64,7 @@ class Flows:
         return frozenset(self._flows)
 
     async def current(self, *, session: AsyncSession, key: str) -> FlowState | None:
-        return await session.get(FlowState, key)
+        return await get_row(session, FlowState, key)
 
     async def start(
         self,

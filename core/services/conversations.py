@@ -14,12 +14,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.database import get_for_update, upsert_insert
-from core.models import ChatUser, Conversation, Member, Workspace
+from core.db.rows import forget, get_row, keep
+from core.models import ChatUser, Conversation, FlowState, Member, Workspace
 from core.models.base import utcnow
 
 
 async def read_conversation(*, session: AsyncSession, key: str) -> Conversation | None:
-    return await session.get(Conversation, key)
+    return await get_row(session, Conversation, key)
 
 
 async def save_state(*, session: AsyncSession, key: str, state: str | None) -> None:
@@ -44,6 +45,7 @@ async def _save(session: AsyncSession, key: str, change: dict[str, Any]) -> None
             .values(**values)
             .on_conflict_do_update(index_elements=["key"], set_=change | {"updated_at": utcnow()})
         )
+        forget(session, Conversation, key)
         return
     for name, value in change.items():
         setattr(row, name, value)
@@ -78,26 +80,39 @@ class ChatPlace:
 
 
 async def chat_place(
-    *, session: AsyncSession, telegram_user_id: int, conversation_key: str | None = None
+    *,
+    session: AsyncSession,
+    telegram_user_id: int,
+    conversation_key: str | None = None,
+    flow_key: str | None = None,
 ) -> ChatPlace:
-    """The memberships, the active workspace and, loaded into the session for the FSM's
-    reads that follow, the conversation under `conversation_key`: one statement, where
-    each update of the chat used to make three."""
+    """The memberships and the active workspace, with, kept for the unit's reads that
+    follow (core/db/rows.py), the conversation under `conversation_key` and the flow
+    under `flow_key`, there or not: one statement, where each update of the chat used to
+    make up to seven."""
     query = (
-        select(Member, Workspace, ChatUser, Conversation)
+        # sqlmodel types select() for up to four entities; it takes any number.
+        select(Member, Workspace, ChatUser, Conversation, FlowState)  # type: ignore[call-overload]
         .join(Workspace, col(Workspace.id) == col(Member.workspace_id))
         .outerjoin(ChatUser, col(ChatUser.telegram_user_id) == col(Member.telegram_user_id))
         .outerjoin(
             Conversation,
             col(Conversation.key) == conversation_key if conversation_key else false(),
         )
+        .outerjoin(FlowState, col(FlowState.key) == flow_key if flow_key else false())
         .where(Member.telegram_user_id == telegram_user_id)
         .order_by(col(Member.id))
     )
     rows = (await session.exec(query)).all()
+    if rows:
+        # A stranger has no row at all, which says nothing of their conversation.
+        if conversation_key:
+            keep(session, Conversation, conversation_key, rows[0][3])
+        if flow_key:
+            keep(session, FlowState, flow_key, rows[0][4])
     chat_user = next((row[2] for row in rows if row[2] is not None), None)
     return ChatPlace(
-        memberships=tuple((member, workspace) for member, workspace, _, _ in rows),
+        memberships=tuple((member, workspace) for member, workspace, _, _, _ in rows),
         active_workspace_id=chat_user.active_workspace_id if chat_user else None,
     )
 
