@@ -54,6 +54,27 @@ async def test_a_429_is_retried_after_its_wait_then_given_up() -> None:
     assert len(calls) == 2
 
 
+async def test_a_429_asking_too_long_a_wait_or_another_error_is_not_retried() -> None:
+    calls: list[str] = []
+    method = GetMe()
+
+    async def too_long(bot: Any, method: Any) -> Any:
+        calls.append("call")
+        raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=600)
+
+    with pytest.raises(TelegramRetryAfter):
+        await RetryAfter(attempts=3, longest_wait=60)(too_long, None, method)  # type: ignore[arg-type]
+    assert calls == ["call"]
+
+    async def broken(bot: Any, method: Any) -> Any:
+        calls.append("broken")
+        raise ConnectionError("reset")
+
+    with pytest.raises(ConnectionError):
+        await RetryAfter(attempts=3)(broken, None, method)  # type: ignore[arg-type]
+    assert calls == ["call", "broken"]
+
+
 async def test_each_answers_model_is_built_once_and_survives_garbage_collection() -> None:
     # pydantic keeps parametrised models weakly: without a strong reference, a
     # collection drops Response[User] and the next answer builds it again (milliseconds).
