@@ -4,11 +4,13 @@ savepoint's rollback."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database
 from core.db.rows import get_row
@@ -114,6 +116,36 @@ async def test_a_flow_replaced_in_the_unit_is_the_new_one(db: Database) -> None:
         kept = await get_row(session, FlowState, FLOW_KEY)
         assert kept is not None
         assert kept.flow == "mailbox"
+
+
+@pytest.mark.usefixtures("member")
+async def test_a_flow_started_in_the_unit_is_found_after_its_object_is_let_go(
+    db: Database,
+) -> None:
+    """The identity map holds a clean row weakly: nothing else here refers to the flow
+    once it is flushed, and a collection would drop it from the map."""
+
+    async def start_flow(session: AsyncSession) -> None:
+        session.add(FlowState(key=FLOW_KEY, flow="connect", step="supplier", nonce="a"))
+        await session.flush()
+
+    async with db.transaction() as session:
+        await chat_place(session=session, telegram_user_id=USER, flow_key=FLOW_KEY)
+        assert await get_row(session, FlowState, FLOW_KEY) is None
+        await start_flow(session)
+        gc.collect()
+        found = await get_row(session, FlowState, FLOW_KEY)
+        assert found is not None
+        assert found.step == "supplier"
+
+
+@pytest.mark.usefixtures("member")
+async def test_a_flow_added_and_not_yet_flushed_is_found(db: Database) -> None:
+    async with db.transaction() as session:
+        await chat_place(session=session, telegram_user_id=USER, flow_key=FLOW_KEY)
+        pending = FlowState(key=FLOW_KEY, flow="connect", step="supplier", nonce="a")
+        session.add(pending)
+        assert await get_row(session, FlowState, FLOW_KEY) is pending
 
 
 @pytest.mark.usefixtures("member")
