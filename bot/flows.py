@@ -61,17 +61,13 @@ def conversation_key(chat_id: int, user_id: int) -> str:
     return f"tg:{chat_id}:{user_id}"
 
 
-def _key(event: Message | CallbackQuery) -> str | None:
+def flow_key(event: Message | CallbackQuery) -> str | None:
+    """The conversation a message or a button press belongs to: its chat and its sender."""
     message = event if isinstance(event, Message) else event.message
     user = event.from_user
     if message is None or user is None:
         return None
     return conversation_key(message.chat.id, user.id)
-
-
-def query_key(query: CallbackQuery) -> str | None:
-    """The conversation of the person who pressed a button."""
-    return _key(query)
 
 
 def flow_actor(actor: Actor, texts: Texts) -> FlowActor:
@@ -172,7 +168,7 @@ class InFlow(Filter):
     ) -> bool | dict[str, Any]:
         if not isinstance(event, Message) or event.text is None or COMMAND.match(event.text):
             return False
-        key = _key(event)
+        key = flow_key(event)
         row = await deps.flows.current(session=session, key=key) if key else None
         if row is None:
             return False
@@ -223,7 +219,7 @@ async def pressed(
     say: Replies,
     callback_answer: CallbackAnswer,
 ) -> None:
-    key = _key(query)
+    key = flow_key(query)
     who = flow_actor(actor, texts)
     shown = None
     if key is not None and isinstance(query.message, Message):

@@ -19,10 +19,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
 
 from bot.context import Actor, Deps, Replies
-from bot.flows import conversation_key
+from bot.flows import flow_key
 from bot.i18n import texts_for
 from bot.storage import CURRENT_SESSION, storage_key
 from core.errors import CourierError
@@ -155,8 +155,8 @@ class UnitOfWork(BaseMiddleware):
                     data["session"] = session
                     state: FSMContext | None = data.get("state")
                     key = storage_key(state.key) if state is not None else None
-                    chat: Chat | None = data.get("event_chat")
-                    flow = conversation_key(chat.id, user.id) if chat and user else None
+                    # The key InFlow and the flow buttons read under: one statement reads both.
+                    flow = flow_key(event) if isinstance(event, Message | CallbackQuery) else None
                     actor = await resolve_actor(session, user, key, flow)
                     data["actor"] = actor
                     texts = texts_for(

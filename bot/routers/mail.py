@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import InboundAction, MailboxAction, owned
 from bot.context import Actor, Deps, Replies
-from bot.flows import flow_actor, query_key, word
+from bot.flows import flow_actor, flow_key, word
 from bot.flows import show as show_step
 from bot.i18n import Texts
 from core.flows.steps import Abort
@@ -78,7 +78,7 @@ async def act(
     texts: Texts,
     say: Replies,
 ) -> None:
-    key = query_key(query)
+    key = flow_key(query)
     if key is None or not isinstance(query.message, Message):
         callback_answer.text = texts("common.expired")
         return

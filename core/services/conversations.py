@@ -79,23 +79,19 @@ class ChatPlace:
     active_workspace_id: int | None
 
 
-def _chat_place_query() -> Any:
-    # sqlmodel types select() for up to four entities; it takes any number.
-    return (
-        select(Member, Workspace, ChatUser, Conversation, FlowState)  # type: ignore[call-overload]
-        .join(Workspace, col(Workspace.id) == col(Member.workspace_id))
-        .outerjoin(ChatUser, col(ChatUser.telegram_user_id) == col(Member.telegram_user_id))
-        # A key of None matches nothing (NULL = key is never true).
-        .outerjoin(Conversation, col(Conversation.key) == bindparam("conversation_key"))
-        .outerjoin(FlowState, col(FlowState.key) == bindparam("flow_key"))
-        .where(col(Member.telegram_user_id) == bindparam("telegram_user_id"))
-        .order_by(col(Member.id))
-    )
-
-
 #: Built once: every update runs it, and building it (some twenty coercions and its cache
 #: key) cost as much CPU as running it.
-_CHAT_PLACE = _chat_place_query()
+_CHAT_PLACE: Any = (
+    # sqlmodel types select() for up to four entities; it takes any number.
+    select(Member, Workspace, ChatUser, Conversation, FlowState)  # type: ignore[call-overload]
+    .join(Workspace, col(Workspace.id) == col(Member.workspace_id))
+    .outerjoin(ChatUser, col(ChatUser.telegram_user_id) == col(Member.telegram_user_id))
+    # A key of None matches nothing (NULL = key is never true).
+    .outerjoin(Conversation, col(Conversation.key) == bindparam("conversation_key"))
+    .outerjoin(FlowState, col(FlowState.key) == bindparam("flow_key"))
+    .where(col(Member.telegram_user_id) == bindparam("telegram_user_id"))
+    .order_by(col(Member.id))
+)
 
 
 async def chat_place(
