@@ -13,7 +13,10 @@ Each bot runs in a process of its own, as deployed, and so does neither the Bot 
 stand-in nor the members, who run in the benchmark's process: a bot's figure is its own,
 not its share of one interpreter with the 1,000 people talking to it.
 
-- `bot_ratio=` Courier's updates per second / the echo bot's (target >= 0.5), median.
+- `bot_ratio=` Courier's updates per second / the echo bot's (target >= 0.5), median;
+- `courier_cpu_ms_per_update=`, `echo_cpu_ms_per_update=` each bot's process CPU time
+  from polling to stopped, per update, median: steadier than the rates on a noisy
+  machine, and where a change to the bot shows first.
 
     python -m bench.bot_throughput [--members 1000] [--runs 1] [--postgres [URL]]
 """
@@ -30,6 +33,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -110,7 +114,7 @@ def echo_dispatcher() -> Dispatcher:
 
 async def poll_until_told(bot: Bot, dispatcher: Dispatcher) -> None:
     """Say "ready", then poll until the benchmark closes this process's stdin, which it
-    does once its members are done."""
+    does once its members are done; then say the CPU time polling took."""
     stop = asyncio.Event()
     print("ready", flush=True)
 
@@ -119,10 +123,12 @@ async def poll_until_told(bot: Bot, dispatcher: Dispatcher) -> None:
         stop.set()
 
     told = asyncio.create_task(_told())
+    started = time.process_time()
     try:
         await run_polling(bot, dispatcher, stop)
     finally:
         await told
+    print(f"cpu {time.process_time() - started:.6f}", flush=True)
 
 
 async def serve_echo(api_url: str) -> None:
@@ -201,7 +207,13 @@ async def serve_courier(api_url: str, members: int, folder: Path, database_url: 
             await bot.session.close()
 
 
-async def timed_in_own_process(world: BotWorld, members: int, *role: str) -> float:
+@dataclass(frozen=True)
+class Timing:
+    seconds: float
+    cpu_seconds: float  # the bot's process, from "ready" to stopped
+
+
+async def timed_in_own_process(world: BotWorld, members: int, *role: str) -> Timing:
     """Start a bot's process, wait until it polls, time the members, then stop it."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -215,14 +227,16 @@ async def timed_in_own_process(world: BotWorld, members: int, *role: str) -> flo
     assert process.stdout is not None
     try:
         assert (await process.stdout.readline()).strip() == b"ready", "the bot did not start"
-        return await drive(world, members)
+        seconds = await drive(world, members)
     finally:
         process.stdin.close()
+        said = await process.stdout.read()
         if await process.wait() != 0:
             raise RuntimeError(f"the bot's process ended with {process.returncode}")
+    return Timing(seconds, float(said.split()[-1]))
 
 
-async def one_run(members: int, postgres: str | None) -> tuple[float, float]:
+async def one_run(members: int, postgres: str | None) -> tuple[Timing, Timing]:
     api = BotApi()
     await api.start()
     try:
@@ -263,20 +277,25 @@ async def main() -> None:
         await serve_echo(args.api)
         return
     updates = args.members * len(SCRIPT)
-    ratios, ours, theirs = [], [], []
+    ratios, ours, theirs, our_cpu, their_cpu = [], [], [], [], []
     for n in range(1, args.runs + 1):
         courier, echo = await one_run(args.members, args.postgres)
-        ours.append(updates / courier)
-        theirs.append(updates / echo)
+        ours.append(updates / courier.seconds)
+        theirs.append(updates / echo.seconds)
         ratios.append(ours[-1] / theirs[-1])
+        our_cpu.append(1000 * courier.cpu_seconds / updates)
+        their_cpu.append(1000 * echo.cpu_seconds / updates)
         print(
-            f"run {n}: courier {ours[-1]:.0f} updates/s ({courier:.1f} s), "
-            f"echo {theirs[-1]:.0f} updates/s ({echo:.1f} s)"
+            f"run {n}: courier {ours[-1]:.0f} updates/s ({courier.seconds:.1f} s, "
+            f"{our_cpu[-1]:.2f} ms CPU each), echo {theirs[-1]:.0f} updates/s "
+            f"({echo.seconds:.1f} s, {their_cpu[-1]:.2f} ms CPU each)"
         )
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"members={args.members} updates={updates} runs={args.runs} ({backend}, long polling)")
     print(f"courier_updates_per_second={statistics.median(ours):.0f} (median)")
     print(f"echo_updates_per_second={statistics.median(theirs):.0f} (median)")
+    print(f"courier_cpu_ms_per_update={statistics.median(our_cpu):.2f} (median)")
+    print(f"echo_cpu_ms_per_update={statistics.median(their_cpu):.2f} (median)")
     print(f"bot_ratio={statistics.median(ratios):.2f} target>=0.5")
 
 
