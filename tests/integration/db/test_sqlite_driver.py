@@ -9,9 +9,9 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import CursorResult, text
+from sqlalchemy import CursorResult, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import Database, create_database
@@ -109,3 +109,76 @@ async def test_streamed_results_keep_working(database: Database) -> None:
         result = await connection.stream(text("SELECT name FROM item ORDER BY id"))
         names = [row[0] async for row in result]
     assert names == [f"n{i}" for i in range(5)]
+
+
+async def test_a_unit_of_one_statement_crosses_twice_its_begin_riding_with_the_statement(
+    database: Database, trips: list[str]
+) -> None:
+    async with database.transaction() as session:
+        await run(session, "INSERT INTO item (name) VALUES ('a')")
+    # BEGIN IMMEDIATE went with the INSERT; after the commit, no rollback is sent back.
+    assert trips == ["_in_thread", "commit"]
+    trips.clear()
+    async with database.transaction():
+        pass  # nothing asked of the database: no trip at all
+    assert trips == []
+
+
+@pytest.fixture
+async def other_process(tmp_path: Path) -> AsyncIterator[Database]:
+    """A second engine on the same file, as another process has, that waits 0.2 s at most
+    for SQLite's write lock."""
+    db = create_database(make_url(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"))
+
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _impatient(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor().execute("PRAGMA busy_timeout=200")
+
+    yield db
+    await db.dispose()
+
+
+async def write(db: Database) -> None:
+    async with db.transaction() as session:
+        await run(session, "INSERT INTO item (name) VALUES (hex(randomblob(8)))")
+
+
+def locked_out() -> Any:
+    return pytest.raises(OperationalError, match="database is locked")
+
+
+async def test_the_write_lock_is_held_from_the_units_first_statement_even_a_read(
+    database: Database, other_process: Database
+) -> None:
+    async with database.transaction() as session:
+        await write(other_process)  # BEGIN held back: nothing is locked yet
+        await run(session, "SELECT count(*) FROM item")
+        with locked_out():
+            await write(other_process)
+    await write(other_process)  # committed, released
+    async with database.read() as session:
+        assert (await run(session, "SELECT count(*) FROM item")).scalar_one() == 2
+
+
+async def test_a_streamed_first_statement_opens_its_transaction_first(
+    database: Database, other_process: Database
+) -> None:
+    async with database.transaction() as session:
+        result = await (await session.connection()).stream(text("SELECT name FROM item"))
+        assert [tuple(row) async for row in result] == []
+        with locked_out():
+            await write(other_process)
+
+
+async def test_a_first_statement_that_fails_leaves_the_connection_clean(
+    database: Database, trips: list[str]
+) -> None:
+    with pytest.raises(OperationalError):
+        async with database.transaction() as session:
+            await run(session, "SELECT nothing FROM nowhere")
+    # Whether SQLite kept the transaction open is not known after a failure: rolled back.
+    assert trips == ["_in_thread", "rollback"]
+    async with database.transaction() as session:
+        await run(session, "INSERT INTO item (name) VALUES ('after')")
+    async with database.read() as session:
+        assert (await run(session, "SELECT name FROM item")).scalar_one() == "after"
