@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Actor, Deps, Replies
+from bot.filters import Matches
 from bot.i18n import Texts
 from bot.secrets import delete_secret_message
 from core.flows.flow import Actor as FlowActor
@@ -245,6 +246,6 @@ def waiting(step: Step) -> bool:
 def build() -> Router:
     """Inputs to the flow waiting in a chat: placed before the subjects' routers."""
     router = Router(name="flows")
-    router.message.register(typed, F.text, InFlow())
+    router.message.register(typed, Matches(F.text), InFlow())
     router.callback_query.register(pressed, FlowButton.filter())
     return router

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import ChallengePick
 from bot.context import Actor, Deps, Replies
+from bot.filters import Matches
 from bot.flows import begin
 from bot.i18n import Texts
 from bot.prompts import challenge_of_prompt
@@ -133,10 +134,10 @@ def build_reply() -> Router:
     reply_router = Router(name="code-replies")
     reply_router.message.register(
         reply_to_prompt,
-        F.reply_to_message,
-        F.text,
+        Matches(F.reply_to_message),
+        Matches(F.text),
         StateFilter("*"),
-        F.func(lambda m: challenge_of_prompt(m.reply_to_message)),
+        Matches(F.func(lambda m: challenge_of_prompt(m.reply_to_message))),
     )
     reply_router.callback_query.register(pick_challenge, ChallengePick.filter(), StateFilter("*"))
     return reply_router
@@ -145,5 +146,7 @@ def build_reply() -> Router:
 def build_bare() -> Router:
     """A fresh router (a router joins one dispatcher only), its handlers in order."""
     bare_router = Router(name="bare-codes")
-    bare_router.message.register(bare_code, StateFilter(None), F.text.func(looks_like_code))
+    bare_router.message.register(
+        bare_code, StateFilter(None), Matches(F.text.func(looks_like_code))
+    )
     return bare_router

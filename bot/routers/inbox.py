@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.accounting import document_ready
 from bot.callbacks import DocumentAction, owned
 from bot.context import Actor, Deps, Replies
+from bot.filters import Matches
 from bot.flow_callbacks import SHOW, ReviewAction
 from bot.flow_render import review_button, state_label
 from bot.i18n import Texts
@@ -346,7 +347,7 @@ async def act(
 def build() -> Router:
     """A fresh router (a router joins one dispatcher only), its handlers in order."""
     router = Router(name="inbox")
-    router.message.register(upload, F.document | F.photo, StateFilter("*"))
+    router.message.register(upload, Matches(F.document | F.photo), StateFilter("*"))
     router.message.register(show, Command("inbox"), StateFilter("*"))
     router.callback_query.register(act, DocumentAction.filter(), StateFilter("*"))
     router.callback_query.register(turn, InboxView.filter(), StateFilter("*"))

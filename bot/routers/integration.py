@@ -19,6 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Actor, Deps, Replies
+from bot.filters import Matches
 from bot.flow_callbacks import IntegrationAction
 from bot.flows import begin, conversation_key, flow_actor, show
 from bot.i18n import Texts
@@ -150,5 +151,5 @@ def build() -> Router:
 def build_ledger_upload() -> Router:
     """A `.beancount` file sent while a ledger is asked for: before the inbox's uploads."""
     router = Router(name="integration_ledger_upload")
-    router.message.register(ledger_sent, F.document, LedgerAsked())
+    router.message.register(ledger_sent, Matches(F.document), LedgerAsked())
     return router
