@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.backoff import FETCH, RetryStrategy
 from core.db import Database
+from core.errors import StorageFailed
 from core.extraction.fields import invoice_to_dict
 from core.jobs.wakeups import CHALLENGES
 from core.models import (
@@ -52,7 +53,7 @@ from core.services.documents import IncomingDocument, build_document, ingest_sto
 from core.services.fetch_claims import IN_FLIGHT, release_claim
 from core.services.fetch_notices import RunHistory, run_history, tell_outcome
 from core.services.notifications import enqueue
-from core.storage import DocumentStore, digest
+from core.storage import DocumentStore, StoredFile, digest
 from core.suppliers.connector import (
     ActionRequired,
     ApprovalDenied,
@@ -105,6 +106,9 @@ class FetchPolicy:
     min_history: int = MIN_HISTORY
     #: The newest invoice days the rhythm is learned from: a supplier's recent habit.
     rhythm_window: int = 25
+    #: Downloads are made durable together, one sync for many files, once this many
+    #: bytes wait, and when the downloads end, whichever way they end.
+    store_batch_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -125,6 +129,8 @@ class _Run:
     session_state: dict[str, Any] | None = None
     #: Files already durable in the store, whose inbox rows the settling adds.
     fetched: list[Document] = field(default_factory=list)
+    #: Downloads not yet in the store: stored together (`ConnectionRunner._store`).
+    downloaded: list[tuple[InvoiceRef, Download]] = field(default_factory=list)
     #: What the site's list showed, whatever the dates; None when it cannot be told.
     listed: int | None = None
 
@@ -258,6 +264,13 @@ class ConnectionRunner:
         finally:
             if connector is not None:
                 await self._finish(run, connector)
+        try:
+            # What came down before a failure is kept too: the next run would not
+            # download it again.
+            await self._store(run)
+        except StorageFailed:
+            log.exception("connection %s: the downloads could not be stored", connection_id)
+            result = RunResult(RunOutcome.ERROR, S.TEMP_ERROR, error="internal")
         return await self._settle(run, result)
 
     async def _start(self, session: AsyncSession, connection_id: int, now: datetime) -> _Run:
@@ -355,14 +368,30 @@ class ConnectionRunner:
                 )
                 partial = True
                 continue
-            run.fetched.append(await self._store_file(run, invoice, download))
+            run.downloaded.append((invoice, download))
+            if sum(len(d.content) for _, d in run.downloaded) >= self.policy.store_batch_bytes:
+                await self._store(run)
         # Whether finding nothing new is an alarm is judged when the run settles, against
         # the connection's history.
         outcome = RunOutcome.PARTIAL if partial else RunOutcome.SUCCESS
         return RunResult(outcome, S.ACTIVE, found=len(invoices), listed=run.listed)
 
-    async def _store_file(self, run: _Run, invoice: InvoiceRef, download: Download) -> Document:
-        """The file is made durable now; its inbox row is added when the run settles."""
+    async def _store(self, run: _Run) -> None:
+        """The downloads waiting are made durable now, in one batch (one sync, one trip to
+        a thread); their inbox rows are added when the run settles."""
+        waiting, run.downloaded = run.downloaded, []
+        if not waiting:
+            return
+        contents = [download.content for _, download in waiting]
+        stored = await self.store.put_many(contents, sha256s=[digest(c) for c in contents])
+        run.fetched.extend(
+            self._document(run, invoice, download, file)
+            for (invoice, download), file in zip(waiting, stored, strict=True)
+        )
+
+    def _document(
+        self, run: _Run, invoice: InvoiceRef, download: Download, stored: StoredFile
+    ) -> Document:
         incoming = IncomingDocument(
             workspace_id=run.connection.workspace_id,
             source=DocumentSource.CONNECTOR,
@@ -377,7 +406,6 @@ class ConnectionRunner:
             total_amount=invoice.amount,
             currency=invoice.currency,
         )
-        stored = await self.store.put(download.content, sha256=digest(download.content))
         document = build_document(incoming, stored, now=self.clock())
         # What the supplier's own records say, kept as fields for the reading to merge:
         # they outrank the PDF's text and yield to an e-invoice's XML and to a person.

@@ -26,6 +26,7 @@ from core.suppliers.connector import (
     InvoiceRef,
     LoggedIn,
     SignInStep,
+    SupplierUnavailable,
 )
 from core.vault import Vault
 from tests.integration.conftest import World, connect
@@ -46,6 +47,7 @@ class Site:
     code_error: ConnectorError | None = None
     list_error: ConnectorError | None = None
     html_for: set[str] = field(default_factory=set)
+    down_at: str | None = None  # the site goes down when this invoice is asked for
     sessions_valid: bool = True
     approval: bool = False  # the login waits for the owner's phone
     approve_after: int | None = None  # polls before the owner taps approve; None: never
@@ -105,6 +107,9 @@ class ScriptedConnector:
                 yield invoice
 
     async def download(self, invoice: InvoiceRef) -> Download:
+        self.site.calls.append(f"download {invoice.reference}")
+        if invoice.reference == self.site.down_at:
+            raise SupplierUnavailable("HTTP 503")
         if invoice.reference in self.site.html_for:
             return Download(b"<html>Session expired</html>", f"{invoice.reference}.pdf")
         content = pdf("same" if self.site.same_bytes else invoice.reference)

@@ -275,6 +275,32 @@ async def test_an_html_page_served_as_a_pdf_is_not_a_document(
     assert row.last_success_at is None  # the cursor moves only on success
 
 
+async def test_what_came_down_before_the_site_went_down_is_delivered_in_one_batch(
+    db: Database, runner: ConnectionRunner, connection: Connection, site: Site, store: Any
+) -> None:
+    site.down_at = "FA-1"  # the oldest, asked for last
+    batches: list[int] = []
+    put_many = store.put_many
+
+    async def counted(items: Any, **kwargs: Any) -> Any:
+        batches.append(len(items))
+        return await put_many(items, **kwargs)
+
+    store.put_many = counted
+    assert connection.id is not None
+    result = await runner.run(connection.id)
+    assert (result.outcome, result.state, result.new) == (RunOutcome.ERROR, S.TEMP_ERROR, 2)
+    documents = await _rows(db, Document)
+    assert sorted(d.external_ref for d in documents) == ["FA-2", "FA-3"]
+    assert all([await store.exists(d.sha256) for d in documents])
+    assert batches == [2]  # one sync for the run's files, not one each
+    # Back up: the next run downloads only what is missing.
+    site.down_at, site.calls[:] = None, []
+    again = await runner.run(connection.id)
+    assert again.new == 1
+    assert [c for c in site.calls if c.startswith("download")] == ["download FA-1"]
+
+
 async def test_finding_nothing_says_why_it_may_be(
     db: Database, runner: ConnectionRunner, connection: Connection, site: Site
 ) -> None:
