@@ -7,8 +7,6 @@ and only flush. Leaving the block commits; an exception rolls everything back.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db.group_commit import GroupCommit
 from core.db.rows import get_row, keep
 from core.db.sqlite_driver import one_trip_dbapi
 from core.errors import DatabaseUnreachable
@@ -98,8 +97,9 @@ class Database:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing writers here, in the loop, is far cheaper
-        # than SQLite's busy handler, which sleeps for milliseconds between retries.
-        self._writer = asyncio.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
+        # than SQLite's busy handler, which sleeps for milliseconds between retries; and
+        # the writers queued share one COMMIT (core/db/group_commit.py).
+        self._group = GroupCommit(engine) if self.backend == "sqlite" else None
         #: What a commit wakes: this process's waiters, and on PostgreSQL every process's.
         self.wakeups = Wakeups(engine.url, namespace=namespace)
 
@@ -111,11 +111,17 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """The unit of work: commit on success, roll back on any exception. The wake-ups
         it asked for (core/jobs/wakeups.py) go out with its commit, never without."""
-        async with self._writer, self._sessions() as session:
-            async with session.begin():
+        if self._group is not None:
+            async with self._group.unit() as session:
                 yield session
                 await self.wakeups.publish(session)
-            woken = pending(session)
+                woken = pending(session)
+        else:
+            async with self._sessions() as session:
+                async with session.begin():
+                    yield session
+                    await self.wakeups.publish(session)
+                woken = pending(session)
         if woken:
             self.wakeups.committed(woken)
 

@@ -7,11 +7,14 @@ cursor, execute, fetch the rows, close the cursor) and three for any other state
 Here the four happen in one call, in the thread. The bot's updates, a handful of
 statements each, went from 98 to 126 a second (bench/bot_throughput.py, same run).
 
-Two more trips a transaction are saved the same way. `BEGIN` is held back and sent with
-the transaction's first statement: the write lock is still taken before anything is read
-or written. And the pool's rollback when a connection comes back is skipped when SQLite
-says, with the last statement's rows, that no transaction is open: after a commit, it
-always is. A unit of work with one statement went from four trips to two.
+More trips are saved the same way. `BEGIN` and `SAVEPOINT` are held back and sent with
+the next statement: the write lock is still taken before anything is read or written. A
+`RELEASE` waits for the next statement too, or is dropped by the `COMMIT` that releases
+every savepoint; a savepoint nothing was sent in is forgotten on its release or rollback.
+And the pool's rollback when a connection comes back is skipped when SQLite says, with
+the last statement's rows, that no transaction is open: after a commit, it always is. A
+unit of work with one statement went from four trips to two, and one in a group commit
+(core/db/group_commit.py) to one.
 
 The adapter's internals are SQLAlchemy's (`AsyncAdapt_aiosqlite_*`) and aiosqlite's
 (`Connection._execute`, as SQLAlchemy itself uses `_tx` and `_conn`): pyproject.toml
@@ -22,6 +25,7 @@ tests/integration/db/test_sqlite_driver.py checks the behaviour SQLAlchemy relie
 from __future__ import annotations
 
 import collections
+import re
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -39,6 +43,7 @@ from sqlalchemy.util.concurrency import await_
 #: description, rows, rowcount, lastrowid, and whether a transaction is open after it.
 Outcome = tuple[Any, Sequence[Any], int, int | None, bool]
 _BEGINS = frozenset({"BEGIN", "BEGIN DEFERRED", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"})
+_SAVEPOINT = re.compile(r"(?i)\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\s+(\S+)\s*")
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -83,22 +88,24 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
         adapted: _Connection = self._adapt_connection  # type: ignore[assignment]
-        if not parameters and not many and operation.strip().upper() in _BEGINS:
-            adapted.pending_begin = operation
+        if not parameters and not many and adapted.hold(operation):
             self._description, self._rowcount, self._lastrowid = None, -1, None
             self._rows = collections.deque()
             return
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        begin, adapted.pending_begin = adapted.pending_begin, None
+        held, adapted.held = adapted.held, []
         # Until the thread says otherwise: a failed trip may have left one open.
         adapted.in_transaction = True
         try:
             outcome: Outcome = await_(
                 connection._execute(  # type: ignore[no-untyped-call]
-                    _in_thread, connection._conn, begin, operation, parameters, many
+                    _in_thread, connection._conn, held, operation, parameters, many
                 )
             )
         except Exception as error:
+            # What was held and never ran (a BEGIN refused: "database is locked") is held
+            # still, so that the rollback to its savepoint that follows has nothing to undo.
+            adapted.held = getattr(error, "unsent", [])
             adapted._handle_exception(error)
         self._description, rows, self._rowcount, self._lastrowid, open_ = outcome
         adapted.in_transaction = open_
@@ -106,12 +113,16 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 def _in_thread(
-    raw: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+    raw: sqlite3.Connection, held: list[str], operation: str, parameters: Any, many: bool
 ) -> Outcome:
     cursor = raw.cursor()
     try:
-        if begin is not None:
-            cursor.execute(begin)
+        for done, statement in enumerate(held):
+            try:
+                cursor.execute(statement)
+            except Exception as error:
+                error.unsent = held[done:]  # type: ignore[attr-defined]
+                raise
         if many:
             cursor.executemany(operation, parameters)
         elif parameters is None:
@@ -127,21 +138,42 @@ def _in_thread(
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
     """Knows, from the thread's answers, whether SQLite has a transaction open, and holds
-    a `BEGIN` until there is a statement to send it with."""
+    `BEGIN`, `SAVEPOINT` and `RELEASE` until there is a statement to send them with."""
 
-    __slots__ = ("in_transaction", "pending_begin")
+    __slots__ = ("held", "in_transaction")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of the one declared
 
     def __init__(self, dbapi: Any, connection: AsyncIODBAPIConnection) -> None:
         super().__init__(dbapi, connection)
         self.in_transaction = False
-        self.pending_begin: str | None = None
+        self.held: list[str] = []
+
+    def hold(self, operation: str) -> bool:
+        """Whether `operation` is held back (or needs no sending at all)."""
+        if operation.strip().upper() in _BEGINS:
+            self.held.append(operation)
+            return True
+        match = _SAVEPOINT.fullmatch(operation)
+        if match is None:
+            return False
+        verb, name = match.group(1).upper(), match.group(2)
+        opened_here = bool(self.held) and self.held[-1] == f"SAVEPOINT {name}"
+        if verb == "SAVEPOINT":
+            self.held.append(f"SAVEPOINT {name}")
+            return True
+        if opened_here:  # nothing was sent inside it: nothing to release or undo
+            self.held.pop()
+            return True
+        if verb == "RELEASE SAVEPOINT":
+            self.held.append(operation)
+            return True
+        return False  # ROLLBACK TO a savepoint SQLite has: sent, with what is held
 
     def cursor(self, server_side: bool = False) -> Any:
         if server_side:
             # A streamed result runs on aiosqlite's own cursor, outside `_run`: its
             # transaction must be open before, and what it leaves is not known here.
-            if self.pending_begin is not None:
+            if self.held:
                 self.cursor().execute("SELECT 1")
             self.in_transaction = True
         return super().cursor(server_side)
@@ -153,8 +185,9 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         self._end(super().rollback)
 
     def _end(self, end: Any) -> None:
-        # A BEGIN never sent needs no end; and after a commit SQLite has nothing open.
-        self.pending_begin = None
+        # What is held was never sent: a BEGIN or a SAVEPOINT needs no end, and the end
+        # of the transaction releases every savepoint. After it, SQLite has nothing open.
+        self.held = []
         if not self.in_transaction:
             return
         end()
