@@ -5,9 +5,10 @@ On SQLite every write transaction holds the database's one write lock from its f
 statement (BEGIN IMMEDIATE) to its COMMIT, and with `synchronous=FULL` each COMMIT waits
 for an fsync. Under load, units queued behind one another each paid for their own, the
 lock held all along. Here a unit that finds others queued behind it leaves its work in
-the open transaction and lets the next one in; the last of the queue (or the `most`-th)
-commits for all. Each unit still returns only once its work is durable, and a unit that
-fails rolls back to its own savepoint, leaving the others' work alone.
+the open transaction and lets the next one in; the last of the queue commits for all, or
+the first to leave a group grown full or old (`most`, `window`). Each unit still returns
+only once its work is durable, and a unit that fails rolls back to its own savepoint,
+leaving the others' work alone.
 
 What a unit sees: the work of the units before it in the group, as it would have seen
 it committed; readers on other connections see a group's work when it commits, as
@@ -34,6 +35,7 @@ class _Group:
     committed: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    opened: float = field(default_factory=lambda: asyncio.get_running_loop().time())
     units: int = 0
     broken: BaseException | None = None
 
@@ -41,13 +43,17 @@ class _Group:
 class GroupCommit:
     """The writer's queue, and the transaction the units in it share."""
 
-    def __init__(self, engine: AsyncEngine, *, most: int = 64) -> None:
+    def __init__(self, engine: AsyncEngine, *, most: int = 64, window: float = 0.02) -> None:
         self._engine = engine
         self._turn = asyncio.Lock()
         self._queued = 0
         self._group: _Group | None = None
-        #: Units in one group at most: a steady queue still commits now and then.
+        #: A group takes no more units once it has this many, or is this old (seconds):
+        #: a unit waits for those after it in its group. Under a steady queue with no
+        #: bound, the fetch's runs waited for dozens and took twice as long; at 5 ms the
+        #: groups were too small for the bot to gain (bench/, same session).
         self.most = most
+        self.window = window
 
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncSession]:
@@ -99,13 +105,17 @@ class GroupCommit:
     async def _leave(self, group: _Group) -> None:
         """Hand the transaction on to the next unit queued, or end it; then the turn."""
         try:
-            if group.broken is None and self._queued and group.units < self.most:
+            if group.broken is None and self._queued and self._young(group):
                 return
             self._group = None
             # Shielded: a unit cancelled now must not leave the others' COMMIT half-done.
             await asyncio.shield(self._end(group))
         finally:
             self._turn.release()
+
+    def _young(self, group: _Group) -> bool:
+        age = asyncio.get_running_loop().time() - group.opened
+        return group.units < self.most and age < self.window
 
     async def _end_orphan(self) -> None:
         """A unit left the transaction open for this one, which gave up waiting: if no
