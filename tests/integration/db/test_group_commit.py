@@ -4,52 +4,10 @@ returns only once its work is durable, alone in what it rolls back."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
-import aiosqlite
-import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from core.db import Database, create_database
-
-
-def url(tmp_path: Path) -> Any:
-    return make_url(f"sqlite+aiosqlite:///{tmp_path / 'group.db'}")
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = create_database(url(tmp_path))
-    async with db.engine.begin() as connection:
-        await connection.execute(
-            text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)")
-        )
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-async def elsewhere(tmp_path: Path) -> AsyncIterator[Database]:
-    """Another process's view of the same file."""
-    db = create_database(url(tmp_path))
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-def commits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    original = aiosqlite.Connection.commit
-
-    async def counted(self: aiosqlite.Connection) -> None:
-        seen.append("commit")
-        await original(self)
-
-    monkeypatch.setattr(aiosqlite.Connection, "commit", counted)
-    return seen
+from core.db import Database
 
 
 async def names(db: Database) -> list[str]:
@@ -70,11 +28,11 @@ async def add(db: Database, name: str, elsewhere: Database | None = None) -> Non
 
 
 async def test_units_queued_together_share_one_commit_and_each_returns_durable(
-    database: Database, elsewhere: Database, commits: list[str]
+    database: Database, other_process: Database, trips: list[str]
 ) -> None:
-    await asyncio.gather(*(add(database, f"n{i}", elsewhere) for i in range(10)))
-    assert await names(elsewhere) == sorted(f"n{i}" for i in range(10))
-    assert 1 <= len(commits) < 10
+    await asyncio.gather(*(add(database, f"n{i}", other_process) for i in range(10)))
+    assert await names(other_process) == sorted(f"n{i}" for i in range(10))
+    assert 1 <= trips.count("commit") < 10
 
 
 async def test_a_unit_that_fails_undoes_its_own_work_only(database: Database) -> None:

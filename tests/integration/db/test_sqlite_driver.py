@@ -3,43 +3,14 @@ still gets what the standard adapter gives it (rows, counts, new ids, errors).""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
-from sqlalchemy import CursorResult, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import CursorResult, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import Database, create_database
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = create_database(make_url(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"))
-    async with db.engine.begin() as connection:
-        await connection.execute(
-            text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)")
-        )
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Each call aiosqlite hands to its thread, by the function's name."""
-    seen: list[str] = []
-    original = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(fn, "__name__", repr(fn)))
-        return await original(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    return seen
+from core.db import Database
 
 
 async def run(session: AsyncSession, sql: str, params: Any = None) -> CursorResult[Any]:
@@ -122,20 +93,6 @@ async def test_a_unit_of_one_statement_crosses_twice_its_begin_riding_with_the_s
     async with database.transaction():
         pass  # nothing asked of the database: no trip at all
     assert trips == []
-
-
-@pytest.fixture
-async def other_process(tmp_path: Path) -> AsyncIterator[Database]:
-    """A second engine on the same file, as another process has, that waits 0.2 s at most
-    for SQLite's write lock."""
-    db = create_database(make_url(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"))
-
-    @event.listens_for(db.engine.sync_engine, "connect")
-    def _impatient(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.cursor().execute("PRAGMA busy_timeout=200")
-
-    yield db
-    await db.dispose()
 
 
 async def write(db: Database) -> None:
