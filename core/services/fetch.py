@@ -265,7 +265,7 @@ class ConnectionRunner:
             if connector is not None:
                 await self._finish(run, connector)
         try:
-            # What came down before a failure is kept too: the next run would not
+            # What came down before a failure is kept too, so the next run need not
             # download it again.
             await self._store(run)
         except StorageFailed:
