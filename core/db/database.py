@@ -111,19 +111,22 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """The unit of work: commit on success, roll back on any exception. The wake-ups
         it asked for (core/jobs/wakeups.py) go out with its commit, never without."""
+        async with self._unit() as session:
+            yield session
+            await self.wakeups.publish(session)
+            woken = pending(session)
+        if woken:
+            self.wakeups.committed(woken)
+
+    @asynccontextmanager
+    async def _unit(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction of its own, or, on SQLite, in its group's."""
         if self._group is not None:
             async with self._group.unit() as session:
                 yield session
-                await self.wakeups.publish(session)
-                woken = pending(session)
-        else:
-            async with self._sessions() as session:
-                async with session.begin():
-                    yield session
-                    await self.wakeups.publish(session)
-                woken = pending(session)
-        if woken:
-            self.wakeups.committed(woken)
+            return
+        async with self._sessions() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
