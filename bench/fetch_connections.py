@@ -72,6 +72,7 @@ from core.services.members import join_workspace
 from core.services.workspaces import create_workspace
 from core.storage import LocalDocumentStore
 from core.suppliers.http import Throttle
+from core.suppliers.pool import HttpPool
 from core.vault import Vault, generate_key
 from courier.connectors import build_registry
 from scheduler.jobs import Jobs
@@ -95,7 +96,7 @@ def _rss_mb() -> float:
 async def serve_demo(connections: int, latency_ms: int) -> None:
     """Serve N accounts; on stdin, "count" prints the request log summed by route and
     empties it, so each phase counts its own requests."""
-    # Imported here: the scheduler processes never load aiohttp, so their RSS is Courier's.
+    # Imported here: the scheduler processes never load the demo, so their RSS is Courier's.
     from courier.demo_supplier import (
         DemoAccount,
         DemoConfig,
@@ -176,8 +177,11 @@ async def run_scheduler(
     throttle = Throttle(
         overall=concurrency * 2, per_supplier=concurrency * 2, rate=1e6, burst=concurrency * 2
     )
+    # One pool of connections per process, as courier/runtime.py opens it; per host as
+    # the throttle allows per supplier.
+    pool = HttpPool(per_host=concurrency * 2)
     # The shipped registry, every connector in it, as `courier scheduler` builds it.
-    registry = build_registry(demo_url=demo_url, throttle=throttle)
+    registry = build_registry(demo_url=demo_url, throttle=throttle, pool=pool)
     runner = TimedRunner(
         db=db,
         store=LocalDocumentStore(Path(store)),
@@ -207,6 +211,7 @@ async def run_scheduler(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(runner.settled.wait(), timeout=0.5)
     await jobs.drain()
+    await pool.aclose()
     runs = sum(runner.outcomes.values())
     report = {
         "first_claim": first_claim,

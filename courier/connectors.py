@@ -24,6 +24,7 @@ from core.suppliers.api.qonto import QontoConnector
 from core.suppliers.api.scaleway import ScalewayConnector
 from core.suppliers.http import Throttle
 from core.suppliers.oauth import SupplierSignIns
+from core.suppliers.pool import HttpPool
 from core.suppliers.recipes.engine import RecipeConnector
 from core.suppliers.recipes.format import builtin_recipe
 from core.suppliers.registry import ConnectorRegistry, Factory
@@ -62,20 +63,23 @@ def build_registry(
     *,
     demo_url: str = DEMO_URL,
     throttle: Throttle | None = None,
+    pool: HttpPool | None = None,
     google_ads: GoogleAdsConfig | None = None,
     woob: WoobSetup | None = None,
     woob_modules: Path | None = None,
 ) -> ConnectorRegistry:
-    """`woob`: its virtualenv, whose modules are registered as `community` connectors
-    once it is installed (`courier woob install`); `woob_modules`, a folder of modules to
-    load instead of woob's repositories (the tests' own)."""
+    """`pool`: the process's connections to the suppliers' hosts, which the portals'
+    connectors share (each keeps its own otherwise); `woob`: its virtualenv, whose modules
+    are registered as `community` connectors once it is installed (`courier woob
+    install`); `woob_modules`, a folder of modules to load instead of woob's repositories
+    (the tests' own)."""
     registry = ConnectorRegistry()
     # One throttle for the process: the overall and per-supplier limits hold across runs.
     throttle = throttle or Throttle()
     demo = builtin_recipe("demo_supplier")
     registry.register(
         "demo-supplier",
-        lambda supplier: RecipeConnector(demo, base_url=demo_url, throttle=throttle),
+        lambda supplier: RecipeConnector(demo, base_url=demo_url, throttle=throttle, pool=pool),
         kind="demo",
     )
     registry.register("aws", lambda supplier: AwsConnector(), gives=NUMBER_DATE_TOTAL)

@@ -130,6 +130,7 @@ def build_runner(rt: Runtime) -> ConnectionRunner:
     registry = build_registry(
         demo_url=f"http://127.0.0.1:{settings.demo_supplier_port}",
         throttle=throttle,
+        pool=rt.supplier_http,
         google_ads=google_ads_config(settings),
         woob=WoobSetup(settings.woob_home),
     )

@@ -1,5 +1,6 @@
 """Opening Courier's parts in order: settings, database, migrations, vault, storage, catalog,
-and the process-wide objects every role shares (the accounting provider registry)."""
+and the process-wide objects every role shares (the accounting provider registry, the
+connections to the suppliers' hosts)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from core.models import Supplier
 from core.services.catalog import sync_catalog
 from core.services.secrets import unlock_vault
 from core.storage_s3 import ConfiguredStore, build_store
+from core.suppliers.pool import HttpPool
 from core.suppliers.woob.modules import with_community
 from core.suppliers.woob.setup import WoobSetup
 from core.vault import Vault
@@ -43,6 +45,10 @@ class Runtime:
     #: minute and 5 at once per company, not per action), and on PostgreSQL every process
     #: counts in the same table. Closed when the runtime is.
     providers: ProviderRegistry
+    #: The connections to the suppliers' hosts, kept alive from one run to the next and
+    #: capped per host; each run's client still keeps its own cookies. Closed when the
+    #: runtime is.
+    supplier_http: HttpPool
 
 
 async def migrate(db: Database, settings: Settings) -> None:
@@ -96,6 +102,7 @@ async def open_runtime(
     # Builds nothing until a provider is asked for. On PostgreSQL its limiters count in
     # the database, so a company's limits hold across every process.
     providers = ProviderRegistry(settings, limits=shared_limits(db.engine))
+    supplier_http = HttpPool(per_host=settings.supplier_concurrency)
     try:
         await db.ping()
         await migrate(db, settings)
@@ -110,7 +117,9 @@ async def open_runtime(
             vault=vault,
             suppliers=suppliers,
             providers=providers,
+            supplier_http=supplier_http,
         )
     finally:
+        await supplier_http.aclose()
         await providers.aclose()
         await db.dispose()

@@ -1,7 +1,8 @@
 """HTTP plumbing shared by the supplier connectors: clients, limits, retries and cookies.
 
 - `build_client` makes an httpx client that looks like a browser (User-Agent, language),
-  follows redirects, has bounded timeouts, and starts from saved cookies.
+  follows redirects, has bounded timeouts, and starts from saved cookies. Its connections
+  are the process's `HttpPool`'s (core/suppliers/pool.py), leased for the run.
 - `export_cookies` / `import_cookies` turn its cookie jar into a plain JSON-able dict for a
   connector's `save()` / `restore()`, so "remember this device" survives between runs.
 - `Throttle` caps the requests in flight (overall and per supplier) and their rate (a
@@ -57,20 +58,25 @@ class HttpLimits:
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One verifying TLS context per process: loading the CA bundle costs ~20 ms of CPU,
     which a client per run would pay on every run."""
     return ssl.create_default_context()
 
 
-def build_client(*, limits: HttpLimits, cookies: dict[str, Any] | None = None) -> httpx.AsyncClient:
+def build_client(
+    *,
+    limits: HttpLimits,
+    transport: httpx.AsyncBaseTransport,
+    cookies: dict[str, Any] | None = None,
+) -> httpx.AsyncClient:
     client = httpx.AsyncClient(
-        verify=_tls(),
+        verify=tls_context(),  # for a proxy httpx mounts from the environment, if any
         headers=DEFAULT_HEADERS,
         timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout),
         follow_redirects=True,
         max_redirects=limits.max_redirects,
-        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+        transport=transport,
     )
     if cookies:
         import_cookies(client.cookies, cookies)

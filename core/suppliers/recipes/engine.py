@@ -37,6 +37,7 @@ from core.suppliers.connector import (
 )
 from core.suppliers.http import HttpLimits, Throttle, build_client, export_cookies, import_cookies
 from core.suppliers.http import request as http_request
+from core.suppliers.pool import HttpPool
 from core.suppliers.recipes.model import Recipe, TwoFactorStep
 from core.suppliers.recipes.page import Form, Page, parse_amount, parse_date
 
@@ -54,8 +55,11 @@ class RecipeConnector:
         base_url: str | None = None,
         limits: HttpLimits | None = None,
         throttle: Throttle | None = None,
+        pool: HttpPool | None = None,
         remember_device: bool = True,
     ) -> None:
+        """`pool`: the process's connections, shared with the other runs; without it the
+        connector keeps a pool of its own, closed with it."""
         base = base_url or recipe.base_url
         if not base:
             raise ValueError(f"recipe {recipe.key!r} has no base_url and none was given")
@@ -64,7 +68,10 @@ class RecipeConnector:
         self._limits = limits or HttpLimits()
         self._throttle = throttle
         self._remember_device = remember_device
-        self._client = build_client(limits=self._limits)
+        self._own_pool: HttpPool | None = None
+        if pool is None:
+            pool = self._own_pool = HttpPool()
+        self._client = build_client(limits=self._limits, transport=pool.transport())
         self._verify: Page | None = None  # the 2FA page that awaits a code
         #: Rows on the list pages read, whatever their date: 0 only for an empty list.
         self.listed: int | None = None
@@ -191,6 +198,8 @@ class RecipeConnector:
 
     async def close(self) -> None:
         await self._client.aclose()
+        if self._own_pool is not None:
+            await self._own_pool.aclose()
 
     # -- pages --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core.suppliers.http import HttpLimits
+from core.suppliers.pool import HttpPool
 from core.suppliers.recipes import Recipe, RecipeConnector, builtin_recipe
 from courier.demo_supplier import (
     DemoAccount,
@@ -94,6 +95,14 @@ async def demo(demo_config: DemoConfig) -> AsyncIterator[RunningDemo]:
     running = await start_demo_supplier(demo_config)
     yield running
     await running.close()
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[HttpPool]:
+    """The process's connections to the suppliers, as the scheduler shares them."""
+    shared = HttpPool()
+    yield shared
+    await shared.aclose()
 
 
 @pytest.fixture(scope="session")

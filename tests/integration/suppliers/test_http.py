@@ -22,6 +22,7 @@ from core.suppliers.http import (
     import_cookies,
     request,
 )
+from core.suppliers.pool import HttpPool
 
 LIMITS = HttpLimits(connect_timeout=1.0, read_timeout=2.0)
 
@@ -109,8 +110,8 @@ async def server() -> AsyncIterator[Server]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with build_client(limits=LIMITS) as built:
+async def client(pool: HttpPool) -> AsyncIterator[httpx.AsyncClient]:
+    async with build_client(limits=LIMITS, transport=pool.transport()) as built:
         yield built
 
 
@@ -184,14 +185,14 @@ async def test_timeouts_and_refused_connections_are_unavailable(
         await request(client, "GET", "http://127.0.0.1:9/", supplier="a", retries=0)
 
 
-async def test_cookies_survive_export_and_import(server: Server) -> None:
-    async with build_client(limits=LIMITS) as first:
+async def test_cookies_survive_export_and_import(server: Server, pool: HttpPool) -> None:
+    async with build_client(limits=LIMITS, transport=pool.transport()) as first:
         await request(first, "GET", f"{server.url}/set-cookie", supplier="a")
         saved = export_cookies(first.cookies)
     names = {c["name"] for c in saved["cookies"]}
     assert names == {"session", "device"}
 
-    async with build_client(limits=LIMITS, cookies=saved) as second:
+    async with build_client(limits=LIMITS, transport=pool.transport(), cookies=saved) as second:
         await request(second, "GET", f"{server.url}/ok", supplier="a")
     assert server.stats.cookies[-1] == {"session": "abc", "device": "xyz"}
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from core.suppliers.connector import SupplierUnavailable
 from core.suppliers.http import HttpLimits, build_client, request
+from core.suppliers.pool import HttpPool
 from tests.certificates import self_signed
 
 LIMITS = HttpLimits(connect_timeout=1.0, read_timeout=1.0)
@@ -63,10 +64,10 @@ async def portal() -> AsyncIterator[tuple[str, Counter[str]]]:
 
 
 async def test_a_login_redirect_carries_its_session_cookie_to_the_account(
-    portal: tuple[str, Counter[str]],
+    portal: tuple[str, Counter[str]], pool: HttpPool
 ) -> None:
     url, seen = portal
-    async with build_client(limits=LIMITS) as client:
+    async with build_client(limits=LIMITS, transport=pool.transport()) as client:
         response = await request(client, "POST", f"{url}/login", supplier="edf", data={"a": "b"})
     assert response.status_code == 200
     assert len(response.content) == 200_009
@@ -75,10 +76,10 @@ async def test_a_login_redirect_carries_its_session_cookie_to_the_account(
 
 
 async def test_a_post_the_site_may_have_acted_on_is_sent_once(
-    portal: tuple[str, Counter[str]],
+    portal: tuple[str, Counter[str]], pool: HttpPool
 ) -> None:
     url, seen = portal
-    async with build_client(limits=LIMITS) as client:
+    async with build_client(limits=LIMITS, transport=pool.transport()) as client:
         with pytest.raises(SupplierUnavailable, match="connection failed"):
             await request(client, "POST", f"{url}/hang-up", supplier="edf", data={"pin": "1"})
         with pytest.raises(SupplierUnavailable, match="connection failed"):
@@ -88,7 +89,7 @@ async def test_a_post_the_site_may_have_acted_on_is_sent_once(
 
 
 async def test_a_certificate_nobody_vouches_for_is_refused_and_one_trusted_is_not(
-    tmp_path: Path,
+    tmp_path: Path, pool: HttpPool
 ) -> None:
     cert, key = self_signed(tmp_path, ("localhost",))
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -102,7 +103,7 @@ async def test_a_certificate_nobody_vouches_for_is_refused_and_one_trusted_is_no
     runner = await _serve(app, served)
     url = f"https://localhost:{runner.addresses[0][1]}/?token=s3cr3t"
     try:
-        async with build_client(limits=LIMITS) as client:
+        async with build_client(limits=LIMITS, transport=pool.transport()) as client:
             with pytest.raises(SupplierUnavailable, match="unreachable") as refused:
                 await request(client, "GET", url, supplier="edf", retries=0)
         trusting = ssl.create_default_context(cafile=str(cert))
@@ -113,7 +114,7 @@ async def test_a_certificate_nobody_vouches_for_is_refused_and_one_trusted_is_no
     assert "s3cr3t" not in _told(refused.value)
 
 
-async def test_no_failure_quotes_the_query_it_was_sent_with() -> None:
+async def test_no_failure_quotes_the_query_it_was_sent_with(pool: HttpPool) -> None:
     answered = asyncio.Event()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -124,7 +125,7 @@ async def test_no_failure_quotes_the_query_it_was_sent_with() -> None:
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with build_client(limits=LIMITS) as client:
+        async with build_client(limits=LIMITS, transport=pool.transport()) as client:
             with pytest.raises(SupplierUnavailable, match="timeout") as timed_out:
                 await request(
                     client,
@@ -139,6 +140,35 @@ async def test_no_failure_quotes_the_query_it_was_sent_with() -> None:
         await server.wait_closed()
         await asyncio.sleep(0.05)  # the handler closes its side
     assert "s3cr3t" not in _told(timed_out.value)
+
+
+async def test_a_reply_that_is_not_http_is_a_failed_connection_that_names_no_query(
+    pool: HttpPool,
+) -> None:
+    async def garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HELLO THERE\r\n\r\n")  # no status line a browser would take
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbled, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with build_client(limits=LIMITS, transport=pool.transport()) as client:
+            with pytest.raises(SupplierUnavailable, match="connection failed") as failed:
+                await request(
+                    client,
+                    "POST",
+                    f"http://127.0.0.1:{port}/login?key=s3cr3t",
+                    supplier="edf",
+                    data={"password": "hunter2"},
+                )
+    finally:
+        server.close()
+        await server.wait_closed()
+    told = _told(failed.value)
+    assert "s3cr3t" not in told
+    assert "hunter2" not in told
 
 
 def _told(error: BaseException) -> str:
