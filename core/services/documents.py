@@ -14,12 +14,12 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import and_, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db.database import upsert_insert
 from core.errors import NotFound
 from core.filenames import safe_filename
 from core.flows.steps import Text
@@ -157,18 +157,9 @@ async def ingest_document(
     if stored is None:
         stored = await store.put(incoming.content, sha256=sha256)
     document = build_document(incoming, stored, now=now or utcnow())
-    try:
-        async with session.begin_nested():
-            session.add(document)
-            await session.flush()
-    except IntegrityError:
-        # Another delivery of the same invoice committed between our check and our insert.
-        found = await _find_duplicate(
-            session, incoming.workspace_id, sha256, incoming.supplier_id, incoming.external_ref
-        )
-        if found is None:
-            raise
-        return found
+    await _insert_new(session, [document])
+    if document.id is None:
+        return await _twin(session, document)
     return IngestResult(document, created=True)
 
 
@@ -213,7 +204,8 @@ async def ingest_stored(
     """Add rows for files already durable in the store, all of one workspace, at once: one
     SELECT finds what they duplicate (the same bytes, or the same supplier reference, in
     the workspace or earlier in the batch), one INSERT adds the rest. If another delivery
-    commits one of them in between, they are added one by one, each in a savepoint."""
+    commits one of them in between, that one is skipped by the INSERT (ON CONFLICT DO
+    NOTHING, no savepoint to pay) and pointed at the row that delivery added."""
     if not documents:
         return []
     workspace_id = documents[0].workspace_id
@@ -251,53 +243,43 @@ async def ingest_stored(
             results.append(IngestResult(document, created=True))
     if not fresh:
         return results
-    try:
-        async with session.begin_nested():
-            if session.get_bind().dialect.name == "sqlite":
-                await _insert_many(session, workspace_id, fresh)
-            else:  # the ORM's own INSERT is already one statement for many rows there
-                session.add_all(fresh)
-                await session.flush()
-    except IntegrityError:
-        return [await _ingest_one(session, d) for d in documents]
+    await _insert_new(session, fresh)
+    for i, (document, result) in enumerate(zip(documents, results, strict=True)):
+        if result.document.id is None:  # its row, or its twin's in the batch, was beaten
+            results[i] = await _twin(session, document)
     return results
 
 
-async def _insert_many(session: AsyncSession, workspace_id: int, documents: list[Document]) -> None:
-    """Add many new rows in one INSERT and learn their ids in one SELECT. On SQLite the
-    ORM inserts row by row, as SQLite does not say which new id went to which row; the
-    sha256, unique within the workspace, says it here."""
+async def _insert_new(session: AsyncSession, documents: list[Document]) -> None:
+    """Add the rows in one INSERT, which says which id went to which (by the sha256,
+    unique within the workspace). A row another delivery added first is skipped, and its
+    document keeps no id.
+
+    One statement on both backends: the ORM would insert row by row on SQLite, and on
+    PostgreSQL a unique violation would abort the transaction without a savepoint."""
     table = Document.__table__  # type: ignore[attr-defined]
     names = [column.key for column in table.columns if column.key != "id"]
     rows = [{name: getattr(document, name) for name in names} for document in documents]
-    await session.exec(insert(table), params=rows)
-    query = select(Document.sha256, Document.id).where(
-        Document.workspace_id == workspace_id,
-        col(Document.sha256).in_([document.sha256 for document in documents]),
+    statement = (
+        upsert_insert(session)(table).on_conflict_do_nothing().returning(table.c.sha256, table.c.id)
     )
-    ids = dict((await session.exec(query)).all())
+    ids = dict((await session.exec(statement, params=rows)).all())
     for document in documents:
-        document.id = ids[document.sha256]
-        # Known to be in the database now: the session holds it as if it had loaded it.
-        make_transient_to_detached(document)
-        session.add(document)
+        if (document_id := ids.get(document.sha256)) is not None:
+            document.id = document_id
+            # In the database now: the session holds it as if it had loaded it.
+            make_transient_to_detached(document)
+            session.add(document)
 
 
-async def _ingest_one(session: AsyncSession, document: Document) -> IngestResult:
+async def _twin(session: AsyncSession, document: Document) -> IngestResult:
+    """The row that another delivery of the same invoice committed between our lookup
+    and our insert."""
     keys = (document.workspace_id, document.sha256, document.supplier_id, document.external_ref)
     found = await _find_duplicate(session, *keys)
-    if found is not None:
-        return found
-    try:
-        async with session.begin_nested():
-            session.add(document)
-            await session.flush()
-    except IntegrityError:
-        found = await _find_duplicate(session, *keys)
-        if found is None:
-            raise
-        return found
-    return IngestResult(document, created=True)
+    if found is None:
+        raise LookupError(f"document {document.sha256[:12]} conflicted with no row")
+    return found
 
 
 def move_document(document: Document, target: DocumentState, *, reason: str | None = None) -> None:

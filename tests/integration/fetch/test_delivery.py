@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlmodel import select
 
 from core.db import Database
@@ -10,6 +13,7 @@ from core.models.base import utcnow
 from core.services.documents import (
     DuplicateReason,
     IncomingDocument,
+    IngestResult,
     build_document,
     ingest_document,
     ingest_stored,
@@ -75,6 +79,45 @@ async def test_a_batch_keeps_the_new_and_points_the_rest_at_what_they_duplicate(
     async with db.read() as session:
         refs = sorted(d.external_ref or "" for d in (await session.exec(select(Document))).all())
     assert refs == ["FA-1", "FA-2", "FA-4"]
+
+
+@pytest.mark.parametrize(
+    "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_twin_committed_while_the_batch_looked_is_pointed_at_not_doubled(
+    db: Database, store: LocalDocumentStore, world: World
+) -> None:
+    """Two deliveries at once: the batch's lookup runs before the other commits, so its
+    INSERT meets the other's row. PostgreSQL only: SQLite's writers take turns, and there
+    the lookup always sees what the other committed."""
+    other = await _stored(store, world, "FA-9", "nine, by mail")
+    batch = [
+        await _stored(store, world, "FA-9", "nine"),  # the same reference as the other's
+        await _stored(store, world, "FA-10", "ten"),
+        await _stored(store, world, "FA-11", "ten"),  # the same bytes as FA-10, in the batch
+    ]
+
+    async def deliver() -> list[IngestResult]:
+        async with db.transaction() as session:
+            return await ingest_stored(session=session, documents=batch)
+
+    async with db.transaction() as session:
+        [first] = await ingest_stored(session=session, documents=[other])
+        delivering = asyncio.create_task(deliver())
+        await asyncio.sleep(0.3)  # its lookup misses FA-9; its INSERT waits for this commit
+        assert not delivering.done()
+    results = await delivering
+
+    assert [(r.created, r.duplicate) for r in results] == [
+        (False, DuplicateReason.SAME_REFERENCE),
+        (True, None),
+        (False, DuplicateReason.SAME_FILE),
+    ]
+    assert results[0].document.id == first.document.id
+    assert results[2].document is batch[1]
+    async with db.read() as session:
+        refs = sorted(d.external_ref or "" for d in (await session.exec(select(Document))).all())
+    assert refs == ["FA-10", "FA-9"]
 
 
 async def test_an_empty_batch_adds_nothing(db: Database) -> None:
