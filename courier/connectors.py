@@ -68,11 +68,11 @@ def build_registry(
     woob: WoobSetup | None = None,
     woob_modules: Path | None = None,
 ) -> ConnectorRegistry:
-    """`pool`: the process's connections to the suppliers' hosts, which the portals'
-    connectors share (each keeps its own otherwise); `woob`: its virtualenv, whose modules
-    are registered as `community` connectors once it is installed (`courier woob
-    install`); `woob_modules`, a folder of modules to load instead of woob's repositories
-    (the tests' own)."""
+    """`pool`: the process's connections to the suppliers' hosts, which the portals' and
+    the APIs' connectors share (each keeps its own otherwise); `woob`: its virtualenv,
+    whose modules are registered as `community` connectors once it is installed (`courier
+    woob install`); `woob_modules`, a folder of modules to load instead of woob's
+    repositories (the tests' own)."""
     registry = ConnectorRegistry()
     # One throttle for the process: the overall and per-supplier limits hold across runs.
     throttle = throttle or Throttle()
@@ -82,10 +82,10 @@ def build_registry(
         lambda supplier: RecipeConnector(demo, base_url=demo_url, throttle=throttle, pool=pool),
         kind="demo",
     )
-    registry.register("aws", lambda supplier: AwsConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register("aws", lambda supplier: AwsConnector(pool=pool), gives=NUMBER_DATE_TOTAL)
     registry.register(
         "digitalocean",
-        lambda supplier: DigitalOceanConnector(),
+        lambda supplier: DigitalOceanConnector(pool=pool),
         gives=TOTAL_ONLY,
     )
     ads = google_ads or GoogleAdsConfig()
@@ -93,24 +93,35 @@ def build_registry(
     registry.register(
         "google-ads",
         lambda supplier: GoogleAdsConnector(
-            sign_in=ads_sign_in, developer_token=ads.developer_token, base_url=ads.api_url
+            sign_in=ads_sign_in,
+            developer_token=ads.developer_token,
+            base_url=ads.api_url,
+            pool=pool,
         ),
         gives=NUMBER_DATE_TOTAL,
     )
-    registry.register("meta-ads", lambda supplier: MetaAdsConnector(), gives=NUMBER_DATE_TOTAL)
-    registry.register("ovhcloud", lambda supplier: OvhConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register(
+        "meta-ads", lambda supplier: MetaAdsConnector(pool=pool), gives=NUMBER_DATE_TOTAL
+    )
+    registry.register("ovhcloud", lambda supplier: OvhConnector(pool=pool), gives=NUMBER_DATE_TOTAL)
     # Qonto's receipts: the payment's amount, when the payment has that one receipt. The
     # date is the payment's, not the receipt's own, so it is not given as the issue date.
-    registry.register("qonto", lambda supplier: QontoConnector(), gives=TOTAL_ONLY)
-    registry.register("scaleway", lambda supplier: ScalewayConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register("qonto", lambda supplier: QontoConnector(pool=pool), gives=TOTAL_ONLY)
+    registry.register(
+        "scaleway", lambda supplier: ScalewayConnector(pool=pool), gives=NUMBER_DATE_TOTAL
+    )
     # Azure's totalAmount is only given for Microsoft Customer Agreement invoices; the
     # others come with their number, date and currency, and their total is read.
-    registry.register("azure", lambda supplier: AzureConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register("azure", lambda supplier: AzureConnector(pool=pool), gives=NUMBER_DATE_TOTAL)
     registry.register(
-        "microsoft-advertising", lambda supplier: MicrosoftAdsConnector(), gives=NUMBER_DATE_TOTAL
+        "microsoft-advertising",
+        lambda supplier: MicrosoftAdsConnector(pool=pool),
+        gives=NUMBER_DATE_TOTAL,
     )
     # Mollie's invoices for its own fees: the number, issue date and gross amount listed.
-    registry.register("mollie", lambda supplier: MollieConnector(), gives=NUMBER_DATE_TOTAL)
+    registry.register(
+        "mollie", lambda supplier: MollieConnector(pool=pool), gives=NUMBER_DATE_TOTAL
+    )
     if woob is not None and woob.installed:
         for key, module in COMMUNITY.items():
             # woob's bills carry their date, total, currency and, often, their number.

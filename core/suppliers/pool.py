@@ -76,7 +76,11 @@ class HttpPool:
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
-        headers = CIMultiDict(request.headers.multi_items())
+        # Raw, to keep each name's case on the wire as httpx's own transport would.
+        encoding = request.headers.encoding
+        headers = CIMultiDict(
+            (name.decode(encoding), value.decode(encoding)) for name, value in request.headers.raw
+        )
         # The whole body is at hand (forms, JSON); aiohttp frames it with a length.
         headers.popall("Transfer-Encoding", None)
         body = await request.aread()

@@ -35,6 +35,8 @@ from core.suppliers.connector import (
     SignInStep,
     SupplierUnavailable,
 )
+from core.suppliers.http import tls_context
+from core.suppliers.pool import HttpPool
 
 __all__ = [
     "KEY_SCOPE",
@@ -78,12 +80,22 @@ class ApiConnector:
         *,
         base_url: str,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        """`pool`: the process's connections to the suppliers' hosts; without it the
+        connector keeps a pool of its own, closed with it. A caller's `client` (a test's)
+        stays the caller's to close."""
         self._base_url = base_url.rstrip("/")
-        # A caller's client (tests, a shared pool) stays the caller's to close.
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._own_pool: HttpPool | None = None
+        if client is None:
+            if pool is None:
+                pool = self._own_pool = HttpPool()
+            client = httpx.AsyncClient(
+                timeout=timeout, verify=tls_context(), transport=pool.transport()
+            )
+        self._client = client
         #: Invoices the API listed in the last `invoices()`, whatever their date.
         self.listed: int | None = None
 
@@ -107,6 +119,8 @@ class ApiConnector:
     async def close(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+        if self._own_pool is not None:
+            await self._own_pool.aclose()
 
     def _trusted(self, url: str) -> bool:
         """Whether `url` may see the token: the base URL's host, or over https one of the

@@ -65,6 +65,7 @@ from core.suppliers.connector import (
     LoginRefused,
     SupplierUnavailable,
 )
+from core.suppliers.pool import HttpPool
 
 DEFAULT_INVOICING_URL = "https://invoicing.us-east-1.api.aws"
 DEFAULT_STS_URL = "https://sts.amazonaws.com"
@@ -102,10 +103,11 @@ class AwsConnector(ApiConnector):
         invoicing_url: str = DEFAULT_INVOICING_URL,
         sts_url: str = DEFAULT_STS_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         max_results: int = MAX_RESULTS,
         today: date | None = None,
     ) -> None:
-        super().__init__(base_url=invoicing_url, client=client)
+        super().__init__(base_url=invoicing_url, client=client, pool=pool)
         self._sts_url = sts_url.rstrip("/")
         self._max_results = max(1, min(max_results, MAX_RESULTS))
         self._today = today

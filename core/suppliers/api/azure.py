@@ -84,6 +84,7 @@ from core.suppliers.connector import (
     LoginRefused,
     SupplierUnavailable,
 )
+from core.suppliers.pool import HttpPool
 
 DEFAULT_BASE_URL = "https://management.azure.com"
 API_VERSION = "2024-04-01"
@@ -128,10 +129,11 @@ class AzureConnector(ApiConnector):
         base_url: str = DEFAULT_BASE_URL,
         login_url: str = DEFAULT_LOGIN_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         today: date | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        super().__init__(base_url=base_url, client=client, pool=pool)
         self._login_url = login_url.rstrip("/")
         self._today = today
         self._sleep = sleep

@@ -46,6 +46,7 @@ from core.suppliers.connector import (
     LoggedIn,
     LoginRefused,
 )
+from core.suppliers.pool import HttpPool
 
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 INVOICES_PATH = "/v2/customers/my/invoices"
@@ -61,9 +62,10 @@ class DigitalOceanConnector(ApiConnector):
         *,
         base_url: str = DEFAULT_BASE_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         per_page: int = MAX_PER_PAGE,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        super().__init__(base_url=base_url, client=client, pool=pool)
         self._per_page = max(1, min(per_page, MAX_PER_PAGE))
         self._token: SecretStr | None = None
 

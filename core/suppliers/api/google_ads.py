@@ -60,6 +60,7 @@ from core.suppliers.connector import (
     SupplierUnavailable,
 )
 from core.suppliers.oauth import OAuthSignIn, SignInExpired
+from core.suppliers.pool import HttpPool
 
 KEY = "google-ads"
 DEFAULT_BASE_URL = "https://googleads.googleapis.com"
@@ -165,9 +166,10 @@ class GoogleAdsConnector(ApiConnector):
         developer_token: SecretStr,
         base_url: str = DEFAULT_BASE_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         today: date | None = None,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        super().__init__(base_url=base_url, client=client, pool=pool)
         self._sign_in = sign_in
         self._developer_token = developer_token
         self._today = today

@@ -54,6 +54,7 @@ from core.suppliers.connector import (
     LoginRefused,
     SupplierUnavailable,
 )
+from core.suppliers.pool import HttpPool
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 GRAPH_VERSION = "v25.0"
@@ -80,10 +81,11 @@ class MetaAdsConnector(ApiConnector):
         *,
         base_url: str = DEFAULT_BASE_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         limit: int = PAGE_LIMIT,
         today: date | None = None,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        super().__init__(base_url=base_url, client=client, pool=pool)
         self._limit = max(1, min(limit, PAGE_LIMIT))
         self._today = today
         self._business_id = ""

@@ -77,6 +77,7 @@ from core.suppliers.connector import (
     LoginRefused,
     SupplierUnavailable,
 )
+from core.suppliers.pool import HttpPool
 
 DEFAULT_BASE_URL = "https://clientcenter.api.bingads.microsoft.com"
 SCOPE = "https://ads.microsoft.com/msads.manage offline_access"
@@ -113,9 +114,10 @@ class MicrosoftAdsConnector(ApiConnector):
         base_url: str = DEFAULT_BASE_URL,
         login_url: str = DEFAULT_LOGIN_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         today: date | None = None,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        super().__init__(base_url=base_url, client=client, pool=pool)
         self._login_url = login_url.rstrip("/")
         self._today = today
         self._client_id = ""

@@ -65,6 +65,7 @@ from core.suppliers.connector import (
     LoginRefused,
     SupplierUnavailable,
 )
+from core.suppliers.pool import HttpPool
 
 DEFAULT_BASE_URL = "https://api.mollie.com"
 INVOICES_PATH = "/v2/invoices"
@@ -84,9 +85,10 @@ class MollieConnector(ApiConnector):
         *,
         base_url: str = DEFAULT_BASE_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         limit: int = MAX_LIMIT,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        super().__init__(base_url=base_url, client=client, pool=pool)
         self._limit = max(1, min(limit, MAX_LIMIT))
         self._token: SecretStr | None = None
 

@@ -61,6 +61,7 @@ from core.suppliers.connector import (
     LoggedIn,
     LoginRefused,
 )
+from core.suppliers.pool import HttpPool
 
 #: python-ovh's endpoint table, for the regions whose accounts have bills at OVHcloud.
 ENDPOINTS: Mapping[str, str] = {
@@ -95,13 +96,14 @@ class OvhConnector(ApiConnector):
         region: str = DEFAULT_REGION,
         endpoints: Mapping[str, str] = ENDPOINTS,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
     ) -> None:
         # `base_url` pins one endpoint whatever the login says (a test's single stand-in);
         # otherwise the login's region, or `region`, picks from `endpoints`.
         self._pinned = base_url is not None
         self._region = region_of(region)
         self._endpoints = endpoints
-        super().__init__(base_url=base_url or endpoints[self._region], client=client)
+        super().__init__(base_url=base_url or endpoints[self._region], client=client, pool=pool)
         self._application_key = ""
         self._secret: SecretStr | None = None
         self._consumer_key: SecretStr | None = None

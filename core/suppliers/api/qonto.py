@@ -59,6 +59,7 @@ from core.suppliers.connector import (
     LoginRefused,
     SupplierUnavailable,
 )
+from core.suppliers.pool import HttpPool
 
 DEFAULT_BASE_URL = "https://thirdparty.qonto.com"
 MAX_PER_PAGE = 100
@@ -73,9 +74,10 @@ class QontoConnector(ApiConnector):
         *,
         base_url: str = DEFAULT_BASE_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         per_page: int = MAX_PER_PAGE,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        super().__init__(base_url=base_url, client=client, pool=pool)
         self._per_page = max(1, min(per_page, MAX_PER_PAGE))
         self._login = ""
         self._secret: SecretStr | None = None

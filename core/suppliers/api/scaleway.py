@@ -54,6 +54,7 @@ from core.suppliers.connector import (
     LoggedIn,
     LoginRefused,
 )
+from core.suppliers.pool import HttpPool
 
 DEFAULT_BASE_URL = "https://api.scaleway.com"
 INVOICES_PATH = "/billing/v2beta1/invoices"
@@ -69,9 +70,10 @@ class ScalewayConnector(ApiConnector):
         *,
         base_url: str = DEFAULT_BASE_URL,
         client: httpx.AsyncClient | None = None,
+        pool: HttpPool | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> None:
-        super().__init__(base_url=base_url, client=client)
+        super().__init__(base_url=base_url, client=client, pool=pool)
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._secret: SecretStr | None = None
         self._organization_id = ""
