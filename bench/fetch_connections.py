@@ -177,9 +177,8 @@ async def run_scheduler(
     throttle = Throttle(
         overall=concurrency * 2, per_supplier=concurrency * 2, rate=1e6, burst=concurrency * 2
     )
-    # One pool of connections per process, as courier/runtime.py opens it; per host as
-    # the throttle allows per supplier.
-    pool = HttpPool(per_host=concurrency * 2)
+    # One pool of connections per process, as courier/runtime.py opens it.
+    pool = HttpPool(per_host=concurrency)
     # The shipped registry, every connector in it, as `courier scheduler` builds it.
     registry = build_registry(demo_url=demo_url, throttle=throttle, pool=pool)
     runner = TimedRunner(

@@ -102,7 +102,9 @@ async def open_runtime(
     # Builds nothing until a provider is asked for. On PostgreSQL its limiters count in
     # the database, so a company's limits hold across every process.
     providers = ProviderRegistry(settings, limits=shared_limits(db.engine))
-    supplier_http = HttpPool(per_host=settings.supplier_concurrency)
+    # A run sends one request at a time, so with a socket per run at once to one host no
+    # run waits for one; politeness to a portal is the throttle's (per supplier, roles.py).
+    supplier_http = HttpPool(per_host=settings.fetch_concurrency)
     try:
         await db.ping()
         await migrate(db, settings)
