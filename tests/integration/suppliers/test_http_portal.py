@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -115,31 +116,12 @@ async def test_a_certificate_nobody_vouches_for_is_refused_and_one_trusted_is_no
 
 
 async def test_no_failure_quotes_the_query_it_was_sent_with(pool: HttpPool) -> None:
-    answered = asyncio.Event()
-
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await answered.wait()  # nothing until the client gave up: its read times out
+        await reader.read()  # nothing until the client gave up and hung up: a read timeout
         writer.close()
-        await writer.wait_closed()
 
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        async with build_client(limits=LIMITS, transport=pool.transport()) as client:
-            with pytest.raises(SupplierUnavailable, match="timeout") as timed_out:
-                await request(
-                    client,
-                    "GET",
-                    f"http://127.0.0.1:{port}/x?key=s3cr3t",
-                    supplier="edf",
-                    retries=0,
-                )
-    finally:
-        answered.set()
-        server.close()
-        await server.wait_closed()
-        await asyncio.sleep(0.05)  # the handler closes its side
-    assert "s3cr3t" not in _told(timed_out.value)
+    timed_out = await _failure(pool, silent, "GET", "/x?key=s3cr3t", match="timeout")
+    assert "s3cr3t" not in _told(timed_out)
 
 
 async def test_a_reply_that_is_not_http_is_a_failed_connection_that_names_no_query(
@@ -151,24 +133,39 @@ async def test_a_reply_that_is_not_http_is_a_failed_connection_that_names_no_que
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(garbled, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    failed = await _failure(
+        pool,
+        garbled,
+        "POST",
+        "/login?key=s3cr3t",
+        match="connection failed",
+        data={"password": "hunter2"},
+    )
+    told = _told(failed)
+    assert "s3cr3t" not in told
+    assert "hunter2" not in told
+
+
+async def _failure(
+    pool: HttpPool,
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    method: str,
+    path: str,
+    *,
+    match: str,
+    **kwargs: Any,
+) -> SupplierUnavailable:
+    """What a request to a server that does not speak HTTP properly raises, once."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}{path}"
     try:
         async with build_client(limits=LIMITS, transport=pool.transport()) as client:
-            with pytest.raises(SupplierUnavailable, match="connection failed") as failed:
-                await request(
-                    client,
-                    "POST",
-                    f"http://127.0.0.1:{port}/login?key=s3cr3t",
-                    supplier="edf",
-                    data={"password": "hunter2"},
-                )
+            with pytest.raises(SupplierUnavailable, match=match) as failed:
+                await request(client, method, url, supplier="edf", retries=0, **kwargs)
     finally:
         server.close()
         await server.wait_closed()
-    told = _told(failed.value)
-    assert "s3cr3t" not in told
-    assert "hunter2" not in told
+    return failed.value
 
 
 def _told(error: BaseException) -> str:
