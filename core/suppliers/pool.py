@@ -34,14 +34,15 @@ _CHUNK = 64 * 1024
 
 
 class HttpPool:
-    """Connections kept alive across runs, at most `per_host` at once to one host."""
+    """Connections kept alive across runs, at most `per_host` at once to one host. No cap
+    overall: the runs at once bound the sockets, and the throttle the requests."""
 
-    def __init__(self, *, per_host: int = 4, overall: int = 100, keepalive: float = 15.0) -> None:
-        self._per_host, self._overall, self._keepalive = per_host, overall, keepalive
+    def __init__(self, *, per_host: int = 4, keepalive: float = 15.0) -> None:
+        self._per_host, self._keepalive = per_host, keepalive
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
-        return f"HttpPool(per_host={self._per_host}, overall={self._overall})"
+        return f"HttpPool(per_host={self._per_host})"
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """A lease for one client: closing the client leaves the pool open."""
@@ -57,7 +58,7 @@ class HttpPool:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self._overall,
+                    limit=0,
                     limit_per_host=self._per_host,
                     keepalive_timeout=self._keepalive,
                     ssl=tls_context(),
