@@ -201,16 +201,61 @@ async def ingest_upload(
 async def ingest_stored(
     *, session: AsyncSession, documents: Sequence[Document]
 ) -> list[IngestResult]:
-    """Add rows for files already durable in the store, all of one workspace, at once: one
-    SELECT finds what they duplicate (the same bytes, or the same supplier reference, in
-    the workspace or earlier in the batch), one INSERT adds the rest. If another delivery
-    commits one of them in between, that one is skipped by the INSERT (ON CONFLICT DO
-    NOTHING, no savepoint to pay) and pointed at the row that delivery added."""
+    """Add rows for files already durable in the store, all of one workspace, at once.
+
+    One INSERT adds them, skipping (ON CONFLICT DO NOTHING, no savepoint to pay) any row
+    the workspace holds already: the same bytes, or the same supplier reference, whether
+    it was there before or another delivery commits it meanwhile. Only when something
+    was skipped does one SELECT find what it duplicates, so a batch of new files, the
+    usual delivery, costs one statement. A twin within the batch is found here first."""
     if not documents:
         return []
     workspace_id = documents[0].workspace_id
     if any(d.workspace_id != workspace_id for d in documents):
         raise ValueError("ingest_stored takes the documents of one workspace")
+    # Each document's first of its kind in the batch: itself, or the twin it follows.
+    by_sha: dict[str, int] = {}
+    by_ref: dict[tuple[int | None, str], int] = {}
+    results: list[IngestResult] = []
+    for i, document in enumerate(documents):
+        ref = document.external_ref
+        if (first := by_sha.get(document.sha256)) is not None:
+            reason: DuplicateReason | None = DuplicateReason.SAME_FILE
+        elif ref and (first := by_ref.get((document.supplier_id, ref))) is not None:
+            reason = DuplicateReason.SAME_REFERENCE
+        else:
+            first, reason = i, None
+            by_sha[document.sha256] = i
+            if ref:
+                by_ref[document.supplier_id, ref] = i
+        results.append(IngestResult(documents[first], created=reason is None, duplicate=reason))
+    fresh = [r.document for r in results if r.created]
+    await _insert_new(session, fresh)
+    skipped = [d for d in fresh if d.id is None]
+    if not skipped:
+        return results
+    existing = await _rows_like(session, workspace_id, skipped)
+    followers: list[int] = []
+    for i, result in enumerate(results):
+        if result.document.id is not None:
+            continue
+        if result.created:
+            results[i] = _duplicate(result.document, existing)
+        else:
+            followers.append(i)
+    if followers:
+        # Their first in the batch was in the inbox already, so what they share with it
+        # says nothing: the same number with other bytes is another file. Judged alone.
+        again = await ingest_stored(session=session, documents=[documents[i] for i in followers])
+        for i, result in zip(followers, again, strict=True):
+            results[i] = result
+    return results
+
+
+async def _rows_like(
+    session: AsyncSession, workspace_id: int, documents: Sequence[Document]
+) -> list[Document]:
+    """The workspace's rows with the same bytes or the same reference as any of these."""
     refs: dict[int, set[str]] = {}
     for d in documents:
         if d.supplier_id is not None and d.external_ref:
@@ -221,38 +266,26 @@ async def ingest_stored(
         for supplier_id, references in refs.items()
     ]
     query = select(Document).where(Document.workspace_id == workspace_id, or_(*same))
-    existing = list((await session.exec(query)).all())
-    by_sha = {d.sha256: d for d in existing}
-    by_ref: dict[tuple[int | None, str | None], Document] = {
-        (d.supplier_id, d.external_ref): d for d in existing if d.external_ref
-    }
-    results: list[IngestResult] = []
-    fresh: list[Document] = []
-    for document in documents:
-        key = (document.supplier_id, document.external_ref)
-        if (twin := by_sha.get(document.sha256)) is not None:
-            results.append(IngestResult(twin, created=False, duplicate=DuplicateReason.SAME_FILE))
-        elif document.external_ref and (twin := by_ref.get(key)) is not None:
-            reason = DuplicateReason.SAME_REFERENCE
-            results.append(IngestResult(twin, created=False, duplicate=reason))
-        else:
-            by_sha[document.sha256] = document
-            if document.external_ref:
-                by_ref[key] = document
-            fresh.append(document)
-            results.append(IngestResult(document, created=True))
-    if not fresh:
-        return results
-    await _insert_new(session, fresh)
-    for i, (document, result) in enumerate(zip(documents, results, strict=True)):
-        if result.document.id is None:  # its row, or its twin's in the batch, was beaten
-            results[i] = await _twin(session, document)
-    return results
+    return list((await session.exec(query)).all())
+
+
+def _duplicate(document: Document, existing: Sequence[Document]) -> IngestResult:
+    """What a skipped document duplicates: the same bytes first, then the reference."""
+    for row in existing:
+        if row.sha256 == document.sha256:
+            return IngestResult(row, created=False, duplicate=DuplicateReason.SAME_FILE)
+    for row in existing:
+        if document.external_ref and (row.supplier_id, row.external_ref) == (
+            document.supplier_id,
+            document.external_ref,
+        ):
+            return IngestResult(row, created=False, duplicate=DuplicateReason.SAME_REFERENCE)
+    raise LookupError(f"document {document.sha256[:12]} conflicted with no row")
 
 
 async def _insert_new(session: AsyncSession, documents: list[Document]) -> None:
     """Add the rows in one INSERT, which says which id went to which (by the sha256,
-    unique within the workspace). A row another delivery added first is skipped, and its
+    unique within the workspace). A row the workspace holds already is skipped, and its
     document keeps no id.
 
     One statement on both backends: the ORM would insert row by row on SQLite, and on

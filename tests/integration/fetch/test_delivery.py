@@ -81,6 +81,36 @@ async def test_a_batch_keeps_the_new_and_points_the_rest_at_what_they_duplicate(
     assert refs == ["FA-1", "FA-2", "FA-4"]
 
 
+async def test_a_file_following_one_already_in_the_inbox_is_judged_on_its_own(
+    db: Database, store: LocalDocumentStore, world: World
+) -> None:
+    """FA-7's file comes again numbered FA-8, then another FA-8 in the same batch: the
+    first points at FA-7, and the second, whose bytes the inbox has never seen, is kept."""
+    async with db.transaction() as session:
+        [earlier] = await ingest_stored(
+            session=session, documents=[await _stored(store, world, "FA-7", "seven")]
+        )
+    batch = [
+        await _stored(store, world, "FA-8", "seven"),  # FA-7's bytes under a new number
+        await _stored(store, world, "FA-8", "eight"),  # FA-8 again, other bytes
+        await _stored(store, world, "FA-9", "seven"),  # FA-7's bytes once more
+    ]
+
+    async with db.transaction() as session:
+        results = await ingest_stored(session=session, documents=batch)
+
+    assert [(r.created, r.duplicate) for r in results] == [
+        (False, DuplicateReason.SAME_FILE),
+        (True, None),
+        (False, DuplicateReason.SAME_FILE),
+    ]
+    assert results[0].document.id == results[2].document.id == earlier.document.id
+    assert results[1].document is batch[1]
+    async with db.read() as session:
+        refs = sorted(d.external_ref or "" for d in (await session.exec(select(Document))).all())
+    assert refs == ["FA-7", "FA-8"]
+
+
 @pytest.mark.parametrize(
     "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
