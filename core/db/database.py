@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.group_commit import GroupCommit
-from core.db.rows import get_row, keep
+from core.db.rows import get_row, keep, known_absent
 from core.db.sqlite_driver import one_trip_dbapi
 from core.errors import DatabaseUnreachable
 from core.file_modes import make_private_dir, make_private_file
@@ -177,9 +177,16 @@ async def get_for_update(session: AsyncSession, model: type[T], key: Any) -> T |
     UPDATE, read again even when the session holds it). A SQLite transaction holds the
     database's one write lock from its first statement (BEGIN IMMEDIATE), so what the
     unit read earlier in it, the row or its absence (core/db/rows.py), is current: no
-    second SELECT."""
+    second SELECT.
+
+    A row the unit found absent is not read again on PostgreSQL either: FOR UPDATE locks
+    no missing row, so a second read would only show what another process committed
+    since, and a write racing that one meets it as a conflict all the same. Clearing a
+    conversation that is not there, most commands' first step, cost two statements."""
     if session.get_bind().dialect.name == "sqlite":
         return await get_row(session, model, key)
+    if known_absent(session, model, key):
+        return None
     row = await session.get(model, key, with_for_update=True)
     keep(session, model, key, row)
     return row

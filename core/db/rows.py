@@ -54,6 +54,16 @@ async def get_row(session: AsyncSession, model: type[T], key: Any) -> T | None:
     return row
 
 
+def known_absent(session: AsyncSession, model: type[Any], key: Any) -> bool:
+    """Whether the unit read `key` and found no row (or deleted it since), and has added
+    nothing it has not flushed."""
+    kept: dict[tuple[type[Any], Any], Any] = session.info.get(_KEPT, {})
+    if (model, key) not in kept or session.sync_session.new:
+        return False
+    row = kept[(model, key)]
+    return row is None or _gone(row)
+
+
 def _gone(row: Any) -> bool:
     state = inspect(row)
     return bool(state.deleted or state.was_deleted or state.detached)
