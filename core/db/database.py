@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.group_commit import GroupCommit
+from core.db.liveness import ping_when_idle
 from core.db.rows import get_row, keep, known_absent
 from core.db.sqlite_driver import one_trip_dbapi
 from core.errors import DatabaseUnreachable
@@ -77,14 +78,15 @@ def create_engine(
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         # A statement's parameters hold sealed credentials and codes: an IntegrityError
         # (or any DBAPIError) would otherwise carry them into every log that prints it.
         hide_parameters=True,
         connect_args=connect_args or {},
-        pool_pre_ping=True,
+        # Checked before use only after an idle while (core/db/liveness.py), not always.
+        pool_pre_ping=False,
         # As many kept open as a scheduler runs at once (fetch_concurrency): a connection
         # over the pool's size is closed as soon as it comes back, so with 10 kept every
         # other transaction of twenty runs paid a new connection (TCP, the SSL offer,
@@ -92,6 +94,8 @@ def create_engine(
         pool_size=20,
         max_overflow=10,
     )
+    ping_when_idle(engine)
+    return engine
 
 
 class Database:
