@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+from sqlalchemy import bindparam
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -221,6 +222,26 @@ async def _wait_for_code(
     return None
 
 
+# Built once: every run runs them, and building one (its coercions and cache key) cost
+# about what running it did.
+_RUN_START: Any = (
+    select(Connection, Supplier, Workspace)
+    .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
+    .join(Workspace, col(Workspace.id) == col(Connection.workspace_id))
+    .where(col(Connection.id) == bindparam("connection_id"))
+)
+_KNOWN_REFERENCES: Any = select(Document.external_ref).where(
+    col(Document.workspace_id) == bindparam("workspace_id"),
+    col(Document.supplier_id) == bindparam("supplier_id"),
+    col(Document.external_ref).is_not(None),
+)
+_RUN_SETTLE: Any = (
+    select(Connection, ConnectionRun)
+    .join(ConnectionRun, col(ConnectionRun.connection_id) == col(Connection.id))
+    .where(col(ConnectionRun.id) == bindparam("run_id"))
+)
+
+
 class ConnectionRunner:
     """Runs one connection from its claim to its settled state."""
 
@@ -276,13 +297,8 @@ class ConnectionRunner:
     async def _start(self, session: AsyncSession, connection_id: int, now: datetime) -> _Run:
         """One transaction: the connection, its supplier and workspace in one SELECT, the
         run record, and the references already in the inbox (dedup before downloading)."""
-        query = (
-            select(Connection, Supplier, Workspace)
-            .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
-            .join(Workspace, col(Workspace.id) == col(Connection.workspace_id))
-            .where(Connection.id == connection_id)
-        )
-        connection, supplier, workspace = (await session.exec(query)).one()
+        params = {"connection_id": connection_id}
+        connection, supplier, workspace = (await session.exec(_RUN_START, params=params)).one()
         if connection.state in IN_FLIGHT:
             # A run left open by a scheduler that died is closed as such, for the record.
             await session.exec(
@@ -298,11 +314,11 @@ class ConnectionRunner:
         session.add(record)
         await session.flush()
         known = await session.exec(
-            select(Document.external_ref).where(
-                Document.workspace_id == connection.workspace_id,
-                Document.supplier_id == connection.supplier_id,
-                col(Document.external_ref).is_not(None),
-            )
+            _KNOWN_REFERENCES,
+            params={
+                "workspace_id": connection.workspace_id,
+                "supplier_id": connection.supplier_id,
+            },
         )
         assert record.id is not None
         return _Run(
@@ -611,12 +627,8 @@ class ConnectionRunner:
         run is recorded and the connection moves on."""
         now = self.clock()
         async with self.db.transaction() as session:
-            query = (
-                select(Connection, ConnectionRun)
-                .join(ConnectionRun, col(ConnectionRun.connection_id) == col(Connection.id))
-                .where(ConnectionRun.id == run.record_id)
-            )
-            connection, record = (await session.exec(query)).one()
+            params = {"run_id": run.record_id}
+            connection, record = (await session.exec(_RUN_SETTLE, params=params)).one()
             delivered = await ingest_stored(session=session, documents=run.fetched)
             created = tuple(d.document.id for d in delivered if d.created and d.document.id)
             result = replace(result, new=len(created), new_document_ids=created)
