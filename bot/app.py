@@ -36,6 +36,7 @@ from bot.i18n import Texts, languages
 from bot.middlewares import (
     FloodLimit,
     KeptResponseTypes,
+    ResendUnsent,
     RetryAfter,
     StateInTheUnit,
     UnitOfWork,
@@ -92,6 +93,7 @@ def build_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
     session = session or AiohttpSession(api=api_server(settings))
     session.middleware(KeptResponseTypes())
     session.middleware(RetryAfter())
+    session.middleware(ResendUnsent())
     return Bot(
         settings.telegram_token.get_secret_value(),
         session=session,

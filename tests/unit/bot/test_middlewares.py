@@ -1,5 +1,5 @@
-"""The flood limit, the 429 retry and the kept response models, above fakes of what they
-wrap."""
+"""The flood limit, the 429 retry, the resend of a call that never went out and the kept
+response models, above fakes of what they wrap."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import weakref
 from typing import Any
 
 import pytest
-from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import GetMe, Response
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
+from aiogram.methods import GetMe, Response, SendMessage
 from aiogram.types import User
+from aiohttp import ClientConnectionResetError, ClientOSError, ServerDisconnectedError
 
-from bot.middlewares import FloodLimit, KeptResponseTypes, RetryAfter
+from bot.middlewares import FloodLimit, KeptResponseTypes, ResendUnsent, RetryAfter
 
 
 async def test_a_flood_is_cut_and_the_person_is_heard_again_later() -> None:
@@ -73,6 +74,53 @@ async def test_a_429_asking_too_long_a_wait_or_another_error_is_not_retried() ->
     with pytest.raises(ConnectionError):
         await RetryAfter(attempts=3)(broken, None, method)  # type: ignore[arg-type]
     assert calls == ["call", "broken"]
+
+
+def _network_error(method: Any, cause: Exception) -> TelegramNetworkError:
+    """What aiogram raises, chained as aiohttp and aiogram chain it."""
+    try:
+        try:
+            raise cause
+        except Exception as low:
+            raise TelegramNetworkError(method=method, message=str(low)) from low
+    except TelegramNetworkError as err:
+        return err
+
+
+async def test_a_reply_whose_connection_closed_under_its_write_is_sent_again() -> None:
+    """The server closed a kept-alive connection as the reply went out on it: the request
+    never arrived whole, so it is sent once more, and the person gets their answer."""
+    method = SendMessage(chat_id=7, text="Your inbox")
+    sent: list[str] = []
+
+    async def make_request(bot: Any, method: Any) -> Any:
+        sent.append(method.text)
+        if len(sent) == 1:
+            try:
+                raise ClientConnectionResetError("Cannot write to closing transport")
+            except ClientConnectionResetError as reset:
+                body = ClientOSError(None, "Can not write request body")
+                body.__cause__ = reset
+                raise _network_error(method, body) from body
+        return "delivered"
+
+    result: Any = await ResendUnsent()(make_request, None, method)  # type: ignore[arg-type]
+    assert result == "delivered"
+    assert sent == ["Your inbox", "Your inbox"]
+
+
+async def test_a_reply_that_went_out_and_got_no_answer_is_not_sent_twice() -> None:
+    """The server hung up after the request: it may have delivered the message."""
+    method = SendMessage(chat_id=7, text="Your inbox")
+    sent: list[str] = []
+
+    async def make_request(bot: Any, method: Any) -> Any:
+        sent.append(method.text)
+        raise _network_error(method, ServerDisconnectedError())
+
+    with pytest.raises(TelegramNetworkError):
+        await ResendUnsent()(make_request, None, method)  # type: ignore[arg-type]
+    assert sent == ["Your inbox"]
 
 
 async def test_each_answers_model_is_built_once_and_survives_garbage_collection() -> None:
