@@ -89,7 +89,7 @@ class RetryAfter(BaseRequestMiddleware):
                 return await make_request(bot, method)
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
-    def _wait_asked(self, err: Exception) -> bool | float:
+    def _wait_asked(self, err: BaseException) -> bool | float:
         """The wait a 429 asked for; False (give up) for anything else or a longer wait."""
         if not isinstance(err, TelegramRetryAfter) or err.retry_after > self.longest_wait:
             return False
