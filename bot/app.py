@@ -36,8 +36,7 @@ from bot.i18n import Texts, languages
 from bot.middlewares import (
     FloodLimit,
     KeptResponseTypes,
-    ResendUnsent,
-    RetryAfter,
+    SendAgain,
     StateInTheUnit,
     UnitOfWork,
 )
@@ -92,8 +91,7 @@ def build_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
         raise ConfigInvalid(setting="COURIER_TELEGRAM_TOKEN", reason="not set")
     session = session or AiohttpSession(api=api_server(settings))
     session.middleware(KeptResponseTypes())
-    session.middleware(RetryAfter())
-    session.middleware(ResendUnsent())
+    session.middleware(SendAgain())
     return Bot(
         settings.telegram_token.get_secret_value(),
         session=session,

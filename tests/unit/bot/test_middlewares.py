@@ -14,7 +14,7 @@ from aiogram.methods import GetMe, Response, SendMessage
 from aiogram.types import User
 from aiohttp import ClientConnectionResetError, ClientOSError, ServerDisconnectedError
 
-from bot.middlewares import FloodLimit, KeptResponseTypes, ResendUnsent, RetryAfter
+from bot.middlewares import FloodLimit, KeptResponseTypes, SendAgain
 
 
 async def test_a_flood_is_cut_and_the_person_is_heard_again_later() -> None:
@@ -46,12 +46,12 @@ async def test_a_429_is_retried_after_its_wait_then_given_up() -> None:
             raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=0)
         return "ok"
 
-    result: Any = await RetryAfter(attempts=3)(make_request, None, method)  # type: ignore[arg-type]
+    result: Any = await SendAgain(attempts=3)(make_request, None, method)  # type: ignore[arg-type]
     assert result == "ok"
     assert len(calls) == 3
     calls.clear()
     with pytest.raises(TelegramRetryAfter):
-        await RetryAfter(attempts=2)(make_request, None, method)  # type: ignore[arg-type]
+        await SendAgain(attempts=2)(make_request, None, method)  # type: ignore[arg-type]
     assert len(calls) == 2
 
 
@@ -64,7 +64,7 @@ async def test_a_429_asking_too_long_a_wait_or_another_error_is_not_retried() ->
         raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=600)
 
     with pytest.raises(TelegramRetryAfter):
-        await RetryAfter(attempts=3, longest_wait=60)(too_long, None, method)  # type: ignore[arg-type]
+        await SendAgain(attempts=3, longest_wait=60)(too_long, None, method)  # type: ignore[arg-type]
     assert calls == ["call"]
 
     async def broken(bot: Any, method: Any) -> Any:
@@ -72,7 +72,7 @@ async def test_a_429_asking_too_long_a_wait_or_another_error_is_not_retried() ->
         raise ConnectionError("reset")
 
     with pytest.raises(ConnectionError):
-        await RetryAfter(attempts=3)(broken, None, method)  # type: ignore[arg-type]
+        await SendAgain(attempts=3)(broken, None, method)  # type: ignore[arg-type]
     assert calls == ["call", "broken"]
 
 
@@ -104,7 +104,7 @@ async def test_a_reply_whose_connection_closed_under_its_write_is_sent_again() -
                 raise _network_error(method, body) from body
         return "delivered"
 
-    result: Any = await ResendUnsent()(make_request, None, method)  # type: ignore[arg-type]
+    result: Any = await SendAgain()(make_request, None, method)  # type: ignore[arg-type]
     assert result == "delivered"
     assert sent == ["Your inbox", "Your inbox"]
 
@@ -119,7 +119,7 @@ async def test_a_reply_that_went_out_and_got_no_answer_is_not_sent_twice() -> No
         raise _network_error(method, ServerDisconnectedError())
 
     with pytest.raises(TelegramNetworkError):
-        await ResendUnsent()(make_request, None, method)  # type: ignore[arg-type]
+        await SendAgain()(make_request, None, method)  # type: ignore[arg-type]
     assert sent == ["Your inbox"]
 
 
