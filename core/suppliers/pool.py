@@ -2,8 +2,8 @@
 
 Each run keeps its own httpx client: its own cookies, headers and redirects, so that two
 accounts on one portal never share a session. Only the sockets are pooled: the client
-sends through a transport leased from the pool (`HttpPool.transport()`), and a run that
-ends returns its connections for the next run to the same host instead of closing them.
+sends through a transport leased from the pool (`lease`), and a run that ends returns its
+connections for the next run to the same host instead of closing them.
 
 The pool speaks HTTP/1.1 through aiohttp, whose parser is C and whose pool, unlike
 httpcore's, does not look over every connection on each request (README, "Connections
@@ -115,15 +115,25 @@ class HttpPool:
         raise failure
 
 
+def lease(pool: HttpPool | None) -> httpx.AsyncBaseTransport:
+    """A transport from the process's `pool`; without one (a connector built alone, as
+    in a test), from a pool of its own, which closing the client closes."""
+    if pool is not None:
+        return pool.transport()
+    return _Lease(HttpPool(), owned=True)
+
+
 class _Lease(httpx.AsyncBaseTransport):
-    def __init__(self, pool: HttpPool) -> None:
-        self._pool = pool
+    def __init__(self, pool: HttpPool, *, owned: bool = False) -> None:
+        self._pool, self._owned = pool, owned
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self._pool.send(request)
 
     async def aclose(self) -> None:
-        pass  # the pool is its owner's to close
+        # A shared pool is its owner's to close; a lease's own closes with its client.
+        if self._owned:
+            await self._pool.aclose()
 
 
 class _Body(httpx.AsyncByteStream):

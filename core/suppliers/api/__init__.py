@@ -36,7 +36,7 @@ from core.suppliers.connector import (
     SupplierUnavailable,
 )
 from core.suppliers.http import tls_context
-from core.suppliers.pool import HttpPool
+from core.suppliers.pool import HttpPool, lease
 
 __all__ = [
     "KEY_SCOPE",
@@ -88,14 +88,9 @@ class ApiConnector:
         stays the caller's to close."""
         self._base_url = base_url.rstrip("/")
         self._owns_client = client is None
-        self._own_pool: HttpPool | None = None
-        if client is None:
-            if pool is None:
-                pool = self._own_pool = HttpPool()
-            client = httpx.AsyncClient(
-                timeout=timeout, verify=tls_context(), transport=pool.transport()
-            )
-        self._client = client
+        self._client = client or httpx.AsyncClient(
+            timeout=timeout, verify=tls_context(), transport=lease(pool)
+        )
         #: Invoices the API listed in the last `invoices()`, whatever their date.
         self.listed: int | None = None
 
@@ -119,8 +114,6 @@ class ApiConnector:
     async def close(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-        if self._own_pool is not None:
-            await self._own_pool.aclose()
 
     def _trusted(self, url: str) -> bool:
         """Whether `url` may see the token: the base URL's host, or over https one of the

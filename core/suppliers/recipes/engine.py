@@ -37,7 +37,7 @@ from core.suppliers.connector import (
 )
 from core.suppliers.http import HttpLimits, Throttle, build_client, export_cookies, import_cookies
 from core.suppliers.http import request as http_request
-from core.suppliers.pool import HttpPool
+from core.suppliers.pool import HttpPool, lease
 from core.suppliers.recipes.model import Recipe, TwoFactorStep
 from core.suppliers.recipes.page import Form, Page, parse_amount, parse_date
 
@@ -68,10 +68,7 @@ class RecipeConnector:
         self._limits = limits or HttpLimits()
         self._throttle = throttle
         self._remember_device = remember_device
-        self._own_pool: HttpPool | None = None
-        if pool is None:
-            pool = self._own_pool = HttpPool()
-        self._client = build_client(limits=self._limits, transport=pool.transport())
+        self._client = build_client(limits=self._limits, transport=lease(pool))
         self._verify: Page | None = None  # the 2FA page that awaits a code
         #: Rows on the list pages read, whatever their date: 0 only for an empty list.
         self.listed: int | None = None
@@ -198,8 +195,6 @@ class RecipeConnector:
 
     async def close(self) -> None:
         await self._client.aclose()
-        if self._own_pool is not None:
-            await self._own_pool.aclose()
 
     # -- pages --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from core.suppliers.http import HttpLimits, build_client, request
-from core.suppliers.pool import HttpPool
+from core.suppliers.pool import HttpPool, lease
 
 LIMITS = HttpLimits(connect_timeout=1.0, read_timeout=2.0)
 
@@ -25,6 +25,8 @@ class Portal:
     sessions: list[str | None] = field(default_factory=list)
     in_flight: int = 0
     most_at_once: int = 0
+    #: The server's end of the last connection a request came in on.
+    last: asyncio.BaseTransport | None = None
 
 
 @pytest.fixture
@@ -39,6 +41,7 @@ async def portal() -> AsyncIterator[Portal]:
     async def account(request: web.Request) -> web.Response:
         assert request.transport is not None
         portal.sockets[request.transport.get_extra_info("peername")[1]] += 1
+        portal.last = request.transport
         portal.sessions.append(request.cookies.get("session"))
         return web.Response(text=f"hello {request.cookies.get('session')}")
 
@@ -124,3 +127,21 @@ async def test_a_closed_pool_opens_again_at_the_next_request(portal: Portal) -> 
     await pool.aclose()
     assert sum(portal.sockets.values()) == 2
     assert len(portal.sockets) == 2
+
+
+async def test_a_client_without_the_process_pool_closes_its_connections_with_it(
+    portal: Portal, pool: HttpPool
+) -> None:
+    """A connector built alone (a test's, a one-off check) leaves no socket behind; a run's
+    client returns its connection to the process's pool, which keeps it open."""
+    async with build_client(limits=LIMITS, transport=lease(None)) as alone:
+        await request(alone, "GET", f"{portal.url}/account", supplier="edf")
+    assert portal.last is not None
+    alone_end = portal.last
+    async with build_client(limits=LIMITS, transport=lease(pool)) as shared:
+        await request(shared, "GET", f"{portal.url}/account", supplier="edf")
+    assert portal.last is not None
+    shared_end = portal.last
+    await asyncio.sleep(0.1)  # the server hears of a close
+    assert alone_end.is_closing()
+    assert not shared_end.is_closing()
