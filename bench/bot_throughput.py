@@ -51,6 +51,7 @@ from core.config import Settings
 from core.db import create_database
 from core.db.migrate import upgrade
 from core.models import Locale, Member, Role, Workspace
+from courier.heap import settle_heap
 from courier.roles import build_runner
 from courier.runtime import open_runtime
 from courier.sandbox.botapi import BotApi
@@ -200,8 +201,10 @@ async def serve_courier(api_url: str, members: int, folder: Path, database_url: 
             providers=rt.providers,
         )
         bot = build_bot(settings)
+        dispatcher = build_dispatcher(deps)
+        settle_heap()  # as `courier bot` does once built (courier/heap.py)
         try:
-            await poll_until_told(bot, build_dispatcher(deps))
+            await poll_until_told(bot, dispatcher)
         finally:
             await verifier.drain()
             await bot.session.close()

@@ -11,7 +11,12 @@ Courier's alone and two schedulers are two processes, as deployed.
   the Jobs ticking `fetch_due` back to back (a tick as soon as a run settles);
 - `peak_rss_mb=` the single scheduler's `ru_maxrss`;
 - `scaleout_speedup=` one scheduler's time / two schedulers' time on PostgreSQL, each
-  scheduler with `--concurrency` slots; every connection must be fetched exactly once.
+  scheduler with `--concurrency` slots; every connection must be fetched exactly once;
+- `gc_ms_per_run=` the cyclic garbage collector's share of the scheduler's CPU, timed by
+  its own callbacks; `--heap default` runs the schedulers without `courier`'s settings
+  (courier/heap.py), for a side-by-side run;
+- `host_busy=` the machine's cores busy (/proc/stat) from "go" to the last report, with
+  one scheduler and with two: a machine already busy with one cannot run two side by side.
 
 The concurrency is the product's default (`Settings().fetch_concurrency`: runs at once per
 scheduler), and the throttle is built as `courier scheduler` builds it (requests in flight
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import resource
@@ -81,6 +87,7 @@ from core.suppliers.http import Throttle
 from core.suppliers.pool import HttpPool
 from core.vault import Vault, generate_key
 from courier.connectors import build_registry
+from courier.heap import settle_heap
 from scheduler.jobs import Jobs
 
 PG_URL = os.environ.get("COURIER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -161,13 +168,41 @@ class TimedRunner(ConnectionRunner):
         return result
 
 
+class CollectorClock:
+    """The CPU time the cyclic garbage collector takes, from its own start and stop
+    callbacks: exact on a noisy machine, where the process's whole CPU time is not."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._began = 0.0
+        gc.callbacks.append(self._tick)
+
+    def reset(self) -> None:
+        self.seconds = 0.0
+
+    def _tick(self, phase: str, _info: dict[str, Any]) -> None:
+        # The thread that allocates collects: its own CPU clock leaves the others out.
+        if phase == "start":
+            self._began = time.thread_time()
+        else:
+            self.seconds += time.thread_time() - self._began
+
+
 def _database(url: URL, schema: str | None) -> Database:
     args: dict[str, Any] = {"server_settings": {"search_path": schema}} if schema else {}
     return create_database(url, connect_args=args)
 
 
 async def run_scheduler(
-    url: str, schema: str | None, store: str, key: str, demo_url: str, concurrency: int, name: str
+    url: str,
+    schema: str | None,
+    store: str,
+    key: str,
+    demo_url: str,
+    concurrency: int,
+    name: str,
+    *,
+    settled: bool,
 ) -> None:
     """Wait for "go" on stdin, tick until nothing is due or running, print what happened."""
     db = _database(make_url(url), schema)
@@ -196,9 +231,13 @@ async def run_scheduler(
     )
     runner.settled, runner.last_settled, runner.outcomes = asyncio.Event(), 0.0, Counter()
     jobs = Jobs(db=db, runner=runner, concurrency=concurrency, name=name)
+    if settled:  # as `courier scheduler` does once built (courier/heap.py)
+        settle_heap()
+    collector = CollectorClock()
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     statements = 0
+    collector.reset()
     cpu = time.process_time()
     first_claim: float | None = None
     ticks = 0
@@ -226,6 +265,7 @@ async def run_scheduler(
         "ticks": ticks,
         "statements": statements,
         "cpu_s": time.process_time() - cpu,
+        "gc_s": collector.seconds,
         "rss_mb": _rss_mb(),
     }
     await db.dispose()
@@ -242,6 +282,17 @@ class Phase:
     requests: Counter[str]
     workers: list[dict[str, Any]]
     demo_cpu_s: float  # the Demo Supplier's, in its own process (population included)
+    host_busy: float | None  # the whole machine's cores busy, "go" to the last report
+
+
+def _host_ticks() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of every core since boot, from /proc/stat; None off Linux."""
+    try:
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
 
 
 async def _child(*args: str) -> asyncio.subprocess.Process:
@@ -368,13 +419,16 @@ async def phase(
                 f"--concurrency={args.concurrency}",
                 f"--name={label}-{n}",
                 f"--profile={args.profile}",
+                f"--heap={args.heap}",
             )
             workers.append(worker)
         for worker in workers:
             assert await _line(worker) == "ready"
+        before = _host_ticks()
         for worker in workers:  # all at once, so the schedulers start side by side
             _send(worker, "go")
         reports = [json.loads(await _line(worker)) for worker in workers]
+        after = _host_ticks()
         for worker in workers:
             await worker.wait()
         _send(demo, "count")
@@ -384,7 +438,10 @@ async def phase(
         shutil.rmtree(store, ignore_errors=True)
     first = min(r["first_claim"] for r in reports)
     last = max(r["last_settled"] for r in reports)
-    return Phase(label, last - first, requests, reports, served["cpu_s"])
+    busy = None
+    if before and after and after[1] > before[1]:
+        busy = (after[0] - before[0]) / (after[1] - before[1])
+    return Phase(label, last - first, requests, reports, served["cpu_s"], busy)
 
 
 def _describe(p: Phase, args: argparse.Namespace, slots: int) -> float:
@@ -392,14 +449,17 @@ def _describe(p: Phase, args: argparse.Namespace, slots: int) -> float:
     ideal = float(total * args.latency_ms / 1000 / slots)
     cpu = sum(w["cpu_s"] for w in p.workers)
     statements = sum(w["statements"] for w in p.workers)
+    collector = sum(w["gc_s"] for w in p.workers)
     ticks = sum(w["ticks"] for w in p.workers)
     n = args.connections
     print(
         f"[{p.label}] wall_s={p.seconds:.2f} ideal_s={ideal:.2f} efficiency={ideal / p.seconds:.2f}"
         f" runs/s={n / p.seconds:.0f} requests={total} ({total / n:.2f}/run)"
         f" sql={statements / n:.1f}/run ticks={ticks} scheduler_cpu_s={cpu:.1f}"
-        f" ({cpu / p.seconds:.0%} of wall) demo_cpu_s={p.demo_cpu_s:.1f}"
+        f" ({cpu / p.seconds:.0%} of wall) gc_ms_per_run={collector * 1000 / n:.2f}"
+        f" demo_cpu_s={p.demo_cpu_s:.1f}"
         f" rss_mb={max(w['rss_mb'] for w in p.workers):.0f}"
+        f" host_busy={'n/a' if p.host_busy is None else f'{p.host_busy:.0%}'}"
     )
     return ideal / p.seconds
 
@@ -446,15 +506,22 @@ async def main(args: argparse.Namespace) -> None:
     print(f"requests per run by route: {dict(sorted(rounds[0][1].requests.items()))} / {n}")
     efficiency: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
     cpu: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
+    collector: list[float] = []
     rss: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
     speedups: list[float] = []
+    busy: dict[int, list[float]] = {1: [], 2: []}  # the host's cores busy, by schedulers
     for sqlite_1, pg_1, pg_2 in rounds:
         for backend, one in (("sqlite", sqlite_1), ("postgresql", pg_1)):
             efficiency[backend].append(_describe(one, args, c))
             cpu[backend].append(one.workers[0]["cpu_s"] * 1000 / n)
+            if backend == "postgresql":
+                collector.append(one.workers[0]["gc_s"] * 1000 / n)
             rss[backend].append(one.workers[0]["rss_mb"])
         _describe(pg_2, args, 2 * c)
         speedups.append(pg_1.seconds / pg_2.seconds)
+        for schedulers, p in ((1, pg_1), (2, pg_2)):
+            if p.host_busy is not None:
+                busy[schedulers].append(p.host_busy)
     median = statistics.median
     backend = max(efficiency, key=lambda b: median(efficiency[b]))
     runs = f"median of {args.runs}" if args.runs > 1 else "one run"
@@ -467,12 +534,20 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"fetch_cpu_ms_per_run={median(cpu['postgresql']):.1f} target<=8"
         f" (postgresql, one scheduler, {runs}; sqlite {median(cpu['sqlite']):.1f};"
-        f" {requests:.0f} requests a run)"
+        f" {requests:.0f} requests a run; the collector {median(collector):.2f} of it,"
+        f" heap {args.heap})"
     )
     print(
         f"scaleout_speedup={median(speedups):.2f} (postgresql, 1 -> 2 schedulers, {runs},"
         f" each connection fetched exactly once in every run)"
     )
+    if busy[1] and busy[2]:
+        # Two schedulers can only be twice as fast on cores that one left idle.
+        print(
+            f"host_busy={median(busy[1]):.0%} -> {median(busy[2]):.0%}"
+            f" of {os.cpu_count()} cores (postgresql, 1 -> 2 schedulers; every process"
+            " on the machine: schedulers, PostgreSQL, the Demo Supplier)"
+        )
 
 
 def cli() -> None:
@@ -495,6 +570,12 @@ def cli() -> None:
         "--profile", default="", help="pyinstrument-profile the schedulers into this dir"
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one phase only")
+    parser.add_argument(
+        "--heap",
+        choices=["settled", "default"],
+        default="settled",
+        help="the schedulers' collector as `courier` sets it, or CPython's defaults",
+    )
     args = parser.parse_args()
     if args.role == "demo":
         asyncio.run(serve_demo(args.connections, args.latency_ms))
@@ -507,6 +588,7 @@ def cli() -> None:
             args.demo_url,
             args.concurrency,
             args.name,
+            settled=args.heap == "settled",
         )
         if not args.profile:
             asyncio.run(work)

@@ -21,6 +21,7 @@ from core.suppliers.http import Throttle
 from core.suppliers.woob.setup import WoobSetup
 from courier.connectors import build_registry, build_sign_ins, google_ads_config
 from courier.demo_supplier import DemoConfig, sample_config, start_demo_supplier
+from courier.heap import settle_heap
 from courier.integration_commands import build_accounting
 from courier.oauth_callback import start_callback_server
 from courier.output import with_invocation
@@ -306,6 +307,7 @@ async def serve(rt: Runtime, roles: tuple[str, ...], stop: asyncio.Event) -> Non
             setting="COURIER_TELEGRAM_TOKEN",
             reason=with_invocation("not set: get one from @BotFather, or try `courier sandbox`"),
         )
+    settle_heap()  # built: what exists now lives as long as the process
     try:
         async with asyncio.TaskGroup() as group:
             for role in roles:
