@@ -18,7 +18,11 @@ not its share of one interpreter with the 1,000 people talking to it.
   from polling to stopped, per update, median: steadier than the rates on a noisy
   machine, and where a change to the bot shows first.
 
+Courier's bot process settles its collector once built, as `courier bot` does
+(courier/heap.py); `--heap default` leaves CPython's defaults, for a side-by-side run.
+
     python -m bench.bot_throughput [--members 1000] [--runs 1] [--postgres [URL]]
+                                   [--heap settled|default]
 """
 
 from __future__ import annotations
@@ -167,7 +171,9 @@ async def scratch_postgres(server: str | None) -> AsyncIterator[str | None]:
         await admin.dispose()
 
 
-async def serve_courier(api_url: str, members: int, folder: Path, database_url: str | None) -> None:
+async def serve_courier(
+    api_url: str, members: int, folder: Path, database_url: str | None, *, settled: bool
+) -> None:
     """Courier's bot process, wired as `courier bot` wires it: its members joined, then
     polling until told to stop."""
     settings = Settings(
@@ -202,7 +208,8 @@ async def serve_courier(api_url: str, members: int, folder: Path, database_url: 
         )
         bot = build_bot(settings)
         dispatcher = build_dispatcher(deps)
-        settle_heap()  # as `courier bot` does once built (courier/heap.py)
+        if settled:  # as `courier bot` does once built (courier/heap.py)
+            settle_heap()
         try:
             await poll_until_told(bot, dispatcher)
         finally:
@@ -239,7 +246,7 @@ async def timed_in_own_process(world: BotWorld, members: int, *role: str) -> Tim
     return Timing(seconds, float(said.split()[-1]))
 
 
-async def one_run(members: int, postgres: str | None) -> tuple[Timing, Timing]:
+async def one_run(members: int, postgres: str | None, heap: str) -> tuple[Timing, Timing]:
     api = BotApi()
     await api.start()
     try:
@@ -247,7 +254,8 @@ async def one_run(members: int, postgres: str | None) -> tuple[Timing, Timing]:
             async with scratch_postgres(postgres) as url:
                 courier_world = api.add_bot(COURIER_TOKEN, username="courier_bench_bot")
                 role = ["--role=courier", f"--api={api.url}", f"--members={members}"]
-                role += [f"--folder={folder}"] + ([f"--database-url={url}"] if url else [])
+                role += [f"--folder={folder}", f"--heap={heap}"]
+                role += [f"--database-url={url}"] if url else []
                 courier = await timed_in_own_process(courier_world, members, *role)
         echo_world = api.add_bot(ECHO_TOKEN, username="echo_bot")
         echo = await timed_in_own_process(echo_world, members, "--role=echo", f"--api={api.url}")
@@ -266,6 +274,12 @@ async def main() -> None:
         const="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
         help="run Courier's bot on a scratch database of this PostgreSQL server",
     )
+    parser.add_argument(
+        "--heap",
+        choices=["settled", "default"],
+        default="settled",
+        help="Courier's collector as `courier bot` sets it, or CPython's defaults",
+    )
     # A bot's process (the benchmark starts them).
     parser.add_argument("--role", choices=["bench", "courier", "echo"], default="bench")
     parser.add_argument("--api", default="")
@@ -274,7 +288,13 @@ async def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.role == "courier":
-        await serve_courier(args.api, args.members, Path(args.folder), args.database_url)
+        await serve_courier(
+            args.api,
+            args.members,
+            Path(args.folder),
+            args.database_url,
+            settled=args.heap == "settled",
+        )
         return
     if args.role == "echo":
         await serve_echo(args.api)
@@ -282,7 +302,7 @@ async def main() -> None:
     updates = args.members * len(SCRIPT)
     ratios, ours, theirs, our_cpu, their_cpu = [], [], [], [], []
     for n in range(1, args.runs + 1):
-        courier, echo = await one_run(args.members, args.postgres)
+        courier, echo = await one_run(args.members, args.postgres, args.heap)
         ours.append(updates / courier.seconds)
         theirs.append(updates / echo.seconds)
         ratios.append(ours[-1] / theirs[-1])
@@ -294,7 +314,10 @@ async def main() -> None:
             f"({echo.seconds:.1f} s, {their_cpu[-1]:.2f} ms CPU each)"
         )
     backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"members={args.members} updates={updates} runs={args.runs} ({backend}, long polling)")
+    print(
+        f"members={args.members} updates={updates} runs={args.runs} ({backend}, long polling,"
+        f" Courier's heap {args.heap})"
+    )
     print(f"courier_updates_per_second={statistics.median(ours):.0f} (median)")
     print(f"echo_updates_per_second={statistics.median(theirs):.0f} (median)")
     print(f"courier_cpu_ms_per_update={statistics.median(our_cpu):.2f} (median)")
