@@ -33,6 +33,7 @@ from bot import flows
 from bot.chat_marks import ClearBlockedMark
 from bot.context import Deps
 from bot.i18n import Texts, languages
+from bot.in_flight import UpdatesInFlight, drain_updates
 from bot.middlewares import (
     FloodLimit,
     KeptResponseTypes,
@@ -134,6 +135,9 @@ def build_dispatcher(deps: Deps, *, storage: BaseStorage | None = None) -> Dispa
         disable_fsm=True,  # registered below, as StateInTheUnit
         deps=deps,
     )
+    # Outermost: an update counts as in flight from its task's first step, so a bot told
+    # to stop lets it finish, waiting for its turn included (bot/in_flight.py).
+    dp.update.outer_middleware(UpdatesInFlight())
     dp.update.outer_middleware(
         StateInTheUnit(storage=dp.storage, events_isolation=dp.fsm.events_isolation)
     )
@@ -181,6 +185,8 @@ async def run_polling(bot: Bot, dp: Dispatcher, stop: asyncio.Event) -> None:
                 await dp.stop_polling()
         waiting.cancel()
         await polling
+        # Telegram has them as delivered: they finish before the session and database close.
+        await drain_updates(dp)
 
 
 async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, stop: asyncio.Event) -> int:
@@ -208,5 +214,6 @@ async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, stop: asynci
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # no more requests; those answered are handled in tasks
+        await drain_updates(dp)
     return 0
