@@ -8,6 +8,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from bot.app import build_bot, build_dispatcher, run_polling
+from bot.context import Deps
 from bot.serve import build_deps
 from bot.verification import Verifier
 from core.accounting.registry import ProviderRegistry
@@ -129,6 +131,25 @@ class Harness:
             },
         )
         return query_id
+
+
+@asynccontextmanager
+async def plain_deps(db: Database, settings: Settings, folder: Path) -> AsyncIterator[Deps]:
+    """The bot's dependencies with the shipped connectors and no stand-ins behind them: for
+    stories about the bot's own plumbing (webhook, stopping)."""
+    vault, store = Vault([generate_key()]), LocalDocumentStore(folder / "documents")
+    runner = ConnectionRunner(
+        db=db, store=store, vault=vault, connector_for=build_registry().connector_for
+    )
+    providers = ProviderRegistry(settings)
+    deps, verifier = await build_deps(
+        settings=settings, db=db, store=store, vault=vault, runner=runner, providers=providers
+    )
+    try:
+        yield deps
+    finally:
+        await verifier.close()
+        await providers.aclose()
 
 
 @pytest.fixture

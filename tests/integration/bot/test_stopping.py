@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,11 @@ from aiogram.types import Message, TelegramObject
 
 from bot.app import build_dispatcher, run_polling
 from bot.in_flight import UpdatesInFlight, drain_updates, updates_in_flight
-from bot.serve import build_deps
-from core.accounting.registry import ProviderRegistry
 from core.db import Database
-from core.services.fetch import ConnectionRunner
-from core.storage import LocalDocumentStore
-from core.vault import Vault, generate_key
-from courier.connectors import build_registry
 from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import TelegramUser
 from tests.conftest import make_settings
+from tests.integration.bot.conftest import plain_deps
 
 TOKEN = "4242424242:AAF-stopping-token-0123456789abcdefgh"
 
@@ -50,15 +44,9 @@ def slow_bot(release: asyncio.Event, started: asyncio.Event) -> Dispatcher:
     return dp
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[BotApi]:
-    server = BotApi()
-    await server.start()
-    yield server
-    await server.close()
-
-
-async def test_an_update_in_its_handler_at_the_stop_still_gets_its_reply(api: BotApi) -> None:
+async def test_an_update_in_its_handler_at_the_stop_still_gets_its_reply() -> None:
+    api = BotApi()
+    await api.start()
     world = api.add_bot(TOKEN, username="stopping_bot")
     person = TelegramUser.create(world)
     bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.url)))
@@ -79,6 +67,7 @@ async def test_an_update_in_its_handler_at_the_stop_still_gets_its_reply(api: Bo
         release.set()
         await asyncio.gather(polling, return_exceptions=True)
         await bot.session.close()
+        await api.close()
 
 
 async def test_an_update_that_outlasts_the_grace_is_named_and_the_bot_stops_anyway(
@@ -112,22 +101,11 @@ async def test_the_bots_dispatcher_counts_an_update_from_its_first_step(
     db: Database, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path / "var", telegram_token=TOKEN)
-    vault, store = Vault([generate_key()]), LocalDocumentStore(tmp_path / "documents")
-    runner = ConnectionRunner(
-        db=db, store=store, vault=vault, connector_for=build_registry().connector_for
-    )
-    providers = ProviderRegistry(settings)
-    deps, verifier = await build_deps(
-        settings=settings, db=db, store=store, vault=vault, runner=runner, providers=providers
-    )
-    try:
+    async with plain_deps(db, settings, tmp_path) as deps:
         dp = build_dispatcher(deps)
-        counter = updates_in_flight(dp)
-        assert counter is not None
-        # Outermost of ours (aiogram's error and user-context wrappers come first, and
-        # pass straight on): an update waiting for its isolation lock or its turn counts.
-        ours = [m for m in dp.update.outer_middleware if type(m).__module__.startswith("bot.")]
-        assert ours[0] is counter
-    finally:
-        await verifier.close()
-        await providers.aclose()
+    counter = updates_in_flight(dp)
+    assert counter is not None
+    # Outermost of ours (aiogram's error and user-context wrappers come first, and pass
+    # straight on): an update waiting for its isolation lock or its turn counts.
+    ours = [m for m in dp.update.outer_middleware if type(m).__module__.startswith("bot.")]
+    assert ours[0] is counter

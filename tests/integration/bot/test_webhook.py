@@ -10,17 +10,11 @@ from pathlib import Path
 import aiohttp
 
 from bot.app import WEBHOOK_PATH, build_bot, build_dispatcher, run_webhook
-from bot.serve import build_deps
-from core.accounting.registry import ProviderRegistry
 from core.db import Database
-from core.services.fetch import ConnectionRunner
-from core.storage import LocalDocumentStore
-from core.vault import Vault, generate_key
-from courier.connectors import build_registry
 from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import TelegramUser
 from tests.conftest import make_settings
-from tests.integration.bot.conftest import TOKEN
+from tests.integration.bot.conftest import TOKEN, plain_deps
 
 
 def _free_port() -> int:
@@ -44,42 +38,33 @@ async def test_updates_arrive_by_webhook_and_a_request_without_the_secret_is_ref
         telegram_webhook_secret="s3cret-hook_token",
         telegram_webhook_port=port,
     )
-    vault, store = Vault([generate_key()]), LocalDocumentStore(tmp_path / "documents")
-    runner = ConnectionRunner(
-        db=db, store=store, vault=vault, connector_for=build_registry().connector_for
-    )
-    providers = ProviderRegistry(settings)
-    deps, verifier = await build_deps(
-        settings=settings, db=db, store=store, vault=vault, runner=runner, providers=providers
-    )
-    bot = build_bot(settings)
-    stop = asyncio.Event()
-    serving = asyncio.create_task(run_webhook(bot, build_dispatcher(deps), settings, stop))
-    try:
-        stranger = TelegramUser.create(world, first_name="Paul")
-        await stranger.say("hello")
-        assert "invite code" in (await stranger.wait_for_reply()).text
-        assert world.webhook is not None
-        update = {
-            "update_id": 999,
-            "message": {
-                "message_id": 1,
-                "date": 0,
-                "chat": {"id": 1, "type": "private"},
-                "text": "/help",
-            },
-        }
-        async with aiohttp.ClientSession() as client:
-            url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-            async with client.post(url, json=update) as refused:
-                assert refused.status == 401
-            wrong = {"X-Telegram-Bot-Api-Secret-Token": "not-it"}
-            async with client.post(url, json=update, headers=wrong) as refused:
-                assert refused.status == 401
-    finally:
-        stop.set()
-        await serving
-        await verifier.close()
-        await bot.session.close()
-        await providers.aclose()
-        await api.close()
+    async with plain_deps(db, settings, tmp_path) as deps:
+        bot = build_bot(settings)
+        stop = asyncio.Event()
+        serving = asyncio.create_task(run_webhook(bot, build_dispatcher(deps), settings, stop))
+        try:
+            stranger = TelegramUser.create(world, first_name="Paul")
+            await stranger.say("hello")
+            assert "invite code" in (await stranger.wait_for_reply()).text
+            assert world.webhook is not None
+            update = {
+                "update_id": 999,
+                "message": {
+                    "message_id": 1,
+                    "date": 0,
+                    "chat": {"id": 1, "type": "private"},
+                    "text": "/help",
+                },
+            }
+            async with aiohttp.ClientSession() as client:
+                url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+                async with client.post(url, json=update) as refused:
+                    assert refused.status == 401
+                wrong = {"X-Telegram-Bot-Api-Secret-Token": "not-it"}
+                async with client.post(url, json=update, headers=wrong) as refused:
+                    assert refused.status == 401
+        finally:
+            stop.set()
+            await serving
+            await bot.session.close()
+            await api.close()
