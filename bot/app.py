@@ -198,6 +198,13 @@ async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, stop: asynci
             setting="COURIER_TELEGRAM_WEBHOOK_SECRET", reason="a webhook needs a URL and a secret"
         )
     app = web.Application()
+
+    async def drain(_: web.Application) -> None:
+        await drain_updates(dp)
+
+    # The first shutdown hook: the listener has stopped taking requests, and the updates
+    # taken finish before the hook aiogram adds next closes the bot's session.
+    app.on_shutdown.append(drain)
     SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret.get_secret_value()).register(
         app, path=WEBHOOK_PATH
     )
@@ -214,6 +221,5 @@ async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, stop: asynci
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()  # no more requests; those answered are handled in tasks
-        await drain_updates(dp)
+        await runner.cleanup()  # its shutdown hooks drain the updates first (above)
     return 0

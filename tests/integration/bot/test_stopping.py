@@ -17,13 +17,13 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message, TelegramObject
 
-from bot.app import build_dispatcher, run_polling
+from bot.app import build_dispatcher, run_polling, run_webhook
 from bot.in_flight import UpdatesInFlight, drain_updates, updates_in_flight
 from core.db import Database
 from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import TelegramUser
 from tests.conftest import make_settings
-from tests.integration.bot.conftest import plain_deps
+from tests.integration.bot.conftest import free_port, plain_deps
 
 TOKEN = "4242424242:AAF-stopping-token-0123456789abcdefgh"
 
@@ -66,6 +66,43 @@ async def test_an_update_in_its_handler_at_the_stop_still_gets_its_reply() -> No
     finally:
         release.set()
         await asyncio.gather(polling, return_exceptions=True)
+        await bot.session.close()
+        await api.close()
+
+
+async def test_by_webhook_too_an_update_in_its_handler_at_the_stop_gets_its_reply(
+    tmp_path: Path,
+) -> None:
+    api = BotApi()
+    await api.start()
+    world = api.add_bot(TOKEN, username="stopping_hook_bot")
+    person = TelegramUser.create(world)
+    port = free_port()
+    settings = make_settings(
+        tmp_path / "var",
+        telegram_token=TOKEN,
+        telegram_api_url=api.url,
+        telegram_webhook_url=f"http://127.0.0.1:{port}",
+        telegram_webhook_secret="s3cret-hook_token",
+        telegram_webhook_port=port,
+    )
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.url)))
+    release, started, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    serving = asyncio.create_task(run_webhook(bot, slow_bot(release, started), settings, stop))
+    try:
+        await person.say("invoice 43")
+        await asyncio.wait_for(started.wait(), 10)
+
+        stop.set()
+        await asyncio.sleep(0.3)
+        assert not serving.done(), "the bot stopped with an update in its handler"
+
+        release.set()
+        await asyncio.wait_for(serving, 10)
+        assert [m.text for m in person.messages] == ["done: invoice 43"]
+    finally:
+        release.set()
+        await asyncio.gather(serving, return_exceptions=True)
         await bot.session.close()
         await api.close()
 

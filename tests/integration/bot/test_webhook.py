@@ -4,7 +4,6 @@ refuses any request without the secret token."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import aiohttp
@@ -14,13 +13,7 @@ from core.db import Database
 from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import TelegramUser
 from tests.conftest import make_settings
-from tests.integration.bot.conftest import TOKEN, plain_deps
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.integration.bot.conftest import TOKEN, free_port, plain_deps
 
 
 async def test_updates_arrive_by_webhook_and_a_request_without_the_secret_is_refused(
@@ -29,7 +22,7 @@ async def test_updates_arrive_by_webhook_and_a_request_without_the_secret_is_ref
     api = BotApi()
     await api.start()
     world = api.add_bot(TOKEN, username="courier_hook_bot")
-    port = _free_port()
+    port = free_port()
     settings = make_settings(
         tmp_path / "var",
         telegram_token=TOKEN,
