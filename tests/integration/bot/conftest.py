@@ -142,6 +142,29 @@ def free_port() -> int:
 
 
 @asynccontextmanager
+async def stand_in(username: str) -> AsyncIterator[tuple[BotApi, BotWorld]]:
+    """The Bot API stand-in on loopback, with one bot registered in it."""
+    api = BotApi()
+    await api.start()
+    try:
+        yield api, api.add_bot(TOKEN, username=username)
+    finally:
+        await api.close()
+
+
+def webhook_settings(folder: Path, api_url: str, port: int, **more: object) -> Settings:
+    """Settings for a bot served by webhook on loopback `port`, the Bot API at `api_url`."""
+    return make_settings(
+        folder / "var",
+        telegram_api_url=api_url,
+        telegram_webhook_url=f"http://127.0.0.1:{port}",
+        telegram_webhook_secret="s3cret-hook_token",
+        telegram_webhook_port=port,
+        **more,
+    )
+
+
+@asynccontextmanager
 async def plain_deps(db: Database, settings: Settings, folder: Path) -> AsyncIterator[Deps]:
     """The bot's dependencies with the shipped connectors and no stand-ins behind them: for
     stories about the bot's own plumbing (webhook, stopping)."""

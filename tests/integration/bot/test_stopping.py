@@ -2,8 +2,9 @@
 it lets its session and database close: Telegram already has those updates as delivered,
 and would never send them again.
 
-Against the Bot API stand-in on loopback, with `run_polling` as `courier bot` runs it; the
-bot's own dispatcher has the counter outermost, as the last story checks."""
+Against the Bot API stand-in on loopback, served as `courier bot` serves it, by polling
+and by webhook; the bot's own dispatcher has the counter outermost, as the last story
+checks."""
 
 from __future__ import annotations
 
@@ -20,12 +21,9 @@ from aiogram.types import Message, TelegramObject
 from bot.app import build_dispatcher, run_polling, run_webhook
 from bot.in_flight import UpdatesInFlight, drain_updates, updates_in_flight
 from core.db import Database
-from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import TelegramUser
 from tests.conftest import make_settings
-from tests.integration.bot.conftest import free_port, plain_deps
-
-TOKEN = "4242424242:AAF-stopping-token-0123456789abcdefgh"
+from tests.integration.bot.conftest import TOKEN, free_port, plain_deps, stand_in, webhook_settings
 
 
 def slow_bot(release: asyncio.Event, started: asyncio.Event) -> Dispatcher:
@@ -44,67 +42,36 @@ def slow_bot(release: asyncio.Event, started: asyncio.Event) -> Dispatcher:
     return dp
 
 
-async def test_an_update_in_its_handler_at_the_stop_still_gets_its_reply() -> None:
-    api = BotApi()
-    await api.start()
-    world = api.add_bot(TOKEN, username="stopping_bot")
-    person = TelegramUser.create(world)
-    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.url)))
-    release, started, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    polling = asyncio.create_task(run_polling(bot, slow_bot(release, started), stop))
-    try:
-        await person.say("invoice 42")
-        await asyncio.wait_for(started.wait(), 10)
-
-        stop.set()  # SIGTERM while the update is in its handler
-        await asyncio.sleep(0.3)
-        assert not polling.done(), "the bot stopped with an update in its handler"
-
-        release.set()
-        await asyncio.wait_for(polling, 10)
-        assert [m.text for m in person.messages] == ["done: invoice 42"]
-    finally:
-        release.set()
-        await asyncio.gather(polling, return_exceptions=True)
-        await bot.session.close()
-        await api.close()
-
-
-async def test_by_webhook_too_an_update_in_its_handler_at_the_stop_gets_its_reply(
-    tmp_path: Path,
+@pytest.mark.parametrize("transport", ["polling", "webhook"])
+async def test_an_update_in_its_handler_at_the_stop_still_gets_its_reply(
+    transport: str, tmp_path: Path
 ) -> None:
-    api = BotApi()
-    await api.start()
-    world = api.add_bot(TOKEN, username="stopping_hook_bot")
-    person = TelegramUser.create(world)
-    port = free_port()
-    settings = make_settings(
-        tmp_path / "var",
-        telegram_token=TOKEN,
-        telegram_api_url=api.url,
-        telegram_webhook_url=f"http://127.0.0.1:{port}",
-        telegram_webhook_secret="s3cret-hook_token",
-        telegram_webhook_port=port,
-    )
-    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.url)))
-    release, started, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    serving = asyncio.create_task(run_webhook(bot, slow_bot(release, started), settings, stop))
-    try:
-        await person.say("invoice 43")
-        await asyncio.wait_for(started.wait(), 10)
+    async with stand_in("stopping_bot") as (api, world):
+        person = TelegramUser.create(world)
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.url)))
+        release, started, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        dp = slow_bot(release, started)
+        serving: asyncio.Task[object]
+        if transport == "polling":
+            serving = asyncio.create_task(run_polling(bot, dp, stop))
+        else:
+            settings = webhook_settings(tmp_path, api.url, free_port(), telegram_token=TOKEN)
+            serving = asyncio.create_task(run_webhook(bot, dp, settings, stop))
+        try:
+            await person.say("invoice 42")
+            await asyncio.wait_for(started.wait(), 10)
 
-        stop.set()
-        await asyncio.sleep(0.3)
-        assert not serving.done(), "the bot stopped with an update in its handler"
+            stop.set()  # SIGTERM while the update is in its handler
+            await asyncio.sleep(0.3)
+            assert not serving.done(), "the bot stopped with an update in its handler"
 
-        release.set()
-        await asyncio.wait_for(serving, 10)
-        assert [m.text for m in person.messages] == ["done: invoice 43"]
-    finally:
-        release.set()
-        await asyncio.gather(serving, return_exceptions=True)
-        await bot.session.close()
-        await api.close()
+            release.set()
+            await asyncio.wait_for(serving, 10)
+            assert [m.text for m in person.messages] == ["done: invoice 42"]
+        finally:
+            release.set()
+            await asyncio.gather(serving, return_exceptions=True)
+            await bot.session.close()
 
 
 async def test_an_update_that_outlasts_the_grace_is_named_and_the_bot_stops_anyway(

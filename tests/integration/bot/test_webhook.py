@@ -10,54 +10,48 @@ import aiohttp
 
 from bot.app import WEBHOOK_PATH, build_bot, build_dispatcher, run_webhook
 from core.db import Database
-from courier.sandbox.botapi import BotApi
 from courier.sandbox.chat import TelegramUser
-from tests.conftest import make_settings
-from tests.integration.bot.conftest import TOKEN, free_port, plain_deps
+from tests.integration.bot.conftest import (
+    TOKEN,
+    free_port,
+    plain_deps,
+    stand_in,
+    webhook_settings,
+)
 
 
 async def test_updates_arrive_by_webhook_and_a_request_without_the_secret_is_refused(
     db: Database, tmp_path: Path
 ) -> None:
-    api = BotApi()
-    await api.start()
-    world = api.add_bot(TOKEN, username="courier_hook_bot")
-    port = free_port()
-    settings = make_settings(
-        tmp_path / "var",
-        telegram_token=TOKEN,
-        telegram_api_url=api.url,
-        telegram_webhook_url=f"http://127.0.0.1:{port}",
-        telegram_webhook_secret="s3cret-hook_token",
-        telegram_webhook_port=port,
-    )
-    async with plain_deps(db, settings, tmp_path) as deps:
-        bot = build_bot(settings)
-        stop = asyncio.Event()
-        serving = asyncio.create_task(run_webhook(bot, build_dispatcher(deps), settings, stop))
-        try:
-            stranger = TelegramUser.create(world, first_name="Paul")
-            await stranger.say("hello")
-            assert "invite code" in (await stranger.wait_for_reply()).text
-            assert world.webhook is not None
-            update = {
-                "update_id": 999,
-                "message": {
-                    "message_id": 1,
-                    "date": 0,
-                    "chat": {"id": 1, "type": "private"},
-                    "text": "/help",
-                },
-            }
-            async with aiohttp.ClientSession() as client:
-                url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-                async with client.post(url, json=update) as refused:
-                    assert refused.status == 401
-                wrong = {"X-Telegram-Bot-Api-Secret-Token": "not-it"}
-                async with client.post(url, json=update, headers=wrong) as refused:
-                    assert refused.status == 401
-        finally:
-            stop.set()
-            await serving
-            await bot.session.close()
-            await api.close()
+    async with stand_in("courier_hook_bot") as (api, world):
+        port = free_port()
+        settings = webhook_settings(tmp_path, api.url, port, telegram_token=TOKEN)
+        async with plain_deps(db, settings, tmp_path) as deps:
+            bot = build_bot(settings)
+            stop = asyncio.Event()
+            serving = asyncio.create_task(run_webhook(bot, build_dispatcher(deps), settings, stop))
+            try:
+                stranger = TelegramUser.create(world, first_name="Paul")
+                await stranger.say("hello")
+                assert "invite code" in (await stranger.wait_for_reply()).text
+                assert world.webhook is not None
+                update = {
+                    "update_id": 999,
+                    "message": {
+                        "message_id": 1,
+                        "date": 0,
+                        "chat": {"id": 1, "type": "private"},
+                        "text": "/help",
+                    },
+                }
+                async with aiohttp.ClientSession() as client:
+                    url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+                    async with client.post(url, json=update) as refused:
+                        assert refused.status == 401
+                    wrong = {"X-Telegram-Bot-Api-Secret-Token": "not-it"}
+                    async with client.post(url, json=update, headers=wrong) as refused:
+                        assert refused.status == 401
+            finally:
+                stop.set()
+                await serving
+                await bot.session.close()
