@@ -84,34 +84,19 @@ class IngestResult:
     duplicate: DuplicateReason | None = None
 
 
+#: What makes two documents of a workspace the same one: the bytes, or the supplier's
+#: reference (sha256, supplier_id, external_ref).
+DuplicateKeys = tuple[str, int | None, str | None]
+
+
+def _keys(document: Document) -> DuplicateKeys:
+    return document.sha256, document.supplier_id, document.external_ref
+
+
 async def _find_duplicate(
-    session: AsyncSession,
-    workspace_id: int,
-    sha256: str,
-    supplier_id: int | None,
-    external_ref: str | None,
+    session: AsyncSession, workspace_id: int, keys: DuplicateKeys
 ) -> IngestResult | None:
-    same_file = (
-        await session.exec(
-            select(Document).where(Document.workspace_id == workspace_id, Document.sha256 == sha256)
-        )
-    ).first()
-    if same_file is not None:
-        return IngestResult(same_file, created=False, duplicate=DuplicateReason.SAME_FILE)
-    if supplier_id is None or not external_ref:
-        return None
-    same_ref = (
-        await session.exec(
-            select(Document).where(
-                Document.workspace_id == workspace_id,
-                Document.supplier_id == supplier_id,
-                Document.external_ref == external_ref,
-            )
-        )
-    ).first()
-    if same_ref is not None:
-        return IngestResult(same_ref, created=False, duplicate=DuplicateReason.SAME_REFERENCE)
-    return None
+    return _match(await _rows_like(session, workspace_id, [keys]), keys)
 
 
 def build_document(incoming: IncomingDocument, stored: StoredFile, *, now: datetime) -> Document:
@@ -149,9 +134,8 @@ async def ingest_document(
     `stored` is the store's copy of `incoming.content`, when the caller made it durable
     already: before its transaction, so the file's fsync never holds the writer's lock."""
     sha256 = stored.sha256 if stored is not None else digest(incoming.content)
-    found = await _find_duplicate(
-        session, incoming.workspace_id, sha256, incoming.supplier_id, incoming.external_ref
-    )
+    keys = (sha256, incoming.supplier_id, incoming.external_ref)
+    found = await _find_duplicate(session, incoming.workspace_id, keys)
     if found is not None:
         return found
     if stored is None:
@@ -234,7 +218,7 @@ async def ingest_stored(
     skipped = [d for d in fresh if d.id is None]
     if not skipped:
         return results
-    existing = await _rows_like(session, workspace_id, skipped)
+    existing = await _rows_like(session, workspace_id, [_keys(d) for d in skipped])
     followers: list[int] = []
     for i, result in enumerate(results):
         if result.document.id is not None:
@@ -253,14 +237,14 @@ async def ingest_stored(
 
 
 async def _rows_like(
-    session: AsyncSession, workspace_id: int, documents: Sequence[Document]
+    session: AsyncSession, workspace_id: int, keys: Sequence[DuplicateKeys]
 ) -> list[Document]:
     """The workspace's rows with the same bytes or the same reference as any of these."""
     refs: dict[int, set[str]] = {}
-    for d in documents:
-        if d.supplier_id is not None and d.external_ref:
-            refs.setdefault(d.supplier_id, set()).add(d.external_ref)
-    same: list[ColumnElement[bool]] = [col(Document.sha256).in_({d.sha256 for d in documents})]
+    for _, supplier_id, external_ref in keys:
+        if supplier_id is not None and external_ref:
+            refs.setdefault(supplier_id, set()).add(external_ref)
+    same: list[ColumnElement[bool]] = [col(Document.sha256).in_({k[0] for k in keys})]
     same += [
         and_(Document.supplier_id == supplier_id, col(Document.external_ref).in_(references))
         for supplier_id, references in refs.items()
@@ -269,18 +253,27 @@ async def _rows_like(
     return list((await session.exec(query)).all())
 
 
-def _duplicate(document: Document, existing: Sequence[Document]) -> IngestResult:
-    """What a skipped document duplicates: the same bytes first, then the reference."""
-    for row in existing:
-        if row.sha256 == document.sha256:
+def _match(rows: Sequence[Document], keys: DuplicateKeys) -> IngestResult | None:
+    """What a document with these keys duplicates among `rows`: the same bytes first,
+    then the same supplier reference."""
+    sha256, supplier_id, external_ref = keys
+    for row in rows:
+        if row.sha256 == sha256:
             return IngestResult(row, created=False, duplicate=DuplicateReason.SAME_FILE)
-    for row in existing:
-        if document.external_ref and (row.supplier_id, row.external_ref) == (
-            document.supplier_id,
-            document.external_ref,
-        ):
+    if supplier_id is None or not external_ref:
+        return None
+    for row in rows:
+        if (row.supplier_id, row.external_ref) == (supplier_id, external_ref):
             return IngestResult(row, created=False, duplicate=DuplicateReason.SAME_REFERENCE)
-    raise LookupError(f"document {document.sha256[:12]} conflicted with no row")
+    return None
+
+
+def _duplicate(document: Document, existing: Sequence[Document]) -> IngestResult:
+    """What a document the INSERT skipped duplicates: some row must."""
+    found = _match(existing, _keys(document))
+    if found is None:
+        raise LookupError(f"document {document.sha256[:12]} conflicted with no row")
+    return found
 
 
 async def _insert_new(session: AsyncSession, documents: list[Document]) -> None:
@@ -308,11 +301,7 @@ async def _insert_new(session: AsyncSession, documents: list[Document]) -> None:
 async def _twin(session: AsyncSession, document: Document) -> IngestResult:
     """The row that another delivery of the same invoice committed between our lookup
     and our insert."""
-    keys = (document.workspace_id, document.sha256, document.supplier_id, document.external_ref)
-    found = await _find_duplicate(session, *keys)
-    if found is None:
-        raise LookupError(f"document {document.sha256[:12]} conflicted with no row")
-    return found
+    return _duplicate(document, await _rows_like(session, document.workspace_id, [_keys(document)]))
 
 
 def move_document(document: Document, target: DocumentState, *, reason: str | None = None) -> None:
